@@ -1,0 +1,111 @@
+// The validated configuration, as the rest of pbx-ha sees it. Every duration is in
+// milliseconds and its name says so; the INI file writes durations with units
+// (`200ms`, `1s`, `2m`). Nothing here is optional unless the product works without it.
+
+export type Role = 'master' | 'slave';
+
+export interface NodeConfig {
+  /** Section name after `node.`: the node's hostname (or its `--node` name). */
+  name: string;
+  /** IPv4 address the peer probes with ICMP (no prefix). */
+  address: string;
+}
+
+export interface RouteConfig {
+  /** `default` or an IPv4 CIDR, normalised (`203.0.113.0/24`). */
+  destination: string;
+  /** Gateway address, or null for an on-link route. */
+  via: string | null;
+  /** The text as written, for messages. */
+  text: string;
+}
+
+export interface VipConfig {
+  /** Section name after `vip.` (`voip`, `data`). */
+  name: string;
+  /** IPv4 address without prefix. */
+  address: string;
+  prefixLength: number;
+  /** Network interface the VIP lives on, same name on both nodes. */
+  interface: string;
+  /** Routes installed with `src <address>` while the VIP is held. */
+  routes: RouteConfig[];
+}
+
+export interface HealthConfig {
+  /** How often the peer (and each tracked target) is probed. */
+  intervalMs: number;
+  /** The peer is declared down when it has not answered for fall × interval. */
+  fall: number;
+  /** The peer is declared up after this many answers in a row. */
+  rise: number;
+  /** Time an ICMP probe waits for its echo reply. */
+  timeoutMs: number;
+  /** Addresses (usually the gateway) this node must reach to be healthy. */
+  track: string[];
+}
+
+export interface GarpConfig {
+  /** Gratuitous ARP requests per burst. */
+  count: number;
+  /** Gap between two requests of a burst. */
+  intervalMs: number;
+  /** A second burst this long after the first (0 = none). */
+  repeatAfterMs: number;
+  /** While active, a burst every refreshMs (0 = never). */
+  refreshMs: number;
+}
+
+export interface CommandConfig {
+  /** argv, never a shell string; argv[0] is an absolute path. */
+  argv: string[];
+  /** The command is killed and reported as failed after this long. */
+  timeoutMs: number;
+}
+
+export interface ServicesConfig {
+  /** Starts the PBX services; null when not configured (nothing is started). */
+  start: CommandConfig | null;
+  /** Stops the PBX services; null when not configured. */
+  stop: CommandConfig | null;
+}
+
+export interface NotifyConfig {
+  /** Called as `script EVENT NODE STATE ROLE`; null when not configured. */
+  script: CommandConfig | null;
+}
+
+export interface AgentConfig {
+  /** How often wanted and actual addresses/routes are compared and repaired. */
+  reconcileIntervalMs: number;
+  /** Control socket of the running agent (root only). */
+  socketPath: string;
+  /** Directory for state and history (`/var/lib/pbx-ha`). */
+  stateDir: string;
+  /** On SIGTERM: release the VIPs (true), or keep them (false, for package upgrades). */
+  releaseOnStop: boolean;
+}
+
+export interface PbxHaConfig {
+  /** The file the configuration was read from, for messages. */
+  file: string;
+  master: string;
+  slave: string;
+  nodes: NodeConfig[];
+  vips: VipConfig[];
+  health: HealthConfig;
+  garp: GarpConfig;
+  services: ServicesConfig;
+  notify: NotifyConfig;
+  agent: AgentConfig;
+}
+
+/** One problem found in a configuration file; every problem is reported at once. */
+export interface ConfigProblem {
+  file: string;
+  section: string | null;
+  key: string | null;
+  value: string | null;
+  /** What was expected, in words an administrator understands. */
+  expected: string;
+}
