@@ -1,0 +1,657 @@
+/**
+ * Test harness for the network lab (scripts/lab): two PBX nodes, a phone and a gateway in network
+ * namespaces, each PBX node with its own hostname and private /etc/pbx-ha, /var/lib/*, /run, ...
+ *
+ * Typical use (every test tears the lab down, also when it fails):
+ *
+ *   import { test } from 'node:test';
+ *   import { withLab } from './harness';
+ *
+ *   test('slave takes over when the master is cut', async (t) => {
+ *     await withLab(t, async (lab) => {
+ *       await lab.start('pbx1');
+ *       await lab.start('pbx2');
+ *       await lab.waitFor('pbx1 holds the VOIP VIP', async () => (await lab.holders('192.0.2.10')).includes('pbx1'), 10_000);
+ *       const pinger = await lab.startPhonePinger('192.0.2.10', 10);
+ *       await lab.cut('pbx1');
+ *       await lab.waitFor('pbx2 holds the VOIP VIP', async () => (await lab.holders('192.0.2.10')).includes('pbx2'), 10_000);
+ *       const { longestGapMs } = await pinger.stop();
+ *     });
+ *   });
+ *
+ * withLab() skips (outside CI) or fails (when process.env.CI is set) if the lab cannot run here.
+ * Without withLab(): create a `new Lab()`, call `await lab.up()` and put `await lab.down()` in a
+ * `finally` block or an `after()` hook.
+ *
+ * Every command runs with an argv array (never through a shell) and a timeout. Errors name the
+ * command, its exit code or signal, and the tail of its stderr.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { TestContext } from 'node:test';
+
+/** Repository root: tests run from dist/test/lab/. */
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const LAB_SCRIPT = path.join(REPO_ROOT, 'scripts', 'lab');
+
+export type PbxNode = 'pbx1' | 'pbx2';
+export type LabNode = PbxNode | 'phone' | 'gw';
+export const PBX_NODES: readonly PbxNode[] = ['pbx1', 'pbx2'];
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Kill the command (SIGKILL) and throw after this long. Default 30 s. */
+  timeoutMs?: number;
+  /** Return a non-zero exit code instead of throwing. */
+  allowFail?: boolean;
+  /** Written to the command's stdin (stdin is closed otherwise). */
+  input?: string;
+  /** Extra environment variables. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Address {
+  ifname: string;
+  local: string;
+  prefixlen: number;
+  family: string;
+  /** e.g. 'global', 'host' */
+  scope: string;
+}
+
+/** One entry of `ip -json route`: dst is 'default' or 'a.b.c.d/n' (or a bare host address). */
+export interface Route {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+  protocol?: string;
+  scope?: string;
+  flags?: string[];
+  [key: string]: unknown;
+}
+
+export interface Link {
+  ifname: string;
+  flags: string[];
+  operstate: string;
+  address: string;
+  mtu: number;
+  [key: string]: unknown;
+}
+
+export interface PingerResult {
+  /** Longest time between two consecutive replies (0 if fewer than two replies). */
+  longestGapMs: number;
+  /** Time from the start of the pinger to the first reply (the whole run if none). */
+  leadingGapMs: number;
+  /** Time from the last reply to stop() (the whole run if none). Large = still no answer at the end. */
+  trailingGapMs: number;
+  replies: number;
+  sent: number;
+  /** Reply timestamps (ms since the epoch), in order. */
+  replyTimes: number[];
+  /** Raw ping output, for diagnostics. */
+  output: string;
+}
+
+export interface Pinger {
+  stop(): Promise<PingerResult>;
+}
+
+export interface Capture {
+  /** Stops tcpdump and returns its text output (one packet per line). */
+  stop(): Promise<string>;
+}
+
+export interface LabOptions {
+  /** Namespace prefix (PBX_LAB_PREFIX). Default: inherited from the environment, else 'pbxlab'. */
+  prefix?: string;
+  /** Lab directory (PBX_LAB_DIR). Default: inherited from the environment, else /tmp/pbx-ha-lab. */
+  dir?: string;
+}
+
+/** Environment variables understood by `scripts/lab up`. */
+export interface UpEnv {
+  /** Copy this file as each node's pbx-ha.conf instead of the built-in lab configuration. */
+  PBX_LAB_CONFIG?: string;
+  /** [health] interval of the built-in configuration, e.g. '500ms' (default 1s). */
+  PBX_LAB_INTERVAL?: string;
+  PBX_LAB_FALL?: string;
+  PBX_LAB_RISE?: string;
+  [key: string]: string | undefined;
+}
+
+export interface StartOptions {
+  /** Program to run instead of `<repo>/bin/pbx-ha agent` (a stand-in such as 'sleep'). */
+  agent?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class LabCommandError extends Error {
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'LabCommandError';
+  }
+}
+
+function tail(text: string, lines = 15): string {
+  const all = text.trimEnd().split('\n');
+  return all.slice(-lines).join('\n');
+}
+
+function quote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs argv[0] with argv[1..] (no shell), collecting output; throws on failure unless allowFail. */
+export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => undefined); // the command may exit without reading its input
+    child.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new LabCommandError(`${quote(argv)}: ${e.message}`, argv, null, null, '', ''));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      if (timedOut) {
+        reject(
+          new LabCommandError(
+            `${quote(argv)}: timed out after ${timeoutMs} ms\nstderr: ${tail(stderr)}`,
+            argv, code, signal, stdout, stderr,
+          ),
+        );
+      } else if (code === 0 || (opts.allowFail && code !== null)) {
+        resolve({ code: code ?? -1, stdout, stderr });
+      } else {
+        const how = code !== null ? `exit code ${code}` : `signal ${signal}`;
+        reject(
+          new LabCommandError(`${quote(argv)}: ${how}\nstderr: ${tail(stderr)}`, argv, code, signal, stdout, stderr),
+        );
+      }
+    });
+  });
+}
+
+/** Can the lab run on this machine? (root, `ip netns`, unshare). */
+export function labAvailability(): { ok: boolean; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: `platform is ${process.platform}, not linux` };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return { ok: false, reason: 'the network lab needs root (network namespaces, bind mounts)' };
+  }
+  for (const [cmd, args] of [
+    ['ip', ['netns', 'list']],
+    ['unshare', ['--version']],
+    ['ping', ['-V']],
+    ['tcpdump', ['--version']],
+  ] as const) {
+    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 });
+    if (r.error || r.status !== 0) {
+      return { ok: false, reason: `\`${cmd} ${args.join(' ')}\` does not work here (${r.error?.message ?? `exit ${r.status}`})` };
+    }
+  }
+  if (!existsSync(LAB_SCRIPT)) return { ok: false, reason: `${LAB_SCRIPT} is missing` };
+  return { ok: true, reason: '' };
+}
+
+/**
+ * If the lab cannot run here: throws when process.env.CI is set (a lab test must never silently
+ * pass in CI), otherwise marks the test skipped with a loud message. Returns whether to go on.
+ */
+export function requireLab(t: TestContext): boolean {
+  const { ok, reason } = labAvailability();
+  if (ok) return true;
+  const msg = `NETWORK LAB UNAVAILABLE: ${reason}`;
+  if (process.env.CI) throw new Error(`${msg} (CI is set, so this is a failure, not a skip)`);
+  process.stderr.write(`\n*** ${msg} — skipping "${t.name}" (set CI=1 to make this a failure) ***\n\n`);
+  t.skip(msg);
+  return false;
+}
+
+/**
+ * Brings the lab up, runs fn, and always tears the lab down. On failure, the tail of each node's
+ * agent.log is reported as a test diagnostic before the teardown.
+ */
+export async function withLab<T>(
+  t: TestContext,
+  fn: (lab: Lab) => Promise<T>,
+  opts: LabOptions & { env?: UpEnv } = {},
+): Promise<T | undefined> {
+  if (!requireLab(t)) return undefined;
+  const lab = new Lab(opts);
+  try {
+    await lab.up(opts.env);
+    return await fn(lab);
+  } catch (e) {
+    for (const node of PBX_NODES) {
+      const log = await lab.agentLog(node).catch(() => '');
+      if (log.trim()) t.diagnostic(`${node} agent.log (tail):\n${tail(log, 40)}`);
+    }
+    throw e;
+  } finally {
+    await lab.down();
+  }
+}
+
+export class Lab {
+  readonly prefix: string;
+  readonly dir: string;
+  readonly script = LAB_SCRIPT;
+  readonly repoRoot = REPO_ROOT;
+
+  constructor(opts: LabOptions = {}) {
+    this.prefix = opts.prefix ?? process.env.PBX_LAB_PREFIX ?? 'pbxlab';
+    this.dir = opts.dir ?? process.env.PBX_LAB_DIR ?? '/tmp/pbx-ha-lab';
+  }
+
+  /** Namespace name of a node (or 'sw'). */
+  namespace(node: LabNode | 'sw'): string {
+    return `${this.prefix}-${node}`;
+  }
+
+  private labEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    return { PBX_LAB_PREFIX: this.prefix, PBX_LAB_DIR: this.dir, ...extra };
+  }
+
+  /** Runs `scripts/lab ARGS...`. */
+  lab(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    return run([this.script, ...args], { ...opts, env: this.labEnv(opts.env) });
+  }
+
+  // ----- lifecycle ---------------------------------------------------------------------------
+
+  /** Builds the lab (tearing down any leftover first) and writes each node's pbx-ha.conf. */
+  async up(env: UpEnv = {}): Promise<void> {
+    await this.lab(['up'], { env, timeoutMs: 60_000 });
+  }
+
+  /** Kills everything in the lab, deletes its namespaces, mount points and directory. Idempotent. */
+  async down(): Promise<void> {
+    await this.lab(['down'], { timeoutMs: 60_000 });
+  }
+
+  /** Text of `scripts/lab status`. */
+  async status(): Promise<string> {
+    return (await this.lab(['status'])).stdout;
+  }
+
+  // ----- running things in nodes -------------------------------------------------------------
+
+  /**
+   * Runs argv inside a node as on a real PBX (its netns, hostname, private directories).
+   * Throws on a non-zero exit unless allowFail.
+   */
+  exec(node: LabNode, argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    return this.lab(['exec', node, ...argv], opts);
+  }
+
+  /**
+   * Starts a long-running command in a node and returns the child process (its pid is the
+   * command's own pid: every step of `scripts/lab exec` execs). The caller must end it; `down()`
+   * kills it anyway.
+   */
+  spawnIn(node: LabNode, argv: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess {
+    return spawn(this.script, ['exec', node, ...argv], {
+      env: { ...process.env, ...this.labEnv(env) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  /** Starts the agent (`bin/pbx-ha agent ARGS`, or opts.agent) in the background; returns its pid. */
+  async start(node: PbxNode, args: readonly string[] = [], opts: StartOptions = {}): Promise<number> {
+    const env = { ...opts.env, ...(opts.agent ? { PBX_LAB_AGENT: opts.agent } : {}) };
+    const r = await this.lab(['start', node, ...args], { env });
+    return Number.parseInt(r.stdout.trim(), 10);
+  }
+
+  /** Signals the agent (default TERM) and waits up to 10 s for it to exit. */
+  async stop(node: PbxNode, signal: NodeJS.Signals | string = 'TERM'): Promise<void> {
+    await this.lab(['stop', node, signal.replace(/^SIG/, '')], { timeoutMs: 15_000 });
+  }
+
+  /** Pid of the running agent, or null. */
+  async agentPid(node: PbxNode): Promise<number | null> {
+    const text = await fsp.readFile(path.join(this.nodeDir(node), 'agent.pid'), 'utf8').catch(() => '');
+    const pid = Number.parseInt(text.trim(), 10);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return stat && state !== 'Z' && state !== 'X' ? pid : null;
+  }
+
+  /** Pids of the processes in a node's network namespace. */
+  async pids(node: LabNode): Promise<number[]> {
+    const r = await this.lab(['pids', node]);
+    return r.stdout
+      .split('\n')
+      .map((l) => Number.parseInt(l.trim().split(/\s+/)[0], 10))
+      .filter((n) => Number.isInteger(n));
+  }
+
+  // ----- cables --------------------------------------------------------------------------------
+
+  /** Pulls the cable(s) of a node at the switch: the node sees NO-CARRIER. Default: all interfaces. */
+  async cut(node: LabNode, iface?: string): Promise<void> {
+    await this.lab(['cut', node, ...(iface ? [iface] : [])]);
+  }
+
+  /** Plugs the cable(s) back in. */
+  async restore(node: LabNode, iface?: string): Promise<void> {
+    await this.lab(['restore', node, ...(iface ? [iface] : [])]);
+  }
+
+  // ----- files ---------------------------------------------------------------------------------
+
+  /** Backing directory of a node: its private /etc/pbx-ha is nodeDir(node) + '/etc/pbx-ha', etc. */
+  nodeDir(node: LabNode): string {
+    return path.join(this.dir, node);
+  }
+
+  /** Path (in the root filesystem) of the node's /etc/pbx-ha/pbx-ha.conf. */
+  configPath(node: PbxNode): string {
+    return path.join(this.nodeDir(node), 'etc', 'pbx-ha', 'pbx-ha.conf');
+  }
+
+  /** Path (in the root filesystem) of what the node sees as `nodePath` (e.g. '/var/lib/pbx-ha/x'). */
+  hostPath(node: PbxNode, nodePath: string): string {
+    return path.join(this.nodeDir(node), nodePath);
+  }
+
+  async readConfig(node: PbxNode): Promise<string> {
+    return fsp.readFile(this.configPath(node), 'utf8');
+  }
+
+  /** Replaces the node's pbx-ha.conf (atomically, so a running agent never reads half a file). */
+  async writeConfig(node: PbxNode, text: string): Promise<void> {
+    const file = this.configPath(node);
+    const tmp = `${file}.tmp-${process.pid}`;
+    await fsp.writeFile(tmp, text);
+    await fsp.rename(tmp, file);
+  }
+
+  /** Text of the node's agent.log ('' if none). */
+  async agentLog(node: PbxNode): Promise<string> {
+    return fsp.readFile(path.join(this.nodeDir(node), 'agent.log'), 'utf8').catch(() => '');
+  }
+
+  /** What lab-fake-service last recorded: 'running', 'stopped', or null if never called. */
+  async fakeServiceState(node: PbxNode): Promise<string | null> {
+    const text = await fsp.readFile(this.hostPath(node, '/run/fake-pbx/state'), 'utf8').catch(() => null);
+    return text === null ? null : text.trim();
+  }
+
+  /** Lines of the node's /run/fake-pbx/notify.log: "<timestamp> EVENT NODE STATE ROLE". */
+  async notifyLog(node: PbxNode): Promise<string[]> {
+    return this.readLines(this.hostPath(node, '/run/fake-pbx/notify.log'));
+  }
+
+  /** Lines of the node's /run/fake-pbx/calls.log: "<timestamp> ARGS...". */
+  async fakeServiceCalls(node: PbxNode): Promise<string[]> {
+    return this.readLines(this.hostPath(node, '/run/fake-pbx/calls.log'));
+  }
+
+  private async readLines(file: string): Promise<string[]> {
+    const text = await fsp.readFile(file, 'utf8').catch(() => '');
+    return text.split('\n').filter((l) => l.length > 0);
+  }
+
+  // ----- network state -------------------------------------------------------------------------
+
+  /** `ip -json ARGS` in a node, parsed. */
+  async ipJson<T>(node: LabNode, args: readonly string[]): Promise<T[]> {
+    const r = await this.exec(node, ['ip', '-json', ...args], { timeoutMs: 10_000 });
+    const text = r.stdout.trim();
+    return text ? (JSON.parse(text) as T[]) : [];
+  }
+
+  /** IPv4 addresses of a node (all interfaces, lo included), from `ip -json addr`. */
+  async addresses(node: LabNode): Promise<Address[]> {
+    type Raw = { ifname: string; addr_info?: { family: string; local: string; prefixlen: number; scope: string }[] };
+    const raw = await this.ipJson<Raw>(node, ['addr']);
+    return raw.flatMap((l) =>
+      (l.addr_info ?? [])
+        .filter((a) => a.family === 'inet')
+        .map((a) => ({ ifname: l.ifname, local: a.local, prefixlen: a.prefixlen, family: a.family, scope: a.scope })),
+    );
+  }
+
+  /** Routes of the main table, from `ip -json route`. */
+  async routes(node: LabNode): Promise<Route[]> {
+    return this.ipJson<Route>(node, ['route']);
+  }
+
+  /** Links of a node, from `ip -json link` (flags include 'NO-CARRIER' when the cable is cut). */
+  async links(node: LabNode): Promise<Link[]> {
+    return this.ipJson<Link>(node, ['link']);
+  }
+
+  async link(node: LabNode, iface: string): Promise<Link> {
+    const [l] = await this.ipJson<Link>(node, ['link', 'show', 'dev', iface]);
+    if (!l) throw new Error(`${node} has no interface ${iface}`);
+    return l;
+  }
+
+  /** Has the interface carrier (cable plugged in, link up)? */
+  async hasCarrier(node: LabNode, iface: string): Promise<boolean> {
+    const l = await this.link(node, iface);
+    return l.flags.includes('LOWER_UP') && !l.flags.includes('NO-CARRIER');
+  }
+
+  /** Which of pbx1/pbx2 currently hold an address ('192.0.2.10' or '192.0.2.10/24'). */
+  async holders(vipAddress: string): Promise<PbxNode[]> {
+    const ip = vipAddress.split('/')[0];
+    const result: PbxNode[] = [];
+    for (const node of PBX_NODES) {
+      if ((await this.addresses(node)).some((a) => a.local === ip)) result.push(node);
+    }
+    return result;
+  }
+
+  /** MAC address of a node's interface. */
+  async nodeMac(node: LabNode, iface: string): Promise<string> {
+    return (await this.link(node, iface)).address;
+  }
+
+  /** MAC address the phone's ARP cache has for ip (null if no usable entry: absent, FAILED, INCOMPLETE). */
+  async phoneArpMac(ip: string): Promise<string | null> {
+    type Neigh = { dst: string; lladdr?: string; state?: string[] };
+    const entries = await this.ipJson<Neigh>('phone', ['neigh', 'show', 'to', ip, 'dev', 'eth0']);
+    const e = entries.find((n) => n.dst === ip && n.lladdr);
+    return e?.lladdr ?? null;
+  }
+
+  /** Forgets the phone's ARP entry for ip (so the next packet resolves it again). */
+  async flushPhoneArp(ip?: string): Promise<void> {
+    await this.exec('phone', ['ip', 'neigh', 'flush', 'dev', 'eth0', ...(ip ? ['to', ip] : [])]);
+  }
+
+  // ----- traffic -------------------------------------------------------------------------------
+
+  /** One ping from the phone; true if answered within timeoutMs. */
+  async phonePingOnce(ip: string, timeoutMs = 1000): Promise<boolean> {
+    return this.pingOnce('phone', ip, timeoutMs);
+  }
+
+  /** One ping from any node; true if answered within timeoutMs. */
+  async pingOnce(node: LabNode, ip: string, timeoutMs = 1000): Promise<boolean> {
+    const r = await this.exec(node, ['ping', '-n', '-q', '-c', '1', '-W', (timeoutMs / 1000).toFixed(3), ip], {
+      allowFail: true,
+      timeoutMs: timeoutMs + 5000,
+    });
+    return r.code === 0;
+  }
+
+  /**
+   * Pings ip from the phone every intervalMs (ping -D -O, root allows < 200 ms) until stop().
+   * Resolves once ping runs. The result measures the outage: longest gap between replies.
+   */
+  async startPhonePinger(ip: string, intervalMs = 10): Promise<Pinger> {
+    const argv = ['ping', '-n', '-D', '-O', '-i', (intervalMs / 1000).toFixed(3), '-W', '1', ip];
+    const child = this.spawnIn('phone', argv);
+    const startedAt = Date.now();
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    // ping prints "PING ip (ip) 56(84) bytes of data." as soon as it runs.
+    await this.waitFor(
+      `ping ${ip} running in the phone`,
+      async () => stdout.includes('PING ') || child.exitCode !== null,
+      5000,
+      10,
+    );
+    if (child.exitCode !== null) {
+      throw new Error(`${quote(argv)} in phone exited at once (code ${child.exitCode}): ${tail(stderr)}`);
+    }
+    return {
+      stop: async () => {
+        const stoppedAt = Date.now();
+        child.kill('SIGINT');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(killer);
+        return parsePing(stdout, startedAt, stoppedAt);
+      },
+    };
+  }
+
+  /**
+   * Captures packets on a node's eth0 (tcpdump -n -e -l) until stop(); resolves once tcpdump listens.
+   * `filter` is a tcpdump filter expression, passed as one argument.
+   */
+  async startCapture(node: LabNode = 'phone', filter = 'arp', iface = 'eth0'): Promise<Capture> {
+    const argv = ['tcpdump', '-n', '-e', '-l', '-i', iface, ...(filter ? [filter] : [])];
+    const child = this.spawnIn(node, argv);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    await this.waitFor(
+      `tcpdump listening on ${node} ${iface}`,
+      async () => stderr.includes('listening on') || child.exitCode !== null,
+      5000,
+      10,
+    );
+    if (child.exitCode !== null) {
+      throw new Error(`${quote(argv)} in ${node} exited at once (code ${child.exitCode}): ${tail(stderr)}`);
+    }
+    return {
+      stop: async () => {
+        await sleep(50); // let the last packets reach tcpdump
+        child.kill('SIGINT');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(killer);
+        return stdout;
+      },
+    };
+  }
+
+  // ----- waiting -------------------------------------------------------------------------------
+
+  /**
+   * Polls fn every pollMs until it returns a truthy value other than an empty array (so that
+   * `waitFor('a holder', () => lab.holders(vip), ...)` waits for someone), and returns it. An error
+   * thrown by fn counts as "not yet". On timeout throws an error naming desc and the last value
+   * (or the last error fn threw).
+   */
+  async waitFor<T>(desc: string, fn: () => Promise<T> | T, timeoutMs: number, pollMs = 100): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        last = await fn();
+        lastError = undefined;
+        if (last && !(Array.isArray(last) && last.length === 0)) return last as T;
+      } catch (e) {
+        lastError = e;
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())));
+    }
+    const lastText =
+      lastError !== undefined
+        ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
+        : `last value: ${safeJson(last)}`;
+    throw new Error(`timed out after ${timeoutMs} ms waiting for: ${desc} (${lastText})`);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Parses `ping -D -O` output: "[1700000000.123456] 64 bytes from ...: icmp_seq=3 ttl=64 time=0.1 ms". */
+export function parsePing(output: string, startedAt: number, stoppedAt: number): PingerResult {
+  const replyTimes: number[] = [];
+  const seqs = new Set<number>();
+  let maxSeq = 0;
+  for (const line of output.split('\n')) {
+    const m = /^\[(\d+\.\d+)\]\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const seq = /icmp_seq=(\d+)/.exec(m[2]);
+    if (seq) maxSeq = Math.max(maxSeq, Number(seq[1]));
+    if (/bytes from/.test(m[2]) && !/\(DUP!\)/.test(m[2]) && seq) {
+      replyTimes.push(Number(m[1]) * 1000);
+      seqs.add(Number(seq[1]));
+    }
+  }
+  replyTimes.sort((a, b) => a - b);
+  let longestGapMs = 0;
+  for (let i = 1; i < replyTimes.length; i++) {
+    longestGapMs = Math.max(longestGapMs, replyTimes[i] - replyTimes[i - 1]);
+  }
+  const summary = /(\d+) packets transmitted, (\d+) received/.exec(output);
+  const sent = summary ? Number(summary[1]) : maxSeq;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    longestGapMs: round(longestGapMs),
+    leadingGapMs: round(replyTimes.length ? Math.max(0, replyTimes[0] - startedAt) : stoppedAt - startedAt),
+    trailingGapMs: round(
+      replyTimes.length ? Math.max(0, stoppedAt - replyTimes[replyTimes.length - 1]) : stoppedAt - startedAt,
+    ),
+    replies: seqs.size,
+    sent,
+    replyTimes,
+    output,
+  };
+}
