@@ -1,0 +1,86 @@
+// The one way pbx-ha runs a child process: an argv array (never a shell string), a timeout,
+// an optional AbortSignal, and one error type that says what ran and how it ended.
+
+import { spawn } from 'node:child_process';
+
+export interface RunOptions {
+  timeoutMs: number;
+  /** Written to the child's standard input, then closed. */
+  input?: string;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Keeps the end of a long output, where the reason for a failure usually is. */
+function tail(text: string, max = 2000): string {
+  return text.length > max ? `…${text.slice(-max)}` : text;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly timedOut: boolean,
+    readonly stderr: string,
+    readonly stdout: string,
+    readonly cause?: Error,
+  ) {
+    const how = cause
+      ? `could not be started (${cause.message})`
+      : timedOut
+        ? 'timed out and was killed'
+        : signal
+          ? `was killed by ${signal}`
+          : `exited with code ${exitCode}`;
+    const err = stderr.trim() ? `: ${tail(stderr.trim(), 500)}` : '';
+    super(`${argv.join(' ')} ${how}${err}`);
+    this.name = 'CommandError';
+  }
+}
+
+export function runCommand(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    if (argv.length === 0) {
+      reject(new Error('runCommand: empty argv'));
+      return;
+    }
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      signal: options.signal,
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let settled = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = tail(stderr + d, 8000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    const finish = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve({ stdout, stderr, durationMs: performance.now() - started });
+    };
+    child.on('error', (e) => finish(new CommandError(argv, null, null, false, stderr, stdout, e)));
+    child.on('close', (code, signal) => {
+      if (code === 0 && !timedOut) finish(null);
+      else finish(new CommandError(argv, code, signal, timedOut, stderr, stdout));
+    });
+    // A child that exits before reading its input must not crash the agent with EPIPE.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}

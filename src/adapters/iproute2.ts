@@ -1,0 +1,117 @@
+// Addresses and routes through iproute2. Reading uses `ip -json`; changes go through one
+// `ip -force -batch -` process, so a takeover costs one process start whatever the number
+// of VIPs and routes (BEHAVIOR.md, "Timing": a few milliseconds, not a process each).
+
+import type { NetChange } from '../domain/actions';
+import type { ActualAddress, ActualRoute } from '../domain/reconcile';
+import type { NetPort, NetReading } from '../ports/network';
+import { CommandError, runCommand } from './exec';
+
+const IP = '/usr/sbin/ip';
+const TIMEOUT_MS = 5000;
+
+interface IpAddrJson {
+  ifname: string;
+  flags?: string[];
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+interface IpRouteJson {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+}
+
+/** Parses `ip -json addr show`; exported for tests. */
+export function parseAddrJson(text: string): { addresses: ActualAddress[]; carrier: Record<string, boolean> } {
+  const links = JSON.parse(text) as IpAddrJson[];
+  const addresses: ActualAddress[] = [];
+  const carrier: Record<string, boolean> = {};
+  for (const link of links) {
+    // LOWER_UP is the carrier as the driver reports it; UP alone is only the admin state.
+    carrier[link.ifname] = (link.flags ?? []).includes('LOWER_UP');
+    for (const a of link.addr_info ?? []) {
+      if (a.family === 'inet') addresses.push({ ifname: link.ifname, address: a.local, prefixLength: a.prefixlen });
+    }
+  }
+  return { addresses, carrier };
+}
+
+/** Parses `ip -json route show`; exported for tests. */
+export function parseRouteJson(text: string): ActualRoute[] {
+  return (JSON.parse(text) as IpRouteJson[]).map((r) => ({
+    destination: r.dst,
+    via: r.gateway ?? null,
+    ifname: r.dev ?? null,
+    source: r.prefsrc ?? null,
+  }));
+}
+
+/** One `ip -batch` line for a change. */
+export function batchLine(c: NetChange): string {
+  switch (c.kind) {
+    case 'add-address':
+      return `address replace ${c.address}/${c.prefixLength} dev ${c.ifname}`;
+    case 'delete-address':
+      return `address del ${c.address}/${c.prefixLength} dev ${c.ifname}`;
+    case 'add-route':
+    case 'delete-route': {
+      const verb = c.kind === 'add-route' ? 'replace' : 'del';
+      const via = c.via ? ` via ${c.via}` : '';
+      return `route ${verb} ${c.destination}${via} dev ${c.ifname} src ${c.source}`;
+    }
+  }
+}
+
+/** Kernel answers that mean "already gone": not an error when deleting. */
+const ALREADY_ABSENT = [/Cannot assign requested address/, /No such process/, /No such device/];
+
+/**
+ * Failed batch lines from iproute2's stderr: each failure prints the kernel's answer, then
+ * `Command failed -:N`. Exported for tests.
+ */
+export function failedLines(stderr: string): { line: number; message: string }[] {
+  const failures: { line: number; message: string }[] = [];
+  let pending: string[] = [];
+  for (const raw of stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(raw.trim());
+    if (m) {
+      failures.push({ line: Number(m[1]), message: pending.join(' ').trim() });
+      pending = [];
+    } else if (raw.trim()) {
+      pending.push(raw.trim());
+    }
+  }
+  return failures;
+}
+
+export class Iproute2Net implements NetPort {
+  async read(): Promise<NetReading> {
+    const [addr, route] = await Promise.all([
+      runCommand([IP, '-json', 'address', 'show'], { timeoutMs: TIMEOUT_MS }),
+      runCommand([IP, '-json', 'route', 'show', 'table', 'main'], { timeoutMs: TIMEOUT_MS }),
+    ]);
+    const { addresses, carrier } = parseAddrJson(addr.stdout);
+    return { actual: { addresses, routes: parseRouteJson(route.stdout) }, carrier };
+  }
+
+  async apply(changes: NetChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const lines = changes.map(batchLine);
+    try {
+      await runCommand([IP, '-force', '-batch', '-'], { timeoutMs: TIMEOUT_MS, input: lines.join('\n') + '\n' });
+    } catch (e) {
+      if (!(e instanceof CommandError) || e.exitCode === null) throw e;
+      const real = failedLines(e.stderr).filter((f) => {
+        const change = changes[f.line - 1];
+        const deleting = change && (change.kind === 'delete-address' || change.kind === 'delete-route');
+        return !(deleting && ALREADY_ABSENT.some((re) => re.test(f.message)));
+      });
+      if (real.length) {
+        const detail = real.map((f) => `"ip ${lines[f.line - 1] ?? '?'}": ${f.message || 'failed'}`).join('; ');
+        throw new Error(`iproute2 refused ${real.length} change(s): ${detail}`);
+      }
+    }
+  }
+}

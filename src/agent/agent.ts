@@ -1,0 +1,296 @@
+// The agent's event loop: observations come in as events, one at a time through a single
+// queue (one writer), the NodeMachine decides, the Executor applies. Timers and I/O are
+// injected so that the whole loop can run against fakes.
+
+import type { NodeConfig, PbxHaConfig, Role } from '../config/types';
+import type { MachineEvent, MachineSettings, ProbeTarget } from '../domain/node-machine';
+import { NodeMachine } from '../domain/node-machine';
+import { releaseChanges } from '../domain/reconcile';
+import type { Clock, Timer } from '../ports/clock';
+import type { Logger } from '../ports/log';
+import type { ArpPort, NetPort, NetReading, Prober } from '../ports/network';
+import type { CommandRunner } from './executor';
+import { Executor } from './executor';
+import { GarpScheduler } from './garp-scheduler';
+import type { AgentStatus, TransitionRecord } from './status';
+import { buildStatus, transitionRecord } from './status';
+
+export interface Identity {
+  node: string;
+  role: Role;
+  peer: string;
+  peerAddress: string;
+  ownAddress: string;
+}
+
+export interface AgentDeps {
+  clock: Clock;
+  log: Logger;
+  net: NetPort;
+  prober: Prober;
+  arp: ArpPort;
+  run: CommandRunner;
+}
+
+/** How many transitions `status` shows. */
+const TRANSITIONS_KEPT = 20;
+/** How long an ARP conflict check waits for another holder's answer. */
+const CONFLICT_CHECK_TIMEOUT_MS = 500;
+/** Link-monitor events come in bursts (one per address and flag); read once per burst. */
+const LINK_EVENT_DEBOUNCE_MS = 20;
+
+export function identityFor(config: PbxHaConfig, node: NodeConfig): Identity {
+  const role: Role = node.name === config.master ? 'master' : 'slave';
+  const peerName = role === 'master' ? config.slave : config.master;
+  const peer = config.nodes.find((n) => n.name === peerName);
+  if (!peer) throw new Error(`no [node.${peerName}] section`);
+  return { node: node.name, role, peer: peer.name, peerAddress: peer.address, ownAddress: node.address };
+}
+
+export class Agent {
+  private machine: NodeMachine;
+  private queue: Promise<void> = Promise.resolve();
+  private timers: Timer[] = [];
+  private deadline: Timer | null = null;
+  private readTimer: Timer | null = null;
+  private transitions: TransitionRecord[] = [];
+  private executor: Executor;
+  private garp: GarpScheduler;
+  private stopping = false;
+  private vipProbesRunning = new Set<string>();
+  private lastReadError: string | null = null;
+  private alerted = new Set<string>();
+
+  constructor(
+    private config: PbxHaConfig,
+    private identity: Identity,
+    private deps: AgentDeps,
+  ) {
+    this.garp = new GarpScheduler(
+      deps.arp,
+      deps.clock,
+      deps.log,
+      () => this.config,
+      (vip) => this.machine.view().held.includes(vip),
+    );
+    this.executor = new Executor({
+      net: deps.net,
+      garp: this.garp,
+      run: deps.run,
+      log: deps.log,
+      config: () => this.config,
+      identity: () => this.identity,
+      state: () => this.machine.view().state,
+    });
+    this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
+  }
+
+  /** Reads the system once, then starts probing, reconciling and conflict checks. */
+  async start(): Promise<void> {
+    const first = await this.deps.net.read();
+    this.machine = new NodeMachine(this.settings(this.ownInterfaces(first)), this.deps.clock.nowMs());
+    const { node, role, peer } = this.identity;
+    this.deps.log.log('info', `pbx-ha agent started: node ${node}, role ${role}, peer ${peer}, state init`);
+    this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: first.actual, carrier: first.carrier });
+    this.startLoops();
+  }
+
+  /** Stops every loop, then releases the VIPs unless told to keep them. */
+  async stop(release: boolean): Promise<void> {
+    this.stopping = true;
+    this.stopLoops();
+    await this.queue;
+    await this.executor.run(this.machine.stop(release));
+    await this.executor.settle();
+    this.deps.prober.close();
+    this.deps.log.log('info', release ? 'pbx-ha agent stopped; VIPs released' : 'pbx-ha agent stopped; VIPs kept as they are');
+  }
+
+  /** Takes a validated new configuration (SIGHUP). VIPs dropped from it are released. */
+  async reload(config: PbxHaConfig, identity: Identity): Promise<void> {
+    await this.enqueueWork(async () => {
+      const kept = new Set(config.vips.map((v) => `${v.address}/${v.prefixLength}@${v.interface}`));
+      const dropped = this.config.vips.filter((v) => !kept.has(`${v.address}/${v.prefixLength}@${v.interface}`));
+      if (dropped.length) {
+        await this.executor.run([{ kind: 'net', changes: dropped.flatMap(releaseChanges), reason: 'VIPs removed from the configuration' }]);
+      }
+      this.config = config;
+      this.identity = identity;
+      const reading = await this.deps.net.read();
+      // A fresh machine starts in `init`, which touches nothing: a master that holds the
+      // VIPs keeps them, a slave that holds them keeps them until its detector decides.
+      this.machine = new NodeMachine(this.settings(this.ownInterfaces(reading)), this.deps.clock.nowMs());
+      this.stopLoops();
+      this.startLoops();
+      this.deps.log.log('info', `configuration reloaded from ${config.file}`);
+      await this.process({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: reading.actual, carrier: reading.carrier });
+    });
+  }
+
+  /** Re-reads links and addresses now (ifupdown hook, `ip monitor` events). */
+  requestRead(): void {
+    if (this.readTimer || this.stopping) return;
+    this.readTimer = this.deps.clock.after(LINK_EVENT_DEBOUNCE_MS, () => {
+      this.readTimer = null;
+      void this.readNet();
+    });
+  }
+
+  status(): AgentStatus {
+    return buildStatus(this.deps.clock, this.config, this.identity, this.machine.view(), this.transitions);
+  }
+
+  // --- loops -------------------------------------------------------------------------
+
+  private settings(watchedExtra: string[]): MachineSettings {
+    const c = this.config;
+    const watched = new Set([...c.vips.map((v) => v.interface), ...watchedExtra]);
+    return {
+      nodeName: this.identity.node,
+      role: this.identity.role,
+      peerName: this.identity.peer,
+      peerAddress: this.identity.peerAddress,
+      vips: c.vips,
+      watchedInterfaces: [...watched],
+      tracks: c.health.track,
+      timing: { downAfterMs: c.health.fall * c.health.intervalMs, rise: c.health.rise },
+    };
+  }
+
+  /** The interface carrying this node's own address: its carrier matters too. */
+  private ownInterfaces(reading: NetReading): string[] {
+    return reading.actual.addresses.filter((a) => a.address === this.identity.ownAddress).map((a) => a.ifname);
+  }
+
+  private startLoops(): void {
+    const { clock } = this.deps;
+    this.timers.push(clock.every(this.config.health.intervalMs, () => this.probeRound()));
+    this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => void this.readNet()));
+    this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => this.conflictCheck()));
+    this.probeRound();
+  }
+
+  private stopLoops(): void {
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    this.deadline?.cancel();
+    this.deadline = null;
+    this.readTimer?.cancel();
+    this.readTimer = null;
+    this.garp.stop();
+  }
+
+  private probeRound(): void {
+    if (this.stopping) return;
+    for (const target of this.machine.probeTargets()) void this.probe(target);
+  }
+
+  private async probe(target: ProbeTarget): Promise<void> {
+    const { clock, prober, arp } = this.deps;
+    const timeoutMs = this.config.health.timeoutMs;
+    const sentAtMs = clock.nowMs();
+    let answered: boolean;
+    switch (target.kind) {
+      case 'peer':
+        answered = (await prober.ping(this.identity.peerAddress, timeoutMs)).answered;
+        break;
+      case 'track':
+        answered = (await prober.ping(target.address, timeoutMs)).answered;
+        break;
+      case 'vip': {
+        const vip = this.config.vips.find((v) => v.name === target.name);
+        if (!vip || this.vipProbesRunning.has(vip.name)) return;
+        this.vipProbesRunning.add(vip.name);
+        try {
+          // "Free" means no ICMP and no ARP answer (BEHAVIOR.md, "One holder"): a holder
+          // that filters ICMP still answers ARP.
+          const [icmp, macs] = await Promise.all([
+            prober.ping(vip.address, timeoutMs),
+            arp.whoHas(vip.address, vip.interface, timeoutMs).catch((e: Error) => {
+              // Without ARP the check falls back on ICMP alone rather than never claiming:
+              // a master that cannot check would otherwise leave the phones with nobody.
+              this.alertOnce(`arp-${vip.name}`, `ARP check of ${vip.address} on ${vip.interface} failed, relying on ICMP alone: ${e.message}`);
+              return [];
+            }),
+          ]);
+          answered = icmp.answered || macs.length > 0;
+        } finally {
+          this.vipProbesRunning.delete(vip.name);
+        }
+        break;
+      }
+    }
+    this.enqueue({ kind: 'probe-result', target, sentAtMs, nowMs: clock.nowMs(), answered });
+  }
+
+  /** Raises an alert the first time a given problem is seen, not at every probe. */
+  private alertOnce(key: string, message: string): void {
+    if (this.alerted.has(key)) return;
+    this.alerted.add(key);
+    this.executor.alert(message);
+  }
+
+  private async readNet(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const r = await this.deps.net.read();
+      this.lastReadError = null;
+      this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier });
+    } catch (e) {
+      const message = (e as Error).message;
+      if (message !== this.lastReadError) this.executor.alert(`cannot read addresses and links: ${message}`);
+      this.lastReadError = message;
+    }
+  }
+
+  /** While active, asks on each link whether another MAC answers for our VIPs. */
+  private conflictCheck(): void {
+    const view = this.machine.view();
+    if (this.stopping || view.state !== 'active') return;
+    for (const vip of this.config.vips) {
+      this.deps.arp
+        .whoHas(vip.address, vip.interface, CONFLICT_CHECK_TIMEOUT_MS)
+        .then((macs) => {
+          if (macs.length) this.enqueue({ kind: 'conflict', nowMs: this.deps.clock.nowMs(), vip: vip.name, macs });
+        })
+        .catch((e: Error) => this.deps.log.log('warn', `ARP conflict check of ${vip.address} failed: ${e.message}`));
+    }
+  }
+
+  // --- the queue -----------------------------------------------------------------------
+
+  private enqueue(event: MachineEvent): void {
+    void this.enqueueWork(() => this.process(event));
+  }
+
+  private enqueueWork(work: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(work).catch((e: Error) => {
+      this.deps.log.log('error', `internal error while handling an event: ${e.stack ?? e.message}`);
+    });
+    this.queue = next;
+    return next;
+  }
+
+  private async process(event: MachineEvent): Promise<void> {
+    if (this.stopping) return;
+    const { actions, transition } = this.machine.handle(event);
+    if (transition) {
+      const record = transitionRecord(this.deps.clock, transition);
+      this.transitions = [record, ...this.transitions].slice(0, TRANSITIONS_KEPT);
+      this.deps.log.log('info', `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`);
+    }
+    await this.executor.run(actions);
+    this.garp.setActive(this.machine.view().state === 'active');
+    this.armDeadline();
+  }
+
+  /** One timer at the next detection deadline, so a failover happens exactly then. */
+  private armDeadline(): void {
+    this.deadline?.cancel();
+    this.deadline = null;
+    const at = this.machine.nextDeadlineMs();
+    if (at === null || this.stopping) return;
+    const delay = Math.max(0, at - this.deps.clock.nowMs()) + 1;
+    this.deadline = this.deps.clock.after(delay, () => this.enqueue({ kind: 'tick', nowMs: this.deps.clock.nowMs() }));
+  }
+}

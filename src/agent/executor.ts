@@ -1,0 +1,113 @@
+// Carries out the domain's actions with the adapters, in the order given. Network changes
+// are awaited (they take milliseconds); gratuitous ARP, notify and a service start run on
+// their own so that nothing slow sits between the decision and the takeover.
+
+import type { PbxHaConfig, Role } from '../config/types';
+import type { Action, NetChange } from '../domain/actions';
+import type { NodeState } from '../domain/states';
+import { assertNever } from '../domain/states';
+import type { Logger } from '../ports/log';
+import type { NetPort } from '../ports/network';
+import type { GarpScheduler } from './garp-scheduler';
+
+export type CommandRunner = (argv: readonly string[], options: { timeoutMs: number }) => Promise<unknown>;
+
+export interface ExecutorDeps {
+  net: NetPort;
+  garp: GarpScheduler;
+  run: CommandRunner;
+  log: Logger;
+  config: () => PbxHaConfig;
+  identity: () => { node: string; role: Role };
+  state: () => NodeState;
+}
+
+function describe(changes: NetChange[]): string {
+  return changes
+    .map((c) => {
+      switch (c.kind) {
+        case 'add-address':
+          return `+${c.address}/${c.prefixLength} on ${c.ifname}`;
+        case 'delete-address':
+          return `-${c.address}/${c.prefixLength} on ${c.ifname}`;
+        case 'add-route':
+          return `+route ${c.destination}${c.via ? ` via ${c.via}` : ''} src ${c.source}`;
+        case 'delete-route':
+          return `-route ${c.destination}${c.via ? ` via ${c.via}` : ''} src ${c.source}`;
+        default:
+          return assertNever(c);
+      }
+    })
+    .join(', ');
+}
+
+export class Executor {
+  /** Service commands run one after another, never two at once. */
+  private servicesLane: Promise<void> = Promise.resolve();
+
+  constructor(private deps: ExecutorDeps) {}
+
+  async run(actions: Action[]): Promise<void> {
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'net':
+          try {
+            await this.deps.net.apply(action.changes);
+            this.deps.log.log('info', `${action.reason}: ${describe(action.changes)}`);
+          } catch (e) {
+            this.alert(`could not apply ${action.reason} (${describe(action.changes)}): ${(e as Error).message}`);
+          }
+          break;
+        case 'garp':
+          this.deps.garp.announce(action.vips);
+          break;
+        case 'services': {
+          const done = (this.servicesLane = this.servicesLane.then(() => this.runServices(action.command)));
+          if (action.wait) await done;
+          break;
+        }
+        case 'notify':
+          this.notify(action.event, action.state);
+          break;
+        case 'alert':
+          this.alert(action.message);
+          break;
+        default:
+          assertNever(action);
+      }
+    }
+  }
+
+  /** Waits for service commands already started (used when the agent stops). */
+  async settle(): Promise<void> {
+    await this.servicesLane;
+  }
+
+  alert(message: string): void {
+    this.deps.log.log('warn', `ALERT: ${message}`);
+    this.notify('alert', this.deps.state(), [message]);
+  }
+
+  private async runServices(command: 'start' | 'stop'): Promise<void> {
+    const cmd = this.deps.config().services[command];
+    if (!cmd) return;
+    try {
+      await this.deps.run(cmd.argv, { timeoutMs: cmd.timeoutMs });
+      this.deps.log.log('info', `services ${command}: ${cmd.argv.join(' ')} succeeded`);
+    } catch (e) {
+      this.alert(`services ${command} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Runs the notify script without waiting: a slow script never delays a takeover. */
+  private notify(event: string, state: NodeState, extra: string[] = []): void {
+    const script = this.deps.config().notify.script;
+    if (!script) return;
+    const { node, role } = this.deps.identity();
+    const argv = [...script.argv, event, node, state, role, ...extra];
+    this.deps.run(argv, { timeoutMs: script.timeoutMs }).catch((e: Error) => {
+      // Not an alert: alerting would call the same failing script again.
+      this.deps.log.log('warn', `notify script failed: ${e.message}`);
+    });
+  }
+}

@@ -1,0 +1,61 @@
+// Gratuitous ARP bursts: one at once, one again after `repeat_after` (a switch that was
+// still learning may have missed the first), and one every `refresh` while active, if set.
+
+import type { GarpConfig, VipConfig } from '../config/types';
+import type { Clock, Timer } from '../ports/clock';
+import type { Logger } from '../ports/log';
+import type { ArpPort } from '../ports/network';
+
+export class GarpScheduler {
+  private timers = new Set<Timer>();
+  private refreshTimer: Timer | null = null;
+
+  constructor(
+    private arp: ArpPort,
+    private clock: Clock,
+    private log: Logger,
+    private settings: () => { garp: GarpConfig; vips: VipConfig[] },
+    /** Whether this node still holds the VIP when a delayed burst is due. */
+    private holds: (vip: string) => boolean,
+  ) {}
+
+  announce(vipNames: string[]): void {
+    this.burst(vipNames);
+    const { repeatAfterMs } = this.settings().garp;
+    if (repeatAfterMs > 0) {
+      const timer = this.clock.after(repeatAfterMs, () => {
+        this.timers.delete(timer);
+        this.burst(vipNames.filter((v) => this.holds(v)));
+      });
+      this.timers.add(timer);
+    }
+  }
+
+  /** Starts or stops the periodic refresh, following whether the node is active. */
+  setActive(active: boolean): void {
+    const { refreshMs } = this.settings().garp;
+    if (active && refreshMs > 0 && !this.refreshTimer) {
+      this.refreshTimer = this.clock.every(refreshMs, () => this.burst(this.settings().vips.map((v) => v.name).filter((v) => this.holds(v))));
+    } else if ((!active || refreshMs === 0) && this.refreshTimer) {
+      this.refreshTimer.cancel();
+      this.refreshTimer = null;
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+    this.setActive(false);
+  }
+
+  private burst(vipNames: string[]): void {
+    const { garp, vips } = this.settings();
+    for (const name of vipNames) {
+      const vip = vips.find((v) => v.name === name);
+      if (!vip) continue;
+      this.arp.announce(vip.address, vip.interface, garp.count, garp.intervalMs).catch((e: Error) => {
+        this.log.log('error', `gratuitous ARP for ${vip.address} on ${vip.interface} failed: ${e.message}`);
+      });
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// `pbx-ha agent`: runs the agent in the foreground (systemd's Type=simple). Signal handlers
+// only queue work: SIGTERM/SIGINT stop (releasing the VIPs unless configured or asked to
+// keep them), SIGHUP reloads after validating the new file — an invalid file is refused
+// and the running configuration kept.
+
+import { ArpingArp } from '../adapters/arping';
+import { consoleLogger } from '../adapters/console-logger';
+import { ControlServer, type ControlRequest, type ControlAnswer } from '../adapters/control-socket';
+import { runCommand } from '../adapters/exec';
+import { IcmpProber } from '../adapters/icmp-prober';
+import { Iproute2Net } from '../adapters/iproute2';
+import { LinkMonitor } from '../adapters/link-monitor';
+import { systemClock } from '../adapters/system-clock';
+import { Agent, identityFor } from '../agent/agent';
+import { formatProblem } from '../config';
+import { loadNode } from './load-node';
+import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
+import { EXIT_CONFIG } from './usage';
+
+export async function agentCommand(args: string[]): Promise<number> {
+  const values = parseOptions('agent', args, { ...CONFIG_OPTION, ...NODE_OPTION, debug: { type: 'boolean' } });
+  const file = configFile(values);
+  const log = consoleLogger(values.debug ? 'debug' : 'info');
+  const loaded = await loadNode(file, values.node);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) log.log('error', formatProblem(p));
+    log.log('error', `${file}: the configuration is not valid; the agent does not start`);
+    return EXIT_CONFIG;
+  }
+  let config = loaded.config;
+  let releaseOnStop = config.agent.releaseOnStop;
+  const agent = new Agent(config, identityFor(config, loaded.selection.node), {
+    clock: systemClock,
+    log,
+    net: new Iproute2Net(),
+    prober: new IcmpProber(log),
+    arp: new ArpingArp(),
+    run: runCommand,
+  });
+
+  const handle = async (req: ControlRequest): Promise<ControlAnswer> => {
+    switch (req.request) {
+      case 'status':
+        return { ok: true, status: agent.status() };
+      case 'link-up':
+        // The ifupdown hook: read links and addresses at once rather than at the next tick.
+        agent.requestRead();
+        return { ok: true };
+      case 'release-on-stop':
+        if (typeof req.release !== 'boolean') return { ok: false, error: '"release" must be true or false' };
+        releaseOnStop = req.release;
+        log.log('info', `on stop, the VIPs will be ${releaseOnStop ? 'released' : 'kept'}`);
+        return { ok: true };
+      default:
+        return { ok: false, error: `unknown request "${req.request}"` };
+    }
+  };
+  const control = new ControlServer(config.agent.socketPath, handle, log);
+  const monitor = new LinkMonitor(() => agent.requestRead(), log);
+
+  await control.start();
+  await agent.start();
+  monitor.start();
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.log('info', `${signal} received: stopping`);
+      monitor.stop();
+      void agent
+        .stop(releaseOnStop)
+        .then(() => control.stop())
+        .then(() => resolve(0));
+    };
+    let reloading: Promise<void> = Promise.resolve();
+    const reload = () => {
+      reloading = reloading.then(async () => {
+        log.log('info', `SIGHUP received: reloading ${file}`);
+        const next = await loadNode(file, values.node);
+        if (!next.ok) {
+          for (const p of next.problems) log.log('error', formatProblem(p));
+          log.log('error', `${file}: reload refused, the running configuration is kept`);
+          return;
+        }
+        if (next.config.agent.socketPath !== config.agent.socketPath) {
+          log.log('warn', `[agent] socket changed: it takes effect at the next restart`);
+        }
+        config = next.config;
+        releaseOnStop = config.agent.releaseOnStop;
+        await agent.reload(config, identityFor(config, next.selection.node));
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}

@@ -1,0 +1,35 @@
+// Entry point of the `pbx-ha` command: one file per command, this one only dispatches.
+
+import { agentCommand } from './agent';
+import { checkConfigCommand } from './check-config';
+import { statusCommand } from './status';
+import { EXIT_USAGE, USAGE, UsageError } from './usage';
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  agent: agentCommand,
+  status: statusCommand,
+  'check-config': checkConfigCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? EXIT_USAGE : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  return run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\n\n${USAGE}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    process.stderr.write(`pbx-ha: ${e.message}\n`);
+    process.exit(1);
+  },
+);

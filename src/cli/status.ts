@@ -1,0 +1,45 @@
+// `pbx-ha status [--json]`: asks the running agent over its control socket.
+
+import { controlRequest } from '../adapters/control-socket';
+import type { AgentStatus } from '../agent/status';
+import { CONFIG_DEFAULTS, loadConfigFile } from '../config';
+import { CONFIG_OPTION, configFile, parseOptions } from './options';
+
+/** The socket path from the configuration when it is readable, else the default. */
+export function socketPathFor(file: string): string {
+  const loaded = loadConfigFile(file);
+  return loaded.ok ? loaded.config.agent.socketPath : CONFIG_DEFAULTS.agent.socketPath;
+}
+
+function ago(iso: string | null, nowMs: number): string {
+  if (!iso) return 'never';
+  const s = (nowMs - Date.parse(iso)) / 1000;
+  return `${iso} (${s < 10 ? s.toFixed(1) : Math.round(s)} s ago)`;
+}
+
+export function formatStatus(s: AgentStatus, nowMs = Date.now()): string {
+  const lines = [
+    `node        ${s.node} (${s.role})`,
+    `state       ${s.state.toUpperCase()} since ${ago(s.since, nowMs)} — ${s.reason}`,
+    `peer        ${s.peer.name} ${s.peer.address}: ${s.peer.reachability}, last answer ${ago(s.peer.lastAnswer, nowMs)}` +
+      (s.peer.rttMs !== null ? `, rtt ${s.peer.rttMs} ms` : ''),
+    ...s.vips.map((v) => `vip ${v.name.padEnd(7)} ${v.address} on ${v.interface}: ${v.held ? 'HELD here' : 'not held here'}`),
+    ...s.tracks.map((t) => `track       ${t.address}: ${t.reachability}`),
+    `links       ${Object.entries(s.links).filter(([i]) => i !== 'lo').map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`).join(', ')}`,
+    'transitions',
+    ...(s.transitions.length ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`) : ['  none yet']),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const values = parseOptions('status', args, { ...CONFIG_OPTION, json: { type: 'boolean' } });
+  const answer = await controlRequest(socketPathFor(configFile(values)), { request: 'status' });
+  if (!answer.ok) {
+    process.stderr.write(`pbx-ha status: the agent refused: ${answer.error}\n`);
+    return 1;
+  }
+  const status = answer.status as AgentStatus;
+  process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+  return 0;
+}

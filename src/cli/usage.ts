@@ -1,0 +1,24 @@
+// Command-line errors: a usage mistake exits with 64 (EX_USAGE, sysexits(3)), a bad
+// configuration with 78 (EX_CONFIG), so scripts and systemd can tell them apart.
+
+export const EXIT_USAGE = 64;
+export const EXIT_CONFIG = 78;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `usage: pbx-ha COMMAND [OPTIONS]
+
+Commands:
+  agent [--config FILE] [--node NAME]   run the agent (systemd runs this)
+  status [--json] [--config FILE]       show the running agent's state
+  check-config [--config FILE] [--node NAME]
+                                        validate the configuration; exit 0 when it is good
+  help                                  show this text
+
+The configuration is /etc/pbx-ha/pbx-ha.conf unless --config is given; the node is found by
+hostname unless --node is given.`;

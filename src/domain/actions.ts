@@ -1,0 +1,27 @@
+// What the domain asks the agent to do. The domain returns these and performs none; the
+// agent executes them in the order given (BEHAVIOR.md, "Order").
+
+import type { NodeState } from './states';
+
+/** One change of addresses or routes, applied by iproute2. Idempotent by construction. */
+export type NetChange =
+  | { kind: 'add-address'; vip: string; address: string; prefixLength: number; ifname: string }
+  | { kind: 'delete-address'; vip: string; address: string; prefixLength: number; ifname: string }
+  | { kind: 'add-route'; vip: string; destination: string; via: string | null; ifname: string; source: string }
+  | { kind: 'delete-route'; vip: string; destination: string; via: string | null; ifname: string; source: string };
+
+export type Action =
+  /** Apply address and route changes in one go, in the order given. */
+  | { kind: 'net'; changes: NetChange[]; reason: string }
+  /** Announce these VIPs with bursts of gratuitous ARP (the agent repeats and refreshes them). */
+  | { kind: 'garp'; vips: string[] }
+  /**
+   * Start or stop the PBX services. `wait`: the next actions must wait for the command
+   * (going passive, services stop before the addresses go); otherwise it runs on its own
+   * lane so that a slow start never delays the takeover.
+   */
+  | { kind: 'services'; command: 'start' | 'stop'; wait: boolean }
+  /** Run the notify script, never waited for. */
+  | { kind: 'notify'; event: string; state: NodeState }
+  /** Something an administrator must see (logged and sent to the notify script). */
+  | { kind: 'alert'; message: string };

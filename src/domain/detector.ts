@@ -1,0 +1,76 @@
+// Reachability of one probed address (the peer, a tracked gateway, a VIP), with rise/fall
+// hysteresis. Pure: every function takes the current monotonic time as an argument, so
+// tests drive it with a fake clock.
+//
+// Detection uses the time since the last answer, not a count of timed-out probes
+// (BEHAVIOR.md, "Timing"): an address is down `fall × interval` after its last answer,
+// whatever the probe timeout is. It is up again after `rise` answers in a row.
+
+export type Reachability = 'unknown' | 'up' | 'down';
+
+export interface Detector {
+  /** Monotonic ms of the last answer, or of the baseline when none came since. */
+  lastAnswerMs: number;
+  /** Answers in a row since the last miss. */
+  answersInRow: number;
+  /** Probes sent before this instant are ignored (see `resetBaseline`). */
+  baselineMs: number;
+  status: Reachability;
+  /** Round-trip time of the last answer, for `status`. */
+  lastRttMs: number | null;
+  /** Whether anything answered since the start (for `status`). */
+  everAnswered: boolean;
+}
+
+export interface DetectorTiming {
+  /** `fall × interval`: silence after which the address is declared down. */
+  downAfterMs: number;
+  rise: number;
+}
+
+export function newDetector(nowMs: number, initial: Reachability = 'unknown'): Detector {
+  return {
+    lastAnswerMs: nowMs,
+    answersInRow: 0,
+    baselineMs: nowMs,
+    status: initial,
+    lastRttMs: null,
+    everAnswered: false,
+  };
+}
+
+/**
+ * Forget what was learnt before `nowMs`: the silence counts from now and replies to probes
+ * sent earlier are ignored. Used when this node's own link comes back, so that the silence
+ * it heard while cut off is not taken for the peer's death (a false takeover).
+ */
+export function resetBaseline(d: Detector, nowMs: number): Detector {
+  return { ...d, lastAnswerMs: nowMs, baselineMs: nowMs, answersInRow: 0, status: 'unknown' };
+}
+
+/** A probe sent at `sentAtMs` was answered at `nowMs`. */
+export function recordAnswer(d: Detector, t: DetectorTiming, sentAtMs: number, nowMs: number): Detector {
+  if (sentAtMs < d.baselineMs) return d;
+  const answersInRow = d.answersInRow + 1;
+  const status: Reachability = d.status === 'up' || answersInRow >= t.rise ? 'up' : d.status;
+  return { ...d, lastAnswerMs: nowMs, answersInRow, status, lastRttMs: nowMs - sentAtMs, everAnswered: true };
+}
+
+/** A probe sent at `sentAtMs` got no answer before its timeout. */
+export function recordMiss(d: Detector, t: DetectorTiming, sentAtMs: number, nowMs: number): Detector {
+  if (sentAtMs < d.baselineMs) return d;
+  return evaluate({ ...d, answersInRow: 0 }, t, nowMs);
+}
+
+/** Re-evaluate with the passage of time alone (called at the deadline). */
+export function evaluate(d: Detector, t: DetectorTiming, nowMs: number): Detector {
+  if (d.status !== 'down' && nowMs - d.lastAnswerMs >= t.downAfterMs) {
+    return { ...d, status: 'down', answersInRow: 0 };
+  }
+  return d;
+}
+
+/** When the address will be declared down if nothing answers (null once it is down). */
+export function downDeadlineMs(d: Detector, t: DetectorTiming): number | null {
+  return d.status === 'down' ? null : d.lastAnswerMs + t.downAfterMs;
+}
