@@ -108,4 +108,8 @@ export interface ConfigProblem {
   value: string | null;
   /** What was expected, in words an administrator understands. */
   expected: string;
+  /** 1-based line in the file, when the problem is tied to one (added by the config layer). */
+  line?: number;
+  /** What is wrong, when "expected ..." alone would not say it: `unknown key (did you mean "interval"?)`. */
+  problem?: string;
 }

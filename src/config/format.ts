@@ -1,0 +1,22 @@
+// One configuration problem as one line an administrator can act on:
+//
+//   formatProblem(p: ConfigProblem): string
+//
+//   /etc/pbx-ha/pbx-ha.conf:12: [health] interval = "1 sec": expected a duration such as 200ms, 1s or 2m
+//   /etc/pbx-ha/pbx-ha.conf:14: [health] intreval = "1s": unknown key (did you mean "interval"?); expected one of: ...
+//   /etc/pbx-ha/pbx-ha.conf: [vip.voip]: missing section ...
+//
+// `file:line:` is the form editors and grep understand, so an administrator can jump to the line.
+
+import type { ConfigProblem } from './types';
+
+export function formatProblem(p: ConfigProblem): string {
+  let text = p.line === undefined ? `${p.file}: ` : `${p.file}:${p.line}: `;
+  const where: string[] = [];
+  if (p.section !== null) where.push(`[${p.section}]`);
+  if (p.key !== null) where.push(p.value === null ? p.key : `${p.key} = ${JSON.stringify(p.value)}`);
+  else if (p.value !== null) where.push(JSON.stringify(p.value));
+  if (where.length > 0) text += `${where.join(' ')}: `;
+  if (p.problem !== undefined) text += `${p.problem}; `;
+  return `${text}expected ${p.expected}`;
+}

@@ -1,0 +1,232 @@
+// Typed readers for the keys of one scanned section; every bad value becomes a ConfigProblem.
+//
+//   new SectionReader(file, section, problems)
+//     .duration(key, { defaultMs, minMs, maxMs })  -> number | null
+//     .integer(key, { default, min, max })           -> number | null
+//     .ipv4(key) / .cidr(key) / .word(key, ...)      -> value | null (required keys)
+//     .ipv4List(key) / .absolutePath(key, default) / .boolean(key, default) / .command(key)
+//     .checkKeys(known)                              unknown keys, with a suggestion
+//
+// A reader returns null when the value is missing or invalid, after recording why; the validator
+// only builds a configuration when no problem was recorded, and skips cross-checks on nulls so that
+// one mistake is reported once.
+
+import { splitCommandLine } from './command-line';
+import { formatDurationMs, parseDurationMs } from './duration';
+import type { IniEntry, IniSection } from './ini-scan';
+import { isIpv4, parseCidr, type Cidr } from './ipv4';
+import { closestName } from './suggest';
+import type { ConfigProblem } from './types';
+
+export const DURATION_EXPECTED = 'a duration such as 200ms, 1s or 2m (units ms, s, m, h; 0 for zero)';
+
+export class SectionReader {
+  constructor(
+    private readonly file: string,
+    readonly section: IniSection,
+    private readonly problems: ConfigProblem[],
+  ) {}
+
+  entry(key: string): IniEntry | undefined {
+    return this.section.entries.find((e) => e.key === key);
+  }
+
+  /** Record a problem with the key's value and line. */
+  report(entry: IniEntry, expected: string, problem?: string, value: string = entry.value): void {
+    this.problems.push({
+      file: this.file, line: entry.line, section: this.section.name, key: entry.key, value, expected,
+      ...(problem === undefined ? {} : { problem }),
+    });
+  }
+
+  /** Record a missing required key; the line is the section header's, where it belongs. */
+  missing(key: string, expected: string): void {
+    this.problems.push({
+      file: this.file, line: this.section.line, section: this.section.name, key, value: null,
+      problem: 'missing required key', expected,
+    });
+  }
+
+  checkKeys(known: readonly string[]): void {
+    for (const entry of this.section.entries) {
+      if (known.includes(entry.key)) continue;
+      const guess = closestName(entry.key, known);
+      this.report(
+        entry,
+        known.length === 0 ? 'no keys in this section' : `one of: ${known.join(', ')}`,
+        guess === null ? 'unknown key' : `unknown key (did you mean "${guess}"?)`,
+      );
+    }
+  }
+
+  /** The value with one pair of surrounding quotes removed, or null (reported) if a quote is open. */
+  private plain(entry: IniEntry): string | null {
+    const v = entry.value;
+    const first = v[0];
+    if (first === '"' || first === "'") {
+      if (v.length < 2 || v[v.length - 1] !== first) {
+        this.report(entry, `a value with matching quotes, or no quotes`, 'unterminated quote');
+        return null;
+      }
+      return v.slice(1, -1);
+    }
+    return v;
+  }
+
+  /** A required plain value, or null when missing, empty or badly quoted (reported). */
+  private required(key: string, expected: string): { entry: IniEntry; text: string } | null {
+    const entry = this.entry(key);
+    if (entry === undefined) {
+      this.missing(key, expected);
+      return null;
+    }
+    const text = this.plain(entry);
+    if (text === null) return null;
+    if (text.trim() === '') {
+      this.report(entry, expected, 'empty value');
+      return null;
+    }
+    return { entry, text: text.trim() };
+  }
+
+  word(key: string, expected: string, valid: (text: string) => boolean): string | null {
+    const found = this.required(key, expected);
+    if (found === null) return null;
+    if (!valid(found.text)) {
+      this.report(found.entry, expected);
+      return null;
+    }
+    return found.text;
+  }
+
+  ipv4(key: string, expected: string): string | null {
+    const found = this.required(key, expected);
+    if (found === null) return null;
+    if (!isIpv4(found.text)) {
+      const hint = parseCidr(found.text) !== null ? 'a prefix length is not allowed here' : undefined;
+      this.report(found.entry, expected, hint);
+      return null;
+    }
+    return found.text;
+  }
+
+  cidr(key: string, expected: string): Cidr | null {
+    const found = this.required(key, expected);
+    if (found === null) return null;
+    const cidr = parseCidr(found.text);
+    if (cidr === null) {
+      const hint = isIpv4(found.text) ? 'the prefix length is missing' : undefined;
+      this.report(found.entry, expected, hint);
+      return null;
+    }
+    return cidr;
+  }
+
+  duration(key: string, o: { defaultMs: number; minMs: number; maxMs: number; zeroAllowed?: boolean }): number | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return o.defaultMs;
+    const text = this.plain(entry);
+    if (text === null) return null;
+    const ms = parseDurationMs(text);
+    if (ms === null) {
+      this.report(entry, DURATION_EXPECTED);
+      return null;
+    }
+    if (ms === 0 && o.zeroAllowed === true) return 0;
+    if (ms < o.minMs || ms > o.maxMs) {
+      const zero = o.zeroAllowed === true ? '0 or ' : '';
+      this.report(entry, `${zero}a duration from ${formatDurationMs(o.minMs)} to ${formatDurationMs(o.maxMs)}`, 'out of range');
+      return null;
+    }
+    return ms;
+  }
+
+  integer(key: string, o: { default: number; min: number; max: number }): number | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return o.default;
+    const text = this.plain(entry);
+    if (text === null) return null;
+    const expected = `a whole number from ${o.min} to ${o.max}`;
+    if (!/^\d+$/.test(text)) {
+      this.report(entry, expected);
+      return null;
+    }
+    const n = Number(text);
+    if (n < o.min || n > o.max) {
+      this.report(entry, expected, 'out of range');
+      return null;
+    }
+    return n;
+  }
+
+  boolean(key: string, defaultValue: boolean): boolean | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return defaultValue;
+    const text = this.plain(entry);
+    if (text === null) return null;
+    const lower = text.toLowerCase();
+    if (lower === 'yes' || lower === 'true') return true;
+    if (lower === 'no' || lower === 'false') return false;
+    this.report(entry, 'yes, no, true or false');
+    return null;
+  }
+
+  absolutePath(key: string, defaultValue: string, maxBytes?: number): string | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return defaultValue;
+    const text = this.plain(entry);
+    if (text === null) return null;
+    // Relative paths would depend on the agent's working directory, which systemd sets to /.
+    if (!text.startsWith('/') || /[\0-\x1f\x7f]/.test(text)) {
+      this.report(entry, 'an absolute path such as ' + defaultValue);
+      return null;
+    }
+    if (maxBytes !== undefined && Buffer.byteLength(text) > maxBytes) {
+      this.report(entry, `an absolute path of at most ${maxBytes} bytes (the limit of a Unix socket address)`, 'path too long');
+      return null;
+    }
+    return text;
+  }
+
+  /** Comma-separated IPv4 addresses; absent or empty means none. Bad items are reported one by one. */
+  ipv4List(key: string): string[] {
+    const entry = this.entry(key);
+    if (entry === undefined) return [];
+    const text = this.plain(entry);
+    if (text === null) return [];
+    const result: string[] = [];
+    for (const item of splitList(text)) {
+      if (!isIpv4(item)) {
+        this.report(entry, 'comma-separated IPv4 addresses such as 192.0.2.1, 192.0.2.2', undefined, item);
+      } else if (result.includes(item)) {
+        this.report(entry, 'each address once', 'address listed twice', item);
+      } else {
+        result.push(item);
+      }
+    }
+    return result;
+  }
+
+  /** A command as argv; absent or empty means not configured (null). Invalid: reported, null. */
+  command(key: string, example: string): string[] | null {
+    const entry = this.entry(key);
+    if (entry === undefined || entry.value === '') return null;
+    const split = splitCommandLine(entry.value);
+    if (!split.ok) {
+      this.report(entry, `a program and its arguments, such as ${example}`, split.reason);
+      return null;
+    }
+    if (split.argv.length === 0) return null;
+    if (!split.argv[0].startsWith('/')) {
+      // No shell and no PATH search: the program that runs must be the one the administrator named.
+      this.report(entry, `an absolute path to the program, such as ${example}`, `"${split.argv[0]}" is not an absolute path`);
+      return null;
+    }
+    return split.argv;
+  }
+}
+
+/** Split `a, b,c` into trimmed non-empty items. */
+export function splitList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
