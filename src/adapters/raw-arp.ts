@@ -165,6 +165,10 @@ export class RawArp implements ArpPort {
   }
 
   /** The MAC address of `ifname` (`aa:bb:cc:dd:ee:ff`), asked of the helper once and cached. */
+  async prepare(ifnames: string[]): Promise<void> {
+    await Promise.all(ifnames.map((i) => this.macOf(i)));
+  }
+
   macOf(ifname: string): Promise<string> {
     checkIfname(ifname);
     if (this.closed) return Promise.reject(new Error(`pbx-ha-arp mac of ${ifname}: RawArp is closed`));

@@ -88,6 +88,10 @@ export class Agent {
   /** Reads the system once, then starts probing, reconciling and conflict checks. */
   async start(): Promise<void> {
     const first = await this.deps.net.read();
+    // Starts the ARP sender and learns the interfaces' MACs now, not during a takeover.
+    await this.deps.arp.prepare([...new Set(this.config.vips.map((v) => v.interface))]).catch((e: Error) => {
+      this.executor.alert(`ARP sender not ready: ${e.message}; it is retried at the first use`);
+    });
     this.machine = new NodeMachine(this.settings(this.ownInterfaces(first)), this.deps.clock.nowMs());
     const { node, role, peer } = this.identity;
     this.deps.log.log('info', `pbx-ha agent started: node ${node}, role ${role}, peer ${peer}, state init`);
@@ -103,6 +107,7 @@ export class Agent {
     await this.executor.run(this.machine.stop(release));
     await this.executor.settle();
     this.deps.prober.close();
+    await this.deps.arp.close();
     this.deps.log.log('info', release ? 'pbx-ha agent stopped; VIPs released' : 'pbx-ha agent stopped; VIPs kept as they are');
   }
 

@@ -3,12 +3,12 @@
 // keep them), SIGHUP reloads after validating the new file — an invalid file is refused
 // and the running configuration kept.
 
-import { ArpingArp } from '../adapters/arping';
 import { consoleLogger } from '../adapters/console-logger';
 import { ControlServer, type ControlRequest, type ControlAnswer } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { IcmpProber } from '../adapters/icmp-prober';
 import { Iproute2Net } from '../adapters/iproute2';
+import { RawArp } from '../adapters/raw-arp';
 import { LinkMonitor } from '../adapters/link-monitor';
 import { systemClock } from '../adapters/system-clock';
 import { Agent, identityFor } from '../agent/agent';
@@ -29,12 +29,13 @@ export async function agentCommand(args: string[]): Promise<number> {
   }
   let config = loaded.config;
   let releaseOnStop = config.agent.releaseOnStop;
+  const arp = new RawArp({ log });
   const agent = new Agent(config, identityFor(config, loaded.selection.node), {
     clock: systemClock,
     log,
     net: new Iproute2Net(),
     prober: new IcmpProber(log),
-    arp: new ArpingArp(),
+    arp,
     run: runCommand,
   });
 

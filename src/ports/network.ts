@@ -32,4 +32,7 @@ export interface ArpPort {
   announce(address: string, ifname: string, count: number, intervalMs: number): Promise<void>;
   /** MAC addresses of other hosts answering ARP for `address` (empty: free). */
   whoHas(address: string, ifname: string, timeoutMs: number): Promise<string[]>;
+  /** Gets ready to announce on these interfaces, so the first takeover frame costs nothing extra. */
+  prepare(ifnames: string[]): Promise<void>;
+  close(): Promise<void>;
 }
