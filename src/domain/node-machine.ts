@@ -257,10 +257,16 @@ export class NodeMachine {
   }
 
   private maybeTransition(now: number): Transition | null {
-    const want = this.wanted();
+    let want = this.wanted();
     if (want.state === this.state) return null;
+    if (this.state === 'fault' || want.state === 'fault') {
+      this.resetObservations(now);
+      // Leaving fault, decide again on what is heard from now on: the first decision still
+      // counted the silence heard while cut off as the peer's death (a false takeover).
+      if (this.state === 'fault') want = this.wanted();
+      if (want.state === this.state) return null;
+    }
     const transition: Transition = { from: this.state, to: want.state, atMs: now, reason: want.reason };
-    if (this.state === 'fault' || want.state === 'fault') this.resetObservations(now);
     this.state = want.state;
     this.sinceMs = now;
     this.lastReason = want.reason;
