@@ -287,6 +287,9 @@ export class Agent {
     await this.executor.run(actions);
     this.garp.setActive(this.machine.view().state === 'active');
     this.armDeadline();
+    // A new state may need fresh observations (a master back from fault asks at once whether
+    // anybody holds the VIPs) rather than waiting for the next round: one interval less of outage.
+    if (transition) this.probeRound();
   }
 
   /** One timer at the next detection deadline, so a failover happens exactly then. */
