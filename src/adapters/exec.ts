@@ -84,3 +84,41 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     child.stdin.end(options.input ?? '');
   });
 }
+
+export interface PassThroughOptions {
+  timeoutMs: number;
+  /** Written to the child's standard input; otherwise the child shares ours. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs a child that talks to our own standard streams (rsync's protocol under sshd, ssh asking
+ * for a password on the terminal). Same rules: argv, timeout, failure as a CommandError.
+ */
+export function runPassThrough(argv: readonly string[], options: PassThroughOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: [options.input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'],
+      env: options.env ?? process.env,
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new CommandError(argv, null, null, false, '', '', e));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0 && !timedOut) resolve();
+      else reject(new CommandError(argv, code, signal, timedOut, '', ''));
+    });
+    if (options.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
+  });
+}

@@ -1,0 +1,56 @@
+// What one agent may ask the other over the trusted link. The receiving side's forced
+// command lets through only these requests (a stolen pbx-ha key can ask for copies to be
+// installed in standby, and nothing else); every answer is checked before it is used.
+
+export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export'] as const;
+export type PeerRequestName = (typeof PEER_REQUESTS)[number];
+
+export type CopyKind = 'files' | 'db' | 'astdb';
+export const COPY_KINDS: readonly CopyKind[] = ['files', 'db', 'astdb'];
+
+export type PeerRequest =
+  | { request: 'peer-hello'; from: string }
+  | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string }
+  | { request: 'peer-astdb-info'; from: string }
+  | { request: 'peer-astdb-export'; from: string };
+
+/** Checks a request line received from the peer; returns it typed, or why it is refused. */
+export function parsePeerRequest(line: string): { ok: true; request: PeerRequest } | { ok: false; error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, error: 'request is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'request must be a JSON object' };
+  const r = value as Record<string, unknown>;
+  if (typeof r.request !== 'string' || !(PEER_REQUESTS as readonly string[]).includes(r.request)) {
+    return { ok: false, error: `request "${String(r.request)}" is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})` };
+  }
+  if (typeof r.from !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(r.from)) return { ok: false, error: '"from" must be a node name' };
+  if (r.request === 'peer-install') {
+    if (typeof r.kind !== 'string' || !(COPY_KINDS as readonly string[]).includes(r.kind)) {
+      return { ok: false, error: `"kind" must be one of ${COPY_KINDS.join(', ')}` };
+    }
+    if (r.digest !== undefined && (typeof r.digest !== 'string' || !/^[0-9a-f]{64}$/.test(r.digest))) {
+      return { ok: false, error: '"digest" must be a SHA-256 in hex' };
+    }
+    return { ok: true, request: { request: 'peer-install', from: r.from, kind: r.kind as CopyKind, digest: r.digest as string | undefined } };
+  }
+  return { ok: true, request: { request: r.request as Exclude<PeerRequestName, 'peer-install'>, from: r.from } };
+}
+
+export interface PeerHello {
+  node: string;
+  role: 'master' | 'slave';
+  state: string;
+}
+
+/** Checks the peer's answer to `peer-hello`. */
+export function parseHello(answer: Record<string, unknown>): PeerHello {
+  const { node, role, state } = answer;
+  if (typeof node !== 'string' || (role !== 'master' && role !== 'slave') || typeof state !== 'string') {
+    throw new Error(`the peer's answer to peer-hello is malformed: ${JSON.stringify(answer).slice(0, 200)}`);
+  }
+  return { node, role, state };
+}
