@@ -23,7 +23,13 @@ export interface Identity {
   ownAddress: string;
 }
 
+/** Where transitions and alerts are remembered (state.db); absent in tests that do not care. */
+export interface HistorySink {
+  add(event: { atWallMs: number; kind: 'transition' | 'job' | 'alert'; summary: string; ok: boolean }): void;
+}
+
 export interface AgentDeps {
+  history?: HistorySink;
   clock: Clock;
   log: Logger;
   net: NetPort;
@@ -81,6 +87,7 @@ export class Agent {
       config: () => this.config,
       identity: () => this.identity,
       state: () => this.machine.view().state,
+      onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
   }
@@ -139,6 +146,16 @@ export class Agent {
       this.readTimer = null;
       void this.readNet();
     });
+  }
+
+  /** Raises an alert (log, history, notify script) on behalf of other parts of the agent. */
+  alert(message: string): void {
+    this.executor.alert(message);
+  }
+
+  /** Records a finished copy in the history. */
+  recordJob(summary: string, ok: boolean): void {
+    this.remember({ atWallMs: this.deps.clock.wallMs(), kind: 'job', summary, ok });
   }
 
   status(): AgentStatus {
@@ -228,6 +245,15 @@ export class Agent {
     this.enqueue({ kind: 'probe-result', target, sentAtMs, nowMs: clock.nowMs(), answered });
   }
 
+  /** History must never stop the agent: a full disk is reported, the failover goes on. */
+  private remember(event: Parameters<HistorySink['add']>[0]): void {
+    try {
+      this.deps.history?.add(event);
+    } catch (e) {
+      this.alertOnce('history', `cannot write the history: ${(e as Error).message}`);
+    }
+  }
+
   /** Raises an alert the first time a given problem is seen, not at every probe. */
   private alertOnce(key: string, message: string): void {
     if (this.alerted.has(key)) return;
@@ -282,7 +308,9 @@ export class Agent {
     if (transition) {
       const record = transitionRecord(this.deps.clock, transition);
       this.transitions = [record, ...this.transitions].slice(0, TRANSITIONS_KEPT);
-      this.deps.log.log('info', `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`);
+      const summary = `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`;
+      this.deps.log.log('info', summary);
+      this.remember({ atWallMs: this.deps.clock.wallMs(), kind: 'transition', summary, ok: transition.to !== 'fault' });
     }
     await this.executor.run(actions);
     this.garp.setActive(this.machine.view().state === 'active');

@@ -20,6 +20,8 @@ export interface ExecutorDeps {
   config: () => PbxHaConfig;
   identity: () => { node: string; role: Role };
   state: () => NodeState;
+  /** Told of every alert, to keep it in the history. */
+  onAlert?: (message: string) => void;
 }
 
 function describe(changes: NetChange[]): string {
@@ -85,6 +87,7 @@ export class Executor {
 
   alert(message: string): void {
     this.deps.log.log('warn', `ALERT: ${message}`);
+    this.deps.onAlert?.(message);
     this.notify('alert', this.deps.state(), [message]);
   }
 

@@ -10,12 +10,25 @@ import { IcmpProber } from '../adapters/icmp-prober';
 import { Iproute2Net } from '../adapters/iproute2';
 import { RawArp } from '../adapters/raw-arp';
 import { LinkMonitor } from '../adapters/link-monitor';
+import { StateStore } from '../adapters/state-store';
 import { systemClock } from '../adapters/system-clock';
+import type { Logger } from '../ports/log';
+import path from 'node:path';
 import { Agent, identityFor } from '../agent/agent';
 import { formatProblem } from '../config';
 import { loadNode } from './load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
+
+/** The history is worth having, not worth a failover: without it the agent still runs. */
+function openHistory(stateDir: string, log: Logger): StateStore | null {
+  try {
+    return new StateStore(path.join(stateDir, 'state.db'));
+  } catch (e) {
+    log.log('error', `cannot open the history in ${stateDir}/state.db: ${(e as Error).message}; running without it`);
+    return null;
+  }
+}
 
 export async function agentCommand(args: string[]): Promise<number> {
   const values = parseOptions('agent', args, { ...CONFIG_OPTION, ...NODE_OPTION, debug: { type: 'boolean' } });
@@ -30,9 +43,11 @@ export async function agentCommand(args: string[]): Promise<number> {
   let config = loaded.config;
   let releaseOnStop = config.agent.releaseOnStop;
   const arp = new RawArp({ log });
+  const history = openHistory(config.agent.stateDir, log);
   const agent = new Agent(config, identityFor(config, loaded.selection.node), {
     clock: systemClock,
     log,
+    history: history ?? undefined,
     net: new Iproute2Net(),
     prober: new IcmpProber(log),
     arp,
@@ -73,6 +88,7 @@ export async function agentCommand(args: string[]): Promise<number> {
       void agent
         .stop(releaseOnStop)
         .then(() => control.stop())
+        .then(() => history?.close())
         .then(() => resolve(0));
     };
     let reloading: Promise<void> = Promise.resolve();

@@ -2,6 +2,7 @@
 
 import { agentCommand } from './agent';
 import { checkConfigCommand } from './check-config';
+import { historyCommand } from './history';
 import { statusCommand } from './status';
 import { EXIT_USAGE, USAGE, UsageError } from './usage';
 
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   agent: agentCommand,
   status: statusCommand,
   'check-config': checkConfigCommand,
+  history: historyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

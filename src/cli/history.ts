@@ -1,0 +1,38 @@
+// `pbx-ha history [--limit N] [--json]`: transitions, copies and alerts, oldest first, read
+// from state.db (works whether the agent runs or not).
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { StateStore } from '../adapters/state-store';
+import { CONFIG_DEFAULTS, loadConfigFile } from '../config';
+import { CONFIG_OPTION, configFile, parseOptions } from './options';
+import { UsageError } from './usage';
+
+export async function historyCommand(args: string[]): Promise<number> {
+  const values = parseOptions('history', args, { ...CONFIG_OPTION, limit: { type: 'string' }, json: { type: 'boolean' } });
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+    throw new UsageError(`pbx-ha history: --limit expects a whole number from 1 to 100000, got "${values.limit}"`);
+  }
+  const loaded = loadConfigFile(configFile(values));
+  const stateDir = loaded.ok ? loaded.config.agent.stateDir : CONFIG_DEFAULTS.agent.stateDir;
+  const file = path.join(stateDir, 'state.db');
+  if (!existsSync(file)) {
+    process.stderr.write(`pbx-ha history: no history yet (${file} does not exist: the agent has not run here)\n`);
+    return 1;
+  }
+  const store = new StateStore(file, true);
+  try {
+    const events = store.recent(limit);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(events.map((e) => ({ ...e, at: new Date(e.atWallMs).toISOString() })), null, 2) + '\n');
+    } else {
+      for (const e of events) {
+        process.stdout.write(`${new Date(e.atWallMs).toISOString()}  ${e.kind.padEnd(10)} ${e.ok ? '  ' : '! '}${e.summary}\n`);
+      }
+    }
+  } finally {
+    store.close();
+  }
+  return 0;
+}

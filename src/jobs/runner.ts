@@ -1,0 +1,144 @@
+// Runs the replication jobs: never two runs of one job at once, each with a timeout, every
+// result recorded; a failed job is retried with backoff and raises an alert after
+// `alertAfter` failures in a row (and once more when it recovers).
+
+import type { CopyKind } from '../link/peer-protocol';
+import type { Clock, Timer } from '../ports/clock';
+import type { Logger } from '../ports/log';
+import { retryDelayMs } from './backoff';
+
+export interface JobOutcome {
+  bytes: number;
+  detail: string;
+}
+
+/** Thrown by a job that does not apply now (this node is not the active master): not a failure. */
+export class JobNotApplicable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobNotApplicable';
+  }
+}
+
+export type JobTrigger = 'schedule' | 'manual' | 'change' | 'retry';
+
+export interface JobDefinition {
+  kind: CopyKind;
+  timeoutMs: number;
+  run(signal: AbortSignal): Promise<JobOutcome>;
+}
+
+export interface JobRecord {
+  kind: CopyKind;
+  trigger: JobTrigger;
+  startedAtWallMs: number;
+  durationMs: number;
+  ok: boolean;
+  bytes: number;
+  detail: string;
+  error: string | null;
+}
+
+export type RunResult = { ran: true; record: JobRecord } | { ran: false; reason: string };
+
+export interface JobState {
+  kind: CopyKind;
+  running: boolean;
+  lastSuccess: JobRecord | null;
+  lastError: { atWallMs: number; message: string } | null;
+  consecutiveFailures: number;
+  nextRetryWallMs: number | null;
+}
+
+export interface RunnerSettings {
+  retryMinMs: number;
+  retryMaxMs: number;
+  alertAfter: number;
+}
+
+export class JobRunner {
+  private states = new Map<CopyKind, JobState>();
+  private retryTimers = new Map<CopyKind, Timer>();
+  private running = new Map<CopyKind, Promise<RunResult>>();
+
+  constructor(
+    private jobs: JobDefinition[],
+    private clock: Clock,
+    private log: Logger,
+    private settings: () => RunnerSettings,
+    private record: (r: JobRecord) => void,
+    private alert: (message: string) => void,
+  ) {
+    for (const j of jobs) {
+      this.states.set(j.kind, { kind: j.kind, running: false, lastSuccess: null, lastError: null, consecutiveFailures: 0, nextRetryWallMs: null });
+    }
+  }
+
+  state(): JobState[] {
+    return [...this.states.values()].map((s) => ({ ...s }));
+  }
+
+  /** Runs a job now unless it is already running (then the running one is awaited). */
+  run(kind: CopyKind, trigger: JobTrigger): Promise<RunResult> {
+    const current = this.running.get(kind);
+    if (current) return current.then((): RunResult => ({ ran: false, reason: `a ${kind} copy was already running` }));
+    const job = this.jobs.find((j) => j.kind === kind);
+    if (!job) return Promise.resolve({ ran: false, reason: `no ${kind} job` });
+    const p = this.execute(job, trigger).finally(() => this.running.delete(kind));
+    this.running.set(kind, p);
+    return p;
+  }
+
+  stop(): void {
+    for (const t of this.retryTimers.values()) t.cancel();
+    this.retryTimers.clear();
+  }
+
+  private async execute(job: JobDefinition, trigger: JobTrigger): Promise<RunResult> {
+    const state = this.states.get(job.kind)!;
+    this.retryTimers.get(job.kind)?.cancel();
+    this.retryTimers.delete(job.kind);
+    state.nextRetryWallMs = null;
+    state.running = true;
+    const startedMono = this.clock.nowMs();
+    const startedAtWallMs = this.clock.wallMs();
+    const abort = new AbortController();
+    const timer = this.clock.after(job.timeoutMs, () => abort.abort(new Error(`timed out after ${job.timeoutMs} ms`)));
+    try {
+      const outcome = await Promise.race([
+        job.run(abort.signal),
+        new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error))),
+      ]);
+      const record: JobRecord = {
+        kind: job.kind, trigger, startedAtWallMs, durationMs: this.clock.nowMs() - startedMono,
+        ok: true, bytes: outcome.bytes, detail: outcome.detail, error: null,
+      };
+      if (state.consecutiveFailures >= this.settings().alertAfter) this.alert(`${job.kind} copy works again after ${state.consecutiveFailures} failures`);
+      state.consecutiveFailures = 0;
+      state.lastSuccess = record;
+      this.log.log('info', `${job.kind} copy (${trigger}) done in ${Math.round(record.durationMs)} ms: ${outcome.detail}`);
+      this.record(record);
+      return { ran: true, record };
+    } catch (e) {
+      const err = e as Error;
+      if (err instanceof JobNotApplicable) return { ran: false, reason: err.message };
+      const record: JobRecord = {
+        kind: job.kind, trigger, startedAtWallMs, durationMs: this.clock.nowMs() - startedMono,
+        ok: false, bytes: 0, detail: '', error: err.message,
+      };
+      state.consecutiveFailures++;
+      state.lastError = { atWallMs: this.clock.wallMs(), message: err.message };
+      const s = this.settings();
+      const delay = retryDelayMs(state.consecutiveFailures, s.retryMinMs, s.retryMaxMs);
+      state.nextRetryWallMs = this.clock.wallMs() + delay;
+      this.retryTimers.set(job.kind, this.clock.after(delay, () => void this.run(job.kind, 'retry')));
+      this.log.log('warn', `${job.kind} copy (${trigger}) failed (${state.consecutiveFailures} in a row), retry in ${Math.round(delay / 1000)} s: ${err.message}`);
+      if (state.consecutiveFailures === s.alertAfter) this.alert(`${job.kind} copy failed ${state.consecutiveFailures} times in a row: ${err.message}`);
+      this.record(record);
+      return { ran: true, record };
+    } finally {
+      timer.cancel();
+      state.running = false;
+    }
+  }
+}
