@@ -1,0 +1,145 @@
+// Two real Agents on one FakeClock and one FakeLan: the pair of BEHAVIOR.md in memory.
+// Each node gets its own fakes (net, prober, ARP, command runner, logger) and a fake link
+// monitor that asks its agent to re-read on every carrier or address change, as
+// `ip monitor` does for the real agent.
+
+import type { PbxHaConfig } from '../../src/config';
+import { Agent, identityFor } from '../../src/agent/agent';
+import { FakeClock, flushPromises } from './clock';
+import { baseAddresses, nodeOf, pairConfig, vipOf } from './config';
+import { FakeArp, FakeLan, FakeNet, FakeProber } from './lan';
+import { RecordingLogger } from './logger';
+import { RecordingRunner } from './runner';
+
+export interface WorldNode {
+  name: string;
+  agent: Agent;
+  net: FakeNet;
+  prober: FakeProber;
+  arp: FakeArp;
+  runner: RecordingRunner;
+  log: RecordingLogger;
+  stopMonitor: () => void;
+}
+
+export class PairWorld {
+  readonly clock = new FakeClock(0);
+  readonly lan = new FakeLan(this.clock);
+  readonly nodes = new Map<string, WorldNode>();
+  /** Every instant at which some VIP was configured on two alive nodes at once. */
+  readonly violations: string[] = [];
+  /** What the test's command runners do; set before `boot`. */
+  serviceDelays = { start: 2000, stop: 500 };
+
+  constructor(readonly config: PbxHaConfig = pairConfig()) {
+    for (const n of config.nodes) {
+      this.lan.addNode(n.name, baseAddresses(config, n.name));
+      // Checked at every change of addresses, not only when the test samples.
+      this.lan.onChange(n.name, () => this.checkOneHolder());
+    }
+  }
+
+  /** Starts the agent of `name` (a fresh process, with fresh fakes). */
+  async boot(name: string): Promise<WorldNode> {
+    const net = this.lan.net(name);
+    const prober = new FakeProber(this.lan, name);
+    const arp = new FakeArp(this.lan, name);
+    const runner = new RecordingRunner(this.clock);
+    const [program] = this.config.services.start?.argv ?? ['/none'];
+    runner.on([program, 'start'], { delayMs: this.serviceDelays.start });
+    runner.on([program, 'stop'], { delayMs: this.serviceDelays.stop });
+    const log = new RecordingLogger();
+    const agent = new Agent(this.config, identityFor(this.config, nodeOf(this.config, name)), {
+      clock: this.clock,
+      log,
+      net,
+      prober,
+      arp,
+      run: runner.run,
+    });
+    const stopMonitor = this.lan.onChange(name, () => agent.requestRead());
+    const node: WorldNode = { name, agent, net, prober, arp, runner, log, stopMonitor };
+    this.nodes.set(name, node);
+    await agent.start();
+    await flushPromises();
+    return node;
+  }
+
+  node(name: string): WorldNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`node ${name} was not booted`);
+    return n;
+  }
+
+  state(name: string): string {
+    return this.node(name).agent.status().state;
+  }
+
+  /** Alive nodes that have the VIP configured. */
+  holders(vip: string): string[] {
+    return this.lan.holders(vipOf(this.config, vip).address);
+  }
+
+  /** The one node holding every VIP, or null when no single node holds them all. */
+  soleHolder(): string | null {
+    const sets = this.config.vips.map((v) => this.holders(v.name));
+    const first = sets[0];
+    if (first.length !== 1) return null;
+    return sets.every((s) => s.length === 1 && s[0] === first[0]) ? first[0] : null;
+  }
+
+  /** Power failure: the node stops answering and its agent is gone (without releasing anything). */
+  async crash(name: string): Promise<void> {
+    const n = this.node(name);
+    this.lan.setAlive(name, false);
+    n.stopMonitor();
+    let stopped = false;
+    void n.agent.stop(false).then(() => (stopped = true));
+    await flushPromises();
+    if (!stopped) throw new Error(`the agent of ${name} did not stop at once`);
+    this.nodes.delete(name);
+  }
+
+  /** Power back: the node boots with its fixed addresses only, and its agent starts. */
+  async reboot(name: string): Promise<WorldNode> {
+    this.lan.net(name).reboot();
+    this.lan.setAlive(name, true);
+    return this.boot(name);
+  }
+
+  /** Advances in `stepMs` steps for `ms`, checking the one-holder rule after each step. */
+  async run(ms: number, stepMs = 50, check?: () => void): Promise<void> {
+    const end = this.clock.nowMs() + ms;
+    while (this.clock.nowMs() < end) {
+      await this.clock.advance(Math.min(stepMs, end - this.clock.nowMs()));
+      this.checkOneHolder();
+      check?.();
+    }
+  }
+
+  /** Advances in `stepMs` steps until `done()`; returns the time it first held. */
+  async runUntil(done: () => boolean, limitMs: number, stepMs = 10, check?: () => void): Promise<number> {
+    return this.clock.advanceUntil(done, limitMs, stepMs, () => {
+      this.checkOneHolder();
+      check?.();
+    });
+  }
+
+  /** Stops every agent still running (end of a test). */
+  async shutdown(): Promise<void> {
+    const nodes = [...this.nodes.values()];
+    for (const n of nodes) n.stopMonitor();
+    // Every agent is told first (`stop` marks it stopping at once), then time passes.
+    const stopping = Promise.all(nodes.map((n) => n.agent.stop(true)));
+    await this.clock.advance(60_000);
+    await stopping;
+    this.nodes.clear();
+  }
+
+  private checkOneHolder(): void {
+    for (const v of this.config.vips) {
+      const h = this.holders(v.name);
+      if (h.length > 1) this.violations.push(`${this.clock.nowMs()} ms: ${v.name} held by ${h.join(' and ')}`);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Executor } from '../../../src/agent/executor';
+import { GarpScheduler } from '../../../src/agent/garp-scheduler';
+import type { PbxHaConfig } from '../../../src/config';
+import type { Action } from '../../../src/domain/actions';
+import { claimChanges, releaseChanges } from '../../../src/domain/reconcile';
+import type { NodeState } from '../../../src/domain/states';
+import { FakeArp, FakeClock, FakeLan, RecordingLogger, RecordingRunner, flushPromises } from '../../fakes';
+import { baseAddresses, pairConfig, vipOf } from '../../fakes/config';
+
+const SERVICES = '/usr/local/sbin/pbx-services';
+const NOTIFY = ['/usr/local/sbin/pbx-notify', '--to', 'admin'];
+
+function setup(config: PbxHaConfig = pairConfig(), state: NodeState = 'active') {
+  const clock = new FakeClock(0);
+  const lan = new FakeLan(clock);
+  const net = lan.addNode('pbx2', baseAddresses(config, 'pbx2'));
+  const arp = new FakeArp(lan, 'pbx2');
+  const log = new RecordingLogger();
+  const runner = new RecordingRunner(clock);
+  const garp = new GarpScheduler(arp, clock, log, () => config, () => true);
+  const executor = new Executor({
+    net,
+    garp,
+    run: runner.run,
+    log,
+    config: () => config,
+    identity: () => ({ node: 'pbx2', role: 'slave' }),
+    state: () => state,
+  });
+  return { config, clock, net, arp, log, runner, executor };
+}
+
+test('a slow services start does not delay the actions after it', async () => {
+  const { config, clock, net, arp, runner, executor } = setup();
+  runner.on([SERVICES, 'start'], { delayMs: 30_000 });
+  const voip = vipOf(config, 'voip');
+  const actions: Action[] = [
+    { kind: 'services', command: 'start', wait: false },
+    { kind: 'notify', event: 'transition', state: 'active' },
+    { kind: 'net', changes: claimChanges(voip), reason: 'test' },
+    { kind: 'garp', vips: ['voip'] },
+  ];
+  let done = false;
+  const running = executor.run(actions).then(() => (done = true));
+  await flushPromises();
+  assert.equal(done, true, 'run() returned while the start command still runs');
+  await running;
+  const [start] = runner.callsOf([SERVICES, 'start']);
+  assert.equal(start.endedMs, null, 'the start is still running');
+  assert.equal(runner.callsOf(NOTIFY).length, 1, 'notify ran at once');
+  assert.equal(net.applied.length, 1);
+  assert.equal(net.applied[0].atMs, 0);
+  assert.ok(net.holds('192.0.2.10'));
+  assert.deepEqual(arp.announced(), ['192.0.2.10']);
+  await clock.advance(30_000);
+  assert.equal(start.endedMs, 30_000);
+  assert.equal(start.timeoutMs, config.services.start!.timeoutMs);
+});
+
+test('a services stop with wait=true is awaited before the next net action', async () => {
+  const { config, clock, net, runner, executor } = setup();
+  await net.apply(claimChanges(vipOf(config, 'voip')));
+  runner.on([SERVICES, 'stop'], { delayMs: 700 });
+  const running = executor.run([
+    { kind: 'notify', event: 'transition', state: 'standby' },
+    { kind: 'services', command: 'stop', wait: true },
+    { kind: 'net', changes: releaseChanges(vipOf(config, 'voip')), reason: 'test' },
+  ]);
+  await clock.advance(699);
+  assert.equal(net.applied.length, 1, 'the release waits for the stop');
+  assert.ok(net.holds('192.0.2.10'));
+  await clock.advance(1);
+  await running;
+  assert.equal(net.applied.length, 2);
+  assert.equal(net.applied[1].atMs, 700);
+  assert.ok(!net.holds('192.0.2.10'));
+  assert.equal(runner.callsOf(NOTIFY)[0].startedMs, 0, 'the notify before it was not held up');
+});
+
+test('service commands run one after another, never two at once', async () => {
+  const { clock, runner, executor } = setup();
+  runner.on([SERVICES, 'start'], { delayMs: 5000 });
+  runner.on([SERVICES, 'stop'], { delayMs: 100 });
+  await executor.run([{ kind: 'services', command: 'start', wait: false }]);
+  const stopping = executor.run([{ kind: 'services', command: 'stop', wait: true }]);
+  await clock.advance(1000);
+  assert.equal(runner.callsOf([SERVICES, 'stop']).length, 0, 'the stop waits for the start to end');
+  await clock.advance(4100);
+  await stopping;
+  const [stop] = runner.callsOf([SERVICES, 'stop']);
+  assert.equal(stop.startedMs, 5000);
+  assert.equal(stop.endedMs, 5100);
+});
+
+test('a failing services command raises an alert: logged and sent to the notify script', async () => {
+  const { clock, log, runner, executor } = setup(pairConfig(), 'active');
+  runner.on([SERVICES, 'start'], { delayMs: 10, error: new Error('xivo-service exited with code 3') });
+  await executor.run([{ kind: 'services', command: 'start', wait: false }]);
+  await clock.advance(10);
+  const alerts = log.matching(/ALERT: services start failed: xivo-service exited with code 3/, 'warn');
+  assert.equal(alerts.length, 1, log.messages().join('\n'));
+  const notified = runner.callsOf(NOTIFY);
+  assert.equal(notified.length, 1);
+  assert.deepEqual(notified[0].argv, [...NOTIFY, 'alert', 'pbx2', 'active', 'slave', 'services start failed: xivo-service exited with code 3']);
+});
+
+test('notify argv = script argv + [event, node, state, role], with the notify timeout', async () => {
+  const { config, runner, executor } = setup(pairConfig(), 'standby');
+  await executor.run([{ kind: 'notify', event: 'transition', state: 'active' }]);
+  const [call] = runner.callsOf(NOTIFY);
+  assert.deepEqual(call.argv, ['/usr/local/sbin/pbx-notify', '--to', 'admin', 'transition', 'pbx2', 'active', 'slave']);
+  assert.equal(call.timeoutMs, config.notify.script!.timeoutMs);
+});
+
+test('a notify script that fails is logged, and not alerted (which would call it again)', async () => {
+  const { log, runner, executor } = setup();
+  runner.on(NOTIFY, { error: new Error('exited with code 1') });
+  await executor.run([{ kind: 'notify', event: 'transition', state: 'active' }]);
+  await flushPromises();
+  assert.equal(runner.calls.length, 1);
+  assert.equal(log.matching(/notify script failed: exited with code 1/, 'warn').length, 1);
+  assert.equal(log.matching(/ALERT/).length, 0);
+});
+
+test('no notify script, no services configured: nothing is run', async () => {
+  const config = pairConfig({ notify: {}, services: {} });
+  const { clock, runner, executor } = setup(config);
+  await executor.run([
+    { kind: 'services', command: 'start', wait: false },
+    { kind: 'services', command: 'stop', wait: true },
+    { kind: 'notify', event: 'transition', state: 'active' },
+    { kind: 'alert', message: 'something' },
+  ]);
+  await clock.advance(1000);
+  assert.deepEqual(runner.calls, []);
+});
+
+test('a refused network change raises an alert naming the changes, and the next actions still run', async () => {
+  const { config, net, log, runner, executor } = setup();
+  net.failNextApply = new Error('iproute2 refused 1 change(s)');
+  await executor.run([
+    { kind: 'net', changes: claimChanges(vipOf(config, 'voip')), reason: 'standby -> active' },
+    { kind: 'notify', event: 'transition', state: 'active' },
+  ]);
+  const alert = log.matching(/ALERT: could not apply standby -> active \(\+192\.0\.2\.10\/24 on eth0, \+route 203\.0\.113\.0\/24 via 192\.0\.2\.1 src 192\.0\.2\.10\): iproute2 refused/);
+  assert.equal(alert.length, 1, log.messages().join('\n'));
+  assert.deepEqual(runner.callsOf(NOTIFY).map((c) => c.argv[3]), ['alert', 'transition']);
+});
+
+test('an alert action is logged as a warning and notified', async () => {
+  const { log, runner, executor } = setup(pairConfig(), 'active');
+  await executor.run([{ kind: 'alert', message: 'another node answers for VIP voip' }]);
+  assert.deepEqual(log.matching(/ALERT/, 'warn'), ['ALERT: another node answers for VIP voip']);
+  assert.deepEqual(runner.callsOf(NOTIFY)[0].argv.slice(3), ['alert', 'pbx2', 'active', 'slave', 'another node answers for VIP voip']);
+});
+
+test('garp: a burst at once, again after repeat_after, with the configured count and interval', async () => {
+  const { clock, arp, executor } = setup(pairConfig({ garp: { count: '3', interval: '100ms', repeat_after: '2s' } }));
+  await executor.run([{ kind: 'garp', vips: ['voip', 'data'] }]);
+  assert.deepEqual(arp.announcements.map((a) => [a.atMs, a.address, a.ifname, a.count, a.intervalMs]), [
+    [0, '192.0.2.10', 'eth0', 3, 100],
+    [0, '198.51.100.10', 'eth1', 3, 100],
+  ]);
+  await clock.advance(2000);
+  assert.deepEqual(arp.announcements.slice(2).map((a) => [a.atMs, a.address]), [
+    [2000, '192.0.2.10'],
+    [2000, '198.51.100.10'],
+  ]);
+});

@@ -1,0 +1,185 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PairWorld } from '../../fakes/world';
+
+// The test pair: interval 1s, fall 3, rise 3, two VIPs (test/fakes/config.ts).
+const INTERVAL = 1000;
+const DOWN_AFTER = 3 * INTERVAL;
+
+async function steadyPair(): Promise<PairWorld> {
+  const w = new PairWorld();
+  await w.boot('pbx1');
+  await w.boot('pbx2');
+  await w.run(10_000);
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.equal(w.state('pbx1'), 'active');
+  assert.equal(w.state('pbx2'), 'standby');
+  return w;
+}
+
+test('both start at once: exactly one holder, the master; the slave stops its services and starts none', async () => {
+  const w = new PairWorld();
+  await w.boot('pbx1');
+  await w.boot('pbx2');
+  const claimedAt = await w.runUntil(() => w.soleHolder() === 'pbx1', 5000);
+  // The master claims once its VIP probes have timed out unanswered (timeout = interval).
+  assert.ok(claimedAt >= INTERVAL && claimedAt <= INTERVAL + 50, `claimed at ${claimedAt} ms`);
+  await w.run(20_000);
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.deepEqual(w.violations, []);
+  assert.equal(w.state('pbx1'), 'active');
+  assert.equal(w.state('pbx2'), 'standby');
+  const services = (name: string) => w.node(name).runner.callsOf(['/usr/local/sbin/pbx-services']).map((c) => c.argv[1]);
+  assert.deepEqual(services('pbx1'), ['start']);
+  assert.deepEqual(services('pbx2'), ['stop']);
+  // The master's routes went with its addresses (src = VIP), and it announced both VIPs.
+  const routes = w.lan.net('pbx1').routeList().filter((r) => r.source === '192.0.2.10' || r.source === '198.51.100.10');
+  assert.deepEqual(routes.map((r) => `${r.destination} via ${r.via} src ${r.source}`).sort(), [
+    '203.0.113.0/24 via 192.0.2.1 src 192.0.2.10',
+    'default via 198.51.100.1 src 198.51.100.10',
+  ]);
+  assert.deepEqual([...new Set(w.node('pbx1').arp.announced())].sort(), ['192.0.2.10', '198.51.100.10']);
+  assert.deepEqual(w.node('pbx2').arp.announcements, []);
+  await w.shutdown();
+});
+
+// Kill the master at several phases of the slave's probe cycle.
+for (const offsetMs of [0, 1, 250, 500, 750, 999]) {
+  test(`master dies (${offsetMs} ms into a probe cycle): the slave takes over within fall × interval ± one interval; the master fails back`, async () => {
+    const w = await steadyPair();
+    await w.run(offsetMs, 1);
+    const diedAt = w.clock.nowMs();
+    await w.crash('pbx1');
+    assert.deepEqual(w.holders('voip'), [], 'a dead node answers for nothing');
+    const tookOverAt = await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + INTERVAL + 100, 1);
+    const after = tookOverAt - diedAt;
+    assert.ok(after >= DOWN_AFTER - INTERVAL, `took over ${after} ms after the death: too early`);
+    assert.ok(after <= DOWN_AFTER + INTERVAL, `took over ${after} ms after the death: too late`);
+    assert.equal(w.state('pbx2'), 'active');
+    const slave = w.node('pbx2');
+    // Exactly fall × interval after the last answer the slave got (+1 ms: the agent's timer
+    // fires just after the deadline), whatever the phase of the probe cycle.
+    const lastSent = Math.max(...slave.prober.pings.filter((p) => p.address === '192.0.2.11' && p.atMs <= diedAt).map((p) => p.atMs));
+    const lastAnswer = lastSent + w.lan.answerDelayMs;
+    assert.ok(tookOverAt - lastAnswer >= DOWN_AFTER && tookOverAt - lastAnswer <= DOWN_AFTER + 2, `took over ${tookOverAt - lastAnswer} ms after the last answer`);
+    // Takeover order on the slave: addresses and routes, gratuitous ARP, services start, notify.
+    const arpAt = slave.arp.announcements.map((a) => a.atMs);
+    assert.ok(arpAt.length >= 2 && arpAt[0] === tookOverAt, `gratuitous ARP at the takeover (${arpAt})`);
+    const start = slave.runner.callsOf(['/usr/local/sbin/pbx-services', 'start']);
+    assert.equal(start.length, 1);
+    assert.equal(start[0].startedMs, tookOverAt);
+    const notify = slave.runner.callsOf(['/usr/local/sbin/pbx-notify']).filter((c) => c.argv.includes('active'));
+    assert.equal(notify.length, 1);
+    assert.equal(notify[0].startedMs, tookOverAt, 'the slow services start does not delay the notify');
+
+    await w.run(10_000);
+    assert.equal(w.soleHolder(), 'pbx2', 'the slave keeps the VIPs while the master is away');
+
+    const backAt = w.clock.nowMs();
+    await w.reboot('pbx1');
+    const failedBackAt = await w.runUntil(() => w.soleHolder() === 'pbx1', 15_000, 50);
+    assert.ok(failedBackAt - backAt >= 2 * INTERVAL, 'the slave waits for rise answers before giving back');
+    await w.run(20_000);
+    assert.equal(w.soleHolder(), 'pbx1');
+    assert.equal(w.state('pbx1'), 'active');
+    assert.equal(w.state('pbx2'), 'standby');
+    assert.deepEqual(w.violations, [], 'never two holders of a VIP');
+    // Going passive, the slave stopped its services before releasing the addresses.
+    const stop = slave.runner.callsOf(['/usr/local/sbin/pbx-services', 'stop']).at(-1)!;
+    const release = slave.net.applied.find((a) => a.atMs >= backAt && a.changes.some((c) => c.kind === 'delete-address'));
+    assert.ok(release, 'the slave released the addresses');
+    assert.ok(stop.endedMs !== null && stop.endedMs <= release.atMs, `services stopped (${stop.endedMs}) before the release (${release.atMs})`);
+    assert.ok(stop.startedMs < release.atMs, 'the stop command took time, and the release waited for it');
+    await w.shutdown();
+  });
+}
+
+test('a returning master sees the slave hold the VIPs through ARP even when the slave filters ICMP', async () => {
+  const w = await steadyPair();
+  w.lan.setIcmpFiltered('pbx2', true);
+  await w.crash('pbx1');
+  await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + INTERVAL, 10);
+  await w.run(5000);
+  await w.reboot('pbx1');
+  const master = w.node('pbx1');
+  // The VIP check ends when the unanswered ping times out (1 s).
+  await w.run(INTERVAL + 100, 10, () => assert.notEqual(w.state('pbx1'), 'active'));
+  assert.equal(w.state('pbx1'), 'standby', 'ICMP says free, ARP says taken: the master waits');
+  assert.ok(master.arp.queries.some((q) => q.address === '192.0.2.10'), 'the master asked ARP');
+  // The slave still hears the master (the filter is on the slave) and hands the VIPs back.
+  await w.runUntil(() => w.soleHolder() === 'pbx1', 15_000, 50);
+  assert.deepEqual(w.violations, []);
+  await w.shutdown();
+});
+
+test('the slave loses its carrier: fault, the master keeps the VIPs; carrier back: standby, never active', async () => {
+  const w = await steadyPair();
+  w.lan.setCarrier('pbx2', false);
+  await w.run(100, 10);
+  assert.equal(w.state('pbx2'), 'fault');
+  const states = new Set<string>();
+  await w.run(30_000, 50, () => states.add(w.state('pbx2')));
+  assert.deepEqual([...states], ['fault'], 'in fault all the time the cable is out');
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.equal(w.state('pbx1'), 'active');
+
+  w.lan.setCarrier('pbx2', true);
+  states.clear();
+  await w.run(30_000, 50, () => states.add(w.state('pbx2')));
+  assert.ok(!states.has('active'), `the slave never took over after its carrier came back (${[...states]})`);
+  assert.equal(w.state('pbx2'), 'standby');
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.deepEqual(w.violations, []);
+  const slaveHeld = w.lan.net('pbx2').appliedChanges().filter((c) => c.kind === 'add-address');
+  assert.deepEqual(slaveHeld, [], 'the slave never configured a VIP');
+  await w.shutdown();
+});
+
+test('the master loses its carrier: it releases (fault) and the slave takes over; carrier back: failback, one holder throughout', async () => {
+  const w = await steadyPair();
+  w.lan.setCarrier('pbx1', false);
+  await w.run(100, 10);
+  assert.equal(w.state('pbx1'), 'fault');
+  assert.deepEqual(w.holders('voip'), [], 'the master released at once');
+  await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + INTERVAL, 10);
+  await w.run(10_000);
+  assert.equal(w.state('pbx1'), 'fault');
+  w.lan.setCarrier('pbx1', true);
+  await w.runUntil(() => w.soleHolder() === 'pbx1', 15_000, 50);
+  await w.run(10_000);
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.equal(w.state('pbx2'), 'standby');
+  assert.deepEqual(w.violations, []);
+  await w.shutdown();
+});
+
+test('a VIP deleted by hand on the master comes back at once (link monitor), with its route and a gratuitous ARP', async () => {
+  const w = await steadyPair();
+  const master = w.node('pbx1');
+  const announced = master.arp.announcements.length;
+  const deletedAt = w.clock.nowMs();
+  w.lan.net('pbx1').deleteByHand('192.0.2.10');
+  assert.equal(w.lan.net('pbx1').routeList().some((r) => r.source === '192.0.2.10'), false, 'the kernel took the route with it');
+  const backAt = await w.runUntil(() => w.lan.net('pbx1').holds('192.0.2.10'), 1000, 1);
+  assert.ok(backAt - deletedAt <= 50, `back after ${backAt - deletedAt} ms`);
+  assert.ok(w.lan.net('pbx1').routeList().some((r) => r.destination === '203.0.113.0/24' && r.source === '192.0.2.10'));
+  assert.deepEqual(master.arp.announcements.slice(announced).map((a) => a.address)[0], '192.0.2.10');
+  assert.equal(w.state('pbx1'), 'active', 'a repair is not a transition');
+  await w.shutdown();
+});
+
+test('a stop with release gives the VIPs up, routes first; a slave still hearing the master stays in standby', async () => {
+  const w = await steadyPair();
+  const master = w.node('pbx1');
+  const stopping = master.agent.stop(true);
+  await w.clock.advance(0);
+  await stopping;
+  assert.deepEqual(w.holders('voip'), []);
+  const last = master.net.applied.at(-1)!.changes.map((c) => c.kind);
+  assert.deepEqual(last, ['delete-route', 'delete-address', 'delete-route', 'delete-address']);
+  // The stopped master still answers pings (the host is up), so the slave stays in standby.
+  await w.run(10_000);
+  assert.equal(w.state('pbx2'), 'standby');
+  w.nodes.delete('pbx1');
+  await w.shutdown();
+});

@@ -1,0 +1,396 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PbxHaConfig } from '../../../src/config';
+import type { Action, NetChange } from '../../../src/domain/actions';
+import type { MachineEvent, ProbeTarget } from '../../../src/domain/node-machine';
+import { NodeMachine } from '../../../src/domain/node-machine';
+import type { ActualAddress, ActualNet, ActualRoute } from '../../../src/domain/reconcile';
+import { claimChanges, releaseChanges } from '../../../src/domain/reconcile';
+import { baseAddresses, machineSettings, pairConfig, vipOf } from '../../fakes/config';
+
+// interval 1s, fall 3, rise 3: down 3000 ms after the last answer.
+const DOWN_AFTER = 3000;
+
+const HEALTHY = { eth0: true, eth1: true };
+
+/** The node's own addresses plus the VIPs listed in `held` (with their routes). */
+function actualNet(config: PbxHaConfig, node: string, held: string[] = []): ActualNet {
+  const addresses: ActualAddress[] = baseAddresses(config, node);
+  const routes: ActualRoute[] = [];
+  for (const name of held) {
+    const v = vipOf(config, name);
+    addresses.push({ ifname: v.interface, address: v.address, prefixLength: v.prefixLength });
+    for (const r of v.routes) routes.push({ destination: r.destination, via: r.via, ifname: v.interface, source: v.address });
+  }
+  return { addresses, routes };
+}
+
+/** A machine for `node` with a driver that keeps the time and the actions. */
+class Driver {
+  readonly m: NodeMachine;
+  readonly all: { atMs: number; actions: Action[] }[] = [];
+  states: string[] = [];
+
+  constructor(
+    readonly config: PbxHaConfig,
+    readonly node: string,
+    startMs = 0,
+  ) {
+    this.m = new NodeMachine(machineSettings(config, node), startMs);
+  }
+
+  get state(): string {
+    return this.m.view().state;
+  }
+
+  handle(event: MachineEvent): Action[] {
+    const { actions } = this.m.handle(event);
+    this.all.push({ atMs: event.nowMs, actions });
+    this.states.push(this.state);
+    return actions;
+  }
+
+  read(nowMs: number, held: string[] = [], carrier: Record<string, boolean> = HEALTHY): Action[] {
+    return this.handle({ kind: 'net-read', nowMs, actual: actualNet(this.config, this.node, held), carrier });
+  }
+
+  probe(target: ProbeTarget, sentAtMs: number, nowMs: number, answered: boolean): Action[] {
+    return this.handle({ kind: 'probe-result', target, sentAtMs, nowMs, answered });
+  }
+
+  /** The peer answers a probe sent at `t` 2 ms later. */
+  peerAnswers(t: number): Action[] {
+    return this.probe({ kind: 'peer' }, t, t + 2, true);
+  }
+
+  /** A probe of the peer sent at `t` times out at t + 1000. */
+  peerMisses(t: number): Action[] {
+    return this.probe({ kind: 'peer' }, t, t + 1000, false);
+  }
+
+  tick(nowMs: number): Action[] {
+    return this.handle({ kind: 'tick', nowMs });
+  }
+
+  /** Ticks at the machine's own deadline (as the agent's timer does). */
+  tickAtDeadline(): { atMs: number; actions: Action[] } {
+    const at = this.m.nextDeadlineMs();
+    assert.notEqual(at, null, 'a deadline is pending');
+    return { atMs: at!, actions: this.tick(at!) };
+  }
+
+  /** Every action of every event so far. */
+  flat(): Action[] {
+    return this.all.flatMap((a) => a.actions);
+  }
+}
+
+/** A compact picture of actions: `net(+addr voip,+route voip,...)`, `garp(voip,data)`, `services start nowait`... */
+function shape(actions: Action[]): string[] {
+  const change = (c: NetChange) => `${c.kind.startsWith('add') ? '+' : '-'}${c.kind.endsWith('address') ? 'addr' : 'route'} ${c.vip}`;
+  return actions.map((a) => {
+    switch (a.kind) {
+      case 'net':
+        return `net(${a.changes.map(change).join(',')})`;
+      case 'garp':
+        return `garp(${a.vips.join(',')})`;
+      case 'services':
+        return `services ${a.command} ${a.wait ? 'wait' : 'nowait'}`;
+      case 'notify':
+        return `notify ${a.event} ${a.state}`;
+      case 'alert':
+        return 'alert';
+    }
+  });
+}
+
+const CLAIM_BOTH = 'net(+addr voip,+route voip,+addr data,+route data)';
+const RELEASE_BOTH = 'net(-route voip,-addr voip,-route data,-addr data)';
+
+/** A slave brought to standby: read at 0, the master answers probes sent at 0, 1000, 2000. */
+function standbySlave(config = pairConfig()): Driver {
+  const d = new Driver(config, 'pbx2');
+  d.read(0);
+  d.peerAnswers(0);
+  d.peerAnswers(1000);
+  d.peerAnswers(2000);
+  assert.equal(d.state, 'standby');
+  return d;
+}
+
+// --- slave ---------------------------------------------------------------------------
+
+test('slave: init until `rise` answers, then standby, stopping its services and touching no address', () => {
+  const d = new Driver(pairConfig(), 'pbx2');
+  assert.deepEqual(d.read(0), []);
+  assert.equal(d.state, 'init');
+  d.peerAnswers(0);
+  d.peerAnswers(1000);
+  assert.equal(d.state, 'init', 'two answers are not enough');
+  const actions = d.peerAnswers(2000);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait']);
+});
+
+test('slave: standby -> active exactly fall × interval after the last answer, in the order addresses, routes, garp, services, notify', () => {
+  const config = pairConfig();
+  const d = standbySlave(config); // last answer at 2002
+  d.peerMisses(3000);
+  d.peerMisses(4000);
+  assert.equal(d.m.nextDeadlineMs(), 2002 + DOWN_AFTER);
+  assert.deepEqual(d.tick(2002 + DOWN_AFTER - 1), []);
+  assert.equal(d.state, 'standby', 'one millisecond early: still standby');
+  const { atMs, actions } = d.tickAtDeadline();
+  assert.equal(atMs, 5002);
+  assert.equal(d.state, 'active');
+  assert.deepEqual(shape(actions), [CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
+  const net = actions[0];
+  assert.ok(net.kind === 'net');
+  assert.deepEqual(net.changes, [...claimChanges(vipOf(config, 'voip')), ...claimChanges(vipOf(config, 'data'))]);
+  assert.deepEqual(d.m.view().held, ['voip', 'data']);
+});
+
+test('slave: the takeover time does not depend on the probe timeout (no count of timeouts)', () => {
+  const config = pairConfig({ health: { timeout: '2500ms' } });
+  const d = standbySlave(config); // last answer at 2002
+  // No probe has timed out yet at the deadline (the one sent at 3000 times out at 5500).
+  d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+  assert.equal(d.all.at(-1)!.atMs, 5002);
+});
+
+test('slave: active -> standby after `rise` answers: notify, services stop (waited for), routes then addresses', () => {
+  const d = standbySlave();
+  d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+  d.peerAnswers(9000);
+  d.peerAnswers(10_000);
+  assert.equal(d.state, 'active', 'two answers are not enough to give the VIPs back');
+  const actions = d.peerAnswers(11_000);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  assert.deepEqual(d.m.view().held, []);
+});
+
+test('slave: an answer, a miss, then answers: the count restarts and the VIPs stay until rise in a row', () => {
+  const d = standbySlave();
+  d.tickAtDeadline();
+  d.peerAnswers(9000);
+  d.peerAnswers(10_000);
+  d.peerMisses(11_000);
+  d.peerAnswers(12_000);
+  d.peerAnswers(13_000);
+  assert.equal(d.state, 'active');
+  d.peerAnswers(14_000);
+  assert.equal(d.state, 'standby');
+});
+
+test('slave: lost carrier -> fault, and never active however long the master is silent', () => {
+  const d = standbySlave();
+  const before = d.all.length;
+  const actions = d.read(2500, [], { eth0: false, eth1: true });
+  assert.equal(d.state, 'fault');
+  assert.deepEqual(shape(actions), ['notify transition fault'], 'fault leaves the services alone and holds nothing');
+  for (let t = 3000; t <= 120_000; t += 1000) {
+    d.peerMisses(t);
+    d.tick(t + 1000);
+    if (t % 5000 === 0) d.read(t + 1000, [], { eth0: false, eth1: true });
+  }
+  assert.equal(d.state, 'fault');
+  assert.ok(!d.states.includes('active'), 'never active');
+  const later = d.all.slice(before + 1).flatMap((a) => a.actions);
+  assert.deepEqual(later, [], 'nothing at all to do while in fault');
+});
+
+test('slave: when its carrier returns it does not take over at once; it needs fall × interval of fresh silence', () => {
+  const d = standbySlave();
+  d.read(2500, [], { eth0: false, eth1: true });
+  for (let t = 3000; t < 30_000; t += 1000) d.peerMisses(t);
+  assert.equal(d.m.view().peer.status, 'down', 'the master was not heard while the cable was out');
+  const back = 31_000;
+  const actions = d.read(back);
+  assert.notEqual(d.state, 'active', 'silence heard while cut off is not the master dying');
+  assert.ok(!actions.some((a) => a.kind === 'net'), 'no address claimed on the way out of fault');
+  // A reply to a probe sent while cut off does not count either.
+  d.probe({ kind: 'peer' }, back - 500, back + 10, true);
+  assert.equal(d.m.view().peer.answersInRow, 0);
+  // Fresh silence: the master is declared down a full fall × interval after the carrier came back.
+  assert.equal(d.m.nextDeadlineMs(), back + DOWN_AFTER);
+  d.peerMisses(back + 1000);
+  d.tick(back + DOWN_AFTER - 1);
+  assert.notEqual(d.state, 'active');
+  d.tick(back + DOWN_AFTER);
+  assert.equal(d.state, 'active');
+});
+
+test('slave: when its carrier returns and the master answers, it goes back to standby without ever holding', () => {
+  const d = standbySlave();
+  d.read(2500, [], { eth0: false, eth1: true });
+  for (let t = 3000; t < 30_000; t += 1000) d.peerMisses(t);
+  d.read(31_000);
+  d.peerAnswers(31_000);
+  d.peerAnswers(32_000);
+  d.peerAnswers(33_000);
+  assert.equal(d.state, 'standby');
+  assert.ok(!d.states.includes('active'));
+});
+
+test('a tracked target silent for fall × interval -> fault; the VIPs of an active node are released', () => {
+  const config = pairConfig({ health: { track: '192.0.2.1' } });
+  const d = new Driver(config, 'pbx2');
+  d.read(0);
+  const gw: ProbeTarget = { kind: 'track', address: '192.0.2.1' };
+  for (const t of [0, 1000, 2000]) {
+    d.peerAnswers(t);
+    d.probe(gw, t, t + 2, true);
+  }
+  assert.equal(d.state, 'standby');
+  // The gateway stops answering at 2002; the master still answers.
+  for (const t of [3000, 4000]) {
+    d.peerAnswers(t);
+    d.probe(gw, t, t + 1000, false);
+  }
+  assert.equal(d.state, 'standby');
+  assert.equal(d.m.nextDeadlineMs(), 2002 + DOWN_AFTER, 'the deadline is the gateway\'s');
+  d.tick(2002 + DOWN_AFTER - 1);
+  assert.equal(d.state, 'standby');
+  d.tickAtDeadline();
+  assert.equal(d.state, 'fault');
+  assert.match(d.m.view().lastReason, /192\.0\.2\.1/);
+
+  // The same on an active master: it releases the VIPs.
+  const m = new Driver(config, 'pbx1');
+  m.read(0, ['voip', 'data']);
+  assert.equal(m.state, 'active');
+  m.probe(gw, 0, 2, true);
+  m.tick(2 + DOWN_AFTER - 1);
+  assert.equal(m.state, 'active');
+  const actions = m.tick(2 + DOWN_AFTER);
+  assert.equal(m.state, 'fault');
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH]);
+});
+
+test('an active node that loses its carrier releases the VIPs', () => {
+  const m = new Driver(pairConfig(), 'pbx1');
+  m.read(0, ['voip', 'data']);
+  assert.equal(m.state, 'active');
+  const actions = m.read(1000, ['voip', 'data'], { eth0: true, eth1: false });
+  assert.equal(m.state, 'fault');
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH]);
+});
+
+test('slave: a master silent from the start is taken over fall × interval after the start', () => {
+  const d = new Driver(pairConfig(), 'pbx2', 1000);
+  d.read(1000);
+  d.peerMisses(1000);
+  assert.equal(d.m.nextDeadlineMs(), 1000 + DOWN_AFTER);
+  d.tick(1000 + DOWN_AFTER - 1);
+  assert.equal(d.state, 'init');
+  d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+});
+
+// --- master --------------------------------------------------------------------------
+
+test('master: init -> active once every VIP probe was silent', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  assert.deepEqual(
+    d.m.probeTargets().filter((t) => t.kind === 'vip'),
+    [{ kind: 'vip', name: 'voip' }, { kind: 'vip', name: 'data' }],
+  );
+  assert.deepEqual(d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false), []);
+  assert.equal(d.state, 'init', 'one VIP checked is not enough');
+  const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 1000, false);
+  assert.equal(d.state, 'active');
+  assert.deepEqual(shape(actions), [CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
+  assert.deepEqual(d.m.probeTargets(), [{ kind: 'peer' }], 'a holder does not probe its own VIPs (it would answer itself)');
+});
+
+test('master: init -> standby when any VIP answers; its services keep running', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
+  const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(actions), ['notify transition standby']);
+  // Standby: still asking, and takes the VIPs when both are free.
+  assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
+  d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
+  assert.equal(d.state, 'active');
+});
+
+test('master: init with the VIPs already held -> active without releasing anything (no flap)', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  const actions = d.read(0, ['voip', 'data']);
+  assert.equal(d.state, 'active');
+  const changes = actions.flatMap((a) => (a.kind === 'net' ? a.changes : []));
+  assert.ok(changes.every((c) => c.kind === 'add-address' || c.kind === 'add-route'), `no release: ${shape(actions)}`);
+  assert.equal(d.flat().filter((a) => a.kind === 'services' && a.command === 'stop').length, 0);
+});
+
+test('master: active, a read shows a VIP gone -> it is put back with its route and announced again', () => {
+  const config = pairConfig();
+  const d = new Driver(config, 'pbx1');
+  d.read(0, ['voip', 'data']);
+  const actions = d.read(5000, ['data']);
+  assert.equal(d.state, 'active');
+  assert.deepEqual(actions, [
+    { kind: 'net', changes: claimChanges(vipOf(config, 'voip')), reason: 'reconcile' },
+    { kind: 'garp', vips: ['voip'] },
+  ]);
+  assert.deepEqual(d.read(10_000, ['voip', 'data']), [], 'nothing to do once repaired');
+});
+
+test('master: standby, a read shows a stale VIP -> its routes and address are removed', () => {
+  const config = pairConfig();
+  const d = new Driver(config, 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  assert.equal(d.state, 'standby');
+  const actions = d.read(5000, ['data']);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(actions, [{ kind: 'net', changes: releaseChanges(vipOf(config, 'data')), reason: 'reconcile' }]);
+});
+
+test('slave: standby, a read shows a stale VIP -> removed', () => {
+  const config = pairConfig();
+  const d = standbySlave(config);
+  assert.deepEqual(shape(d.read(5000, ['voip'])), ['net(-route voip,-addr voip)']);
+});
+
+test('init touches nothing: a stale VIP seen by a slave in init is left until it decides', () => {
+  const d = new Driver(pairConfig(), 'pbx2');
+  assert.deepEqual(d.read(0, ['voip', 'data']), []);
+  assert.equal(d.state, 'init');
+  assert.deepEqual(d.read(1000, ['voip', 'data']), [], 'not at the next reconcile either');
+  d.peerAnswers(1000);
+  d.peerAnswers(2000);
+  const actions = d.peerAnswers(3000);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+});
+
+test('conflict: the master alerts and re-announces; the slave only alerts', () => {
+  const m = new Driver(pairConfig(), 'pbx1');
+  m.read(0, ['voip', 'data']);
+  const ma = m.handle({ kind: 'conflict', nowMs: 100, vip: 'voip', macs: ['02:00:00:00:00:02'] });
+  assert.deepEqual(shape(ma), ['alert', 'garp(voip)']);
+  assert.ok(ma[0].kind === 'alert' && ma[0].message.includes('02:00:00:00:00:02') && ma[0].message.includes('voip'));
+  assert.equal(m.state, 'active');
+
+  const s = standbySlave();
+  s.tickAtDeadline();
+  const sa = s.handle({ kind: 'conflict', nowMs: 6000, vip: 'data', macs: ['02:00:00:00:00:01'] });
+  assert.deepEqual(shape(sa), ['alert']);
+  assert.equal(s.state, 'active');
+});
+
+test('stop: releases the held VIPs unless told to keep them', () => {
+  const m = new Driver(pairConfig(), 'pbx1');
+  m.read(0, ['voip', 'data']);
+  assert.deepEqual(m.m.stop(false), []);
+  assert.deepEqual(shape(m.m.stop(true)), ['notify stopping active', RELEASE_BOTH]);
+  const s = standbySlave();
+  assert.deepEqual(s.m.stop(true), [], 'nothing held, nothing to release');
+});
