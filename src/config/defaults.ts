@@ -37,6 +37,61 @@ export const CONFIG_DEFAULTS = {
     stateDir: '/var/lib/pbx-ha',
     releaseOnStop: true,
   },
+  replication: {
+    enabled: true,
+    // `pbx-ha pair` installs pbx-ha's key in root's authorized_keys, restricted to
+    // `pbx-ha peer-command` (docs/replication.md), as xivo-sync used root.
+    user: 'root',
+    port: 22,
+    // pbx-ha's own key and known_hosts, never root's personal ones.
+    keyPath: '/etc/pbx-ha/ssh/id_ed25519',
+    knownHostsPath: '/etc/pbx-ha/ssh/known_hosts',
+    // Long enough for a loaded peer, short enough that a dead one does not hold a job for long.
+    connectTimeoutMs: 10_000,
+    // 30 s, 1 m, 2 m, ... 10 m: a peer down for an hour is not hammered, one that comes back is
+    // served again within 10 minutes.
+    retryMinMs: 30_000,
+    retryMaxMs: 600_000,
+    // One failure is often a passing network problem; three in a row is worth a mail.
+    alertAfter: 3,
+    exchangeDir: '/var/lib/pbx-ha/exchange',
+    backupDir: '/var/lib/pbx-ha/backup',
+    keepBackups: 5,
+    files: {
+      schedule: '0 * * * *',
+      timeoutMs: 1_800_000,
+      // What xivo-sync copied: Asterisk and XiVO configuration, sounds, music on hold, AGI scripts
+      // and voicemail. Not /var/lib/asterisk as a whole: astdb.sqlite3 is copied by [sync.astdb].
+      paths: [
+        '/etc/asterisk',
+        '/etc/xivo',
+        '/var/lib/asterisk/sounds',
+        '/var/lib/asterisk/moh',
+        '/var/lib/asterisk/agi-bin',
+        '/var/spool/asterisk/voicemail',
+      ],
+    },
+    db: {
+      // Ten minutes after the files, so that the two big copies do not load the link together.
+      schedule: '10 * * * *',
+      timeoutMs: 1_800_000,
+      database: 'asterisk',
+      host: '/run/postgresql',
+      port: 5432,
+      user: 'postgres',
+      // Call logs and statistics are large, grow all day and are not needed to take over calls;
+      // XiVO's replication left them out too.
+      excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+    },
+    astdb: {
+      // astdb holds call forwards, DND and device states, changed by phones all day: copied often.
+      schedule: '*/2 * * * *',
+      timeoutMs: 120_000,
+      path: '/var/lib/asterisk/astdb.sqlite3',
+      // One copy after a burst of changes (a user setting several keys), not one per change.
+      debounceMs: 2000,
+    },
+  },
 } as const;
 
 export const CONFIG_LIMITS = {
@@ -52,4 +107,14 @@ export const CONFIG_LIMITS = {
   reconcileIntervalMs: { min: 100, max: 600_000 },
   // sun_path of a Unix socket holds 108 bytes including the final NUL.
   socketPathBytes: 107,
+  tcpPort: { min: 1, max: 65_535 },
+  connectTimeoutMs: { min: 1000, max: 300_000 },
+  retryMinMs: { min: 1000, max: 3_600_000 },
+  retryMaxMs: { min: 1000, max: 86_400_000 },
+  alertAfter: { min: 1, max: 1000 },
+  keepBackups: { min: 1, max: 1000 },
+  syncTimeoutMs: { min: 1000, max: 86_400_000 },
+  // Below 100 ms every keystroke of a burst would trigger a copy; above a minute the schedule
+  // (every 2 minutes by default) is as quick.
+  astdbDebounceMs: { min: 100, max: 60_000 },
 } as const;

@@ -5,6 +5,8 @@
 //     .integer(key, { default, min, max })           -> number | null
 //     .ipv4(key) / .cidr(key) / .word(key, ...)      -> value | null (required keys)
 //     .ipv4List(key) / .absolutePath(key, default) / .boolean(key, default) / .command(key)
+//     .text(key, default, expected, valid) / .textList(key, default, expected, valid)
+//     .path(key, default, expected) / .pathList(key, default, expected) / .cron(key, default)
 //     .checkKeys(known)                              unknown keys, with a suggestion
 //
 // A reader returns null when the value is missing or invalid, after recording why; the validator
@@ -12,9 +14,11 @@
 // one mistake is reported once.
 
 import { splitCommandLine } from './command-line';
+import { cronProblem } from './cron';
 import { formatDurationMs, parseDurationMs } from './duration';
 import type { IniEntry, IniSection } from './ini-scan';
 import { isIpv4, parseCidr, type Cidr } from './ipv4';
+import { checkPath, isInside } from './paths';
 import { closestName } from './suggest';
 import type { ConfigProblem } from './types';
 
@@ -186,6 +190,102 @@ export class SectionReader {
       return null;
     }
     return text;
+  }
+
+  /** An optional plain value with a default; `valid` returns null when good, else the problem (or ''). */
+  text(key: string, defaultValue: string, expected: string, valid: (text: string) => string | null): string | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return defaultValue;
+    const text = this.plain(entry)?.trim();
+    if (text === undefined) return null;
+    if (text === '') {
+      this.report(entry, expected, 'empty value');
+      return null;
+    }
+    const problem = valid(text);
+    if (problem !== null) {
+      this.report(entry, expected, problem === '' ? undefined : problem);
+      return null;
+    }
+    return text;
+  }
+
+  /**
+   * Comma-separated items with a default when the key is absent; empty means none. Bad items and
+   * repeated ones are reported one by one (value = the item); the good ones are returned.
+   */
+  textList(key: string, defaultValue: readonly string[], expected: string, valid: (item: string) => boolean): string[] {
+    const entry = this.entry(key);
+    if (entry === undefined) return [...defaultValue];
+    const text = this.plain(entry);
+    if (text === null) return [];
+    const result: string[] = [];
+    for (const item of splitList(text)) {
+      if (!valid(item)) this.report(entry, expected, undefined, item);
+      else if (result.includes(item)) this.report(entry, 'each item once', 'listed twice', item);
+      else result.push(item);
+    }
+    return result;
+  }
+
+  /** An optional absolute path (see paths.ts), normalised; `expected` names an example. */
+  path(key: string, defaultValue: string, expected: string): string | null {
+    const entry = this.entry(key);
+    if (entry === undefined) return defaultValue;
+    const text = this.plain(entry);
+    if (text === null) return null;
+    const checked = checkPath(text.trim());
+    if (!checked.ok) {
+      this.report(entry, expected, checked.problem);
+      return null;
+    }
+    return checked.path;
+  }
+
+  /**
+   * Comma-separated absolute paths (see paths.ts), normalised, at least one; the default when the
+   * key is absent. A bad item, a repeated one or one inside another is reported by itself (value =
+   * the item); the good ones are returned, so that later checks still see them.
+   */
+  pathList(key: string, defaultValue: readonly string[], expected: string): string[] {
+    const entry = this.entry(key);
+    if (entry === undefined) return [...defaultValue];
+    const text = this.plain(entry);
+    if (text === null) return [];
+    const items = splitList(text);
+    if (items.length === 0) {
+      this.report(entry, expected, 'empty value');
+      return [];
+    }
+    const result: string[] = [];
+    for (const item of items) {
+      const checked = checkPath(item);
+      if (!checked.ok) {
+        this.report(entry, expected, checked.problem, item);
+        continue;
+      }
+      const path = checked.path;
+      // A path inside another would be copied twice, and the two copies could disagree.
+      const twice = 'each path once, none inside another';
+      const same = result.find((other) => other === path);
+      const outer = result.find((other) => isInside(path, other));
+      const inner = result.find((other) => isInside(other, path));
+      if (same !== undefined) this.report(entry, twice, 'path listed twice', item);
+      else if (outer !== undefined) this.report(entry, twice, `inside ${outer}, listed before`, item);
+      else if (inner !== undefined) this.report(entry, twice, `contains ${inner}, listed before`, item);
+      else result.push(path);
+    }
+    return result;
+  }
+
+  /** An optional node-cron schedule; checked by node-cron itself. */
+  cron(key: string, defaultValue: string): string | null {
+    return this.text(
+      key,
+      defaultValue,
+      'a cron expression: minute hour day-of-month month day-of-week, such as "0 * * * *" (hourly, at minute 0) or "*/2 * * * *" (every 2 minutes)',
+      cronProblem,
+    );
   }
 
   /** Comma-separated IPv4 addresses; absent or empty means none. Bad items are reported one by one. */

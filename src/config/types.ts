@@ -86,6 +86,73 @@ export interface AgentConfig {
   releaseOnStop: boolean;
 }
 
+/** When and how long one replication job runs; the master runs it, never the slave. */
+export interface SyncJobConfig {
+  /** node-cron expression (local time), as written: `0 * * * *` = every hour at minute 0. */
+  schedule: string;
+  /** A run still going after this long is stopped and counted as a failure. */
+  timeoutMs: number;
+}
+
+/** [sync.files]: configuration trees and media copied with rsync. */
+export interface FilesSyncConfig extends SyncJobConfig {
+  /** Absolute, normalised paths (no `.`/`..`, no trailing `/`), none inside another. */
+  paths: string[];
+}
+
+/** [sync.db]: the PostgreSQL data copied with pg_dump --data-only / psql. */
+export interface DbSyncConfig extends SyncJobConfig {
+  /** Database name (letters, digits, `_`). */
+  database: string;
+  /** As libpq's PGHOST: a socket directory (absolute path) or a host name / IPv4 address. */
+  host: string;
+  /** TCP port, or the number in the socket's file name (`.s.PGSQL.5432`). */
+  port: number;
+  /** Role pg_dump and psql connect as. */
+  user: string;
+  /** pg_dump table patterns (`stat_*`, `public.cel`) whose data is not copied. */
+  excludeTables: string[];
+}
+
+/** [sync.astdb]: Asterisk's internal database (SQLite), copied with the online backup API. */
+export interface AstdbSyncConfig extends SyncJobConfig {
+  /** Absolute path of astdb.sqlite3. */
+  path: string;
+  /** A copy this long after the last change seen; 0 = on schedule only. */
+  debounceMs: number;
+}
+
+/** [replication] and the [sync.*] jobs: how the master keeps the slave ready to take over. */
+export interface ReplicationConfig {
+  /** false: no job runs and no SSH connection is made (the failover itself is unaffected). */
+  enabled: boolean;
+  /** SSH user on the peer (its authorized_keys holds pbx-ha's restricted key). */
+  user: string;
+  /** SSH port on the peer. */
+  port: number;
+  /** pbx-ha's own private key, absolute path. */
+  keyPath: string;
+  /** pbx-ha's own known_hosts (the peer's recorded host key), absolute path. */
+  knownHostsPath: string;
+  /** An SSH connection not established after this long fails. */
+  connectTimeoutMs: number;
+  /** Delay before retrying a job after its first failure; doubled after each further failure. */
+  retryMinMs: number;
+  /** The retry delay never grows beyond this; at least retryMinMs. */
+  retryMaxMs: number;
+  /** Consecutive failures of one job before an alert. */
+  alertAfter: number;
+  /** Staging area: `incoming/<kind>/` and `outgoing/<kind>/`; absolute, normalised. */
+  exchangeDir: string;
+  /** Where installed copies' replaced versions are kept: `<kind>/`; absolute, normalised. */
+  backupDir: string;
+  /** Replaced versions kept per kind; older ones are deleted. */
+  keepBackups: number;
+  files: FilesSyncConfig;
+  db: DbSyncConfig;
+  astdb: AstdbSyncConfig;
+}
+
 export interface PbxHaConfig {
   /** The file the configuration was read from, for messages. */
   file: string;
@@ -98,6 +165,7 @@ export interface PbxHaConfig {
   services: ServicesConfig;
   notify: NotifyConfig;
   agent: AgentConfig;
+  replication: ReplicationConfig;
 }
 
 /** One problem found in a configuration file; every problem is reported at once. */

@@ -10,17 +10,23 @@
 import { CONFIG_DEFAULTS as D, CONFIG_LIMITS as L } from './defaults';
 import { formatDurationMs } from './duration';
 import type { IniScan, IniSection } from './ini-scan';
+import { isHostName } from './host-name';
 import { broadcastAddress, inSubnet, isIpv4, networkAddress, parseCidr } from './ipv4';
 import { SectionReader, splitList } from './read-values';
+import { readReplication, REPLICATION_KEYS } from './validate-replication';
 import { closestName } from './suggest';
 import type { CommandConfig, ConfigProblem, NodeConfig, PbxHaConfig, RouteConfig, VipConfig } from './types';
 
 export type ConfigResult = { ok: true; config: PbxHaConfig } | { ok: false; problems: ConfigProblem[] };
 
-const FIXED_SECTIONS = ['cluster', 'health', 'garp', 'services', 'notify', 'agent'] as const;
+const FIXED_SECTIONS = [
+  'cluster', 'health', 'garp', 'services', 'notify', 'agent', 'replication', 'sync.files', 'sync.db', 'sync.astdb',
+] as const;
 type FixedSection = (typeof FIXED_SECTIONS)[number];
 const NAMED_SECTIONS = ['node', 'vip'] as const;
-const ALL_SECTIONS = '[cluster], [node.NAME], [vip.NAME], [health], [garp], [services], [notify], [agent]';
+const SYNC_JOBS = ['files', 'db', 'astdb'] as const;
+const ALL_SECTIONS =
+  '[cluster], [node.NAME], [vip.NAME], [health], [garp], [services], [notify], [agent], [replication], [sync.files], [sync.db], [sync.astdb]';
 
 const KNOWN_KEYS: Readonly<Record<FixedSection | 'node' | 'vip', readonly string[]>> = {
   cluster: ['master', 'slave'],
@@ -31,15 +37,10 @@ const KNOWN_KEYS: Readonly<Record<FixedSection | 'node' | 'vip', readonly string
   services: ['start', 'stop', 'timeout'],
   notify: ['script', 'timeout'],
   agent: ['reconcile_interval', 'socket', 'state_dir', 'release_on_stop'],
+  ...REPLICATION_KEYS,
 };
 
-/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
-export function isHostName(text: string): boolean {
-  return (
-    text.length <= 253 &&
-    text.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
-  );
-}
+export { isHostName };
 
 const VIP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
@@ -72,9 +73,16 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
     const sectionProblem = (problem: string, expected: string): void => {
       problems.push({ file, line: section.line, section: section.name, key: null, value: null, problem, expected });
     };
-    if ((FIXED_SECTIONS as readonly string[]).includes(kind)) {
-      if (suffix === null) fixed.set(kind as FixedSection, section);
-      else sectionProblem(`[${kind}] takes no name`, `[${kind}]`);
+    if ((FIXED_SECTIONS as readonly string[]).includes(section.name)) {
+      fixed.set(section.name as FixedSection, section);
+    } else if ((FIXED_SECTIONS as readonly string[]).includes(kind)) {
+      sectionProblem(`[${kind}] takes no name`, `[${kind}]`);
+    } else if (kind === 'sync') {
+      const guess = suffix === null ? null : closestName(suffix, SYNC_JOBS);
+      sectionProblem(
+        suffix === null ? '[sync] needs the name of a job' : guess === null ? 'unknown sync job' : `unknown sync job (did you mean [sync.${guess}]?)`,
+        'one of [sync.files], [sync.db], [sync.astdb]',
+      );
     } else if (kind === 'node') {
       if (suffix !== null && isHostName(suffix)) nodeSections.push(section);
       else sectionProblem('bad node name', '[node.NAME] where NAME is the node\'s host name (letters, digits, inner "-"), such as [node.pbx1]');
@@ -82,8 +90,10 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
       if (suffix !== null && VIP_NAME.test(suffix)) vipSections.push(section);
       else sectionProblem('bad VIP name', '[vip.NAME] where NAME is 1-32 letters, digits, "_" or "-", such as [vip.voip]');
     } else {
-      const guess = closestName(kind, [...FIXED_SECTIONS, ...NAMED_SECTIONS]);
-      const spelt = guess === null ? null : suffix === null ? `[${guess}]` : `[${guess}.${suffix}]`;
+      // The whole name first (`[sync_files]` -> [sync.files]), then its kind (`[nodes.pbx3]` -> [node.pbx3]).
+      const whole = closestName(section.name, FIXED_SECTIONS);
+      const guess = closestName(kind, [...FIXED_SECTIONS.filter((name) => !name.includes('.')), ...NAMED_SECTIONS, 'sync']);
+      const spelt = whole !== null ? `[${whole}]` : guess === null ? null : suffix === null ? `[${guess}]` : `[${guess}.${suffix}]`;
       sectionProblem(spelt === null ? 'unknown section' : `unknown section (did you mean ${spelt}?)`, `one of ${ALL_SECTIONS}`);
     }
   }
@@ -264,6 +274,9 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
   const stateDir = agent.absolutePath('state_dir', D.agent.stateDir);
   const releaseOnStop = agent.boolean('release_on_stop', D.agent.releaseOnStop);
 
+  // [replication], [sync.files], [sync.db], [sync.astdb]
+  const replication = readReplication(reader, { reader: agent, stateDir });
+
   if (problems.length > 0) {
     // Stable sort: by line, and problems tied to no line (missing sections) at the end.
     const order = (p: ConfigProblem): number => p.line ?? Number.MAX_SAFE_INTEGER;
@@ -286,6 +299,7 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
       services: { start: command(startArgv, serviceTimeoutMs), stop: command(stopArgv, serviceTimeoutMs) },
       notify: { script: command(scriptArgv, notifyTimeoutMs) },
       agent: { reconcileIntervalMs: reconcileIntervalMs!, socketPath: socketPath!, stateDir: stateDir!, releaseOnStop: releaseOnStop! },
+      replication: replication!,
     },
   };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CONFIG_DEFAULTS } from '../../../src/config/defaults';
 import { formatProblem } from '../../../src/config/format';
 import { loadConfigFile, parseConfigText } from '../../../src/config/load';
 import type { ConfigProblem, PbxHaConfig } from '../../../src/config/types';
@@ -54,6 +55,33 @@ const DEFAULTS_AFTER_BASE = {
   services: { start: null, stop: null },
   notify: { script: null },
   agent: { reconcileIntervalMs: 5000, socketPath: '/run/pbx-ha/pbx-ha.sock', stateDir: '/var/lib/pbx-ha', releaseOnStop: true },
+  replication: {
+    enabled: true,
+    user: 'root',
+    port: 22,
+    keyPath: '/etc/pbx-ha/ssh/id_ed25519',
+    knownHostsPath: '/etc/pbx-ha/ssh/known_hosts',
+    connectTimeoutMs: 10_000,
+    retryMinMs: 30_000,
+    retryMaxMs: 600_000,
+    alertAfter: 3,
+    exchangeDir: '/var/lib/pbx-ha/exchange',
+    backupDir: '/var/lib/pbx-ha/backup',
+    keepBackups: 5,
+    files: {
+      schedule: '0 * * * *',
+      timeoutMs: 1_800_000,
+      paths: [
+        '/etc/asterisk', '/etc/xivo', '/var/lib/asterisk/sounds', '/var/lib/asterisk/moh',
+        '/var/lib/asterisk/agi-bin', '/var/spool/asterisk/voicemail',
+      ],
+    },
+    db: {
+      schedule: '10 * * * *', timeoutMs: 1_800_000, database: 'asterisk', host: '/run/postgresql', port: 5432,
+      user: 'postgres', excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+    },
+    astdb: { schedule: '*/2 * * * *', timeoutMs: 120_000, path: '/var/lib/asterisk/astdb.sqlite3', debounceMs: 2000 },
+  },
 };
 
 test('a minimal file gets every default', () => {
@@ -98,6 +126,26 @@ test('a full file parses to exactly the values written', () => {
     },
     notify: { script: { argv: ['/etc/pbx-ha/my notify', '--mail=root@example.com'], timeoutMs: 3000 } },
     agent: { reconcileIntervalMs: 1500, socketPath: '/run/pbx-ha/test.sock', stateDir: '/srv/pbx-ha', releaseOnStop: false },
+    replication: {
+      enabled: false,
+      user: 'pbxsync',
+      port: 2222,
+      keyPath: '/srv/pbx-ha/ssh/key',
+      knownHostsPath: '/srv/pbx-ha/ssh/known hosts',
+      connectTimeoutMs: 5000,
+      retryMinMs: 10_000,
+      retryMaxMs: 3_600_000,
+      alertAfter: 1,
+      exchangeDir: '/srv/pbx-ha/exchange',
+      backupDir: '/srv/backup/pbx-ha',
+      keepBackups: 20,
+      files: { schedule: '15 3 * * *', timeoutMs: 7_200_000, paths: ['/etc/asterisk', '/usr/share/asterisk/sounds', '/var/spool/asterisk'] },
+      db: {
+        schedule: '*/30 * * * *', timeoutMs: 600_000, database: 'wazo_db', host: 'db.example.com', port: 5433,
+        user: 'asterisk_sync', excludeTables: ['public.cel', '*_log', 'stat_call_on_queue'],
+      },
+      astdb: { schedule: '*/30 * * * * *', timeoutMs: 30_000, path: '/srv/asterisk/astdb.sqlite3', debounceMs: 0 },
+    },
   } satisfies PbxHaConfig);
 });
 
@@ -118,6 +166,14 @@ test('the shipped etc/pbx-ha.conf is valid and matches the documented shape', ()
   assert.equal(c.services.start?.timeoutMs, 60_000);
   assert.deepEqual(c.services.start?.argv, ['/usr/bin/xivo-service', 'start']);
   assert.equal(c.notify.script, null);
+  assert.deepEqual(c.replication, DEFAULTS_AFTER_BASE.replication);
+});
+
+test('CONFIG_DEFAULTS holds the defaults the validator applies', () => {
+  const c = ok(BASE);
+  assert.deepEqual(c.replication, CONFIG_DEFAULTS.replication);
+  assert.deepEqual(c.garp, CONFIG_DEFAULTS.garp);
+  assert.deepEqual(c.agent, CONFIG_DEFAULTS.agent);
 });
 
 test('a file with six different mistakes gets six problems, in file order', () => {
