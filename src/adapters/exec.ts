@@ -31,19 +31,25 @@ export class CommandError extends Error {
     readonly stderr: string,
     readonly stdout: string,
     readonly cause?: Error,
+    readonly aborted = false,
   ) {
     const how = cause
       ? `could not be started (${cause.message})`
       : timedOut
         ? 'timed out and was killed'
-        : signal
-          ? `was killed by ${signal}`
-          : `exited with code ${exitCode}`;
+        : aborted
+          ? 'was cancelled and killed'
+          : signal
+            ? `was killed by ${signal}`
+            : `exited with code ${exitCode}`;
     const err = stderr.trim() ? `: ${tail(stderr.trim(), 500)}` : '';
     super(`${argv.join(' ')} ${how}${err}`);
     this.name = 'CommandError';
   }
 }
+
+/** After the kill, how long the pipes may stay open (held by a stray grandchild) before we stop waiting. */
+const PIPE_GRACE_MS = 200;
 
 export function runCommand(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const started = performance.now();
@@ -52,32 +58,62 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
       reject(new Error('runCommand: empty argv'));
       return;
     }
+    if (options.signal?.aborted) {
+      reject(new CommandError(argv, null, null, false, '', '', undefined, true));
+      return;
+    }
+    // Its own process group, so that a timeout kills the command and whatever it started
+    // (a services script's hung `systemctl`), not the direct child alone.
     const child = spawn(argv[0], argv.slice(1), {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
-      signal: options.signal,
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
+    let aborted = false;
     let settled = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = tail(stderr + d, 8000)));
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup();
     }, options.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      killGroup();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (err: Error | null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve({ stdout, stderr, durationMs: performance.now() - started });
     };
     child.on('error', (e) => finish(new CommandError(argv, null, null, false, stderr, stdout, e)));
-    child.on('close', (code, signal) => {
-      if (code === 0 && !timedOut) finish(null);
-      else finish(new CommandError(argv, code, signal, timedOut, stderr, stdout));
+    const done = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (code === 0 && !timedOut && !aborted) finish(null);
+      else finish(new CommandError(argv, code, signal, timedOut, stderr, stdout, undefined, aborted));
+    };
+    child.on('close', done);
+    // A killed command whose pipes a stray descendant still holds: do not wait for them.
+    child.on('exit', (code, signal) => {
+      if (!timedOut && !aborted) return;
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        done(code, signal);
+      }, PIPE_GRACE_MS).unref();
     });
     // A child that exits before reading its input must not crash the agent with EPIPE.
     child.stdin.on('error', () => undefined);

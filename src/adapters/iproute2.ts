@@ -65,7 +65,7 @@ export function batchLine(c: NetChange): string {
 }
 
 /** Kernel answers that mean "already gone": not an error when deleting. */
-const ALREADY_ABSENT = [/Cannot assign requested address/, /No such process/, /No such device/];
+const ALREADY_ABSENT = [/Cannot assign requested address/, /Address not found/, /No such process/, /No such device/];
 
 /**
  * Failed batch lines from iproute2's stderr: each failure prints the kernel's answer, then

@@ -81,7 +81,6 @@ test('timeout: CommandError with timedOut, and the child is really killed', asyn
 
 test(
   'timeout: a child the command left behind does not hold the caller past the timeout',
-  { todo: 'src/adapters/exec.ts kills only the direct child and waits for "close": a grandchild holding stdout delays the rejection until it exits' },
   async () => {
     const { file, cleanup } = tempFile('pid');
     try {
@@ -130,4 +129,19 @@ test('env replaces the environment of the child', async () => {
 
 test('an empty argv is refused', async () => {
   await assert.rejects(runCommand([], { timeoutMs: 1000 }), /empty argv/);
+});
+
+test('an aborted command is reported as cancelled, not as "could not be started"', async () => {
+  const { file, cleanup } = tempFile('pid');
+  try {
+    const abort = new AbortController();
+    const pending = failure(runCommand([bin('sleep-forever'), file], { timeoutMs: 10_000, signal: abort.signal }));
+    setTimeout(() => abort.abort(), 100);
+    const e = await pending;
+    assert.equal(e.aborted, true);
+    assert.equal(e.timedOut, false);
+    assert.match(e.message, /was cancelled and killed/);
+  } finally {
+    cleanup();
+  }
 });
