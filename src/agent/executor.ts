@@ -20,6 +20,11 @@ export interface ExecutorDeps {
   config: () => PbxHaConfig;
   identity: () => { node: string; role: Role };
   state: () => NodeState;
+  /**
+   * Run before a master takes the VIPs back (fetches the slave's astdb). Bounded by its own
+   * timeout; a failure is an alert, never a reason to leave the phones without a PBX.
+   */
+  beforeFailback?: () => Promise<string>;
   /** Told of every alert, to keep it in the history. */
   onAlert?: (message: string) => void;
 }
@@ -68,6 +73,15 @@ export class Executor {
           if (action.wait) await done;
           break;
         }
+        case 'before-failback':
+          if (this.deps.beforeFailback) {
+            try {
+              this.deps.log.log('info', `before failback: ${await this.deps.beforeFailback()}`);
+            } catch (e) {
+              this.alert(`before failback: could not check the slave's astdb, claiming anyway: ${(e as Error).message}`);
+            }
+          }
+          break;
         case 'notify':
           this.notify(action.event, action.state);
           break;
@@ -81,6 +95,12 @@ export class Executor {
   }
 
   /** Waits for service commands already started (used when the agent stops). */
+  /** Runs one services command now, waiting for it (used before replacing the astdb). */
+  async servicesNow(command: 'start' | 'stop'): Promise<void> {
+    const done = (this.servicesLane = this.servicesLane.then(() => this.runServices(command)));
+    await done;
+  }
+
   async settle(): Promise<void> {
     await this.servicesLane;
   }

@@ -1,8 +1,11 @@
 // Entry point of the `pbx-ha` command: one file per command, this one only dispatches.
 
+import { acceptPeerKeyCommand } from './accept-peer-key';
 import { agentCommand } from './agent';
 import { checkConfigCommand } from './check-config';
 import { historyCommand } from './history';
+import { pairCommand } from './pair';
+import { peerCommandCommand } from './peer-command';
 import { statusCommand } from './status';
 import { EXIT_USAGE, USAGE, UsageError } from './usage';
 
@@ -11,6 +14,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   status: statusCommand,
   'check-config': checkConfigCommand,
   history: historyCommand,
+  pair: pairCommand,
+  // Run by sshd and by pairing on the peer, not by people; not listed in the usage text.
+  'peer-command': peerCommandCommand,
+  'accept-peer-key': acceptPeerKeyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

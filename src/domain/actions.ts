@@ -21,6 +21,11 @@ export type Action =
    * lane so that a slow start never delays the takeover.
    */
   | { kind: 'services'; command: 'start' | 'stop'; wait: boolean }
+  /**
+   * The master takes the VIPs back from the slave: first fetch what the slave changed while
+   * it served (its astdb), so that phones keep their registrations after the failback.
+   */
+  | { kind: 'before-failback' }
   /** Run the notify script, never waited for. */
   | { kind: 'notify'; event: string; state: NodeState }
   /** Something an administrator must see (logged and sent to the notify script). */

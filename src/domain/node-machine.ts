@@ -282,7 +282,11 @@ export class NodeMachine {
     const notify: Action = { kind: 'notify', event: 'transition', state: to };
     if (to === 'active') {
       this.held = vips.map((v) => v.name);
+      // A master that waited in standby waited for the slave to release the VIPs: the
+      // slave served meanwhile, and its services are now stopped, so its data is final.
+      const failback: Action[] = this.settings.role === 'master' && from === 'standby' ? [{ kind: 'before-failback' }] : [];
       return [
+        ...failback,
         { kind: 'net', changes: vips.flatMap(claimChanges), reason: `${from} -> active` },
         { kind: 'garp', vips: vips.map((v) => v.name) },
         { kind: 'services', command: 'start', wait: false },

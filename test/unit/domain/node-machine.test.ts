@@ -98,6 +98,8 @@ function shape(actions: Action[]): string[] {
         return `services ${a.command} ${a.wait ? 'wait' : 'nowait'}`;
       case 'notify':
         return `notify ${a.event} ${a.state}`;
+      case 'before-failback':
+        return 'before-failback';
       case 'alert':
         return 'alert';
     }
@@ -316,8 +318,10 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   assert.deepEqual(shape(actions), ['notify transition standby']);
   // Standby: still asking, and takes the VIPs when both are free.
   assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
-  d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
+  const claim = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
   assert.equal(d.state, 'active');
+  // Taking the VIPs back from the slave: its astdb is fetched first, before the addresses.
+  assert.deepEqual(shape(claim), ['before-failback', CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
 });
 
 test('master: init with the VIPs already held -> active without releasing anything (no flap)', () => {

@@ -1,0 +1,60 @@
+// `pbx-ha peer-command`: the forced command of pbx-ha's key in authorized_keys (see
+// docs/replication.md). sshd runs it whatever the client asked for; the request is in
+// SSH_ORIGINAL_COMMAND. Only two things pass:
+//   `pbx-ha control`   JSON requests, checked here, answered by the local agent;
+//   `rsync --server …` handed to Debian's rrsync, confined to the exchange directory.
+
+import { createInterface } from 'node:readline';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { controlRequest } from '../adapters/control-socket';
+import { runPassThrough } from '../adapters/exec';
+import { formatProblem, loadConfigFile } from '../config';
+import { parsePeerRequest } from '../link/peer-protocol';
+import { CONFIG_OPTION, configFile, parseOptions } from './options';
+
+const RRSYNC = '/usr/bin/rrsync';
+/** Longest a single rsync may run through the forced command (a first copy of many sounds). */
+const RSYNC_TIMEOUT_MS = 6 * 3600_000;
+
+async function controlLoop(socketPath: string): Promise<number> {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    const parsed = parsePeerRequest(line);
+    let answer: unknown;
+    if (!parsed.ok) {
+      answer = { ok: false, error: parsed.error };
+    } else {
+      answer = await controlRequest(socketPath, parsed.request, 15 * 60_000).catch((e: Error) => ({ ok: false, error: e.message }));
+    }
+    process.stdout.write(JSON.stringify(answer) + '\n');
+  }
+  return 0;
+}
+
+export async function peerCommandCommand(args: string[]): Promise<number> {
+  const values = parseOptions('peer-command', args, { ...CONFIG_OPTION });
+  const original = (process.env.SSH_ORIGINAL_COMMAND ?? '').trim();
+  const file = configFile(values);
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write('pbx-ha peer-command: the configuration is not valid; nothing is accepted\n');
+    return 1;
+  }
+  const config = loaded.config;
+  if (original === 'pbx-ha control') return controlLoop(config.agent.socketPath);
+  if (/^rsync --server( |$)/.test(original)) {
+    const exchange = config.replication.exchangeDir;
+    for (const sub of ['incoming', 'outgoing']) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });
+    // rrsync reads SSH_ORIGINAL_COMMAND itself, checks rsync's options and maps every path
+    // inside `exchange`.
+    await runPassThrough([RRSYNC, exchange], { timeoutMs: RSYNC_TIMEOUT_MS });
+    return 0;
+  }
+  process.stderr.write(
+    `pbx-ha: this key may only run pbx-ha's replication ("pbx-ha control" or rsync into ${config.replication.exchangeDir}); ` +
+      `refused: ${JSON.stringify(original.slice(0, 200))}\n`,
+  );
+  return 1;
+}
