@@ -1,0 +1,113 @@
+// Shared by the astdb tests: astdb files made to order, and the writer fixture that stands in
+// for Asterisk. Tests run from dist/test/unit/jobs/astdb; the fixture is read from the source tree.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+
+export const WRITER = path.resolve(__dirname, '../../../../../test/fixtures/bin/astdb-writer.js');
+
+export const ASTDB_SCHEMA = 'CREATE TABLE astdb(key VARCHAR(256), value VARCHAR(256), PRIMARY KEY(key))';
+
+export interface MakeOptions {
+  journal?: 'delete' | 'wal';
+  pageSize?: number;
+}
+
+/** Creates an astdb at `file` holding `rows`, inserted in the order given. */
+export function makeAstdb(file: string, rows: Array<[string, string]>, options: MakeOptions = {}): void {
+  const db = new Database(file);
+  try {
+    if (options.pageSize) db.pragma(`page_size = ${options.pageSize}`);
+    if (options.journal) db.pragma(`journal_mode = ${options.journal}`);
+    db.exec(ASTDB_SCHEMA);
+    const put = db.prepare('INSERT INTO astdb (key, value) VALUES (?, ?)');
+    db.transaction(() => rows.forEach(([k, v]) => put.run(k, v)))();
+  } finally {
+    db.close();
+  }
+}
+
+/** `count` rows like the writer's, with a `tag` in every value so that versions differ. */
+export function rowsTagged(count: number, tag: string): Array<[string, string]> {
+  return Array.from({ length: count }, (_, i) => [`/test/key/${i}`, `${tag}-${i}`] as [string, string]);
+}
+
+/** Reads `/<prefix>/last` and the number of `/<prefix>/seq/` keys of an astdb (a consistent copy has them equal). */
+export function writerProgress(file: string, prefix = 'pbx-ha-test'): { last: number; seqKeys: number } {
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
+  try {
+    const read = db.transaction(() => {
+      const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get(`/${prefix}/last`) as { value: string } | undefined;
+      const { n } = db.prepare("SELECT count(*) AS n FROM astdb WHERE key >= ? AND key < ?").get(`/${prefix}/seq/`, `/${prefix}/seq0`) as { n: number };
+      return { last: row ? Number(row.value) : 0, seqKeys: n };
+    });
+    return read();
+  } finally {
+    db.close();
+  }
+}
+
+export interface RunningWriter {
+  child: ChildProcess;
+  /** SIGTERM, then the last number the writer says it wrote. */
+  stop(): Promise<number>;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Runs the writer fixture to its end (for --fill, --count) and returns what it printed. */
+export function runWriter(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`astdb-writer ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+/** Starts the writer fixture in the background; `killAllWriters` ends it if the test does not. */
+export function startWriter(args: string[]): RunningWriter {
+  const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { started.delete(child); resolve(code); }));
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`astdb-writer exited ${code}: ${err}`);
+      return Number(out.trim());
+    },
+  };
+}
+
+export function killAllWriters(): void {
+  for (const child of started) child.kill('SIGKILL');
+}
+
+/** Waits until the writer has written at least `n` numbers into `file`. */
+export async function waitForWrites(file: string, n: number, prefix = 'pbx-ha-test', timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (writerProgress(file, prefix).last >= n) return;
+    } catch {
+      // not created yet
+    }
+    if (Date.now() > deadline) throw new Error(`the writer did not reach ${n} in ${file} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  return (await fs.readdir(dir).catch(() => [] as string[])).sort();
+}
