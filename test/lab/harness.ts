@@ -30,6 +30,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
+import { fingerprint } from '../../src/link/known-hosts';
 
 /** Repository root: tests run from dist/test/lab/. */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -579,6 +580,60 @@ export class Lab {
         return stdout;
       },
     };
+  }
+
+  // ----- services (scripts/lab sshd | postgres) ------------------------------------------------
+
+  /** Address of a PBX node on the VOIP network, where its sshd and PostgreSQL listen. */
+  voipAddress(node: PbxNode): string {
+    return node === 'pbx1' ? '192.0.2.11' : '192.0.2.12';
+  }
+
+  /**
+   * Starts OpenSSH's sshd in the node (listening on its VOIP address, port 22; root may log in
+   * with a key from the node's /root/.ssh/authorized_keys, never with a password); returns its pid.
+   * The host key is made once per lab: hostKeyFingerprint(). A no-op if it already runs.
+   */
+  async startSshd(node: PbxNode): Promise<number> {
+    const r = await this.lab(['sshd', node], { timeoutMs: 30_000 });
+    return Number.parseInt(r.stdout.trim(), 10);
+  }
+
+  /**
+   * Starts a PostgreSQL cluster in the node (made once per lab in nodeDir/pgdata, trust
+   * authentication, run as the postgres system user), listening on the node's VOIP address and
+   * on the socket directory /run/postgresql, port 5432; waits until it accepts connections and
+   * creates the database `asterisk`. Returns the postmaster's pid. A no-op if it already runs.
+   */
+  async startPostgres(node: PbxNode): Promise<number> {
+    const r = await this.lab(['postgres', node], { timeoutMs: 90_000 });
+    return Number.parseInt(r.stdout.trim(), 10);
+  }
+
+  /**
+   * Runs SQL with psql inside the node (as user postgres over /run/postgresql, unaligned,
+   * tuples only, stops at the first error) and returns its output without the final newline.
+   */
+  async psql(node: PbxNode, sql: string, db = 'asterisk'): Promise<string> {
+    const r = await this.exec(
+      node,
+      ['psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      { timeoutMs: 30_000 },
+    );
+    return r.stdout.replace(/\n$/, '');
+  }
+
+  /** Path (in the root filesystem) of the node's sshd host key (the `.pub` next to it is public). */
+  hostKeyPath(node: PbxNode): string {
+    return path.join(this.nodeDir(node), 'etc-ssh', 'ssh_host_ed25519_key');
+  }
+
+  /** Fingerprint (`SHA256:…`, as ssh-keygen -l shows it) of the node's sshd host key. */
+  async hostKeyFingerprint(node: PbxNode): Promise<string> {
+    const line = await fsp.readFile(`${this.hostKeyPath(node)}.pub`, 'utf8');
+    const [type, base64] = line.trim().split(/\s+/);
+    if (type !== 'ssh-ed25519' || !base64) throw new Error(`${this.hostKeyPath(node)}.pub: not an ed25519 public key`);
+    return fingerprint(Buffer.from(base64, 'base64'));
   }
 
   // ----- waiting -------------------------------------------------------------------------------
