@@ -66,6 +66,7 @@ export class Agent {
   private vipProbesRunning = new Set<string>();
   private lastReadError: string | null = null;
   private alerted = new Set<string>();
+  private beforeFailback: (() => Promise<string>) | null = null;
 
   constructor(
     private config: PbxHaConfig,
@@ -87,6 +88,7 @@ export class Agent {
       config: () => this.config,
       identity: () => this.identity,
       state: () => this.machine.view().state,
+      beforeFailback: () => (this.beforeFailback ? this.beforeFailback() : Promise.resolve('nothing to fetch')),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
@@ -146,6 +148,21 @@ export class Agent {
       this.readTimer = null;
       void this.readNet();
     });
+  }
+
+  /** Who this node is now (it may change with a reload). */
+  identityNow(): Identity {
+    return this.identity;
+  }
+
+  /** What runs before a master takes the VIPs back from the slave (replication's astdb fetch). */
+  setBeforeFailback(hook: () => Promise<string>): void {
+    this.beforeFailback = hook;
+  }
+
+  /** Runs the services command now and waits for it. */
+  servicesNow(command: 'start' | 'stop'): Promise<void> {
+    return this.executor.servicesNow(command);
   }
 
   /** Raises an alert (log, history, notify script) on behalf of other parts of the agent. */

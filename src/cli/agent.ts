@@ -4,7 +4,7 @@
 // and the running configuration kept.
 
 import { consoleLogger } from '../adapters/console-logger';
-import { ControlServer, type ControlRequest, type ControlAnswer } from '../adapters/control-socket';
+import { ControlServer } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { IcmpProber } from '../adapters/icmp-prober';
 import { Iproute2Net } from '../adapters/iproute2';
@@ -15,10 +15,39 @@ import { systemClock } from '../adapters/system-clock';
 import type { Logger } from '../ports/log';
 import path from 'node:path';
 import { Agent, identityFor } from '../agent/agent';
+import { controlHandler } from '../agent/control-handler';
+import { PeerReceiver } from '../agent/peer-receiver';
+import { Replication } from '../jobs/replication';
+import { JobRunner } from '../jobs/runner';
+import { JobSchedule } from '../jobs/schedule';
 import { formatProblem } from '../config';
 import { loadNode } from './load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
+
+/** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
+const BEFORE_FAILBACK_TIMEOUT_MS = 30_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms))),
+  ]);
+}
+
+/** Facts kept in memory when state.db cannot be opened (they are then lost at a restart). */
+class MemoryFacts {
+  private facts = new Map<string, string>();
+  constructor(private log: Logger) {}
+  fact(key: string): string | null {
+    return this.facts.get(key) ?? null;
+  }
+  setFact(key: string, value: string): void {
+    this.facts.set(key, value);
+    this.log.log('warn', `remembering ${key} in memory only: state.db is not available`);
+  }
+}
 
 /** The history is worth having, not worth a failover: without it the agent still runs. */
 function openHistory(stateDir: string, log: Logger): StateStore | null {
@@ -54,29 +83,28 @@ export async function agentCommand(args: string[]): Promise<number> {
     run: runCommand,
   });
 
-  const handle = async (req: ControlRequest): Promise<ControlAnswer> => {
-    switch (req.request) {
-      case 'status':
-        return { ok: true, status: agent.status() };
-      case 'link-up':
-        // The ifupdown hook: read links and addresses at once rather than at the next tick.
-        agent.requestRead();
-        return { ok: true };
-      case 'release-on-stop':
-        if (typeof req.release !== 'boolean') return { ok: false, error: '"release" must be true or false' };
-        releaseOnStop = req.release;
-        log.log('info', `on stop, the VIPs will be ${releaseOnStop ? 'released' : 'kept'}`);
-        return { ok: true };
-      default:
-        return { ok: false, error: `unknown request "${req.request}"` };
-    }
-  };
+  const identity = () => agent.identityNow();
+  const facts = history ?? new MemoryFacts(log);
+  const replication = new Replication({ config: () => config, identity, state: () => agent.status().state, facts, log });
+  const runner = new JobRunner(
+    replication.jobs(),
+    systemClock,
+    log,
+    () => config.replication,
+    (r) => agent.recordJob(`${r.kind} copy (${r.trigger}) ${r.ok ? `done in ${Math.round(r.durationMs)} ms: ${r.detail}` : `FAILED: ${r.error}`}`, r.ok),
+    (message) => agent.alert(message),
+  );
+  const schedule = new JobSchedule(runner, systemClock, log);
+  const receiver = new PeerReceiver({ config: () => config, identity, state: () => agent.status().state, log, recordJob: (s, ok) => agent.recordJob(s, ok) });
+  agent.setBeforeFailback(() => withTimeout(replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'));
+  const handle = controlHandler({ agent, receiver, runner, schedule, log, setReleaseOnStop: (r) => (releaseOnStop = r) });
   const control = new ControlServer(config.agent.socketPath, handle, log);
   const monitor = new LinkMonitor(() => agent.requestRead(), log);
 
   await control.start();
   await agent.start();
   monitor.start();
+  schedule.start(config.replication);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -85,6 +113,8 @@ export async function agentCommand(args: string[]): Promise<number> {
       stopping = true;
       log.log('info', `${signal} received: stopping`);
       monitor.stop();
+      schedule.stop();
+      runner.stop();
       void agent
         .stop(releaseOnStop)
         .then(() => control.stop())
@@ -107,6 +137,7 @@ export async function agentCommand(args: string[]): Promise<number> {
         config = next.config;
         releaseOnStop = config.agent.releaseOnStop;
         await agent.reload(config, identityFor(config, next.selection.node));
+        schedule.start(config.replication);
       });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -7,6 +7,7 @@ import { historyCommand } from './history';
 import { pairCommand } from './pair';
 import { peerCommandCommand } from './peer-command';
 import { statusCommand } from './status';
+import { syncCommand } from './sync';
 import { EXIT_USAGE, USAGE, UsageError } from './usage';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   status: statusCommand,
   'check-config': checkConfigCommand,
   history: historyCommand,
+  sync: syncCommand,
   pair: pairCommand,
   // Run by sshd and by pairing on the peer, not by people; not listed in the usage text.
   'peer-command': peerCommandCommand,

@@ -2,6 +2,10 @@
 
 import { controlRequest } from '../adapters/control-socket';
 import type { AgentStatus } from '../agent/status';
+import type { JobState } from '../jobs/runner';
+
+/** What the agent answers: its state, and its copies when replication runs. */
+export type StatusAnswer = AgentStatus & { jobs?: JobState[]; nextRuns?: Record<string, string | null> };
 import { CONFIG_DEFAULTS, loadConfigFile } from '../config';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 
@@ -17,7 +21,16 @@ function ago(iso: string | null, nowMs: number): string {
   return `${iso} (${s < 10 ? s.toFixed(1) : Math.round(s)} s ago)`;
 }
 
-export function formatStatus(s: AgentStatus, nowMs = Date.now()): string {
+function jobLine(j: JobState, next: string | null | undefined, nowMs: number): string {
+  const last = j.lastSuccess
+    ? `last success ${ago(new Date(j.lastSuccess.startedAtWallMs).toISOString(), nowMs)}, ${Math.round(j.lastSuccess.durationMs)} ms, ${j.lastSuccess.bytes} bytes`
+    : 'no success yet';
+  const error = j.lastError ? `; last error ${ago(new Date(j.lastError.atWallMs).toISOString(), nowMs)}: ${j.lastError.message}` : '';
+  const failing = j.consecutiveFailures ? ` (${j.consecutiveFailures} failures in a row)` : '';
+  return `copy ${j.kind.padEnd(6)} ${j.running ? 'RUNNING; ' : ''}${last}; next ${next ?? 'not scheduled'}${failing}${error}`;
+}
+
+export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
   const lines = [
     `node        ${s.node} (${s.role})`,
     `state       ${s.state.toUpperCase()} since ${ago(s.since, nowMs)} — ${s.reason}`,
@@ -26,6 +39,7 @@ export function formatStatus(s: AgentStatus, nowMs = Date.now()): string {
     ...s.vips.map((v) => `vip ${v.name.padEnd(7)} ${v.address} on ${v.interface}: ${v.held ? 'HELD here' : 'not held here'}`),
     ...s.tracks.map((t) => `track       ${t.address}: ${t.reachability}`),
     `links       ${Object.entries(s.links).filter(([i]) => i !== 'lo').map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`).join(', ')}`,
+    ...(s.jobs ?? []).map((j) => jobLine(j, s.nextRuns?.[j.kind], nowMs)),
     'transitions',
     ...(s.transitions.length ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`) : ['  none yet']),
   ];
@@ -39,7 +53,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     process.stderr.write(`pbx-ha status: the agent refused: ${answer.error}\n`);
     return 1;
   }
-  const status = answer.status as AgentStatus;
+  const status = answer.status as StatusAnswer;
   process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
   return 0;
 }

@@ -1,0 +1,96 @@
+// The receiving side of the trusted link, inside the agent: answers the peer's requests that
+// `pbx-ha peer-command` let through. A node accepts a copy only in `standby` (BEHAVIOR.md,
+// "Data"): an active node serves with its own data and refuses, saying why.
+
+import path from 'node:path';
+import type { ControlAnswer } from '../adapters/control-socket';
+import type { PbxHaConfig } from '../config/types';
+import type { NodeState } from '../domain/states';
+import { installAstdb } from '../jobs/astdb/install';
+import { checkAstdb, contentDigest } from '../jobs/astdb/digest';
+import { readProvenance } from '../jobs/astdb/provenance';
+import { takeSnapshot } from '../jobs/astdb/snapshot';
+import { installFiles } from '../jobs/files';
+import type { PeerRequest } from '../link/peer-protocol';
+import type { Logger } from '../ports/log';
+
+export interface ReceiverDeps {
+  config: () => PbxHaConfig;
+  identity: () => { node: string; role: 'master' | 'slave' };
+  state: () => NodeState;
+  log: Logger;
+  recordJob: (summary: string, ok: boolean) => void;
+}
+
+export function stagingPaths(config: PbxHaConfig) {
+  const ex = config.replication.exchangeDir;
+  return {
+    astdb: path.join(ex, 'incoming', 'astdb', 'astdb.sqlite3'),
+    db: path.join(ex, 'incoming', 'db', 'asterisk.sql'),
+    files: path.join(ex, 'incoming', 'files'),
+    astdbExport: path.join(ex, 'outgoing', 'astdb.sqlite3'),
+  };
+}
+
+export class PeerReceiver {
+  constructor(private deps: ReceiverDeps) {}
+
+  async handle(req: PeerRequest): Promise<ControlAnswer> {
+    const { node, role } = this.deps.identity();
+    const state = this.deps.state();
+    const config = this.deps.config();
+    const staging = stagingPaths(config);
+    switch (req.request) {
+      case 'peer-hello':
+        return { ok: true, node, role, state };
+      case 'peer-astdb-info': {
+        const file = config.replication.astdb.path;
+        const check = checkAstdb(file);
+        if (!check.ok) return { ok: true, node, state, digest: null, problem: check.problem };
+        return { ok: true, node, state, digest: contentDigest(file), keys: check.keys, provenance: await readProvenance(file) };
+      }
+      case 'peer-astdb-export': {
+        // Only a node whose PBX services are stopped has a final astdb to give.
+        if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
+        const snap = await takeSnapshot(config.replication.astdb.path, staging.astdbExport);
+        return { ok: true, node, digest: snap.digest, keys: snap.keys, bytes: snap.bytes };
+      }
+      case 'peer-install': {
+        if (state !== 'standby') {
+          const why = `${node} is ${state}: it accepts copies only in standby`;
+          this.deps.log.log('warn', `refused a ${req.kind} copy from ${req.from}: ${why}`);
+          return { ok: false, error: why };
+        }
+        try {
+          const detail = await this.install(req.kind, req.from, req.digest, config, staging);
+          this.deps.recordJob(`${req.kind} copy from ${req.from} installed: ${detail}`, true);
+          return { ok: true, node, detail };
+        } catch (e) {
+          const message = `${req.kind} copy from ${req.from} NOT installed, previous data kept: ${(e as Error).message}`;
+          this.deps.recordJob(message, false);
+          this.deps.log.log('error', message);
+          return { ok: false, error: message };
+        }
+      }
+    }
+  }
+
+  private async install(kind: 'files' | 'db' | 'astdb', from: string, digest: string | undefined, config: PbxHaConfig, staging: ReturnType<typeof stagingPaths>): Promise<string> {
+    const r = config.replication;
+    switch (kind) {
+      case 'astdb': {
+        if (digest !== undefined && contentDigest(staging.astdb) !== digest) {
+          throw new Error('the staged astdb is not the one the master sent (digest differs)');
+        }
+        const result = await installAstdb({ stagedPath: staging.astdb, targetPath: config.replication.astdb.path, backupDir: path.join(r.backupDir, 'astdb'), keep: r.keepBackups, madeBy: from, thisNode: this.deps.identity().node });
+        return `${result.keys} keys` + (result.replaced ? `; replaced file kept as ${result.replaced.backupPath}` : '');
+      }
+      case 'db':
+        throw new Error('this version of pbx-ha cannot install database copies yet');
+      case 'files': {
+        const result = await installFiles(staging.files, config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs);
+        return `${result.installed.length} paths installed; replaced files kept in ${result.backupDir}`;
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+// The master's side of replication: the three copies, and the astdb fetched back before a
+// failback. Each copy goes: check that it applies (this node is the active master, the peer
+// is in standby), make a consistent copy, send it into the peer's staging area with rsync,
+// ask the peer to check and install it.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { runCommand } from '../adapters/exec';
+import { SshControl, type SshTarget } from '../adapters/ssh-control';
+import type { PbxHaConfig } from '../config/types';
+import type { NodeState } from '../domain/states';
+import { shouldFetchFromSlave } from './astdb/provenance';
+import { contentDigest, checkAstdb } from './astdb/digest';
+import { installAstdb } from './astdb/install';
+import { takeSnapshot } from './astdb/snapshot';
+import { pushFiles } from './files';
+import { JobNotApplicable, type JobDefinition, type JobOutcome } from './runner';
+import { parseHello } from '../link/peer-protocol';
+import { peerTarget, rsyncRemoteShell } from '../link/target';
+import type { Logger } from '../ports/log';
+
+const RSYNC = '/usr/bin/rsync';
+/** The store's key for the digest of the last astdb the master sent (see docs/replication.md). */
+export const LAST_SENT_ASTDB = 'astdb.last-sent-digest';
+
+export interface ReplicationDeps {
+  config: () => PbxHaConfig;
+  identity: () => { node: string; role: 'master' | 'slave'; peerAddress: string };
+  state: () => NodeState;
+  facts: { fact(key: string): string | null; setFact(key: string, value: string): void };
+  log: Logger;
+}
+
+/** Where the master prepares what it sends (never inside the exchange area the peer writes to). */
+function outbox(config: PbxHaConfig, name: string): string {
+  const dir = path.join(config.replication.exchangeDir, 'to-peer');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, name);
+}
+
+async function sendFile(target: SshTarget, file: string, remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  await runCommand([RSYNC, '-a', '--mkpath', '-e', rsyncRemoteShell(target), file, `${target.user}@${target.host}:${remoteDir}/`], { timeoutMs, signal });
+}
+
+export class Replication {
+  constructor(private deps: ReplicationDeps) {}
+
+  private target(): SshTarget {
+    return peerTarget(this.deps.config(), this.deps.identity().peerAddress);
+  }
+
+  /** Opens the control channel and checks that a copy applies now. */
+  private async openForCopy(kind: string): Promise<SshControl> {
+    const { role, node } = this.deps.identity();
+    if (role !== 'master') throw new JobNotApplicable(`${kind} copies go from the master; this is the slave`);
+    const state = this.deps.state();
+    if (state !== 'active') throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
+    if (!this.deps.config().replication.enabled) throw new JobNotApplicable('replication is disabled ([replication] enabled = no)');
+    const control = new SshControl(this.target());
+    await control.connect();
+    const hello = parseHello(await control.request({ request: 'peer-hello', from: node }, 15_000));
+    if (hello.state !== 'standby') {
+      control.close();
+      throw new Error(`${hello.node} is ${hello.state}: it accepts copies only in standby`);
+    }
+    return control;
+  }
+
+  private async install(control: SshControl, kind: string, timeoutMs: number, digest?: string): Promise<string> {
+    const answer = await control.request({ request: 'peer-install', from: this.deps.identity().node, kind, digest }, timeoutMs);
+    if (answer.ok !== true) throw new Error(String(answer.error ?? 'the peer refused the copy'));
+    return String(answer.detail ?? 'installed');
+  }
+
+  jobs(): JobDefinition[] {
+    const c = () => this.deps.config();
+    return [
+      { kind: 'astdb', timeoutMs: c().replication.astdb.timeoutMs, run: (signal) => this.copyAstdb(signal) },
+      { kind: 'files', timeoutMs: c().replication.files.timeoutMs, run: (signal) => this.copyFiles(signal) },
+    ];
+  }
+
+  async copyAstdb(signal: AbortSignal): Promise<JobOutcome> {
+    const config = this.deps.config();
+    const control = await this.openForCopy('astdb');
+    try {
+      const snap = await takeSnapshot(config.replication.astdb.path, outbox(config, 'astdb.sqlite3'));
+      if (snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
+      await sendFile(this.target(), snap.path, 'incoming/astdb', config.replication.astdb.timeoutMs, signal);
+      const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
+      this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);
+      return { bytes: snap.bytes, detail: `${snap.keys} keys, ${snap.bytes} bytes; ${detail}` };
+    } finally {
+      control.close();
+    }
+  }
+
+  async copyFiles(signal: AbortSignal): Promise<JobOutcome> {
+    const config = this.deps.config();
+    const control = await this.openForCopy('files');
+    try {
+      const push = await pushFiles(this.target(), config.replication.files.paths, 'incoming/files/', config.replication.files.timeoutMs, signal);
+      const detail = await this.install(control, 'files', config.replication.files.timeoutMs);
+      const missing = push.missing.length ? `; absent here: ${push.missing.join(', ')}` : '';
+      return { bytes: push.bytes, detail: `${push.sent.length} paths, ${push.bytes} bytes sent${missing}; ${detail}` };
+    } finally {
+      control.close();
+    }
+  }
+
+  /**
+   * Before the master claims the VIPs back from the slave: fetches the slave's astdb if the
+   * slave changed it while it served (content, not clocks, decides). Returns what it did.
+   * `stopServices` is called before the local file is replaced, so that a running Asterisk
+   * never keeps writing to a file that is no longer the astdb.
+   */
+  async pullAstdbIfNewer(stopServices: () => Promise<void>): Promise<string> {
+    const config = this.deps.config();
+    const { node } = this.deps.identity();
+    const target = this.target();
+    const control = new SshControl(target);
+    await control.connect();
+    try {
+      const info = await control.request({ request: 'peer-astdb-info', from: node }, 15_000);
+      if (info.ok !== true) throw new Error(String(info.error));
+      const slaveDigest = typeof info.digest === 'string' ? info.digest : null;
+      const local = config.replication.astdb.path;
+      const masterDigest = checkAstdb(local).ok ? contentDigest(local) : null;
+      const decision = shouldFetchFromSlave({ lastSentDigest: this.deps.facts.fact(LAST_SENT_ASTDB), slaveDigest, masterDigest });
+      if (!decision.fetch) return `astdb kept: ${decision.reason}`;
+      const exported = await control.request({ request: 'peer-astdb-export', from: node }, 60_000);
+      if (exported.ok !== true) throw new Error(String(exported.error));
+      const staged = outbox(config, 'astdb-from-peer.sqlite3');
+      await runCommand([RSYNC, '-a', '-e', rsyncRemoteShell(target), `${target.user}@${target.host}:outgoing/astdb.sqlite3`, staged], { timeoutMs: config.replication.astdb.timeoutMs });
+      await stopServices();
+      const installed = await installAstdb({ stagedPath: staged, targetPath: local, backupDir: path.join(config.replication.backupDir, 'astdb'), keep: config.replication.keepBackups, madeBy: String(exported.node ?? 'peer'), thisNode: node });
+      // The master and the slave now hold the same astdb: that is the new common base.
+      this.deps.facts.setFact(LAST_SENT_ASTDB, contentDigest(local));
+      return `astdb fetched from the slave (${decision.reason}); ${installed.keys} keys; the master's previous file kept`;
+    } finally {
+      control.close();
+    }
+  }
+}
