@@ -281,10 +281,13 @@ export class NodeMachine {
     const vips = this.settings.vips;
     const notify: Action = { kind: 'notify', event: 'transition', state: to };
     if (to === 'active') {
+      // A master taking VIPs it does not hold may be taking them back from a slave that
+      // served meanwhile (and released them, so its services are stopped and its data is
+      // final): fetch what changed there first. Not when it already holds them (a restart),
+      // nor when the slave is known to be silent (there is nobody to ask).
+      const failback: Action[] =
+        this.settings.role === 'master' && this.held.length === 0 && this.peer.status !== 'down' ? [{ kind: 'before-failback' }] : [];
       this.held = vips.map((v) => v.name);
-      // A master that waited in standby waited for the slave to release the VIPs: the
-      // slave served meanwhile, and its services are now stopped, so its data is final.
-      const failback: Action[] = this.settings.role === 'master' && from === 'standby' ? [{ kind: 'before-failback' }] : [];
       return [
         ...failback,
         { kind: 'net', changes: vips.flatMap(claimChanges), reason: `${from} -> active` },
