@@ -9,7 +9,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { controlRequest } from '../adapters/control-socket';
 import { runPassThrough } from '../adapters/exec';
-import { formatProblem, loadConfigFile } from '../config';
+import os from 'node:os';
+import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
 import { parsePeerRequest } from '../link/peer-protocol';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 
@@ -17,7 +18,17 @@ const RRSYNC = '/usr/bin/rrsync';
 /** Longest a single rsync may run through the forced command (a first copy of many sounds). */
 const RSYNC_TIMEOUT_MS = 6 * 3600_000;
 
-async function controlLoop(socketPath: string): Promise<number> {
+/**
+ * What this node says to `peer-hello` when its agent does not run (pairing is done before the
+ * agents are started): who it is, and that its agent is stopped.
+ */
+function helloWithoutAgent(config: PbxHaConfig): Record<string, unknown> {
+  const selection = selectNode(config, os.hostname(), config.file);
+  if (isConfigProblem(selection)) return { ok: false, error: `${os.hostname()} is not in ${config.file}` };
+  return { ok: true, node: selection.node.name, role: selection.role, state: 'stopped' };
+}
+
+async function controlLoop(config: PbxHaConfig): Promise<number> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
     const parsed = parsePeerRequest(line);
@@ -25,7 +36,9 @@ async function controlLoop(socketPath: string): Promise<number> {
     if (!parsed.ok) {
       answer = { ok: false, error: parsed.error };
     } else {
-      answer = await controlRequest(socketPath, parsed.request, 15 * 60_000).catch((e: Error) => ({ ok: false, error: e.message }));
+      answer = await controlRequest(config.agent.socketPath, parsed.request, 15 * 60_000).catch((e: Error) =>
+        parsed.request.request === 'peer-hello' && /not running/.test(e.message) ? helloWithoutAgent(config) : { ok: false, error: e.message },
+      );
     }
     process.stdout.write(JSON.stringify(answer) + '\n');
   }
@@ -43,7 +56,7 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
     return 1;
   }
   const config = loaded.config;
-  if (original === 'pbx-ha control') return controlLoop(config.agent.socketPath);
+  if (original === 'pbx-ha control') return controlLoop(config);
   if (/^rsync --server( |$)/.test(original)) {
     const exchange = config.replication.exchangeDir;
     for (const sub of ['incoming', 'outgoing']) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });

@@ -81,6 +81,8 @@ export class JobRunner {
   /** Runs a job now unless it is already running (then the running one is awaited). */
   run(kind: CopyKind, trigger: JobTrigger): Promise<RunResult> {
     const current = this.running.get(kind);
+    // An administrator asking for a copy wants one that starts now: after the running one.
+    if (current && trigger === 'manual') return current.then(() => this.run(kind, trigger));
     if (current) return current.then((): RunResult => ({ ran: false, reason: `a ${kind} copy was already running` }));
     const job = this.jobs.find((j) => j.kind === kind);
     if (!job) return Promise.resolve({ ran: false, reason: `no ${kind} job` });

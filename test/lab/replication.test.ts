@@ -1,0 +1,191 @@
+/**
+ * Replication in the network lab: each node runs its own sshd (and PostgreSQL), the real
+ * agents copy over the trusted link that `pbx-ha pair` sets up, a writer stands in for
+ * Asterisk by writing the astdb continuously.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { type Lab, REPO_ROOT, withLab } from './harness';
+import { FAST_HEALTH, PBX_HA, SOON_MS, startPair, waitSoleHolder, waitState } from './pair';
+
+const LAB = { prefix: 'pbxrep', dir: '/tmp/pbx-ha-lab-replication', env: FAST_HEALTH };
+const TIMEOUT = { timeout: 300_000 };
+const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
+const ASTDB = '/var/lib/asterisk/astdb.sqlite3';
+
+/** Replication settings for the lab: only the nodes' private directories are copied. */
+const REPLICATION_CONFIG = `
+[replication]
+alert_after = 1
+retry_min = 1s
+[sync.files]
+paths = /var/lib/asterisk/sounds, /var/spool/asterisk/voicemail
+[sync.astdb]
+debounce = 1s
+`;
+
+/** Both nodes' sshd, root's own access from pbx1 to pbx2 (the administrator's), the config. */
+async function prepare(lab: Lab): Promise<void> {
+  for (const node of ['pbx1', 'pbx2'] as const) {
+    appendFileSync(lab.configPath(node), REPLICATION_CONFIG);
+    await lab.startSshd(node);
+  }
+  await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
+  const adminKey = readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub'), 'utf8');
+  const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
+  writeFileSync(authorized, adminKey);
+  chmodSync(authorized, 0o600);
+}
+
+async function pair(lab: Lab): Promise<string> {
+  const fp = await lab.hostKeyFingerprint('pbx2');
+  const r = await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', fp], { timeoutMs: 60_000 });
+  return r.stdout;
+}
+
+async function sync(lab: Lab, what: string, allowFail = false) {
+  return lab.exec('pbx1', [PBX_HA, 'sync', what], { timeoutMs: 120_000, allowFail });
+}
+
+function astdbRows(file: string): Map<string, string> {
+  const db = new Database(file, { readonly: true });
+  try {
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok', `${file} passes integrity_check`);
+    return new Map((db.prepare('SELECT key, value FROM astdb').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+  } finally {
+    db.close();
+  }
+}
+
+test('pairing, then files and astdb copies (with Asterisk writing) reach the slave; the key is restricted', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    await prepare(lab);
+    const paired = await pair(lab);
+    assert.match(paired, /paired: pbx2 \(slave, (init|standby)\)|paired: pbx2/);
+
+    const authorized = readFileSync(lab.hostPath('pbx2', '/root/.ssh/authorized_keys'), 'utf8');
+    assert.match(authorized, /^restrict,command="[^"]+ peer-command" ssh-ed25519 \S+ pbx-ha@pbx1$/m, authorized);
+    // pbx-ha's key runs nothing but replication.
+    const shell = await lab.exec(
+      'pbx1',
+      ['ssh', '-i', '/etc/pbx-ha/ssh/id_ed25519', '-o', 'BatchMode=yes', '-o', 'UserKnownHostsFile=/etc/pbx-ha/ssh/known_hosts', 'root@192.0.2.12', 'id'],
+      { allowFail: true },
+    );
+    assert.notEqual(shell.code, 0);
+    assert.match(shell.stderr, /may only run pbx-ha's replication/);
+    assert.doesNotMatch(shell.stdout, /uid=0/);
+
+    await startPair(lab);
+
+    // Files: sounds made on the master appear on the slave; removals follow.
+    const sounds = lab.hostPath('pbx1', '/var/lib/asterisk/sounds/fr');
+    mkdirSync(sounds, { recursive: true });
+    for (let i = 0; i < 50; i++) writeFileSync(path.join(sounds, `prompt-${i}.wav`), `sound ${i}\n`);
+    let r = await sync(lab, 'files');
+    t.diagnostic(r.stdout.trim());
+    assert.equal(readFileSync(lab.hostPath('pbx2', '/var/lib/asterisk/sounds/fr/prompt-49.wav'), 'utf8'), 'sound 49\n');
+    rmSync(path.join(sounds, 'prompt-0.wav'));
+    await sync(lab, 'files');
+    assert.ok(!readdirSync(lab.hostPath('pbx2', '/var/lib/asterisk/sounds/fr')).includes('prompt-0.wav'), 'a removal reaches the slave');
+
+    // astdb: copies taken while the writer runs always pass integrity_check on the slave.
+    const writer = lab.spawnIn('pbx1', [process.execPath, WRITER, '--every', '5ms']);
+    try {
+      await lab.waitFor('the writer has written', async () => {
+        try {
+          return astdbRows(lab.hostPath('pbx1', ASTDB)).size > 50;
+        } catch {
+          return false;
+        }
+      }, SOON_MS);
+      for (let i = 0; i < 5; i++) {
+        r = await sync(lab, 'astdb');
+        const slave = astdbRows(lab.hostPath('pbx2', ASTDB));
+        const last = Number(slave.get('/pbx-ha-test/last'));
+        assert.ok(last > 0, 'the slave has the writer\'s keys');
+        for (let n = 1; n <= last; n++) assert.ok(slave.has(`/pbx-ha-test/seq/${n}`), `key ${n} of ${last} present`);
+      }
+      t.diagnostic(r.stdout.trim());
+    } finally {
+      writer.kill('SIGTERM');
+    }
+    const history = await lab.exec('pbx1', [PBX_HA, 'history']);
+    assert.match(history.stdout, /astdb copy \(manual\) done/);
+    const status = await lab.exec('pbx1', [PBX_HA, 'status']);
+    assert.match(status.stdout, /copy astdb\s+(RUNNING; )?last success/);
+  }, LAB);
+});
+
+test('the slave refuses a copy while active; a changed host key stops replication with an alert', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    await prepare(lab);
+    await pair(lab);
+    await startPair(lab);
+
+    // pbx2 active (the master's cables pulled): its forced command refuses an installation.
+    await lab.cut('pbx1');
+    await waitState(lab, 'pbx2', 'active');
+    const refused = await lab.exec('pbx2', [PBX_HA, 'peer-command'], {
+      env: { SSH_ORIGINAL_COMMAND: 'pbx-ha control' },
+      input: JSON.stringify({ request: 'peer-install', from: 'pbx1', kind: 'astdb' }) + '\n',
+    });
+    const answer = JSON.parse(refused.stdout.trim()) as { ok: boolean; error: string };
+    assert.equal(answer.ok, false);
+    assert.match(answer.error, /pbx2 is active: it accepts copies only in standby/);
+    // Anything but replication is refused by the forced command itself.
+    const other = await lab.exec('pbx2', [PBX_HA, 'peer-command'], { env: { SSH_ORIGINAL_COMMAND: 'bash -i' }, allowFail: true });
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /refused/);
+    await lab.restore('pbx1');
+    await waitSoleHolder(lab, 'pbx1', 60_000);
+    await waitState(lab, 'pbx2', 'standby');
+
+    // A new host key on pbx2 (a reinstalled peer, or somebody in the middle).
+    const pid = await lab.startSshd('pbx2');
+    process.kill(pid, 'SIGTERM');
+    await lab.waitFor('sshd on pbx2 stopped', async () => !(await lab.pids('pbx2')).includes(pid), SOON_MS);
+    rmSync(lab.hostKeyPath('pbx2'));
+    rmSync(`${lab.hostKeyPath('pbx2')}.pub`);
+    await lab.startSshd('pbx2');
+    const r = await sync(lab, 'astdb', true);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /host key of 192\.0\.2\.12 CHANGED/);
+    const history = await lab.exec('pbx1', [PBX_HA, 'history']);
+    assert.match(history.stdout, /alert\s+! astdb copy failed 1 times in a row: host key of 192\.0\.2\.12 CHANGED/);
+  }, LAB);
+});
+
+test('failover then failback: astdb keys written on the slave while it served are on the master afterwards', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    await prepare(lab);
+    await pair(lab);
+    const seed = lab.spawnIn('pbx1', [process.execPath, WRITER, '--count', '200', '--every', '1ms']);
+    await new Promise((resolve) => seed.on('close', resolve));
+    await startPair(lab);
+    await sync(lab, 'astdb');
+    const masterBefore = astdbRows(lab.hostPath('pbx1', ASTDB));
+
+    await lab.cut('pbx1');
+    await waitState(lab, 'pbx2', 'active');
+    // The slave serves: "Asterisk" there writes new keys.
+    const onSlave = lab.spawnIn('pbx2', [process.execPath, WRITER, '--prefix', 'on-slave', '--count', '300', '--every', '1ms']);
+    await new Promise((resolve) => onSlave.on('close', resolve));
+
+    await lab.restore('pbx1');
+    await waitSoleHolder(lab, 'pbx1', 60_000);
+    await waitState(lab, 'pbx2', 'standby');
+    const master = astdbRows(lab.hostPath('pbx1', ASTDB));
+    assert.equal(master.get('/on-slave/last'), '300', 'the keys written on the slave are on the master');
+    for (const [k, v] of masterBefore) assert.equal(master.get(k), v, `the master's key ${k} is still there`);
+    const log = await lab.agentLog('pbx1');
+    assert.match(log, /before failback: astdb fetched from the slave/);
+    // The master's replaced astdb is kept.
+    const backups = readdirSync(lab.hostPath('pbx1', '/var/lib/pbx-ha/backup/astdb')).filter((f) => f.endsWith('.sqlite3'));
+    assert.ok(backups.length >= 1, 'the replaced astdb is kept');
+    const kept = backups.map((f) => astdbRows(lab.hostPath('pbx1', path.join('/var/lib/pbx-ha/backup/astdb', f))));
+    assert.ok(kept.some((rows) => rows.get('/pbx-ha-test/last') === '200' && !rows.has('/on-slave/last')), 'the kept file is the master\'s own');
+  }, LAB);
+});
