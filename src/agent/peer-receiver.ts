@@ -2,7 +2,10 @@
 // `pbx-ha peer-command` let through. A node accepts a copy only in `standby` (BEHAVIOR.md,
 // "Data"): an active node serves with its own data and refuses, saying why.
 
+import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { restoreDatabase } from '../jobs/db/copy';
+import { dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
 import type { ControlAnswer } from '../adapters/control-socket';
 import type { PbxHaConfig } from '../config/types';
 import type { NodeState } from '../domain/states';
@@ -85,8 +88,17 @@ export class PeerReceiver {
         const result = await installAstdb({ stagedPath: staging.astdb, targetPath: config.replication.astdb.path, backupDir: path.join(r.backupDir, 'astdb'), keep: r.keepBackups, madeBy: from, thisNode: this.deps.identity().node });
         return `${result.keys} keys` + (result.replaced ? `; replaced file kept as ${result.replaced.backupPath}` : '');
       }
-      case 'db':
-        throw new Error('this version of pbx-ha cannot install database copies yet');
+      case 'db': {
+        // psql runs as the postgres user, which cannot enter the root-only staging area.
+        const work = dbWorkFile(config, 'restore.sql');
+        await copyFile(staging.db, work);
+        try {
+          const result = await restoreDatabase({ ...config.replication.db, osUser: POSTGRES_OS_USER, file: work, backupDir: path.join(r.backupDir, 'db'), keep: r.keepBackups });
+          return `${result.tables.length} tables restored in ${Math.round(result.durationMs)} ms; previous data kept in ${result.backupFile}`;
+        } finally {
+          await rm(work, { force: true });
+        }
+      }
       case 'files': {
         const result = await installFiles(staging.files, config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs);
         return `${result.installed.length} paths installed; replaced files kept in ${result.backupDir}`;

@@ -13,6 +13,8 @@ import { shouldFetchFromSlave } from './astdb/provenance';
 import { contentDigest, checkAstdb } from './astdb/digest';
 import { installAstdb } from './astdb/install';
 import { takeSnapshot } from './astdb/snapshot';
+import { dumpDatabase } from './db/copy';
+import { dbWorkFile, POSTGRES_OS_USER } from './db-settings';
 import { pushFiles } from './files';
 import { JobNotApplicable, type JobDefinition, type JobOutcome } from './runner';
 import { parseHello } from '../link/peer-protocol';
@@ -76,6 +78,7 @@ export class Replication {
     const c = () => this.deps.config();
     return [
       { kind: 'astdb', timeoutMs: c().replication.astdb.timeoutMs, run: (signal) => this.copyAstdb(signal) },
+      { kind: 'db', timeoutMs: c().replication.db.timeoutMs, run: (signal) => this.copyDatabase(signal) },
       { kind: 'files', timeoutMs: c().replication.files.timeoutMs, run: (signal) => this.copyFiles(signal) },
     ];
   }
@@ -90,6 +93,20 @@ export class Replication {
       const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
       this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);
       return { bytes: snap.bytes, detail: `${snap.keys} keys, ${snap.bytes} bytes; ${detail}` };
+    } finally {
+      control.close();
+    }
+  }
+
+  async copyDatabase(signal: AbortSignal): Promise<JobOutcome> {
+    const config = this.deps.config();
+    const db = config.replication.db;
+    const control = await this.openForCopy('db');
+    try {
+      const dump = await dumpDatabase({ ...db, osUser: POSTGRES_OS_USER, file: dbWorkFile(config, 'asterisk.sql'), signal });
+      await sendFile(this.target(), dump.file, 'incoming/db', db.timeoutMs, signal);
+      const detail = await this.install(control, 'db', db.timeoutMs);
+      return { bytes: dump.bytes, detail: `${dump.tables.length} tables, ${dump.bytes} bytes; ${detail}` };
     } finally {
       control.close();
     }

@@ -189,3 +189,35 @@ test('failover then failback: astdb keys written on the slave while it served ar
     assert.ok(kept.some((rows) => rows.get('/pbx-ha-test/last') === '200' && !rows.has('/on-slave/last')), 'the kept file is the master\'s own');
   }, LAB);
 });
+
+test('database: the slave gets the master\'s rows except the excluded tables; a failed restore leaves its data intact', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    await prepare(lab);
+    await pair(lab);
+    const schema = 'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);';
+    for (const node of ['pbx1', 'pbx2'] as const) {
+      await lab.startPostgres(node);
+      await lab.psql(node, schema);
+    }
+    await lab.psql('pbx1', "INSERT INTO userfeatures (firstname) SELECT 'user' || g FROM generate_series(1, 5000) g; INSERT INTO cel (eventtype) VALUES ('CHAN_START');");
+    await lab.psql('pbx2', "INSERT INTO userfeatures (firstname) VALUES ('stale'); INSERT INTO cel (eventtype) VALUES ('slave call log');");
+    await startPair(lab);
+
+    const r = await sync(lab, 'db');
+    t.diagnostic(r.stdout.trim());
+    assert.equal((await lab.psql('pbx2', 'SELECT count(*) FROM userfeatures')).trim(), '5000');
+    assert.equal((await lab.psql('pbx2', "SELECT count(*) FROM userfeatures WHERE firstname = 'stale'")).trim(), '0');
+    assert.equal((await lab.psql('pbx2', 'SELECT eventtype FROM cel')).trim(), 'slave call log', 'the call log (excluded) is the slave\'s own');
+
+    // The slave's schema no longer accepts the master's rows: the restore fails as a whole.
+    await lab.psql('pbx2', 'ALTER TABLE userfeatures ADD COLUMN mandatory text NOT NULL DEFAULT \'x\'; ALTER TABLE userfeatures ALTER COLUMN mandatory DROP DEFAULT;');
+    const before = (await lab.psql('pbx2', "SELECT md5(string_agg(id || ':' || firstname, ',' ORDER BY id)) FROM userfeatures")).trim();
+    await lab.psql('pbx1', "INSERT INTO userfeatures (firstname) VALUES ('new on the master');");
+    const failed = await sync(lab, 'db', true);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /NOT installed, previous data kept/);
+    const after = (await lab.psql('pbx2', "SELECT md5(string_agg(id || ':' || firstname, ',' ORDER BY id)) FROM userfeatures")).trim();
+    assert.equal(after, before, 'the slave\'s rows are exactly as before the failed restore');
+    assert.match((await lab.exec('pbx1', [PBX_HA, 'history'])).stdout, /alert\s+! db copy failed 1 times in a row/);
+  }, LAB);
+});
