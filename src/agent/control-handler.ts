@@ -37,7 +37,7 @@ export function controlHandler(parts: ControlParts): ControlHandler {
         if (typeof kind !== 'string' || !(COPY_KINDS as readonly string[]).includes(kind)) {
           return { ok: false, error: `"kind" must be one of ${COPY_KINDS.join(', ')}` };
         }
-        const result = await runner.run(kind as CopyKind, 'manual');
+        const result = await runner.run(kind as CopyKind, req.force === true ? 'forced' : 'manual');
         if (!result.ran) return { ok: false, error: `not copied: ${result.reason}` };
         return result.record.ok
           ? { ok: true, detail: result.record.detail, bytes: result.record.bytes, durationMs: result.record.durationMs }

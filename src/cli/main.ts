@@ -4,6 +4,7 @@ import { acceptPeerKeyCommand } from './accept-peer-key';
 import { agentCommand } from './agent';
 import { checkConfigCommand } from './check-config';
 import { historyCommand } from './history';
+import { ifupCommand } from './ifup';
 import { pairCommand } from './pair';
 import { peerCommandCommand } from './peer-command';
 import { statusCommand } from './status';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   'check-config': checkConfigCommand,
   history: historyCommand,
   sync: syncCommand,
+  ifup: ifupCommand,
   pair: pairCommand,
   // Run by sshd and by pairing on the peer, not by people; not listed in the usage text.
   'peer-command': peerCommandCommand,

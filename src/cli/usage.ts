@@ -19,6 +19,7 @@ Commands:
   check-config [--config FILE] [--node NAME]
                                         validate the configuration; exit 0 when it is good
   sync [files|db|astdb|all] [--now]     copy to the slave now (on the active master)
+  ifup IFACE                            tell the agent an interface came up (ifupdown hook)
   history [--limit N] [--json]          transitions, copies and alerts, oldest first
   pair [--fingerprint SHA256:…] [--yes] set up the trusted link to the peer (on the master, once)
   help                                  show this text

@@ -77,18 +77,18 @@ export class Replication {
   jobs(): JobDefinition[] {
     const c = () => this.deps.config();
     return [
-      { kind: 'astdb', timeoutMs: c().replication.astdb.timeoutMs, run: (signal) => this.copyAstdb(signal) },
+      { kind: 'astdb', timeoutMs: c().replication.astdb.timeoutMs, run: (signal, trigger) => this.copyAstdb(signal, trigger === 'forced') },
       { kind: 'db', timeoutMs: c().replication.db.timeoutMs, run: (signal) => this.copyDatabase(signal) },
       { kind: 'files', timeoutMs: c().replication.files.timeoutMs, run: (signal) => this.copyFiles(signal) },
     ];
   }
 
-  async copyAstdb(signal: AbortSignal): Promise<JobOutcome> {
+  async copyAstdb(signal: AbortSignal, force = false): Promise<JobOutcome> {
     const config = this.deps.config();
     const control = await this.openForCopy('astdb');
     try {
       const snap = await takeSnapshot(config.replication.astdb.path, outbox(config, 'astdb.sqlite3'));
-      if (snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
+      if (!force && snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
       await sendFile(this.target(), snap.path, 'incoming/astdb', config.replication.astdb.timeoutMs, signal);
       const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
       this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);

@@ -20,12 +20,13 @@ export class JobNotApplicable extends Error {
   }
 }
 
-export type JobTrigger = 'schedule' | 'manual' | 'change' | 'retry';
+/** `forced`: by hand with --now, copied even when nothing changed since the last copy. */
+export type JobTrigger = 'schedule' | 'manual' | 'forced' | 'change' | 'retry';
 
 export interface JobDefinition {
   kind: CopyKind;
   timeoutMs: number;
-  run(signal: AbortSignal): Promise<JobOutcome>;
+  run(signal: AbortSignal, trigger: JobTrigger): Promise<JobOutcome>;
 }
 
 export interface JobRecord {
@@ -82,7 +83,7 @@ export class JobRunner {
   run(kind: CopyKind, trigger: JobTrigger): Promise<RunResult> {
     const current = this.running.get(kind);
     // An administrator asking for a copy wants one that starts now: after the running one.
-    if (current && trigger === 'manual') return current.then(() => this.run(kind, trigger));
+    if (current && (trigger === 'manual' || trigger === 'forced')) return current.then(() => this.run(kind, trigger));
     if (current) return current.then((): RunResult => ({ ran: false, reason: `a ${kind} copy was already running` }));
     const job = this.jobs.find((j) => j.kind === kind);
     if (!job) return Promise.resolve({ ran: false, reason: `no ${kind} job` });
@@ -108,7 +109,7 @@ export class JobRunner {
     const timer = this.clock.after(job.timeoutMs, () => abort.abort(new Error(`timed out after ${job.timeoutMs} ms`)));
     try {
       const outcome = await Promise.race([
-        job.run(abort.signal),
+        job.run(abort.signal, trigger),
         new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error))),
       ]);
       const record: JobRecord = {

@@ -8,6 +8,7 @@ import { type Lab, withLab } from './harness';
 import {
   DATA_VIP,
   FAST_HEALTH,
+  PBX_HA,
   SOON_MS,
   VOIP_VIP,
   agentStatus,
@@ -209,5 +210,24 @@ test('SIGHUP: an invalid file is refused and the old configuration kept; a valid
     await lab.waitFor('DATA VIP released', async () => (await lab.holders(DATA_VIP)).length === 0, SOON_MS);
     assert.deepEqual(await lab.holders(VOIP_VIP), ['pbx1']);
     assert.equal((await agentStatus(lab, 'pbx1')).state, 'active');
+  }, LAB);
+});
+
+test('pbx-ha ifup: tells a running agent at once, and returns quietly when none runs', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    let started = Date.now();
+    const without = await lab.exec('pbx1', [PBX_HA, 'ifup', 'eth0']);
+    assert.equal(without.code, 0);
+    assert.match(without.stderr, /not running/);
+    assert.ok(Date.now() - started < 5000, 'returns at once without an agent');
+    await lab.start('pbx1');
+    await waitSoleHolder(lab, 'pbx1');
+    started = Date.now();
+    const withAgent = await lab.exec('pbx1', [PBX_HA, 'ifup', 'eth0']);
+    assert.equal(withAgent.code, 0);
+    assert.equal(withAgent.stderr, '');
+    assert.ok(Date.now() - started < 5000);
+    const bad = await lab.exec('pbx1', [PBX_HA, 'ifup'], { allowFail: true });
+    assert.equal(bad.code, 64, 'a missing interface name is a usage error');
   }, LAB);
 });
