@@ -2,8 +2,9 @@
 // queue (one writer), the NodeMachine decides, the Executor applies. Timers and I/O are
 // injected so that the whole loop can run against fakes.
 
-import type { NodeConfig, PbxHaConfig, Role } from '../config/types';
+import type { NodeConfig, PbxHaConfig, Role, TrackCheckConfig } from '../config/types';
 import type { MachineEvent, MachineSettings, ProbeTarget } from '../domain/node-machine';
+import type { NodeState } from '../domain/states';
 import { NodeMachine } from '../domain/node-machine';
 import { releaseChanges } from '../domain/reconcile';
 import type { Clock, Timer } from '../ports/clock';
@@ -14,6 +15,7 @@ import { Executor } from './executor';
 import { GarpScheduler } from './garp-scheduler';
 import type { AgentStatus, TransitionRecord } from './status';
 import { buildStatus, transitionRecord } from './status';
+import { machineSettingsFor } from './machine-settings';
 
 export interface Identity {
   node: string;
@@ -66,7 +68,10 @@ export class Agent {
   private vipProbesRunning = new Set<string>();
   private lastReadError: string | null = null;
   private alerted = new Set<string>();
+  private checksInFlight = new Set<string>();
   private beforeFailback: (() => Promise<string>) | null = null;
+  private peerRequester: ((request: 'peer-takeover' | 'peer-release') => Promise<boolean>) | null = null;
+  private finalSync: (() => Promise<string>) | null = null;
 
   constructor(
     private config: PbxHaConfig,
@@ -89,6 +94,8 @@ export class Agent {
       identity: () => this.identity,
       state: () => this.machine.view().state,
       beforeFailback: () => (this.beforeFailback ? this.beforeFailback() : Promise.resolve('nothing to fetch')),
+      finalSync: () => (this.finalSync ? this.finalSync() : Promise.resolve('no replication')),
+      peerRequest: (request) => this.askPeer(request),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
@@ -165,6 +172,25 @@ export class Agent {
     return this.executor.servicesNow(command);
   }
 
+  /**
+   * An administrator's command or the peer's request, handled in the event queue like any
+   * event; resolves once its actions ran, with the state it led to.
+   */
+  async command(event: { kind: 'admin'; command: 'failover' | 'failback' } | { kind: 'peer-asks'; request: 'takeover' | 'release' }): Promise<NodeState> {
+    await this.enqueueWork(() => this.process({ ...event, nowMs: this.deps.clock.nowMs() }));
+    return this.machine.view().state;
+  }
+
+  /** Where the peer requests of the domain go (replication's trusted link). */
+  setPeerRequester(send: (request: 'peer-takeover' | 'peer-release') => Promise<boolean>): void {
+    this.peerRequester = send;
+  }
+
+  /** The last astdb copy of a planned handover. */
+  setFinalSync(sync: () => Promise<string>): void {
+    this.finalSync = sync;
+  }
+
   /** Raises an alert (log, history, notify script) on behalf of other parts of the agent. */
   alert(message: string): void {
     this.executor.alert(message);
@@ -181,19 +207,8 @@ export class Agent {
 
   // --- loops -------------------------------------------------------------------------
 
-  private settings(watchedExtra: string[]): MachineSettings {
-    const c = this.config;
-    const watched = new Set([...c.vips.map((v) => v.interface), ...watchedExtra]);
-    return {
-      nodeName: this.identity.node,
-      role: this.identity.role,
-      peerName: this.identity.peer,
-      peerAddress: this.identity.peerAddress,
-      vips: c.vips,
-      watchedInterfaces: [...watched],
-      tracks: c.health.track,
-      timing: { downAfterMs: c.health.fall * c.health.intervalMs, rise: c.health.rise },
-    };
+  private settings(ownInterfaces: string[]): MachineSettings {
+    return machineSettingsFor(this.config, this.identity, ownInterfaces);
   }
 
   /** The interface carrying this node's own address: its carrier matters too. */
@@ -206,6 +221,7 @@ export class Agent {
     this.timers.push(clock.every(this.config.health.intervalMs, () => this.probeRound()));
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => void this.readNet()));
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => this.conflictCheck()));
+    for (const check of this.config.checks) this.timers.push(clock.every(check.intervalMs, () => void this.runCheck(check)));
     this.probeRound();
   }
 
@@ -276,6 +292,42 @@ export class Agent {
     if (this.alerted.has(key)) return;
     this.alerted.add(key);
     this.executor.alert(message);
+  }
+
+  /** Runs one tracked check if checks count now (see NodeMachine.checksRunning). */
+  private async runCheck(check: TrackCheckConfig): Promise<void> {
+    if (this.stopping || !this.machine.checksRunning() || this.checksInFlight.has(check.name)) return;
+    this.checksInFlight.add(check.name);
+    let ok = true;
+    let problem: string | null = null;
+    try {
+      await this.deps.run(check.command, { timeoutMs: check.timeoutMs });
+    } catch (e) {
+      ok = false;
+      problem = (e as Error).message.slice(0, 300);
+    } finally {
+      this.checksInFlight.delete(check.name);
+    }
+    this.enqueue({ kind: 'check-result', nowMs: this.deps.clock.nowMs(), name: check.name, ok, problem });
+  }
+
+  /** Sends a request to the peer; its answer comes back as an event. */
+  private askPeer(request: 'peer-takeover' | 'peer-release'): void {
+    const send = this.peerRequester;
+    if (!send) {
+      this.deps.log.log('warn', `no trusted link to ${this.identity.peer}: cannot send ${request}`);
+      this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok: false });
+      return;
+    }
+    void send(request)
+      .catch((e: Error) => {
+        this.alertOnce(`peer-${request}`, `${request} to ${this.identity.peer} failed: ${e.message}`);
+        return false;
+      })
+      .then((ok) => {
+        if (ok) this.alerted.delete(`peer-${request}`);
+        this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok });
+      });
   }
 
   private async readNet(): Promise<void> {

@@ -25,6 +25,10 @@ export interface ExecutorDeps {
    * timeout; a failure is an alert, never a reason to leave the phones without a PBX.
    */
   beforeFailback?: () => Promise<string>;
+  /** The last astdb copy of a planned handover (services already stopped). */
+  finalSync?: () => Promise<string>;
+  /** Sends a request to the peer's agent; its answer comes back as an event. */
+  peerRequest?: (request: 'peer-takeover' | 'peer-release') => void;
   /** Told of every alert, to keep it in the history. */
   onAlert?: (message: string) => void;
 }
@@ -81,6 +85,18 @@ export class Executor {
               this.alert(`before failback: could not check the slave's astdb, claiming anyway: ${(e as Error).message}`);
             }
           }
+          break;
+        case 'final-sync':
+          if (this.deps.finalSync) {
+            try {
+              this.deps.log.log('info', `final astdb copy: ${await this.deps.finalSync()}`);
+            } catch (e) {
+              this.alert(`final astdb copy before the handover failed: ${(e as Error).message}`);
+            }
+          }
+          break;
+        case 'peer-request':
+          this.deps.peerRequest?.(action.request);
           break;
         case 'notify':
           this.notify(action.event, action.state);

@@ -21,8 +21,12 @@ export interface ReceiverDeps {
   config: () => PbxHaConfig;
   identity: () => { node: string; role: 'master' | 'slave' };
   state: () => NodeState;
+  /** Why the node is in its state, for refusals. */
+  reason: () => string;
   log: Logger;
   recordJob: (summary: string, ok: boolean) => void;
+  /** Hands the peer's takeover or release request to the node machine; resolves with the new state. */
+  peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
 }
 
 export function stagingPaths(config: PbxHaConfig) {
@@ -57,6 +61,17 @@ export class PeerReceiver {
         if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
         const snap = await takeSnapshot(config.replication.astdb.path, staging.astdbExport);
         return { ok: true, node, digest: snap.digest, keys: snap.keys, bytes: snap.bytes };
+      }
+      case 'peer-takeover': {
+        const now = await this.deps.peerAsks('takeover');
+        if (now !== 'active') return { ok: false, error: `${node} did not take over: it is ${now} (${this.deps.reason()})` };
+        this.deps.log.log('info', `took over at ${req.from}'s request`);
+        return { ok: true, node, state: now };
+      }
+      case 'peer-release': {
+        const now = await this.deps.peerAsks('release');
+        if (now === 'active') return { ok: false, error: `${node} is still active` };
+        return { ok: true, node, state: now };
       }
       case 'peer-install': {
         if (state !== 'standby') {

@@ -95,9 +95,19 @@ export async function agentCommand(args: string[]): Promise<number> {
     (message) => agent.alert(message),
   );
   const schedule = new JobSchedule(runner, systemClock, log);
-  const receiver = new PeerReceiver({ config: () => config, identity, state: () => agent.status().state, log, recordJob: (s, ok) => agent.recordJob(s, ok) });
+  const receiver = new PeerReceiver({
+    config: () => config,
+    identity,
+    state: () => agent.status().state,
+    reason: () => agent.status().reason,
+    log,
+    recordJob: (s, ok) => agent.recordJob(s, ok),
+    peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
+  });
+  agent.setPeerRequester((request) => replication.askPeer(request));
+  agent.setFinalSync(() => replication.finalAstdb());
   agent.setBeforeFailback(() => withTimeout(replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'));
-  const handle = controlHandler({ agent, receiver, runner, schedule, log, setReleaseOnStop: (r) => (releaseOnStop = r) });
+  const handle = controlHandler({ agent, receiver, runner, schedule, log, replication, setReleaseOnStop: (r) => (releaseOnStop = r) });
   const control = new ControlServer(config.agent.socketPath, handle, log);
   const monitor = new LinkMonitor(() => agent.requestRead(), log);
 

@@ -3,6 +3,7 @@
 import { acceptPeerKeyCommand } from './accept-peer-key';
 import { agentCommand } from './agent';
 import { checkConfigCommand } from './check-config';
+import { failbackCommand, failoverCommand } from './failover';
 import { historyCommand } from './history';
 import { ifupCommand } from './ifup';
 import { pairCommand } from './pair';
@@ -17,6 +18,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   'check-config': checkConfigCommand,
   history: historyCommand,
   sync: syncCommand,
+  failover: failoverCommand,
+  failback: failbackCommand,
   ifup: ifupCommand,
   pair: pairCommand,
   // Run by sshd and by pairing on the peer, not by people; not listed in the usage text.

@@ -19,6 +19,8 @@ Commands:
   check-config [--config FILE] [--node NAME]
                                         validate the configuration; exit 0 when it is good
   sync [files|db|astdb|all] [--now]     copy to the slave now (on the active master)
+  failover [--to NAME] [--force]        hand the service over to the slave (on the master)
+  failback [--force]                    take it back (on the master)
   ifup IFACE                            tell the agent an interface came up (ifupdown hook)
   history [--limit N] [--json]          transitions, copies and alerts, oldest first
   pair [--fingerprint SHA256:…] [--yes] set up the trusted link to the peer (on the master, once)

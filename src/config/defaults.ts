@@ -1,5 +1,6 @@
 // Default values and accepted ranges of pbx-ha.conf, in milliseconds where a duration.
 // etc/pbx-ha.conf documents each of them for administrators; keep the two in step.
+// CONFIG_DEFAULTS.track holds the defaults of each [track.NAME] section (there is no default check).
 //
 //   CONFIG_DEFAULTS, CONFIG_LIMITS, DEFAULT_CONFIG_FILE
 
@@ -13,6 +14,36 @@ export const CONFIG_DEFAULTS = {
     fall: 3,
     rise: 3,
     // timeoutMs defaults to intervalMs: a reply later than the next probe is useless anyway.
+  },
+  // Each [track.NAME] section (a tracked check, such as `asterisk -rx "core show uptime"`). There
+  // is no default check: a file without [track.*] sections tracks no command, so that pbx-ha also
+  // runs where Asterisk is not installed.
+  track: {
+    // `asterisk -rx` costs a process and a console connection: every 5 s is cheap, and with fall = 3
+    // a dead Asterisk is noticed within about 15 s.
+    intervalMs: 5000,
+    // A console that does not answer within 3 s is as good as dead; shorter than the interval so
+    // that one run ends before the next one is due.
+    timeoutMs: 3000,
+    // Two successes in a row before a failed check counts as recovered, so that one lucky answer
+    // from a restarting Asterisk does not bring the VIPs back.
+    rise: 2,
+    // Three failures in a row: a reload or a busy console can miss one answer, rarely three.
+    fall: 3,
+  },
+  failover: {
+    // keepalived's default (preempt): the master is the preferred node and takes the VIPs back.
+    failback: 'auto',
+    // No extra wait by default: the peer's rise count already proves the master is back.
+    failbackDelayMs: 0,
+  },
+  metrics: {
+    // Off by default: a new listening port is the administrator's decision.
+    enabled: false,
+    // Loopback only: the endpoint tells anyone who reaches it the pair's state (roles, checks,
+    // failovers); a Prometheus on another host needs an explicit address.
+    host: '127.0.0.1',
+    port: 9549,
   },
   garp: {
     // keepalived's defaults: five requests 200 ms apart survive a switch dropping the first one.
@@ -117,4 +148,11 @@ export const CONFIG_LIMITS = {
   // Below 100 ms every keystroke of a burst would trigger a copy; above a minute the schedule
   // (every 2 minutes by default) is as quick.
   astdbDebounceMs: { min: 100, max: 60_000 },
+  // A check more often than every 100 ms would be a load, not a check; one every 10 minutes or
+  // more would leave a dead PBX holding the VIPs too long.
+  trackIntervalMs: { min: 100, max: 600_000 },
+  // And the timeout must be shorter than the interval (checked separately).
+  trackTimeoutMs: { min: 10, max: 600_000 },
+  // Beyond an hour the phones would be better served by `failback = manual`.
+  failbackDelayMs: { min: 0, max: 3_600_000 },
 } as const;

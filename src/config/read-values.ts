@@ -4,7 +4,8 @@
 //     .duration(key, { defaultMs, minMs, maxMs })  -> number | null
 //     .integer(key, { default, min, max })           -> number | null
 //     .ipv4(key) / .cidr(key) / .word(key, ...)      -> value | null (required keys)
-//     .ipv4List(key) / .absolutePath(key, default) / .boolean(key, default) / .command(key)
+//     .ipv4List(key, hint?) / .absolutePath(key, default) / .boolean(key, default)
+//     .command(key, example) / .requiredCommand(key, example) -> argv | null
 //     .text(key, default, expected, valid) / .textList(key, default, expected, valid)
 //     .path(key, default, expected) / .pathList(key, default, expected) / .cron(key, default)
 //     .checkKeys(known)                              unknown keys, with a suggestion
@@ -288,8 +289,11 @@ export class SectionReader {
     );
   }
 
-  /** Comma-separated IPv4 addresses; absent or empty means none. Bad items are reported one by one. */
-  ipv4List(key: string): string[] {
+  /**
+   * Comma-separated IPv4 addresses; absent or empty means none. Bad items are reported one by one,
+   * with `hint(item)` as the problem when it gives one.
+   */
+  ipv4List(key: string, hint?: (item: string) => string | undefined): string[] {
     const entry = this.entry(key);
     if (entry === undefined) return [];
     const text = this.plain(entry);
@@ -297,7 +301,7 @@ export class SectionReader {
     const result: string[] = [];
     for (const item of splitList(text)) {
       if (!isIpv4(item)) {
-        this.report(entry, 'comma-separated IPv4 addresses such as 192.0.2.1, 192.0.2.2', undefined, item);
+        this.report(entry, 'comma-separated IPv4 addresses such as 192.0.2.1, 192.0.2.2', hint?.(item), item);
       } else if (result.includes(item)) {
         this.report(entry, 'each address once', 'address listed twice', item);
       } else {
@@ -305,6 +309,21 @@ export class SectionReader {
       }
     }
     return result;
+  }
+
+  /** A required command as argv: like command(), but absent or empty is reported too. */
+  requiredCommand(key: string, example: string): string[] | null {
+    const expected = `a program and its arguments, such as ${example}`;
+    const entry = this.entry(key);
+    if (entry === undefined) {
+      this.missing(key, expected);
+      return null;
+    }
+    if (entry.value === '') {
+      this.report(entry, expected, 'empty value');
+      return null;
+    }
+    return this.command(key, example);
   }
 
   /** A command as argv; absent or empty means not configured (null). Invalid: reported, null. */

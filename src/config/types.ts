@@ -45,6 +45,42 @@ export interface HealthConfig {
   track: string[];
 }
 
+/**
+ * One [track.NAME] section: a command whose exit status says whether this node can serve (such as
+ * `asterisk -rx "core show uptime"`), with keepalived's track_script rise/fall counting.
+ */
+export interface TrackCheckConfig {
+  /** Section name after `track.` (`asterisk`): in messages, `pbx-ha status` and metrics. */
+  name: string;
+  /** argv, never a shell string; argv[0] is an absolute path. Exit status 0 = success. */
+  command: string[];
+  /** How often the command is run. */
+  intervalMs: number;
+  /** A run still going after this long is killed and counts as a failure; shorter than intervalMs. */
+  timeoutMs: number;
+  /** A failed check is up again after this many successes in a row. */
+  rise: number;
+  /** The check is down after this many failures in a row. */
+  fall: number;
+}
+
+/** [failover]: what happens once the master is healthy again after the slave took over. */
+export interface FailoverConfig {
+  /** auto: the master takes the VIPs back by itself; manual: only on `pbx-ha failback`. */
+  failback: 'auto' | 'manual';
+  /** With auto, how long the master must have been healthy before it takes the VIPs back (0 = at once). */
+  failbackDelayMs: number;
+}
+
+/** [metrics]: the Prometheus endpoint. */
+export interface MetricsConfig {
+  /** false: no port is opened. */
+  enabled: boolean;
+  /** Address to listen on, as `server.listen` takes it: IPv4, or IPv6 without brackets (`::1`). */
+  host: string;
+  port: number;
+}
+
 export interface GarpConfig {
   /** Gratuitous ARP requests per burst. */
   count: number;
@@ -161,11 +197,15 @@ export interface PbxHaConfig {
   nodes: NodeConfig[];
   vips: VipConfig[];
   health: HealthConfig;
+  /** The [track.NAME] sections in file order; empty when there is none (no check is implied). */
+  checks: TrackCheckConfig[];
+  failover: FailoverConfig;
   garp: GarpConfig;
   services: ServicesConfig;
   notify: NotifyConfig;
   agent: AgentConfig;
   replication: ReplicationConfig;
+  metrics: MetricsConfig;
 }
 
 /** One problem found in a configuration file; every problem is reported at once. */

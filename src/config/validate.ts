@@ -13,25 +13,33 @@ import type { IniScan, IniSection } from './ini-scan';
 import { isHostName } from './host-name';
 import { broadcastAddress, inSubnet, isIpv4, networkAddress, parseCidr } from './ipv4';
 import { SectionReader, splitList } from './read-values';
+import { FAILOVER_KEYS, readFailover } from './validate-failover';
+import { METRICS_KEYS, readMetrics } from './validate-metrics';
 import { readReplication, REPLICATION_KEYS } from './validate-replication';
+import { readTrackCheck, TRACK_KEYS, TRACK_NAME, TRACK_NAME_EXPECTED } from './validate-track';
 import { closestName } from './suggest';
-import type { CommandConfig, ConfigProblem, NodeConfig, PbxHaConfig, RouteConfig, VipConfig } from './types';
+import type { CommandConfig, ConfigProblem, NodeConfig, PbxHaConfig, RouteConfig, TrackCheckConfig, VipConfig } from './types';
 
 export type ConfigResult = { ok: true; config: PbxHaConfig } | { ok: false; problems: ConfigProblem[] };
 
 const FIXED_SECTIONS = [
-  'cluster', 'health', 'garp', 'services', 'notify', 'agent', 'replication', 'sync.files', 'sync.db', 'sync.astdb',
+  'cluster', 'health', 'failover', 'garp', 'services', 'notify', 'agent', 'metrics',
+  'replication', 'sync.files', 'sync.db', 'sync.astdb',
 ] as const;
 type FixedSection = (typeof FIXED_SECTIONS)[number];
-const NAMED_SECTIONS = ['node', 'vip'] as const;
+const NAMED_SECTIONS = ['node', 'vip', 'track'] as const;
 const SYNC_JOBS = ['files', 'db', 'astdb'] as const;
 const ALL_SECTIONS =
-  '[cluster], [node.NAME], [vip.NAME], [health], [garp], [services], [notify], [agent], [replication], [sync.files], [sync.db], [sync.astdb]';
+  '[cluster], [node.NAME], [vip.NAME], [health], [track.NAME], [failover], [garp], [services], [notify], [agent], [metrics], ' +
+  '[replication], [sync.files], [sync.db], [sync.astdb]';
 
-const KNOWN_KEYS: Readonly<Record<FixedSection | 'node' | 'vip', readonly string[]>> = {
+const KNOWN_KEYS: Readonly<Record<FixedSection | (typeof NAMED_SECTIONS)[number], readonly string[]>> = {
   cluster: ['master', 'slave'],
   node: ['address'],
   vip: ['address', 'interface', 'route'],
+  track: TRACK_KEYS,
+  failover: FAILOVER_KEYS,
+  metrics: METRICS_KEYS,
   health: ['interval', 'fall', 'rise', 'timeout', 'track'],
   garp: ['count', 'interval', 'repeat_after', 'refresh'],
   services: ['start', 'stop', 'timeout'],
@@ -66,6 +74,7 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
   const fixed = new Map<FixedSection, IniSection>();
   const nodeSections: IniSection[] = [];
   const vipSections: IniSection[] = [];
+  const trackSections: IniSection[] = [];
   for (const section of scan.sections) {
     const dot = section.name.indexOf('.');
     const kind = dot < 0 ? section.name : section.name.slice(0, dot);
@@ -89,11 +98,17 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
     } else if (kind === 'vip') {
       if (suffix !== null && VIP_NAME.test(suffix)) vipSections.push(section);
       else sectionProblem('bad VIP name', '[vip.NAME] where NAME is 1-32 letters, digits, "_" or "-", such as [vip.voip]');
+    } else if (kind === 'track') {
+      if (suffix !== null && TRACK_NAME.test(suffix)) trackSections.push(section);
+      else sectionProblem(suffix === null ? '[track] needs the name of a check' : 'bad check name', TRACK_NAME_EXPECTED);
     } else {
       // The whole name first (`[sync_files]` -> [sync.files]), then its kind (`[nodes.pbx3]` -> [node.pbx3]).
       const whole = closestName(section.name, FIXED_SECTIONS);
       const guess = closestName(kind, [...FIXED_SECTIONS.filter((name) => !name.includes('.')), ...NAMED_SECTIONS, 'sync']);
-      const spelt = whole !== null ? `[${whole}]` : guess === null ? null : suffix === null ? `[${guess}]` : `[${guess}.${suffix}]`;
+      // A named kind without a name (`[tracks]`) is offered with NAME: `[track]` alone is refused too.
+      const named = (NAMED_SECTIONS as readonly string[]).includes(guess ?? '');
+      const spelt = whole !== null ? `[${whole}]` : guess === null ? null
+        : suffix === null ? (named ? `[${guess}.NAME]` : `[${guess}]`) : `[${guess}.${suffix}]`;
       sectionProblem(spelt === null ? 'unknown section' : `unknown section (did you mean ${spelt}?)`, `one of ${ALL_SECTIONS}`);
     }
   }
@@ -236,7 +251,9 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
     // A probe still waiting when the peer is already declared down would be meaningless.
     health.report(health.entry('timeout')!, `at most fall × interval = ${fall} × ${formatDurationMs(intervalMs)} = ${formatDurationMs(fall * intervalMs)}`, 'timeout longer than the detection time');
   }
-  const track = health.ipv4List('track');
+  // `track` here is ICMP only; a command belongs in a [track.NAME] section, a common confusion.
+  const track = health.ipv4List('track', (item) =>
+    item.startsWith('/') || /\s/.test(item) ? 'a command, not an address: tracked commands go in a [track.NAME] section' : undefined);
   const trackEntry = health.entry('track');
   for (const address of track) {
     // Tracking the peer would put the slave in fault exactly when the master dies, and a slave in
@@ -248,6 +265,18 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
       health.report(trackEntry, 'addresses outside the pair, usually the gateway', `this is the address of ${what}`, address);
     }
   }
+
+  // [track.NAME]
+  const checks: TrackCheckConfig[] = [];
+  for (const section of trackSections) {
+    const r = new SectionReader(file, section, problems);
+    r.checkKeys(KNOWN_KEYS.track);
+    const check = readTrackCheck(r);
+    if (check !== null) checks.push(check);
+  }
+
+  // [failover]
+  const failover = readFailover(reader('failover'));
 
   // [garp]
   const garp = reader('garp');
@@ -277,6 +306,9 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
   // [replication], [sync.files], [sync.db], [sync.astdb]
   const replication = readReplication(reader, { reader: agent, stateDir });
 
+  // [metrics]
+  const metrics = readMetrics(reader('metrics'));
+
   if (problems.length > 0) {
     // Stable sort: by line, and problems tied to no line (missing sections) at the end.
     const order = (p: ConfigProblem): number => p.line ?? Number.MAX_SAFE_INTEGER;
@@ -295,11 +327,14 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
       nodes,
       vips,
       health: { intervalMs: intervalMs!, fall: fall!, rise: rise!, timeoutMs: timeoutMs!, track },
+      checks,
+      failover: failover!,
       garp: { count: garpCount!, intervalMs: garpIntervalMs!, repeatAfterMs: repeatAfterMs!, refreshMs: refreshMs! },
       services: { start: command(startArgv, serviceTimeoutMs), stop: command(stopArgv, serviceTimeoutMs) },
       notify: { script: command(scriptArgv, notifyTimeoutMs) },
       agent: { reconcileIntervalMs: reconcileIntervalMs!, socketPath: socketPath!, stateDir: stateDir!, releaseOnStop: releaseOnStop! },
       replication: replication!,
+      metrics: metrics!,
     },
   };
 }

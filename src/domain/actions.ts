@@ -26,6 +26,13 @@ export type Action =
    * it served (its astdb), so that phones keep their registrations after the failback.
    */
   | { kind: 'before-failback' }
+  /**
+   * A planned handover: the last astdb copy to the slave, after the services stopped (so it
+   * is final) and before the addresses go.
+   */
+  | { kind: 'final-sync' }
+  /** Ask the peer's agent over the trusted link: take over now, or release the VIPs. */
+  | { kind: 'peer-request'; request: 'peer-takeover' | 'peer-release' }
   /** Run the notify script, never waited for. */
   | { kind: 'notify'; event: string; state: NodeState }
   /** Something an administrator must see (logged and sent to the notify script). */

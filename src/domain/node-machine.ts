@@ -16,6 +16,7 @@ import type { Detector, DetectorTiming } from './detector';
 import { downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from './detector';
 import type { NodeState } from './states';
 import { assertNever, holdsVips } from './states';
+import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
 
 export interface MachineSettings {
   nodeName: string;
@@ -28,6 +29,12 @@ export interface MachineSettings {
   /** Tracked addresses (usually the gateway). */
   tracks: string[];
   timing: DetectorTiming;
+  /** Tracked checks (commands) with their rise/fall counts; they count only while serving. */
+  checks: { name: string; rise: number; fall: number }[];
+  /** auto: a healthy master takes the VIPs back; manual: only on `pbx-ha failback`. */
+  failback: 'auto' | 'manual';
+  /** With auto, how long the master must have been healthy before it takes them back. */
+  failbackDelayMs: number;
 }
 
 export type ProbeTarget =
@@ -43,7 +50,15 @@ export type MachineEvent =
   /** Time passed (a detection deadline was reached). */
   | { kind: 'tick'; nowMs: number }
   /** While holding a VIP, another MAC answered ARP for it. */
-  | { kind: 'conflict'; nowMs: number; vip: string; macs: string[] };
+  | { kind: 'conflict'; nowMs: number; vip: string; macs: string[] }
+  /** A tracked check ran. */
+  | { kind: 'check-result'; nowMs: number; name: string; ok: boolean; problem: string | null }
+  /** An administrator's command on this node (`pbx-ha failover`, `pbx-ha failback`). */
+  | { kind: 'admin'; nowMs: number; command: 'failover' | 'failback' }
+  /** The peer asks over the trusted link: take over now (it hands over), or release (failback). */
+  | { kind: 'peer-asks'; nowMs: number; request: 'takeover' | 'release' }
+  /** The answer to our own peer request. */
+  | { kind: 'peer-answered'; nowMs: number; request: 'peer-takeover' | 'peer-release'; ok: boolean };
 
 export interface Transition {
   from: NodeState;
@@ -53,6 +68,9 @@ export interface Transition {
 }
 
 type VipProbeResult = 'unknown' | 'answered' | 'silent';
+
+/** How long a master waits before asking an unreachable or refusing slave again for the VIPs. */
+const RELEASE_RETRY_MS = 5000;
 
 interface VipProbe {
   result: VipProbeResult;
@@ -69,6 +87,8 @@ export interface MachineView {
   held: string[];
   vipProbes: Record<string, VipProbeResult>;
   lastReason: string;
+  checks: Record<string, CheckState>;
+  handedOver: boolean;
 }
 
 export class NodeMachine {
@@ -80,6 +100,17 @@ export class NodeMachine {
   private carrier: Record<string, boolean> | null = null;
   private held: string[] = [];
   private lastReason = 'starting';
+  private checks = new Map<string, CheckState>();
+  /** Slave: the master handed over (planned, or because it is in fault); serve until released. */
+  private handedOver = false;
+  /** Master: a release was asked of the slave and not answered yet. */
+  private releaseAsked = false;
+  /** Master: when it became healthy and ready to serve again (for failback_delay). */
+  private readySinceMs: number | null = null;
+  /** Master: an administrator asked for the VIPs back. */
+  private failbackWanted = false;
+  /** Master: a release request failed; not asked again before this instant. */
+  private releaseRetryAtMs = 0;
 
   constructor(
     private settings: MachineSettings,
@@ -89,6 +120,17 @@ export class NodeMachine {
     this.peer = newDetector(nowMs);
     for (const t of settings.tracks) this.tracks.set(t, newDetector(nowMs));
     for (const v of settings.vips) this.vipProbes.set(v.name, { result: 'unknown', baselineMs: nowMs });
+    for (const c of settings.checks) this.checks.set(c.name, NEW_CHECK);
+  }
+
+  /**
+   * Whether the tracked checks run now: only where the PBX services are meant to run and
+   * matter — on the node that serves, and on one in fault because of a check (to see it
+   * recover). A slave in standby has its services stopped: its checks would only fail.
+   */
+  checksRunning(): boolean {
+    if (this.state === 'active') return true;
+    return this.state === 'fault' && [...this.checks.values()].some((c) => c.status === 'down');
   }
 
   view(): MachineView {
@@ -102,6 +144,8 @@ export class NodeMachine {
       held: [...this.held],
       vipProbes: Object.fromEntries([...this.vipProbes].map(([k, v]) => [k, v.result])),
       lastReason: this.lastReason,
+      checks: Object.fromEntries(this.checks),
+      handedOver: this.handedOver,
     };
   }
 
@@ -121,6 +165,9 @@ export class NodeMachine {
   nextDeadlineMs(): number | null {
     const deadlines = [downDeadlineMs(this.peer, this.settings.timing)];
     for (const d of this.tracks.values()) deadlines.push(downDeadlineMs(d, this.settings.timing));
+    if (this.readySinceMs !== null && this.failbackPending()) {
+      deadlines.push(Math.max(this.readySinceMs + this.settings.failbackDelayMs, this.releaseRetryAtMs));
+    }
     const pending = deadlines.filter((d): d is number => d !== null);
     return pending.length ? Math.min(...pending) : null;
   }
@@ -143,9 +190,48 @@ export class NodeMachine {
           kind: 'alert',
           message: `another node (MAC ${event.macs.join(', ')}) answers for VIP ${event.vip} that this node holds`,
         });
-        // The master is entitled to the VIPs: it re-announces them so that the network
-        // follows it. A slave is not: it waits for its detector to see the master.
-        if (this.settings.role === 'master') actions.push({ kind: 'garp', vips: [event.vip] });
+        // One holder (BEHAVIOR.md): the master is entitled to the VIPs and re-announces them
+        // so that the network follows it; a slave is not, and releases them.
+        if (this.settings.role === 'master') {
+          actions.push({ kind: 'garp', vips: [event.vip] });
+        } else if (this.state === 'active') {
+          this.handedOver = false;
+          const released = this.planned('standby', now, `another node answers for VIP ${event.vip}`);
+          return { actions: [...actions, ...released.actions], transition: released.transition };
+        }
+        break;
+      case 'check-result': {
+        const c = this.settings.checks.find((x) => x.name === event.name);
+        const st = this.checks.get(event.name);
+        if (c && st) this.checks.set(event.name, recordCheck(st, event.ok, c.rise, c.fall, event.problem));
+        break;
+      }
+      case 'admin':
+        if (event.command === 'failover' && this.state === 'active') return this.planned('maintenance', now, 'failover requested by an administrator');
+        if (event.command === 'failback') {
+          this.failbackWanted = true;
+          if (this.state === 'maintenance') return this.planned('standby', now, 'failback requested by an administrator');
+        }
+        break;
+      case 'peer-asks':
+        if (event.request === 'takeover') {
+          // A node that cannot serve does not promise to: the master hears the refusal.
+          if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;
+        } else {
+          this.handedOver = false;
+          if (this.state === 'active') return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
+        }
+        break;
+      case 'peer-answered':
+        if (event.request === 'peer-release') {
+          this.releaseAsked = false;
+          // An unreachable or refusing slave is asked again later, not in a tight loop.
+          if (!event.ok) this.releaseRetryAtMs = now + RELEASE_RETRY_MS;
+          // The slave released the VIPs and said so: they are free, no need to wait for a
+          // probe to time out.
+          if (event.ok) for (const p of this.vipProbes.values()) p.result = 'silent';
+          if (event.ok) this.failbackWanted = false;
+        }
         break;
       default:
         assertNever(event);
@@ -153,7 +239,7 @@ export class NodeMachine {
     this.evaluateDetectors(now);
 
     const transition = this.maybeTransition(now);
-    if (transition) actions.push(...this.transitionActions(transition.from, transition.to));
+    if (transition) actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
 
     // Reconcile after the decision: an active node repairs missing addresses or routes,
     // a passive one removes stale ones. `init` leaves everything as it found it.
@@ -165,7 +251,63 @@ export class NodeMachine {
         this.held = holdsVips(this.state) ? this.settings.vips.map((v) => v.name) : [];
       }
     }
+    if (this.failbackPending() && !this.releaseAsked && this.failbackDue(now)) {
+      this.releaseAsked = true;
+      actions.push({ kind: 'peer-request', request: 'peer-release' });
+    }
     return { actions, transition };
+  }
+
+  /** Master in standby, the slave serving, and a failback to come (auto, or asked for). */
+  private failbackPending(): boolean {
+    return (
+      this.settings.role === 'master' &&
+      this.state === 'standby' &&
+      [...this.vipProbes.values()].some((p) => p.result === 'answered') &&
+      (this.settings.failback === 'auto' || this.failbackWanted)
+    );
+  }
+
+  private failbackDue(now: number): boolean {
+    if (now < this.releaseRetryAtMs) return false;
+    if (this.failbackWanted) return true;
+    return this.readySinceMs !== null && now - this.readySinceMs >= this.settings.failbackDelayMs;
+  }
+
+  /** A transition an administrator or the peer asked for (not derived from observations). */
+  private planned(to: NodeState, now: number, reason: string): { actions: Action[]; transition: Transition } {
+    const transition: Transition = { from: this.state, to, atMs: now, reason };
+    const from = this.state;
+    this.state = to;
+    this.sinceMs = now;
+    this.lastReason = reason;
+    this.onEnter(to, now);
+    return { actions: this.transitionActions(from, to, reason), transition };
+  }
+
+  /** Bookkeeping on entering a state. */
+  private onEnter(to: NodeState, now: number): void {
+    if (to === 'active') {
+      // Services are (re)started: their checks start afresh, so a PBX still starting is not
+      // taken for a dead one (it has `fall` results to come up).
+      for (const c of this.settings.checks) this.checks.set(c.name, NEW_CHECK);
+      this.failbackWanted = false;
+    }
+    this.readySinceMs = to === 'standby' || to === 'init' ? now : null;
+    this.releaseAsked = false;
+    // Whether somebody answers on the VIPs is asked afresh in every state that does not hold
+    // them: an answer heard before (say, "free", just before this node went to maintenance
+    // and the slave took over) must never be the reason for a claim now.
+    if (to === 'maintenance' || to === 'fault' || (to === 'standby' && this.vipsKnownFree())) {
+      for (const p of this.vipProbes.values()) {
+        p.result = 'unknown';
+        p.baselineMs = now;
+      }
+    }
+  }
+
+  private vipsKnownFree(): boolean {
+    return [...this.vipProbes.values()].every((p) => p.result === 'silent');
   }
 
   /** Actions to run when the agent stops: release unless told to keep the VIPs. */
@@ -220,6 +362,8 @@ export class NodeMachine {
     if (down.length) return `no carrier on ${down.join(', ')}`;
     const silent = [...this.tracks].filter(([, d]) => d.status === 'down').map(([a]) => a);
     if (silent.length) return `tracked ${silent.join(', ')} not answering`;
+    const failing = [...this.checks].filter(([, c]) => c.status === 'down');
+    if (failing.length) return `check ${failing.map(([n, c]) => `${n} failing${c.lastProblem ? ` (${c.lastProblem})` : ''}`).join(', ')}`;
     return null;
   }
 
@@ -243,10 +387,15 @@ export class NodeMachine {
       }
       case 'slave': {
         const silenceMs = this.settings.timing.downAfterMs;
+        if (this.handedOver) return { state: 'active', reason: `master ${this.settings.peerName} handed over` };
         if (this.peer.status === 'down') {
           return { state: 'active', reason: `master ${this.settings.peerName} silent for ${silenceMs} ms` };
         }
         if (this.peer.status === 'up') {
+          // Once serving, the slave gives the VIPs back by itself only with failback = auto
+          // and no delay (the original design); otherwise the master asks when it is time.
+          const waitsToBeAsked = this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0;
+          if (this.state === 'active' && waitsToBeAsked) return stay;
           return { state: 'standby', reason: `master ${this.settings.peerName} answers` };
         }
         return { state: unknownFrom(this.state), reason: `probing master ${this.settings.peerName}` };
@@ -270,6 +419,7 @@ export class NodeMachine {
     this.state = want.state;
     this.sinceMs = now;
     this.lastReason = want.reason;
+    this.onEnter(want.state, now);
     return transition;
   }
 
@@ -277,7 +427,7 @@ export class NodeMachine {
    * Going active: addresses, routes, gratuitous ARP, services, notify. Going passive: the
    * reverse — notify, services, routes, addresses (BEHAVIOR.md, "Order").
    */
-  private transitionActions(from: NodeState, to: NodeState): Action[] {
+  private transitionActions(from: NodeState, to: NodeState, reason: string): Action[] {
     const vips = this.settings.vips;
     const notify: Action = { kind: 'notify', event: 'transition', state: to };
     if (to === 'active') {
@@ -301,10 +451,19 @@ export class NodeMachine {
     // standby (as in the original XiVO design). Maintenance stops them on either node.
     const stopServices = to === 'maintenance' || (to === 'standby' && this.settings.role === 'slave');
     if (stopServices) actions.push({ kind: 'services', command: 'stop', wait: true });
+    // A planned handover sends the last astdb changes once the services are stopped.
+    if (to === 'maintenance' && from === 'active') actions.push({ kind: 'final-sync' });
     // `fault` leaves the services as they are: this node cannot judge whether to stop them.
     if (from === 'active' || this.held.length) {
-      actions.push({ kind: 'net', changes: vips.flatMap(releaseChanges), reason: `${from} -> ${to}` });
+      actions.push({ kind: 'net', changes: vips.flatMap(releaseChanges), reason: `${from} -> ${to} (${reason})` });
       this.held = [];
+    }
+    // The master stepping down while it is still reachable (maintenance, a failed check, a
+    // lost DATA link) tells the slave to take over now, rather than leaving the phones
+    // without a PBX until the slave's detector notices, which it never would: the master
+    // still answers ping.
+    if (from === 'active' && this.settings.role === 'master' && (to === 'maintenance' || to === 'fault')) {
+      actions.push({ kind: 'peer-request', request: 'peer-takeover' });
     }
     return actions;
   }

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../adapters/exec';
-import { SshControl, type SshTarget } from '../adapters/ssh-control';
+import { askPeer as askPeerOnce, SshControl, type SshTarget } from '../adapters/ssh-control';
 import type { PbxHaConfig } from '../config/types';
 import type { NodeState } from '../domain/states';
 import { shouldFetchFromSlave } from './astdb/provenance';
@@ -17,7 +17,7 @@ import { dumpDatabase } from './db/copy';
 import { dbWorkFile, POSTGRES_OS_USER } from './db-settings';
 import { pushFiles } from './files';
 import { JobNotApplicable, type JobDefinition, type JobOutcome } from './runner';
-import { parseHello } from '../link/peer-protocol';
+import { parseHello, type PeerHello } from '../link/peer-protocol';
 import { peerTarget, rsyncRemoteShell } from '../link/target';
 import type { Logger } from '../ports/log';
 
@@ -52,11 +52,11 @@ export class Replication {
   }
 
   /** Opens the control channel and checks that a copy applies now. */
-  private async openForCopy(kind: string): Promise<SshControl> {
+  private async openForCopy(kind: string, handingOver = false): Promise<SshControl> {
     const { role, node } = this.deps.identity();
     if (role !== 'master') throw new JobNotApplicable(`${kind} copies go from the master; this is the slave`);
     const state = this.deps.state();
-    if (state !== 'active') throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
+    if (state !== 'active' && !handingOver) throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
     if (!this.deps.config().replication.enabled) throw new JobNotApplicable('replication is disabled ([replication] enabled = no)');
     const control = new SshControl(this.target());
     await control.connect();
@@ -83,9 +83,9 @@ export class Replication {
     ];
   }
 
-  async copyAstdb(signal: AbortSignal, force = false): Promise<JobOutcome> {
+  async copyAstdb(signal: AbortSignal, force = false, handingOver = false): Promise<JobOutcome> {
     const config = this.deps.config();
-    const control = await this.openForCopy('astdb');
+    const control = await this.openForCopy('astdb', handingOver);
     try {
       const snap = await takeSnapshot(config.replication.astdb.path, outbox(config, 'astdb.sqlite3'));
       if (!force && snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
@@ -123,6 +123,27 @@ export class Replication {
     } finally {
       control.close();
     }
+  }
+
+  /** Who the peer is and what state it is in, over the trusted link. */
+  async hello(): Promise<PeerHello> {
+    return parseHello(await askPeerOnce(this.target(), { request: 'peer-hello', from: this.deps.identity().node }, 15_000));
+  }
+
+  /** Sends a takeover or release request to the peer's agent; true when it did it. */
+  async askPeer(request: 'peer-takeover' | 'peer-release'): Promise<boolean> {
+    const answer = await askPeerOnce(this.target(), { request, from: this.deps.identity().node }, 60_000);
+    this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
+    return true;
+  }
+
+  /**
+   * The last astdb copy of a planned handover: this node has just stopped its services (it
+   * is no longer active), so the copy holds every change.
+   */
+  async finalAstdb(): Promise<string> {
+    const result = await this.copyAstdb(new AbortController().signal, true, true);
+    return result.detail;
   }
 
   /**

@@ -2,7 +2,7 @@
 // command lets through only these requests (a stolen pbx-ha key can ask for copies to be
 // installed in standby, and nothing else); every answer is checked before it is used.
 
-export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export'] as const;
+export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export', 'peer-takeover', 'peer-release'] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
 export type CopyKind = 'files' | 'db' | 'astdb';
@@ -12,7 +12,11 @@ export type PeerRequest =
   | { request: 'peer-hello'; from: string }
   | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string }
   | { request: 'peer-astdb-info'; from: string }
-  | { request: 'peer-astdb-export'; from: string };
+  | { request: 'peer-astdb-export'; from: string }
+  /** The master hands over (planned, or it is in fault): take the VIPs now. */
+  | { request: 'peer-takeover'; from: string }
+  /** The master takes the VIPs back: stop the services and release them. */
+  | { request: 'peer-release'; from: string };
 
 /** Checks a request line received from the peer; returns it typed, or why it is refused. */
 export function parsePeerRequest(line: string): { ok: true; request: PeerRequest } | { ok: false; error: string } {

@@ -1,3 +1,4 @@
+import { machineSettingsFor } from '../../src/agent/machine-settings';
 // Test configurations, written as INI text and read by the real configuration layer, so
 // that tests use exactly what an administrator's file would give.
 //
@@ -82,14 +83,5 @@ export function baseAddresses(config: PbxHaConfig, name: string): ActualAddress[
 export function machineSettings(config: PbxHaConfig, name: string): MachineSettings {
   const id = identityFor(config, nodeOf(config, name));
   const own = baseAddresses(config, name).filter((a) => a.address === id.ownAddress).map((a) => a.ifname);
-  return {
-    nodeName: id.node,
-    role: id.role,
-    peerName: id.peer,
-    peerAddress: id.peerAddress,
-    vips: config.vips,
-    watchedInterfaces: [...new Set([...config.vips.map((v) => v.interface), ...own])],
-    tracks: config.health.track,
-    timing: { downAfterMs: config.health.fall * config.health.intervalMs, rise: config.health.rise },
-  };
+  return machineSettingsFor(config, id, own);
 }

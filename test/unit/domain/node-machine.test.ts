@@ -100,6 +100,10 @@ function shape(actions: Action[]): string[] {
         return `notify ${a.event} ${a.state}`;
       case 'before-failback':
         return 'before-failback';
+      case 'final-sync':
+        return 'final-sync';
+      case 'peer-request':
+        return `ask ${a.request}`;
       case 'alert':
         return 'alert';
     }
@@ -269,16 +273,16 @@ test('a tracked target silent for fall × interval -> fault; the VIPs of an acti
   assert.equal(m.state, 'active');
   const actions = m.tick(2 + DOWN_AFTER);
   assert.equal(m.state, 'fault');
-  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH]);
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH, 'ask peer-takeover']);
 });
 
-test('an active node that loses its carrier releases the VIPs', () => {
+test('an active master that loses a carrier releases the VIPs and asks the slave to take over', () => {
   const m = new Driver(pairConfig(), 'pbx1');
   m.read(0, ['voip', 'data']);
   assert.equal(m.state, 'active');
   const actions = m.read(1000, ['voip', 'data'], { eth0: true, eth1: false });
   assert.equal(m.state, 'fault');
-  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH]);
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH, 'ask peer-takeover']);
 });
 
 test('slave: a master silent from the start is taken over fall × interval after the start', () => {
@@ -316,7 +320,8 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
   const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(actions), ['notify transition standby']);
+  // failback = auto without delay: the master asks the slave for the VIPs at once.
+  assert.deepEqual(shape(actions), ['notify transition standby', 'ask peer-release']);
   // Standby: still asking, and takes the VIPs when both are free.
   assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
   const claim = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
@@ -376,7 +381,7 @@ test('init touches nothing: a stale VIP seen by a slave in init is left until it
   assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
 });
 
-test('conflict: the master alerts and re-announces; the slave only alerts', () => {
+test('conflict: the master alerts and re-announces; an active slave alerts and releases (one holder)', () => {
   const m = new Driver(pairConfig(), 'pbx1');
   m.read(0, ['voip', 'data']);
   const ma = m.handle({ kind: 'conflict', nowMs: 100, vip: 'voip', macs: ['02:00:00:00:00:02'] });
@@ -386,9 +391,55 @@ test('conflict: the master alerts and re-announces; the slave only alerts', () =
 
   const s = standbySlave();
   s.tickAtDeadline();
-  const sa = s.handle({ kind: 'conflict', nowMs: 6000, vip: 'data', macs: ['02:00:00:00:00:01'] });
-  assert.deepEqual(shape(sa), ['alert']);
   assert.equal(s.state, 'active');
+  const sa = s.handle({ kind: 'conflict', nowMs: 6000, vip: 'data', macs: ['02:00:00:00:00:01'] });
+  assert.deepEqual(shape(sa), ['alert', 'notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  assert.equal(s.state, 'standby');
+});
+
+test('planned handover: failover on the master, takeover on the slave, failback', () => {
+  const m = new Driver(pairConfig(), 'pbx1');
+  m.read(0, ['voip', 'data']);
+  assert.equal(m.state, 'active');
+  const fo = m.handle({ kind: 'admin', nowMs: 100, command: 'failover' });
+  assert.equal(m.state, 'maintenance');
+  // Services stop first, so the last astdb copy holds every change; then the addresses go,
+  // then the slave is told to take over.
+  assert.deepEqual(shape(fo), ['notify transition maintenance', 'services stop wait', 'final-sync', RELEASE_BOTH, 'ask peer-takeover']);
+
+  const s = standbySlave();
+  const takeover = s.handle({ kind: 'peer-asks', nowMs: 3500, request: 'takeover' });
+  assert.equal(s.state, 'active');
+  assert.match(shape(takeover).join(' '), /net\(\+addr voip/);
+  // The master still answers ping: a handed-over slave keeps serving all the same.
+  s.peerAnswers(4000);
+  s.peerAnswers(5000);
+  s.peerAnswers(6000);
+  assert.equal(s.state, 'active');
+
+  // Failback: the master asks for the VIPs back; it claims when the slave says it released
+  // them — not on an old "free" answer heard before the handover.
+  const fb = m.handle({ kind: 'admin', nowMs: 7000, command: 'failback' });
+  assert.equal(m.state, 'standby');
+  assert.deepEqual(shape(fb), ['notify transition standby']);
+  m.probe({ kind: 'vip', name: 'voip' }, 7000, 7001, true);
+  assert.ok(m.all.at(-1)!.actions.some((a) => a.kind === 'peer-request' && a.request === 'peer-release'), 'the master asks the slave to release');
+  assert.equal(m.state, 'standby');
+  const released = s.handle({ kind: 'peer-asks', nowMs: 7100, request: 'release' });
+  assert.equal(s.state, 'standby');
+  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  m.handle({ kind: 'peer-answered', nowMs: 7150, request: 'peer-release', ok: true });
+  assert.equal(m.state, 'active');
+});
+
+test('failback = manual: a slave that took over keeps the VIPs when the master answers again', () => {
+  const d = new Driver(pairConfig({ failover: { failback: 'manual' } }), 'pbx2');
+  d.read(0);
+  for (const t of [0, 1000, 2000]) d.peerAnswers(t);
+  d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+  for (const t of [10_000, 11_000, 12_000, 13_000]) d.peerAnswers(t);
+  assert.equal(d.state, 'active', 'still serving until pbx-ha failback');
 });
 
 test('stop: releases the held VIPs unless told to keep them', () => {
