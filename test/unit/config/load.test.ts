@@ -51,6 +51,10 @@ function replace(text: string, from: string, to: string): string {
 
 const DEFAULTS_AFTER_BASE = {
   health: { intervalMs: 1000, fall: 3, rise: 3, timeoutMs: 1000, track: [] },
+  // No [track.*] section, no check: a plain file works on a machine without Asterisk.
+  checks: [],
+  failover: { failback: 'auto' as const, failbackDelayMs: 0 },
+  metrics: { enabled: false, host: '127.0.0.1', port: 9549 },
   garp: { count: 5, intervalMs: 200, repeatAfterMs: 5000, refreshMs: 0 },
   services: { start: null, stop: null },
   notify: { script: null },
@@ -119,6 +123,12 @@ test('a full file parses to exactly the values written', () => {
       { name: 'data', address: '198.51.100.10', prefixLength: 31, interface: 'eth1.100', routes: [] },
     ],
     health: { intervalMs: 500, fall: 4, rise: 2, timeoutMs: 1500, track: ['192.0.2.1', '198.51.100.11'] },
+    checks: [
+      { name: 'asterisk', command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'], intervalMs: 10_000, timeoutMs: 9500, rise: 1, fall: 5 },
+      { name: 'sip_port-5060', command: ['/usr/local/lib/pbx checks/sip', '--port=5060'], intervalMs: 100, timeoutMs: 10, rise: 100, fall: 100 },
+    ],
+    // The one default value left: failback_delay must be 0 with manual (see failover-metrics tests).
+    failover: { failback: 'manual', failbackDelayMs: 0 },
     garp: { count: 3, intervalMs: 0, repeatAfterMs: 0, refreshMs: 120_000 },
     services: {
       start: { argv: ['/usr/local/bin/pbx', 'start all', '--reason=fail over'], timeoutMs: 120_000 },
@@ -146,6 +156,7 @@ test('a full file parses to exactly the values written', () => {
       },
       astdb: { schedule: '*/30 * * * * *', timeoutMs: 30_000, path: '/srv/asterisk/astdb.sqlite3', debounceMs: 0 },
     },
+    metrics: { enabled: true, host: '2001:db8::10', port: 9100 },
   } satisfies PbxHaConfig);
 });
 
@@ -167,6 +178,27 @@ test('the shipped etc/pbx-ha.conf is valid and matches the documented shape', ()
   assert.deepEqual(c.services.start?.argv, ['/usr/bin/xivo-service', 'start']);
   assert.equal(c.notify.script, null);
   assert.deepEqual(c.replication, DEFAULTS_AFTER_BASE.replication);
+  // The Asterisk check is shown commented out: the shipped file tracks no command.
+  assert.deepEqual(c.checks, []);
+  assert.deepEqual(c.failover, DEFAULTS_AFTER_BASE.failover);
+  assert.deepEqual(c.metrics, DEFAULTS_AFTER_BASE.metrics);
+});
+
+test('the commented-out [track.asterisk] of etc/pbx-ha.conf is valid once uncommented, at the defaults', () => {
+  const text = readFileSync(path.join(ROOT, 'etc/pbx-ha.conf'), 'utf8');
+  const lines = text.split('\n');
+  const start = lines.indexOf(';[track.asterisk]');
+  assert.ok(start >= 0, 'etc/pbx-ha.conf shows ;[track.asterisk]');
+  // Uncomment the header and the `;key = value` lines after it, as an administrator would.
+  let end = start + 1;
+  while (end < lines.length && lines[end].startsWith(';') && !lines[end].startsWith(';[')) end++;
+  const block = lines.slice(start, end).filter((l) => /^;(\[|[a-z_]+ = )/.test(l)).map((l) => l.slice(1));
+  assert.deepEqual(block.map((l) => l.split(' ')[0]), ['[track.asterisk]', 'command', 'interval', 'timeout', 'rise', 'fall']);
+  const c = ok(BASE + block.join('\n') + '\n');
+  assert.deepEqual(c.checks, [{ name: 'asterisk', command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'], ...CONFIG_DEFAULTS.track }]);
+  // And uncommented in place, the whole shipped file still loads.
+  const uncommented = [...lines.slice(0, start), ...lines.slice(start, end).map((l) => (/^;(\[|[a-z_]+ = )/.test(l) ? l.slice(1) : l)), ...lines.slice(end)];
+  assert.equal(ok(uncommented.join('\n')).checks.length, 1);
 });
 
 test('CONFIG_DEFAULTS holds the defaults the validator applies', () => {
@@ -174,6 +206,10 @@ test('CONFIG_DEFAULTS holds the defaults the validator applies', () => {
   assert.deepEqual(c.replication, CONFIG_DEFAULTS.replication);
   assert.deepEqual(c.garp, CONFIG_DEFAULTS.garp);
   assert.deepEqual(c.agent, CONFIG_DEFAULTS.agent);
+  assert.deepEqual(c.failover, CONFIG_DEFAULTS.failover);
+  assert.deepEqual(c.metrics, CONFIG_DEFAULTS.metrics);
+  const check = ok(BASE + '[track.x]\ncommand = /bin/true\n').checks[0];
+  assert.deepEqual(check, { name: 'x', command: ['/bin/true'], ...CONFIG_DEFAULTS.track });
 });
 
 test('a file with six different mistakes gets six problems, in file order', () => {
