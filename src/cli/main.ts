@@ -6,6 +6,7 @@ import { checkConfigCommand } from './check-config';
 import { failbackCommand, failoverCommand } from './failover';
 import { historyCommand } from './history';
 import { ifupCommand } from './ifup';
+import { keepVipsOnStopCommand } from './keep-vips';
 import { pairCommand } from './pair';
 import { peerCommandCommand } from './peer-command';
 import { statusCommand } from './status';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   failover: failoverCommand,
   failback: failbackCommand,
   ifup: ifupCommand,
+  'keep-vips-on-stop': keepVipsOnStopCommand,
   pair: pairCommand,
   // Run by sshd and by pairing on the peer, not by people; not listed in the usage text.
   'peer-command': peerCommandCommand,

@@ -22,6 +22,7 @@ Commands:
   failover [--to NAME] [--force]        hand the service over to the slave (on the master)
   failback [--force]                    take it back (on the master)
   ifup IFACE                            tell the agent an interface came up (ifupdown hook)
+  keep-vips-on-stop                     the running agent keeps its VIPs when it stops (upgrades)
   history [--limit N] [--json]          transitions, copies and alerts, oldest first
   pair [--fingerprint SHA256:…] [--yes] set up the trusted link to the peer (on the master, once)
   help                                  show this text

@@ -132,9 +132,33 @@ export class Replication {
 
   /** Sends a takeover or release request to the peer's agent; true when it did it. */
   async askPeer(request: 'peer-takeover' | 'peer-release'): Promise<boolean> {
-    const answer = await askPeerOnce(this.target(), { request, from: this.deps.identity().node }, 60_000);
+    const req = { request, from: this.deps.identity().node };
+    const ready = request === 'peer-takeover' ? this.takeSpare() : null;
+    let answer: Record<string, unknown>;
+    if (ready) {
+      try {
+        answer = await ready.request(req, 60_000);
+      } finally {
+        ready.close();
+      }
+      if (answer.ok !== true) throw new Error(`the peer refused "${request}": ${String(answer.error ?? 'no reason given')}`);
+    } else {
+      answer = await askPeerOnce(this.target(), req, 60_000);
+    }
     this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
     return true;
+  }
+
+  /**
+   * A control channel opened ahead of a planned handover, so that between this node's
+   * release of the VIPs and the slave's claim there is one request, not an SSH handshake.
+   */
+  private spare: SshControl | null = null;
+
+  private takeSpare(): SshControl | null {
+    const s = this.spare;
+    this.spare = null;
+    return s;
   }
 
   /**
@@ -142,8 +166,15 @@ export class Replication {
    * is no longer active), so the copy holds every change.
    */
   async finalAstdb(): Promise<string> {
-    const result = await this.copyAstdb(new AbortController().signal, true, true);
-    return result.detail;
+    try {
+      return (await this.copyAstdb(new AbortController().signal, true, true)).detail;
+    } finally {
+      const spare = new SshControl(this.target());
+      await spare.connect().then(
+        () => (this.spare = spare),
+        (e: Error) => this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`),
+      );
+    }
   }
 
   /**
