@@ -170,10 +170,18 @@ export class Replication {
       return (await this.copyAstdb(new AbortController().signal, true, true)).detail;
     } finally {
       const spare = new SshControl(this.target());
-      await spare.connect().then(
-        () => (this.spare = spare),
-        (e: Error) => this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`),
-      );
+      // A hello round trip too: the peer's end of the channel is a program that needs a
+      // moment to start, and that moment must pass before the VIPs are released, not after.
+      await spare
+        .connect()
+        .then(() => spare.request({ request: 'peer-hello', from: this.deps.identity().node }, 15_000))
+        .then(
+          () => (this.spare = spare),
+          (e: Error) => {
+            spare.close();
+            this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`);
+          },
+        );
     }
   }
 
