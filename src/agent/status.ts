@@ -26,6 +26,10 @@ export interface AgentStatus {
   peer: { name: string; address: string; reachability: Reachability; lastAnswer: string | null; rttMs: number | null };
   vips: { name: string; address: string; interface: string; held: boolean }[];
   tracks: { address: string; reachability: Reachability }[];
+  /** Tracked checks: up/down/unknown, and the last failure's message. */
+  checks?: { name: string; status: string; lastProblem: string | null }[];
+  /** Slave only: the master handed over and this node serves until it is asked to release. */
+  handedOver?: boolean;
   links: Record<string, boolean>;
   transitions: TransitionRecord[];
 }
@@ -64,6 +68,8 @@ export function buildStatus(
       held: view.held.includes(v.name),
     })),
     tracks: Object.entries(view.tracks).map(([address, d]) => ({ address, reachability: d.status })),
+    checks: Object.entries(view.checks).map(([name, c]) => ({ name, status: c.status, lastProblem: c.lastProblem })),
+    handedOver: view.handedOver,
     links: view.carrier ?? {},
     transitions,
   };

@@ -38,6 +38,7 @@ export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
       (s.peer.rttMs !== null ? `, rtt ${s.peer.rttMs} ms` : ''),
     ...s.vips.map((v) => `vip ${v.name.padEnd(7)} ${v.address} on ${v.interface}: ${v.held ? 'HELD here' : 'not held here'}`),
     ...s.tracks.map((t) => `track       ${t.address}: ${t.reachability}`),
+    ...(s.checks ?? []).map((c) => `check ${c.name.padEnd(6)}${c.status}${c.status === 'down' && c.lastProblem ? ` — ${c.lastProblem}` : ''}`),
     `links       ${Object.entries(s.links).filter(([i]) => i !== 'lo').map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`).join(', ')}`,
     ...(s.jobs ?? []).map((j) => jobLine(j, s.nextRuns?.[j.kind], nowMs)),
     'transitions',
