@@ -12,6 +12,7 @@ import { RawArp } from '../adapters/raw-arp';
 import { LinkMonitor } from '../adapters/link-monitor';
 import { StateStore } from '../adapters/state-store';
 import { systemClock } from '../adapters/system-clock';
+import { type MetricsServer, startMetricsServer } from '../adapters/metrics';
 import type { Logger } from '../ports/log';
 import path from 'node:path';
 import { Agent, identityFor } from '../agent/agent';
@@ -115,6 +116,21 @@ export async function agentCommand(args: string[]): Promise<number> {
   await agent.start();
   monitor.start();
   schedule.start(config.replication);
+  const statusAnswer = () => ({ ...agent.status(), jobs: runner.state(), nextRuns: schedule.nextRuns() });
+  // Metrics are for watching the pair, not for running it: a port already taken is an alert,
+  // never a reason for the agent not to serve.
+  let metrics: MetricsServer | null = null;
+  const startMetrics = async () => {
+    await metrics?.close();
+    metrics = null;
+    if (!config.metrics.enabled) return;
+    metrics = await startMetricsServer(config.metrics, { status: statusAnswer }, log).catch((e: Error) => {
+      agent.alert(e.message);
+      return null;
+    });
+    if (metrics) log.log('info', `metrics on http://${metrics.address.host}:${metrics.address.port}/metrics`);
+  };
+  await startMetrics();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -128,6 +144,7 @@ export async function agentCommand(args: string[]): Promise<number> {
       void agent
         .stop(releaseOnStop)
         .then(() => control.stop())
+        .then(() => metrics?.close())
         .then(() => history?.close())
         .then(() => resolve(0));
     };
@@ -148,6 +165,7 @@ export async function agentCommand(args: string[]): Promise<number> {
         releaseOnStop = config.agent.releaseOnStop;
         await agent.reload(config, identityFor(config, next.selection.node));
         schedule.start(config.replication);
+        await startMetrics();
       });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -231,3 +231,22 @@ test('pbx-ha ifup: tells a running agent at once, and returns quietly when none 
     assert.equal(bad.code, 64, 'a missing interface name is a usage error');
   }, LAB);
 });
+
+test('metrics: with [metrics] enabled, the agent serves Prometheus metrics on loopback', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    const config = await lab.readConfig('pbx1');
+    await lab.writeConfig('pbx1', `${config}\n[metrics]\nenabled = yes\n`);
+    await lab.start('pbx1');
+    await waitSoleHolder(lab, 'pbx1');
+    const scrape = await lab.exec('pbx1', [
+      process.execPath,
+      '-e',
+      "fetch('http://127.0.0.1:9549/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    ]);
+    assert.match(scrape.stdout, /^pbx_ha_state\{node="pbx1",role="master",state="active"\} 1$/m);
+    assert.match(scrape.stdout, /^pbx_ha_vip_held\{vip="voip"\} 1$/m);
+    // Not on the node's lab address: loopback only by default.
+    const outside = await lab.exec('phone', [process.execPath, '-e', "fetch('http://192.0.2.11:9549/metrics').then(() => process.exit(0), () => process.exit(3))"], { allowFail: true });
+    assert.equal(outside.code, 3, 'the phone cannot reach the metrics');
+  }, LAB);
+});
