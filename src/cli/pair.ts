@@ -40,6 +40,7 @@ export async function pairCommand(args: string[]): Promise<number> {
     ...NODE_OPTION,
     fingerprint: { type: 'string' },
     yes: { type: 'boolean' },
+    manual: { type: 'boolean' },
   });
   const file = configFile(values);
   const loaded = await loadNode(file, values.node);
@@ -98,19 +99,34 @@ export async function pairCommand(args: string[]): Promise<number> {
   writeAtomically(target.knownHostsFile, knownHostsLine(target.host, target.port, hostKey) + '\n');
   say(`recorded it in ${target.knownHostsFile}`);
 
-  // 3. The key on the peer, through the administrator's own access (password or key), once.
-  say(`installing pbx-ha's key on ${selection.peer.name} as ${target.user} (you may be asked for ${target.user}'s password there)`);
-  await runPassThrough(
-    [
-      'ssh',
-      '-p', String(target.port),
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', `UserKnownHostsFile=${target.knownHostsFile}`,
-      `${target.user}@${target.host}`,
-      `${selfPath()} accept-peer-key`,
-    ],
-    { timeoutMs: 5 * 60_000, input: publicKey + '\n' },
+  // 3. The key on the peer: already there (pairing again), pasted by the administrator on
+  // the peer's console (--manual: Debian's sshd refuses root passwords by default), or
+  // installed through the administrator's own SSH access (password or key), once.
+  const alreadyThere = await askPeer(target, { request: 'peer-hello', from: selection.node.name }, 15_000).then(
+    () => true,
+    () => false,
   );
+  if (alreadyThere) {
+    say(`pbx-ha's key is already installed on ${selection.peer.name}`);
+  } else if (values.manual) {
+    say(`on ${selection.peer.name}, as root, run:`);
+    say(`  echo '${publicKey}' | ${selfPath()} accept-peer-key`);
+    say('then run "pbx-ha pair" here again to check the link');
+    return 0;
+  } else {
+    say(`installing pbx-ha's key on ${selection.peer.name} as ${target.user} (you may be asked for ${target.user}'s password there)`);
+    await runPassThrough(
+      [
+        'ssh',
+        '-p', String(target.port),
+        '-o', 'StrictHostKeyChecking=yes',
+        '-o', `UserKnownHostsFile=${target.knownHostsFile}`,
+        `${target.user}@${target.host}`,
+        `${selfPath()} accept-peer-key`,
+      ],
+      { timeoutMs: 5 * 60_000, input: publicKey + '\n' },
+    );
+  }
 
   // 4. The link itself, with the restricted key.
   const hello = parseHello(await askPeer(target, { request: 'peer-hello', from: selection.node.name }, 15_000));

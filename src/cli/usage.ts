@@ -24,7 +24,8 @@ Commands:
   ifup IFACE                            tell the agent an interface came up (ifupdown hook)
   keep-vips-on-stop                     the running agent keeps its VIPs when it stops (upgrades)
   history [--limit N] [--json]          transitions, copies and alerts, oldest first
-  pair [--fingerprint SHA256:…] [--yes] set up the trusted link to the peer (on the master, once)
+  pair [--fingerprint SHA256:…] [--yes] [--manual]
+                                        set up the trusted link to the peer (on the master, once)
   help                                  show this text
 
 The configuration is /etc/pbx-ha/pbx-ha.conf unless --config is given; the node is found by

@@ -221,3 +221,18 @@ test('database: the slave gets the master\'s rows except the excluded tables; a 
     assert.match((await lab.exec('pbx1', [PBX_HA, 'history'])).stdout, /alert\s+! db copy failed 1 times in a row/);
   }, LAB);
 });
+
+test('pairing --manual: the key is pasted on the peer\'s console; pairing again checks the link', TIMEOUT, async (t) => {
+  await withLab(t, async (lab) => {
+    for (const node of ['pbx1', 'pbx2'] as const) await lab.startSshd(node);
+    const fp = await lab.hostKeyFingerprint('pbx2');
+    const first = await lab.exec('pbx1', [PBX_HA, 'pair', '--manual', '--fingerprint', fp]);
+    const m = /echo '(ssh-ed25519 \S+ pbx-ha@pbx1)' \| (\S+) accept-peer-key/.exec(first.stdout);
+    assert.ok(m, first.stdout);
+    // What the administrator pastes on pbx2's console (no SSH access needed for it).
+    await lab.exec('pbx2', [m[2], 'accept-peer-key'], { input: `${m[1]}\n` });
+    const again = await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', fp]);
+    assert.match(again.stdout, /already installed on pbx2/);
+    assert.match(again.stdout, /paired: pbx2/);
+  }, LAB);
+});
