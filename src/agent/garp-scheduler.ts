@@ -48,14 +48,31 @@ export class GarpScheduler {
     this.setActive(false);
   }
 
+  /**
+   * One burst: a frame now, then one every `interval`, each sent only if this node still
+   * holds the VIP. A burst must end with the VIP: a released VIP announced a moment longer
+   * would be taken by the other node's free-address check for a holder (and, worse, would
+   * pull the phones back to a node that no longer answers).
+   */
   private burst(vipNames: string[]): void {
     const { garp, vips } = this.settings();
     for (const name of vipNames) {
       const vip = vips.find((v) => v.name === name);
       if (!vip) continue;
-      this.arp.announce(vip.address, vip.interface, garp.count, garp.intervalMs).catch((e: Error) => {
-        this.log.log('error', `gratuitous ARP for ${vip.address} on ${vip.interface} failed: ${e.message}`);
-      });
+      this.frame(vip);
+      for (let i = 1; i < garp.count; i++) {
+        const timer = this.clock.after(i * garp.intervalMs, () => {
+          this.timers.delete(timer);
+          if (this.holds(vip.name)) this.frame(vip);
+        });
+        this.timers.add(timer);
+      }
     }
+  }
+
+  private frame(vip: VipConfig): void {
+    this.arp.announce(vip.address, vip.interface, 1, 0).catch((e: Error) => {
+      this.log.log('error', `gratuitous ARP for ${vip.address} on ${vip.interface} failed: ${e.message}`);
+    });
   }
 }

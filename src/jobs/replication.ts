@@ -3,7 +3,7 @@
 // is in standby), make a consistent copy, send it into the peer's staging area with rsync,
 // ask the peer to check and install it.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../adapters/exec';
 import { askPeer as askPeerOnce, SshControl, type SshTarget } from '../adapters/ssh-control';
@@ -125,6 +125,12 @@ export class Replication {
     }
   }
 
+  /** Whether `pbx-ha pair` has been run here: pbx-ha's key and the peer's host key exist. */
+  paired(): boolean {
+    const r = this.deps.config().replication;
+    return existsSync(r.keyPath) && existsSync(r.knownHostsPath);
+  }
+
   /** Who the peer is and what state it is in, over the trusted link. */
   async hello(): Promise<PeerHello> {
     return parseHello(await askPeerOnce(this.target(), { request: 'peer-hello', from: this.deps.identity().node }, 15_000));
@@ -193,6 +199,8 @@ export class Replication {
    */
   async pullAstdbIfNewer(stopServices: () => Promise<void>): Promise<string> {
     const config = this.deps.config();
+    if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
+    if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
     const { node } = this.deps.identity();
     const target = this.target();
     const control = new SshControl(target);

@@ -159,13 +159,35 @@ test('an alert action is logged as a warning and notified', async () => {
 test('garp: a burst at once, again after repeat_after, with the configured count and interval', async () => {
   const { clock, arp, executor } = setup(pairConfig({ garp: { count: '3', interval: '100ms', repeat_after: '2s' } }));
   await executor.run([{ kind: 'garp', vips: ['voip', 'data'] }]);
-  assert.deepEqual(arp.announcements.map((a) => [a.atMs, a.address, a.ifname, a.count, a.intervalMs]), [
-    [0, '192.0.2.10', 'eth0', 3, 100],
-    [0, '198.51.100.10', 'eth1', 3, 100],
+  const frames = () => arp.announcements.map((a) => [a.atMs, a.address]);
+  // One frame per VIP at once: the first frame of a takeover waits for nothing.
+  assert.deepEqual(frames(), [
+    [0, '192.0.2.10'],
+    [0, '198.51.100.10'],
   ]);
-  await clock.advance(2000);
-  assert.deepEqual(arp.announcements.slice(2).map((a) => [a.atMs, a.address]), [
+  await clock.advance(200);
+  assert.deepEqual(frames().slice(2), [
+    [100, '192.0.2.10'],
+    [100, '198.51.100.10'],
+    [200, '192.0.2.10'],
+    [200, '198.51.100.10'],
+  ]);
+  await clock.advance(1800);
+  assert.deepEqual(frames().slice(6, 8), [
     [2000, '192.0.2.10'],
     [2000, '198.51.100.10'],
   ]);
+});
+
+test('garp: a burst stops with the VIP: no frame for a VIP this node released', async () => {
+  const config = pairConfig({ garp: { count: '5', interval: '100ms', repeat_after: '0' } });
+  const clock = new FakeClock(0);
+  const arp = new FakeArp(new FakeLan(clock), 'pbx2');
+  let held = true;
+  const garp = new GarpScheduler(arp, clock, new RecordingLogger(), () => config, () => held);
+  garp.announce(['voip']);
+  await clock.advance(150);
+  held = false;
+  await clock.advance(1000);
+  assert.deepEqual(arp.announcements.map((a) => a.atMs), [0, 100]);
 });
