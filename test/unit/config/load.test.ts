@@ -5,44 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../src/config/defaults';
 import { formatProblem } from '../../../src/config/format';
-import { loadConfigFile, parseConfigText } from '../../../src/config/load';
-import type { ConfigProblem, PbxHaConfig } from '../../../src/config/types';
+import { loadConfigFile } from '../../../src/config/load';
+import type { PbxHaConfig } from '../../../src/config/types';
+import { BASE, ok, one, problems } from './helpers';
 
 // Tests run from dist/test/unit/config; fixtures and etc/ are read from the source tree.
 const ROOT = path.join(__dirname, '../../../..');
 const FIXTURES = path.join(ROOT, 'test/unit/config/fixtures');
-const FILE = '/etc/pbx-ha/pbx-ha.conf';
 
-const BASE = `[cluster]
-master = pbx1
-slave = pbx2
-[node.pbx1]
-address = 192.0.2.11
-[node.pbx2]
-address = 192.0.2.12
-[vip.voip]
-address = 192.0.2.10/24
-interface = eth0
-`;
 
-function ok(text: string, file = FILE): PbxHaConfig {
-  const result = parseConfigText(text, file);
-  assert.ok(result.ok, result.ok ? '' : result.problems.map(formatProblem).join('\n'));
-  return result.config;
-}
-
-function problems(text: string): ConfigProblem[] {
-  const result = parseConfigText(text, FILE);
-  assert.equal(result.ok, false, 'the configuration should be refused');
-  return result.ok ? [] : result.problems;
-}
-
-/** Exactly one problem; returns it with its formatted message. */
-function one(text: string): ConfigProblem & { message: string } {
-  const found = problems(text);
-  assert.equal(found.length, 1, found.map(formatProblem).join('\n'));
-  return { ...found[0], message: formatProblem(found[0]) };
-}
 
 function replace(text: string, from: string, to: string): string {
   assert.ok(text.includes(from), `base text contains ${from}`);

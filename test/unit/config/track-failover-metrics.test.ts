@@ -2,45 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONFIG_DEFAULTS } from '../../../src/config/defaults';
 import { formatProblem } from '../../../src/config/format';
-import { parseConfigText } from '../../../src/config/load';
-import type { ConfigProblem, PbxHaConfig } from '../../../src/config/types';
+import type { PbxHaConfig } from '../../../src/config/types';
+import { BASE, FILE, ok, one, problems } from './helpers';
 
-const FILE = '/etc/pbx-ha/pbx-ha.conf';
 
-// Ten lines; the sections under test start on line 11, their first key is on line 12.
-const BASE = `[cluster]
-master = pbx1
-slave = pbx2
-[node.pbx1]
-address = 192.0.2.11
-[node.pbx2]
-address = 192.0.2.12
-[vip.voip]
-address = 192.0.2.10/24
-interface = eth0
-`;
 
 const ASTERISK = '/usr/sbin/asterisk -rx "core show uptime"';
 const ASTERISK_ARGV = ['/usr/sbin/asterisk', '-rx', 'core show uptime'];
 
-function ok(text: string): PbxHaConfig {
-  const result = parseConfigText(text, FILE);
-  assert.ok(result.ok, result.ok ? '' : result.problems.map(formatProblem).join('\n'));
-  return result.config;
-}
-
-function problems(text: string): ConfigProblem[] {
-  const result = parseConfigText(text, FILE);
-  assert.equal(result.ok, false, 'the configuration should be refused');
-  return result.ok ? [] : result.problems;
-}
-
-/** Exactly one problem; returns it with its formatted message. */
-function one(text: string): ConfigProblem & { message: string } {
-  const found = problems(text);
-  assert.equal(found.length, 1, found.map(formatProblem).join('\n'));
-  return { ...found[0], message: formatProblem(found[0]) };
-}
 
 // --- [track.NAME] -------------------------------------------------------------------------------
 
