@@ -31,9 +31,14 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  if (command === undefined) {
+    // A mistake (exit 64): the text goes where errors go, not into a script's pipe.
+    process.stderr.write(`pbx-ha: no command given\n\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE + '\n');
-    return command === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   const run = COMMANDS[command];
   if (!run) throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
