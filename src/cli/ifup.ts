@@ -5,7 +5,8 @@
 import { controlRequest } from '../adapters/control-socket';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 import { socketPathFor } from './status';
-import { UsageError } from './usage';
+import { formatProblem } from '../config';
+import { ConfigError, UsageError } from './usage';
 
 const HOOK_TIMEOUT_MS = 2000;
 
@@ -14,10 +15,12 @@ export async function ifupCommand(args: string[]): Promise<number> {
   const values = parseOptions('ifup', args, { ...CONFIG_OPTION });
   if (!iface || !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) throw new UsageError(`pbx-ha ifup: expected an interface name, got ${JSON.stringify(iface ?? '')}`);
   try {
+    // Inside the try: even a bad --config must not fail the network start-up.
     await controlRequest(socketPathFor(configFile(values)), { request: 'link-up', interface: iface }, HOOK_TIMEOUT_MS);
   } catch (e) {
     // No agent (not configured, or stopped): nothing to tell, and nothing to fail.
-    process.stderr.write(`pbx-ha ifup ${iface}: ${(e as Error).message}\n`);
+    const why = e instanceof ConfigError ? `${e.message}: ${e.problems.map(formatProblem).join('; ')}` : (e as Error).message;
+    process.stderr.write(`pbx-ha ifup ${iface}: ${why}\n`);
   }
   return 0;
 }

@@ -8,8 +8,9 @@ import { socketPathFor } from './status';
 
 export async function keepVipsOnStopCommand(args: string[]): Promise<number> {
   const values = parseOptions('keep-vips-on-stop', args, { ...CONFIG_OPTION });
+  const socket = socketPathFor(configFile(values));
   try {
-    const answer = await controlRequest(socketPathFor(configFile(values)), { request: 'release-on-stop', release: false }, 5000);
+    const answer = await controlRequest(socket, { request: 'release-on-stop', release: false }, 5000);
     if (!answer.ok) {
       process.stderr.write(`pbx-ha keep-vips-on-stop: the agent refused: ${answer.error}\n`);
       return 1;

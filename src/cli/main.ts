@@ -11,7 +11,8 @@ import { pairCommand } from './pair';
 import { peerCommandCommand } from './peer-command';
 import { statusCommand } from './status';
 import { syncCommand } from './sync';
-import { EXIT_USAGE, USAGE, UsageError } from './usage';
+import { formatProblem } from '../config';
+import { ConfigError, EXIT_CONFIG, EXIT_USAGE, USAGE, UsageError } from './usage';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   agent: agentCommand,
@@ -51,6 +52,11 @@ main(process.argv.slice(2)).then(
     if (e instanceof UsageError) {
       process.stderr.write(`${e.message}\n\n${USAGE}\n`);
       process.exit(EXIT_USAGE);
+    }
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      process.stderr.write(`${e.message}\n`);
+      process.exit(EXIT_CONFIG);
     }
     process.stderr.write(`pbx-ha: ${e.message}\n`);
     process.exit(1);

@@ -6,13 +6,21 @@ import type { JobState } from '../jobs/runner';
 
 /** What the agent answers: its state, and its copies when replication runs. */
 export type StatusAnswer = AgentStatus & { jobs?: JobState[]; nextRuns?: Record<string, string | null> };
-import { CONFIG_DEFAULTS, loadConfigFile } from '../config';
+import { CONFIG_DEFAULTS, DEFAULT_CONFIG_FILE, loadConfigFile } from '../config';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
+import { ConfigError } from './usage';
 
-/** The socket path from the configuration when it is readable, else the default. */
+/**
+ * The socket path from the configuration. The default file may be missing or being edited (the
+ * agent then runs with the default socket, or its last good file): the default socket is used.
+ * A file named with --config must be usable, or the command would talk to another agent than the
+ * one asked for, and say only that no agent runs.
+ */
 export function socketPathFor(file: string): string {
   const loaded = loadConfigFile(file);
-  return loaded.ok ? loaded.config.agent.socketPath : CONFIG_DEFAULTS.agent.socketPath;
+  if (loaded.ok) return loaded.config.agent.socketPath;
+  if (file !== DEFAULT_CONFIG_FILE) throw new ConfigError(file, loaded.problems);
+  return CONFIG_DEFAULTS.agent.socketPath;
 }
 
 function ago(iso: string | null, nowMs: number): string {

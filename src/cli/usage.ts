@@ -1,6 +1,8 @@
 // Command-line errors: a usage mistake exits with 64 (EX_USAGE, sysexits(3)), a bad
 // configuration with 78 (EX_CONFIG), so scripts and systemd can tell them apart.
 
+import type { ConfigProblem } from '../config';
+
 export const EXIT_USAGE = 64;
 export const EXIT_CONFIG = 78;
 
@@ -8,6 +10,17 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
+  }
+}
+
+/** The configuration file cannot be used: main prints each problem and exits with 78. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${file}: the configuration is not valid`);
+    this.name = 'ConfigError';
   }
 }
 
