@@ -10,7 +10,8 @@ import { UsageError } from './usage';
 
 export async function historyCommand(args: string[]): Promise<number> {
   const values = parseOptions('history', args, { ...CONFIG_OPTION, limit: { type: 'string' }, json: { type: 'boolean' } });
-  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  // Digits only: Number() would also take "1e3", "0x10" and " 7 ".
+  const limit = values.limit === undefined ? 50 : /^\d{1,6}$/.test(values.limit) ? Number(values.limit) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
     throw new UsageError(`pbx-ha history: --limit expects a whole number from 1 to 100000, got "${values.limit}"`);
   }
