@@ -582,6 +582,40 @@ export class Lab {
     };
   }
 
+  /**
+   * Like startCapture, with `tcpdump -tt`: each line starts with the packet's time in seconds
+   * since the epoch (e.g. "1700000000.123456 aa:bb:… > ff:ff:…"), the clock Date.now() and the
+   * agent's ISO log timestamps use, so capture and log times can be subtracted.
+   */
+  async startTimedCapture(node: LabNode = 'phone', filter = 'arp', iface = 'eth0'): Promise<Capture> {
+    const argv = ['tcpdump', '-tt', '-n', '-e', '-l', '-i', iface, ...(filter ? [filter] : [])];
+    const child = this.spawnIn(node, argv);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    await this.waitFor(
+      `tcpdump -tt listening on ${node} ${iface}`,
+      async () => stderr.includes('listening on') || child.exitCode !== null,
+      5000,
+      10,
+    );
+    if (child.exitCode !== null) {
+      throw new Error(`${quote(argv)} in ${node} exited at once (code ${child.exitCode}): ${tail(stderr)}`);
+    }
+    return {
+      stop: async () => {
+        await sleep(50);
+        child.kill('SIGINT');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(killer);
+        return stdout;
+      },
+    };
+  }
+
   // ----- services (scripts/lab sshd | postgres) ------------------------------------------------
 
   /** Address of a PBX node on the VOIP network, where its sshd and PostgreSQL listen. */
