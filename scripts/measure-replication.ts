@@ -6,11 +6,11 @@
  *
  *   node dist/scripts/measure-replication.js      (as root, after npm run build)
  */
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Lab, REPO_ROOT } from '../test/lab/harness';
-import { FAST_HEALTH, PBX_HA, startPair, waitState } from '../test/lab/pair';
+import { FAST_HEALTH, PBX_HA, pairNodes, prepareSsh, startPair, waitState } from '../test/lab/pair';
 
 const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -37,17 +37,12 @@ async function main(): Promise<void> {
   const lab = new Lab({ prefix: 'pbxmeasure', dir: '/tmp/pbx-ha-measure' });
   try {
     await lab.up(FAST_HEALTH);
+    await prepareSsh(lab, '[sync.files]\npaths = /var/lib/asterisk/sounds, /var/spool/asterisk/voicemail\n');
     for (const node of ['pbx1', 'pbx2'] as const) {
-      appendFileSync(lab.configPath(node), '\n[sync.files]\npaths = /var/lib/asterisk/sounds, /var/spool/asterisk/voicemail\n');
-      await lab.startSshd(node);
       await lab.startPostgres(node);
       await lab.psql(node, 'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, description text); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);');
     }
-    await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
-    const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
-    writeFileSync(authorized, readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub')));
-    chmodSync(authorized, 0o600);
-    await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', await lab.hostKeyFingerprint('pbx2')]);
+    await pairNodes(lab);
 
     say('filling the master: database, sound files, astdb');
     await lab.psql('pbx1', "INSERT INTO userfeatures (firstname, description) SELECT 'user' || g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g;");

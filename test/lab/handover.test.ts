@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Lab, REPO_ROOT, withLab } from './harness';
-import { FAST_HEALTH, PBX_HA, SOON_MS, VOIP_VIP, agentStatus, startPair, waitSoleHolder, waitState } from './pair';
+import { FAST_HEALTH, PBX_HA, SOON_MS, VOIP_VIP, agentStatus, pairNodes, prepareSsh, startPair, waitSoleHolder, waitState } from './pair';
 
 const LAB = { prefix: 'pbxho', dir: '/tmp/pbx-ha-lab-handover', env: FAST_HEALTH };
 const TIMEOUT = { timeout: 300_000 };
@@ -18,15 +18,8 @@ const FAIL_IF_EXISTS = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'fail-if-
 const ASTDB = '/var/lib/asterisk/astdb.sqlite3';
 
 async function prepare(lab: Lab, extraConfig = ''): Promise<void> {
-  for (const node of ['pbx1', 'pbx2'] as const) {
-    appendFileSync(lab.configPath(node), `\n[sync.files]\npaths = /var/lib/asterisk/sounds\n${extraConfig}`);
-    await lab.startSshd(node);
-  }
-  await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
-  const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
-  writeFileSync(authorized, readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub')));
-  chmodSync(authorized, 0o600);
-  await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', await lab.hostKeyFingerprint('pbx2')], { timeoutMs: 60_000 });
+  await prepareSsh(lab, `[sync.files]\npaths = /var/lib/asterisk/sounds\n${extraConfig}`);
+  await pairNodes(lab);
 }
 
 function astdb(lab: Lab, node: 'pbx1' | 'pbx2'): Map<string, string> {

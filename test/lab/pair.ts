@@ -3,6 +3,7 @@
  * the real `pbx-ha status --json`, waiting for states and holders, a holder sampler.
  */
 import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentStatus } from '../../src/agent/status';
 import type { Lab, PbxNode } from './harness';
@@ -96,4 +97,25 @@ export function startHolderSampler(lab: Lab): { stop(): Promise<{ samples: numbe
 export async function routesWithSource(lab: Lab, node: PbxNode, source: string): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
   const routes = await lab.routes(node);
   return routes.filter((r) => r.prefsrc === source) as { dst: string; gateway?: string; dev?: string }[];
+}
+
+/**
+ * What replication needs in the lab: each node's sshd, the extra configuration on both, and
+ * root's own SSH access from pbx1 to pbx2 (the administrator's, used once by `pbx-ha pair`).
+ */
+export async function prepareSsh(lab: Lab, extraConfig = ''): Promise<void> {
+  for (const node of ['pbx1', 'pbx2'] as const) {
+    if (extraConfig) appendFileSync(lab.configPath(node), `\n${extraConfig}`);
+    await lab.startSshd(node);
+  }
+  await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
+  const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
+  writeFileSync(authorized, readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub')));
+  chmodSync(authorized, 0o600);
+}
+
+/** `pbx-ha pair` on the master, the host key checked against the lab's; returns its output. */
+export async function pairNodes(lab: Lab): Promise<string> {
+  const r = await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', await lab.hostKeyFingerprint('pbx2')], { timeoutMs: 60_000 });
+  return r.stdout;
 }

@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Lab, REPO_ROOT, withLab } from './harness';
-import { FAST_HEALTH, PBX_HA, SOON_MS, startPair, waitSoleHolder, waitState } from './pair';
+import { FAST_HEALTH, PBX_HA, SOON_MS, pairNodes, prepareSsh, startPair, waitSoleHolder, waitState } from './pair';
 
 const LAB = { prefix: 'pbxrep', dir: '/tmp/pbx-ha-lab-replication', env: FAST_HEALTH };
 const TIMEOUT = { timeout: 300_000 };
@@ -27,24 +27,11 @@ paths = /var/lib/asterisk/sounds, /var/spool/asterisk/voicemail
 debounce = 1s
 `;
 
-/** Both nodes' sshd, root's own access from pbx1 to pbx2 (the administrator's), the config. */
 async function prepare(lab: Lab): Promise<void> {
-  for (const node of ['pbx1', 'pbx2'] as const) {
-    appendFileSync(lab.configPath(node), REPLICATION_CONFIG);
-    await lab.startSshd(node);
-  }
-  await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
-  const adminKey = readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub'), 'utf8');
-  const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
-  writeFileSync(authorized, adminKey);
-  chmodSync(authorized, 0o600);
+  await prepareSsh(lab, REPLICATION_CONFIG);
 }
 
-async function pair(lab: Lab): Promise<string> {
-  const fp = await lab.hostKeyFingerprint('pbx2');
-  const r = await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', fp], { timeoutMs: 60_000 });
-  return r.stdout;
-}
+const pair = pairNodes;
 
 async function sync(lab: Lab, what: string, allowFail = false) {
   return lab.exec('pbx1', [PBX_HA, 'sync', what], { timeoutMs: 120_000, allowFail });
