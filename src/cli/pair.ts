@@ -15,7 +15,7 @@ import { peerTarget } from '../link/target';
 import { loadNode } from './load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { selfPath } from './self';
-import { EXIT_CONFIG } from './usage';
+import { EXIT_CONFIG, UsageError } from './usage';
 
 function writeAtomically(file: string, text: string): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -42,6 +42,13 @@ export async function pairCommand(args: string[]): Promise<number> {
     yes: { type: 'boolean' },
     manual: { type: 'boolean' },
   });
+  // Checked before anything is created or scanned: a mistyped fingerprint is a usage mistake.
+  if (values.fingerprint !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(values.fingerprint)) {
+    throw new UsageError(
+      `pbx-ha pair: --fingerprint expects the peer's host key fingerprint as ssh-keygen -lf prints it, ` +
+        `"SHA256:" and 43 characters, got ${JSON.stringify(values.fingerprint.slice(0, 100))}`,
+    );
+  }
   const file = configFile(values);
   const loaded = await loadNode(file, values.node);
   if (!loaded.ok) {
