@@ -13,6 +13,7 @@ import os from 'node:os';
 import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
 import { parsePeerRequest } from '../link/peer-protocol';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
+import { EXIT_CONFIG } from './usage';
 
 const RRSYNC = '/usr/bin/rrsync';
 /** Longest a single rsync may run through the forced command (a first copy of many sounds). */
@@ -53,7 +54,7 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
     process.stderr.write('pbx-ha peer-command: the configuration is not valid; nothing is accepted\n');
-    return 1;
+    return EXIT_CONFIG;
   }
   const config = loaded.config;
   if (original === 'pbx-ha control') return controlLoop(config);
