@@ -18,6 +18,13 @@ export type PeerRequest =
   /** The master takes the VIPs back: stop the services and release them. */
   | { request: 'peer-release'; from: string };
 
+/** A value received from the peer, for a message: short, quoted, without control characters. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value !== 'string') return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}
+
 /** Checks a request line received from the peer; returns it typed, or why it is refused. */
 export function parsePeerRequest(line: string): { ok: true; request: PeerRequest } | { ok: false; error: string } {
   let value: unknown;
@@ -29,7 +36,8 @@ export function parsePeerRequest(line: string): { ok: true; request: PeerRequest
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'request must be a JSON object' };
   const r = value as Record<string, unknown>;
   if (typeof r.request !== 'string' || !(PEER_REQUESTS as readonly string[]).includes(r.request)) {
-    return { ok: false, error: `request "${String(r.request)}" is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})` };
+    // Not String(r.request): {"toString": 1} makes it throw, and a huge or nested value makes a huge message.
+    return { ok: false, error: `request ${shown(r.request)} is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})` };
   }
   if (typeof r.from !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(r.from)) return { ok: false, error: '"from" must be a node name' };
   if (r.request === 'peer-install') {
