@@ -2,6 +2,8 @@
 // command lets through only these requests (a stolen pbx-ha key can ask for copies to be
 // installed in standby, and nothing else); every answer is checked before it is used.
 
+import { NODE_STATES } from '../domain/states';
+
 export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export', 'peer-takeover', 'peer-release'] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
@@ -17,6 +19,9 @@ export type PeerRequest =
   | { request: 'peer-takeover'; from: string }
   /** The master takes the VIPs back: stop the services and release them. */
   | { request: 'peer-release'; from: string };
+
+/** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 
 /** A value received from the peer, for a message: short, quoted, without control characters. */
 function shown(value: unknown): string {
@@ -39,7 +44,7 @@ export function parsePeerRequest(line: string): { ok: true; request: PeerRequest
     // Not String(r.request): {"toString": 1} makes it throw, and a huge or nested value makes a huge message.
     return { ok: false, error: `request ${shown(r.request)} is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})` };
   }
-  if (typeof r.from !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(r.from)) return { ok: false, error: '"from" must be a node name' };
+  if (typeof r.from !== 'string' || !NODE_NAME.test(r.from)) return { ok: false, error: '"from" must be a node name' };
   if (r.request === 'peer-install') {
     if (typeof r.kind !== 'string' || !(COPY_KINDS as readonly string[]).includes(r.kind)) {
       return { ok: false, error: `"kind" must be one of ${COPY_KINDS.join(', ')}` };
@@ -58,11 +63,20 @@ export interface PeerHello {
   state: string;
 }
 
-/** Checks the peer's answer to `peer-hello`. */
+/** What a peer says about its state: an agent's state, or `stopped` when only its forced command answers. */
+const HELLO_STATES: readonly string[] = [...NODE_STATES, 'stopped'];
+
+/**
+ * Checks the peer's answer to `peer-hello`: its node name (as `from` in a request), its role, and a
+ * state this version knows, since callers print the answer and decide on its state.
+ */
 export function parseHello(answer: Record<string, unknown>): PeerHello {
+  const value: unknown = answer;
+  const malformed = (why: string) => new Error(`the peer's answer to peer-hello is malformed (${why}): ${(JSON.stringify(value) ?? String(value)).slice(0, 200)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('not a JSON object');
   const { node, role, state } = answer;
-  if (typeof node !== 'string' || (role !== 'master' && role !== 'slave') || typeof state !== 'string') {
-    throw new Error(`the peer's answer to peer-hello is malformed: ${JSON.stringify(answer).slice(0, 200)}`);
-  }
+  if (typeof node !== 'string' || !NODE_NAME.test(node)) throw malformed('"node" is not a node name');
+  if (role !== 'master' && role !== 'slave') throw malformed('"role" is neither master nor slave');
+  if (typeof state !== 'string' || !HELLO_STATES.includes(state)) throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
   return { node, role, state };
 }
