@@ -83,7 +83,27 @@ export class Replication {
     ];
   }
 
+  /** The astdb copy under way, if any: a failback's fetch waits for it. */
+  private astdbCopy: Promise<JobOutcome> | null = null;
+  /**
+   * Set while the slave's astdb is fetched before a failback. The node is already `active` then,
+   * but its astdb is about to be replaced by the slave's: a copy sent meanwhile would install
+   * the master's old file on the slave, over the changes the slave made while it served.
+   */
+  private fetchingAstdb = false;
+
   async copyAstdb(signal: AbortSignal, force = false, handingOver = false): Promise<JobOutcome> {
+    if (this.fetchingAstdb) throw new JobNotApplicable("the slave's astdb is being fetched before the failback: no astdb copy until it is in place");
+    const copy = this.copyAstdbNow(signal, force, handingOver);
+    this.astdbCopy = copy;
+    try {
+      return await copy;
+    } finally {
+      if (this.astdbCopy === copy) this.astdbCopy = null;
+    }
+  }
+
+  private async copyAstdbNow(signal: AbortSignal, force: boolean, handingOver: boolean): Promise<JobOutcome> {
     const config = this.deps.config();
     const control = await this.openForCopy('astdb', handingOver);
     try {
@@ -198,6 +218,17 @@ export class Replication {
    * never keeps writing to a file that is no longer the astdb.
    */
   async pullAstdbIfNewer(stopServices: () => Promise<void>): Promise<string> {
+    this.fetchingAstdb = true;
+    try {
+      // A copy that started before (it will be refused or installed first): then the slave's file.
+      await this.astdbCopy?.catch(() => undefined);
+      return await this.pullAstdbNow(stopServices);
+    } finally {
+      this.fetchingAstdb = false;
+    }
+  }
+
+  private async pullAstdbNow(stopServices: () => Promise<void>): Promise<string> {
     const config = this.deps.config();
     if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
     if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
