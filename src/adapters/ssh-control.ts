@@ -31,6 +31,9 @@ export class HostKeyChangedError extends Error {
   }
 }
 
+/** Answers are short JSON lines (copies go through rsync): a longer line is not an answer. */
+const MAX_ANSWER_CHARS = 1024 * 1024;
+
 export class SshControl {
   private client: Client | null = null;
   private channel: ClientChannel | null = null;
@@ -97,6 +100,13 @@ export class SshControl {
 
   private onData(chunk: string): void {
     this.buffered += chunk;
+    if (this.buffered.length > MAX_ANSWER_CHARS && !this.buffered.includes('\n')) {
+      // A peer that never ends its line would fill our memory: the channel is given up.
+      this.buffered = '';
+      this.failAll(new Error(`the peer sent an answer longer than ${MAX_ANSWER_CHARS} characters without ending it; the control channel is closed`));
+      this.close();
+      return;
+    }
     let newline: number;
     while ((newline = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, newline);
@@ -109,7 +119,8 @@ export class SshControl {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
         waiter.resolve(value as Record<string, unknown>);
       } catch {
-        waiter.reject(new Error(`the peer sent a malformed answer: ${line.slice(0, 200)}`));
+        // Quoted: the peer's bytes go into logs and the history, escape sequences included.
+        waiter.reject(new Error(`the peer sent a malformed answer: ${JSON.stringify(line.slice(0, 200))}${line.length > 200 ? '…' : ''}`));
       }
     }
   }
@@ -128,7 +139,10 @@ export async function askPeer(target: SshTarget, req: Record<string, unknown>, t
   try {
     await control.connect();
     const answer = await control.request(req, timeoutMs);
-    if (answer.ok !== true) throw new Error(`the peer refused "${String(req.request)}": ${String(answer.error ?? 'no reason given')}`);
+    if (answer.ok !== true) {
+      const why = typeof answer.error === 'string' ? answer.error.slice(0, 500) : 'no reason given';
+      throw new Error(`the peer refused "${String(req.request)}": ${why}`);
+    }
     return answer;
   } finally {
     control.close();
