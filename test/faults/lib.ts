@@ -324,8 +324,12 @@ export class AstdbLedger {
 export interface InvariantOptions {
   /** Who must hold the VIPs (default pbx1, the master). */
   holder?: PbxNode;
+  /** The state the other node must be in (default standby; null: its agent does not run). */
+  otherState?: AgentStatus['state'] | null;
   /** How long the pair may take to settle (default SETTLE_MS). */
   settleMs?: number;
+  /** Report the astdb check as a detail (default true). */
+  report?: boolean;
 }
 
 export class FaultLab {
@@ -410,6 +414,13 @@ export class FaultLab {
     await this.waitState('pbx1', 'active');
     await this.waitState('pbx2', 'standby');
     this.ledger.startSampling();
+    // Replication is part of every case: the first astdb copy has reached the slave.
+    if (existsSync(this.lab.hostPath('pbx1', '/etc/pbx-ha/ssh/known_hosts'))) {
+      await this.lab.waitFor('a first astdb copy on the slave', () => {
+        this.ledger.sample();
+        return (this.ledger.replicated.get('pbx1') ?? 0) > 0;
+      }, SETTLE_MS, 200);
+    }
   }
 
   // --- agents ------------------------------------------------------------------------------------
@@ -604,7 +615,7 @@ export class FaultLab {
     const settleMs = opts.settleMs ?? SETTLE_MS;
     await this.waitSoleHolder(holder, settleMs);
     await this.waitState(holder, 'active', settleMs);
-    await this.waitState(other, 'standby', settleMs);
+    if (opts.otherState !== null) await this.waitState(other, opts.otherState ?? 'standby', settleMs);
     const voipMac = await this.lab.nodeMac(holder, 'eth0');
     const dataMac = await this.lab.nodeMac(holder, 'eth1');
     let last: unknown;
@@ -633,7 +644,9 @@ export class FaultLab {
     await sleep(1000);
     for (const vip of [VOIP_VIP, DATA_VIP]) assert.deepEqual(await this.holders(vip), [holder], `${holder} alone holds ${vip}`);
     await this.assertAgentsSound();
-    this.detail(this.ledger.assertHeldBy(holder));
+    const astdb = this.ledger.assertHeldBy(holder);
+    if (opts.report === false) this.t.diagnostic(astdb);
+    else this.detail(astdb);
   }
 }
 
