@@ -3,7 +3,7 @@
 // `pbx-ha control` on the peer: one JSON request per line, one JSON answer per line.
 
 import { readFileSync } from 'node:fs';
-import { Client, type ClientChannel } from 'ssh2';
+import { Client, utils, type ClientChannel } from 'ssh2';
 import { verifyHostKey, type HostKeyVerdict } from '../link/known-hosts';
 
 export interface SshTarget {
@@ -46,6 +46,13 @@ export class SshControl {
     const t = this.target;
     const knownHosts = readFileSync(t.knownHostsFile, 'utf8');
     const privateKey = readFileSync(t.keyFile);
+    // Parsed here, not by connect(): ssh2's parse errors quote the start of the key's decoded bytes
+    // ("Unsupported OpenSSH key magic: ..."), which would reach the logs and the history.
+    const parsed = utils.parseKey(privateKey);
+    if (parsed instanceof Error) {
+      const why = /encrypted/i.test(parsed.message) ? 'it is encrypted (pbx-ha\'s own key has no passphrase)' : 'it is not a private key ssh2 can read';
+      throw new Error(`cannot use pbx-ha's key ${t.keyFile}: ${why}; move it away and run "pbx-ha pair" again`);
+    }
     let refused: HostKeyChangedError | null = null;
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
