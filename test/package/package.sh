@@ -81,8 +81,7 @@ cleanup() {
             "$LAB" down || true
         fi
         if [[ "$(package_status)" != not-installed ]]; then
-            wait_for_other_labs || true
-            dpkg -P pbx-ha || true
+            if wait_for_other_labs; then dpkg -P pbx-ha || true; else echo "another lab still runs: pbx-ha left installed"; fi
         fi
         if [[ "${PBX_PKG_KEEP:-}" != 1 ]]; then rm -rf --one-file-system -- "$WORK"; fi
     } >>"$WORK/cleanup.log" 2>&1
@@ -94,9 +93,11 @@ cleanup() {
     exit $?
 }
 
-# Another lab (scripts/lab with another prefix) bind-mounts private copies over /etc/pbx-ha and
-# /var/lib/pbx-ha in its nodes: installing would write under its mount points, and purging would
-# remove directories that are mount points there, detaching them from its running nodes.
+# Another lab (scripts/lab with another prefix, on a machine shared with other sessions)
+# bind-mounts private copies over /etc/pbx-ha and /var/lib/pbx-ha in its nodes: purging would
+# remove directories that are mount points there, detaching them from its running nodes. The
+# purge waits for such a lab to end. (Installing under them is harmless: the nodes see their own
+# copies, and a lab's `down` leaves a mount point it made in place when it is not empty.)
 other_lab_mounts() {
     { cat /proc/[0-9]*/mountinfo 2>/dev/null || true; } |
         awk '$5 == "/etc/pbx-ha" || $5 == "/var/lib/pbx-ha" { found = 1 } END { exit !found }'
@@ -112,13 +113,15 @@ wait_for_other_labs() {
 }
 
 # Files of the areas a package touches, to compare before the installation and after the purge.
-# Left out: dpkg's and apt's own databases, and caches.
+# Left out: dpkg's and apt's own databases, caches, and the directories that scripts/lab makes
+# as mount points and removes again (another lab may come and go meanwhile).
 snapshot() {
     find /etc /usr/bin /usr/sbin /usr/lib /usr/share/man /usr/share/doc /usr/share/bash-completion \
         /lib/systemd /var/lib /root -xdev \
         \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/ucf -o -path /var/lib/man-db \
         -o -path /etc/ld.so.cache -o -path '*/__pycache__' -o -path /root/.npm -o -path /root/.cache \) -prune \
-        -o -print 2>/dev/null | sort
+        -o -print 2>/dev/null | grep -vx -e /etc/pbx-ha -e /var/lib/pbx-ha -e /var/lib/asterisk \
+        -e /var/spool/asterisk -e /root/.ssh | sort
 }
 
 # Does NODE hold ADDR (on any interface)?
@@ -233,7 +236,6 @@ check "the .deb holds the program, its modules and addons, the unit, man pages, 
 say "apt-get satisfy the package's dependencies"
 DEBIAN_FRONTEND=noninteractive apt-get satisfy -y -qq --no-install-recommends "$(field Depends)" >"$WORK/apt.log" 2>&1 ||
     { tail -n 20 "$WORK/apt.log"; abort "apt-get satisfy installs the dependencies"; }
-wait_for_other_labs || abort "another network lab still uses /etc/pbx-ha or /var/lib/pbx-ha after ${WAIT_OTHER_LABS}s"
 snapshot >"$WORK/before.txt"
 agents_before="$(installed_agents)"
 
@@ -271,7 +273,7 @@ help_rc=$?
 help_ok() {
     local c
     ((help_rc == 0)) && grep -q '^usage: pbx-ha COMMAND' "$WORK/help.txt" || return 1
-    for c in agent status check-config sync ifup history pair; do grep -q "^  $c " "$WORK/help.txt" || return 1; done
+    for c in agent status check-config sync failover failback ifup keep-vips-on-stop history pair; do grep -q "^  $c " "$WORK/help.txt" || return 1; done
 }
 check "pbx-ha help: exit 0, usage with every command" help_ok
 
@@ -326,6 +328,7 @@ completion_ok() {
     got="$(complete_words pbx-ha sync '')"; [[ "$got" == "all astdb db files " ]] || { echo "  'pbx-ha sync': $got"; return 1; }
     got="$(complete_words pbx-ha history --)"; [[ "$got" == "--config --json --limit " ]] || { echo "  'pbx-ha history --': $got"; return 1; }
     got="$(complete_words pbx-ha agent --node '')"; [[ "$got" == "pbx1 pbx2 " ]] || { echo "  'pbx-ha agent --node': $got"; return 1; }
+    got="$(complete_words pbx-ha failover --)"; [[ "$got" == "--config --force --to " ]] || { echo "  'pbx-ha failover --': $got"; return 1; }
 }
 check "bash completion: commands, sync's argument, options, node names from the configuration" completion_ok
 
@@ -419,7 +422,6 @@ LAB_UP=0
 echo '; edited by the administrator' >>/etc/pbx-ha/pbx-ha.conf
 echo state >/var/lib/pbx-ha/state.db
 echo key >/etc/pbx-ha/ssh/id_ed25519
-wait_for_other_labs || abort "another network lab still uses /etc/pbx-ha or /var/lib/pbx-ha after ${WAIT_OTHER_LABS}s"
 dpkg -r pbx-ha >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; abort "dpkg -r pbx-ha"; }
 pass "dpkg -r pbx-ha"
 check "after dpkg -r: the program, unit, man pages and completion are gone" \
@@ -427,6 +429,7 @@ check "after dpkg -r: the program, unit, man pages and completion are gone" \
     /usr/share/man/man5/pbx-ha.conf.5.gz /usr/share/bash-completion/completions/pbx-ha
 check "after dpkg -r: the edited configuration, the hook, the state and pbx-ha's key are kept" \
     eval 'grep -q "edited by the administrator" /etc/pbx-ha/pbx-ha.conf && present /etc/network/if-up.d/pbx-ha /var/lib/pbx-ha/state.db /etc/pbx-ha/ssh/id_ed25519 && status_is rc'
+wait_for_other_labs || abort "another network lab still uses /etc/pbx-ha or /var/lib/pbx-ha after ${WAIT_OTHER_LABS}s"
 dpkg -P pbx-ha >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; abort "dpkg -P pbx-ha"; }
 pass "dpkg -P pbx-ha"
 check "after dpkg -P: configuration, hook, /etc/pbx-ha (with ssh/), /var/lib/pbx-ha and the unit's enablement are gone" \
