@@ -10,6 +10,7 @@ import { releaseChanges } from '../domain/reconcile';
 import type { Clock, Timer } from '../ports/clock';
 import type { Logger } from '../ports/log';
 import type { ArpPort, NetPort, NetReading, Prober } from '../ports/network';
+import type { ScriptVerdict } from '../adapters/script-security';
 import type { CommandRunner } from './executor';
 import { Executor } from './executor';
 import { GarpScheduler } from './garp-scheduler';
@@ -38,6 +39,8 @@ export interface AgentDeps {
   prober: Prober;
   arp: ArpPort;
   run: CommandRunner;
+  /** Script checks of the configured programs (script-security.ts); absent where programs are fakes. */
+  checkScript?: (program: string) => ScriptVerdict;
 }
 
 /** How many transitions `status` shows. */
@@ -97,6 +100,7 @@ export class Agent {
       finalSync: () => (this.finalSync ? this.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
+      checkScript: deps.checkScript,
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
   }
@@ -177,7 +181,12 @@ export class Agent {
    * event; resolves once its actions ran, with the state it led to.
    */
   async command(event: { kind: 'admin'; command: 'failover' | 'failback' } | { kind: 'peer-asks'; request: 'takeover' | 'release' }): Promise<NodeState> {
-    await this.enqueueWork(() => this.process({ ...event, nowMs: this.deps.clock.nowMs() }));
+    // Stamped when it arrives, like every other event: events wait in the queue in the order of
+    // their times (behind a slow services stop, say), and a stamp taken when its turn comes would
+    // be later than those of the probe results still waiting, making the detectors believe that
+    // nothing answered since the queue stopped moving.
+    const nowMs = this.deps.clock.nowMs();
+    await this.enqueueWork(() => this.process({ ...event, nowMs }));
     return this.machine.view().state;
   }
 
@@ -301,7 +310,8 @@ export class Agent {
     let ok = true;
     let problem: string | null = null;
     try {
-      await this.deps.run(check.command, { timeoutMs: check.timeoutMs });
+      // Through the executor: an insecure check script is never run, and is alerted once.
+      await this.executor.runConfigured(check.command, { timeoutMs: check.timeoutMs }, `tracked check ${check.name}`);
     } catch (e) {
       ok = false;
       problem = (e as Error).message.slice(0, 300);

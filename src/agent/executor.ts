@@ -2,6 +2,7 @@
 // are awaited (they take milliseconds); gratuitous ARP, notify and a service start run on
 // their own so that nothing slow sits between the decision and the takeover.
 
+import type { ScriptVerdict } from '../adapters/script-security';
 import type { PbxHaConfig, Role } from '../config/types';
 import type { Action, NetChange } from '../domain/actions';
 import type { NodeState } from '../domain/states';
@@ -31,6 +32,19 @@ export interface ExecutorDeps {
   peerRequest?: (request: 'peer-takeover' | 'peer-release') => void;
   /** Told of every alert, to keep it in the history. */
   onAlert?: (message: string) => void;
+  /**
+   * Whether a configured program may be run as root (script-security.ts); absent in tests whose
+   * programs are fakes. A refused program is never run.
+   */
+  checkScript?: (program: string) => ScriptVerdict;
+}
+
+/** A configured program that was not run because it failed the script checks. */
+export class ScriptRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScriptRefusedError';
+  }
 }
 
 function describe(changes: NetChange[]): string {
@@ -55,6 +69,8 @@ function describe(changes: NetChange[]): string {
 export class Executor {
   /** Service commands run one after another, never two at once. */
   private servicesLane: Promise<void> = Promise.resolve();
+  /** Programs refused by the script checks, with the reason already alerted. */
+  private refusedScripts = new Map<string, string>();
 
   constructor(private deps: ExecutorDeps) {}
 
@@ -121,20 +137,42 @@ export class Executor {
     await this.servicesLane;
   }
 
-  alert(message: string): void {
+  alert(message: string, notify = true): void {
     this.deps.log.log('warn', `ALERT: ${message}`);
     this.deps.onAlert?.(message);
-    this.notify('alert', this.deps.state(), [message]);
+    if (notify) this.notify('alert', this.deps.state(), [message]);
+  }
+
+  /**
+   * Runs a configured program (services, notify, a tracked check) if it passes the script checks;
+   * otherwise throws ScriptRefusedError without running it, after an alert the first time (and
+   * again only if the reason changes after the program passed in between).
+   */
+  async runConfigured(argv: readonly string[], options: { timeoutMs: number }, what: string): Promise<unknown> {
+    const verdict = this.deps.checkScript?.(argv[0]) ?? { ok: true };
+    if (!verdict.ok) {
+      const message = `${what}: ${argv[0]} is not run as root: ${verdict.reason} (a program run as root must be owned by root and writable by root alone, in directories that are too)`;
+      if (this.refusedScripts.get(argv[0]) !== verdict.reason) {
+        this.refusedScripts.set(argv[0], verdict.reason);
+        // The alert calls the notify script: not when that is the refused one.
+        this.alert(message, argv[0] !== this.deps.config().notify.script?.argv[0]);
+      }
+      throw new ScriptRefusedError(message);
+    }
+    if (this.refusedScripts.delete(argv[0])) this.deps.log.log('info', `${what}: ${argv[0]} passes the script checks again and is run`);
+    return this.deps.run(argv, options);
   }
 
   private async runServices(command: 'start' | 'stop'): Promise<void> {
     const cmd = this.deps.config().services[command];
     if (!cmd) return;
     try {
-      await this.deps.run(cmd.argv, { timeoutMs: cmd.timeoutMs });
+      await this.runConfigured(cmd.argv, { timeoutMs: cmd.timeoutMs }, `services ${command}`);
       this.deps.log.log('info', `services ${command}: ${cmd.argv.join(' ')} succeeded`);
     } catch (e) {
-      this.alert(`services ${command} failed: ${(e as Error).message}`);
+      // A refused script was alerted once already; every attempt is still logged.
+      if (e instanceof ScriptRefusedError) this.deps.log.log('warn', (e as Error).message);
+      else this.alert(`services ${command} failed: ${(e as Error).message}`);
     }
   }
 
@@ -144,9 +182,9 @@ export class Executor {
     if (!script) return;
     const { node, role } = this.deps.identity();
     const argv = [...script.argv, event, node, state, role, ...extra];
-    this.deps.run(argv, { timeoutMs: script.timeoutMs }).catch((e: Error) => {
+    this.runConfigured(argv, { timeoutMs: script.timeoutMs }, 'notify script').catch((e: Error) => {
       // Not an alert: alerting would call the same failing script again.
-      this.deps.log.log('warn', `notify script failed: ${e.message}`);
+      this.deps.log.log('warn', e instanceof ScriptRefusedError ? e.message : `notify script failed: ${e.message}`);
     });
   }
 }

@@ -6,6 +6,7 @@
 import { consoleLogger } from '../adapters/console-logger';
 import { ControlServer } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
+import { checkScript } from '../adapters/script-security';
 import { IcmpProber } from '../adapters/icmp-prober';
 import { Iproute2Net } from '../adapters/iproute2';
 import { RawArp } from '../adapters/raw-arp';
@@ -82,6 +83,7 @@ export async function agentCommand(args: string[]): Promise<number> {
     prober: new IcmpProber(log),
     arp,
     run: runCommand,
+    checkScript,
   });
 
   const identity = () => agent.identityNow();
