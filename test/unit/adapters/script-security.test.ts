@@ -5,13 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkScript, judgeScript, walkScriptPath, type ScriptEntry, type ScriptVerdict } from '../../../src/adapters/script-security';
+import { Agent, identityFor } from '../../../src/agent/agent';
 import { Executor } from '../../../src/agent/executor';
 import { GarpScheduler } from '../../../src/agent/garp-scheduler';
 import type { PbxHaConfig } from '../../../src/config';
 import { scriptProblems } from '../../../src/cli/load-node';
 import { formatProblem } from '../../../src/config';
-import { FakeArp, FakeClock, FakeLan, RecordingLogger, RecordingRunner, flushPromises } from '../../fakes';
-import { baseAddresses, pairConfig } from '../../fakes/config';
+import { FakeArp, FakeClock, FakeLan, FakeProber, RecordingLogger, RecordingRunner, flushPromises } from '../../fakes';
+import { baseAddresses, nodeOf, pairConfig } from '../../fakes/config';
 
 const NOBODY = 65534;
 const ROOT_DIR = path.join(__dirname, '../../../..');
@@ -333,4 +334,35 @@ test('executor: an insecure program is never run, and is alerted once, not at ev
   for (let i = 0; i < 3; i++) await assert.rejects(executor.runConfigured(check, { timeoutMs: 1000 }, 'tracked check asterisk'), /tracked check asterisk: \/srv\/insecure\/check is not run as root/);
   assert.ok(!ran().includes(check[0]));
   assert.equal(alerts.length, 4);
+});
+
+test('agent: an insecure tracked check is never run; it counts as failed, the serving node goes to fault, one alert', async () => {
+  const config = pairConfig({ 'track.asterisk': { command: '/srv/insecure/check -rx uptime', interval: '1s', timeout: '500ms', fall: '2', rise: '1' } });
+  const clock = new FakeClock(0);
+  const lan = new FakeLan(clock);
+  for (const n of config.nodes) lan.addNode(n.name, baseAddresses(config, n.name));
+  lan.setAlive('pbx2', false);
+  const log = new RecordingLogger();
+  const runner = new RecordingRunner(clock);
+  const alerts: string[] = [];
+  const agent = new Agent(config, identityFor(config, nodeOf(config, 'pbx1')), {
+    clock,
+    log,
+    net: lan.net('pbx1'),
+    prober: new FakeProber(lan, 'pbx1'),
+    arp: new FakeArp(lan, 'pbx1'),
+    run: runner.run,
+    history: { add: (e) => void (e.kind === 'alert' && alerts.push(e.summary)) },
+    checkScript: (p) => (p === '/srv/insecure/check' ? { ok: false, reason: 'directory /srv/insecure is writable by its group (mode 0775)' } : { ok: true }),
+  });
+  await agent.start();
+  await clock.advanceUntil(() => agent.status().state === 'active', 30_000, 100);
+  assert.equal(agent.status().state, 'active');
+  await clock.advanceUntil(() => agent.status().state === 'fault', 30_000, 100);
+  assert.equal(agent.status().state, 'fault');
+  await clock.advance(10_000);
+  assert.equal(runner.callsOf(['/srv/insecure/check']).length, 0, 'the insecure check was run');
+  const refusals = alerts.filter((a) => /tracked check asterisk: \/srv\/insecure\/check is not run as root: directory \/srv\/insecure is writable/.test(a));
+  assert.equal(refusals.length, 1, alerts.join('\n'));
+  await agent.stop(true);
 });
