@@ -116,6 +116,8 @@ export interface CaseOptions {
   postgres?: boolean;
   /** Extra configuration appended to each node's pbx-ha.conf (before the agents start). */
   config?: Partial<Record<PbxNode, string>>;
+  /** Changes to a node's pbx-ha.conf (after the appended configuration). */
+  editConfig?: (node: PbxNode, text: string) => string;
   /** Runs after the lab is up and configured, before sshd, pairing and the agents. */
   beforeStart?: (f: FaultLab) => Promise<void>;
   /** Start both agents and wait for pbx1 active, pbx2 standby. Default true. */
@@ -145,7 +147,8 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
     await lab.up(FAST_HEALTH);
     for (const node of PBX_NODES) {
       const base = (await lab.readConfig(node)).replace(/\/\S*\/scripts\/lab-fake-service\b/g, path.join(FIXTURES, 'pbx-service'));
-      await lab.writeConfig(node, `${base}${REPLICATION_CONFIG}${opts.config?.[node] ?? ''}`);
+      const text = `${base}${REPLICATION_CONFIG}${opts.config?.[node] ?? ''}`;
+      await lab.writeConfig(node, opts.editConfig ? opts.editConfig(node, text) : text);
     }
     if (opts.beforeStart) await opts.beforeStart(f);
     if (opts.postgres) await f.startPostgres();
@@ -462,6 +465,17 @@ export class FaultLab {
       process.kill(proc.pid, 'SIGKILL');
       await this.lab.waitFor(`the writer of ${node} is gone`, () => !alive(proc.pid), 5000, 20);
     }
+  }
+
+  /** Sends SIGHUP to a node's agent (a reload of its pbx-ha.conf). */
+  async reload(node: PbxNode): Promise<void> {
+    const pid = this.pids.get(node);
+    assert.ok(pid, `${node}'s agent runs`);
+    const before = (await this.lab.agentLog(node)).length;
+    process.kill(pid, 'SIGHUP');
+    await this.lab.waitFor(`${node} reloaded its configuration`, async () => /configuration reloaded|reload refused/.exec((await this.lab.agentLog(node)).slice(before))?.[0], SETTLE_MS).then((what) =>
+      assert.equal(what, 'configuration reloaded', `${node} took the new configuration`),
+    );
   }
 
   async status(node: PbxNode): Promise<AgentStatus & { jobs?: { kind: string; lastError: { message: string } | null; consecutiveFailures: number; lastSuccess: unknown }[] }> {
