@@ -63,6 +63,9 @@ export class ControlServer {
       if (newline < 0) return;
       const line = buffered.slice(0, newline);
       buffered = '';
+      // The idle timeout is for a client that never finishes its request; the answer itself may
+      // take long (a sync of a large database, a failback), and the client waits for it.
+      conn.setTimeout(0);
       void this.answer(line).then((answer) => conn.end(JSON.stringify(answer) + '\n'));
     });
   }
