@@ -50,10 +50,13 @@ export class ControlServer {
 
   private serve(conn: net.Socket): void {
     let buffered = '';
+    let answering = false;
     conn.setEncoding('utf8');
     conn.setTimeout(10_000, () => conn.destroy());
     conn.on('error', () => undefined);
     conn.on('data', (chunk: string) => {
+      // One request per connection: what follows the first line is not read, let alone run.
+      if (answering) return;
       buffered += chunk;
       if (buffered.length > MAX_REQUEST_BYTES) {
         conn.end(JSON.stringify({ ok: false, error: 'request too large' }) + '\n');
@@ -63,6 +66,7 @@ export class ControlServer {
       if (newline < 0) return;
       const line = buffered.slice(0, newline);
       buffered = '';
+      answering = true;
       // The idle timeout is for a client that never finishes its request; the answer itself may
       // take long (a sync of a large database, a failback), and the client waits for it.
       conn.setTimeout(0);

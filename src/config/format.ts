@@ -10,12 +10,20 @@
 
 import type { ConfigProblem } from './types';
 
+/** Values are quoted in messages, but a huge one would drown the message: its start is enough. */
+const SHOWN_VALUE_CHARS = 200;
+
+function quoted(value: string): string {
+  if (value.length <= SHOWN_VALUE_CHARS) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, SHOWN_VALUE_CHARS))}… (${value.length} characters)`;
+}
+
 export function formatProblem(p: ConfigProblem): string {
   let text = p.line === undefined ? `${p.file}: ` : `${p.file}:${p.line}: `;
   const where: string[] = [];
   if (p.section !== null) where.push(`[${p.section}]`);
-  if (p.key !== null) where.push(p.value === null ? p.key : `${p.key} = ${JSON.stringify(p.value)}`);
-  else if (p.value !== null) where.push(JSON.stringify(p.value));
+  if (p.key !== null) where.push(p.value === null ? p.key : `${p.key} = ${quoted(p.value)}`);
+  else if (p.value !== null) where.push(quoted(p.value));
   if (where.length > 0) text += `${where.join(' ')}: `;
   if (p.problem !== undefined) text += `${p.problem}; `;
   return `${text}expected ${p.expected}`;
