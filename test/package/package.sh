@@ -406,8 +406,11 @@ check "no VIP was deleted during the upgrade and the restart (ip monitor address
 check "a plain SIGTERM releases the VIPs (so they were kept above by the request)" \
     eval '! agent_alive && wait_until 5 holds_none pbx1'
 
-# postinst of a first installation where the configuration is valid: pbx1 in the lab.
-# (With dpkg's environment: deb-systemd-helper refuses to run outside a maintainer script.)
+# postinst of a first installation where the configuration is valid: pbx1 in the lab. First the
+# unit's enablement state is reset to that of a machine where pbx-ha was never installed (the
+# real installation above recorded it). With dpkg's environment: deb-systemd-helper refuses to
+# run outside a maintainer script.
+DPKG_MAINTSCRIPT_PACKAGE=pbx-ha DPKG_MAINTSCRIPT_NAME=postrm deb-systemd-helper purge pbx-ha.service >/dev/null 2>&1
 DPKG_MAINTSCRIPT_PACKAGE=pbx-ha DPKG_MAINTSCRIPT_NAME=postinst \
     "$LAB" exec pbx1 sh /var/lib/dpkg/info/pbx-ha.postinst configure >"$WORK/postinst-in-node.log" 2>&1
 check "postinst configure where check-config passes (inside pbx1) enables the unit" \
