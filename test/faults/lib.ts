@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, rmSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, appendFileSync, chmodSync, mkdirSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -418,7 +419,7 @@ export class FaultLab {
     await this.waitState('pbx2', 'standby');
     this.ledger.startSampling();
     // Replication is part of every case: the first astdb copy has reached the slave.
-    if (existsSync(this.lab.hostPath('pbx1', '/etc/pbx-ha/ssh/known_hosts'))) {
+    if (existsSync(this.lab.hostPath('pbx1', '/etc/pbx-ha/ssh/known_hosts')) && !existsSync(this.lab.hostPath('pbx1', '/run/fake-pbx/no-writer'))) {
       await this.lab.waitFor('a first astdb copy on the slave', () => {
         this.ledger.sample();
         return (this.ledger.replicated.get('pbx1') ?? 0) > 0;
@@ -603,6 +604,42 @@ export class FaultLab {
     }
   }
 
+  /**
+   * Kills a copy half-way: waits for the process, then SIGKILL once `progressed()` says part of
+   * the work is done. With `slices` (for copies too fast to catch), the process is frozen
+   * (SIGSTOP) and let run a few milliseconds at a time until then. Throws if the process ended by
+   * itself first (the copy was too small to catch).
+   */
+  async killHalfWay(
+    node: PbxNode,
+    desc: string,
+    match: (p: ProcInfo) => boolean,
+    progressed: () => boolean | Promise<boolean>,
+    opts: { slices?: boolean; timeoutMs?: number } = {},
+  ): Promise<ProcInfo> {
+    const p = await this.waitForProcess(node, desc, match, opts.timeoutMs ?? 60_000);
+    const signal = (sig: NodeJS.Signals) => {
+      if (!alive(p.pid)) throw new Error(`${desc} (pid ${p.pid}) ended by itself before it could be killed half-way: make the copy larger`);
+      process.kill(p.pid, sig);
+    };
+    const slices = opts.slices ?? true;
+    if (slices) signal('SIGSTOP');
+    for (let n = 0; !(await progressed()); n++) {
+      if (n > 3000) throw new Error(`${desc} (pid ${p.pid}) made no progress`);
+      if (slices) {
+        signal('SIGCONT');
+        await sleep(n < 50 ? 5 : 20);
+        signal('SIGSTOP');
+      } else {
+        if (!alive(p.pid)) signal('SIGKILL'); // throws: it ended by itself
+        await sleep(20);
+      }
+    }
+    signal('SIGKILL');
+    await this.lab.waitFor(`${desc} (pid ${p.pid}) gone`, () => !alive(p.pid), 10_000, 20);
+    return p;
+  }
+
   // --- what must hold ------------------------------------------------------------------------------
 
   /** Each agent is the one this case started last, and no "internal error" is in its log. */
@@ -662,6 +699,47 @@ export class FaultLab {
     if (opts.report === false) this.t.diagnostic(astdb);
     else this.detail(astdb);
   }
+}
+
+/** Bytes under a directory (files whose name starts with a dot, rsync's partial files, included). */
+export function bytesUnder(dir: string): number {
+  let total = 0;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    try {
+      if (e.isDirectory()) total += bytesUnder(p);
+      else if (e.isFile()) total += statSync(p).size;
+    } catch {
+      // renamed or removed meanwhile
+    }
+  }
+  return total;
+}
+
+/** SHA-256 of a directory tree: relative paths and contents, in order. */
+export function treeDigest(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, `${rel}${e.name}/`);
+      else if (e.isFile()) hash.update(`${rel}${e.name}\0`).update(readFileSync(p)).update('\0');
+    }
+  };
+  walk(dir, '');
+  return hash.digest('hex');
+}
+
+/** Marks a node's services so that they run no astdb writer (cases that fill the astdb themselves). */
+export function noWriter(lab: Lab, node: PbxNode): void {
+  mkdirSync(lab.hostPath(node, '/run/fake-pbx'), { recursive: true });
+  writeFileSync(lab.hostPath(node, '/run/fake-pbx/no-writer'), '');
 }
 
 /** Appends a line to a node's file (root filesystem path of what the node sees as `nodePath`). */
