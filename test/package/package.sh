@@ -182,13 +182,6 @@ mkdir -p -- "$WORK"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ "$(package_status)" != not-installed ]]; then
-    # A previous run that was killed before its clean-up; this test owns the package on this machine.
-    say "pbx-ha is installed (a previous run?): purging it first"
-    wait_for_other_labs || abort "another network lab still uses /etc/pbx-ha or /var/lib/pbx-ha after ${WAIT_OTHER_LABS}s"
-    dpkg -P pbx-ha >>"$WORK/dpkg.log" 2>&1 || abort "dpkg -P of the pbx-ha already installed"
-fi
-
 # --- 1. Build -------------------------------------------------------------------------------
 VERSION="$(node -p 'require(process.argv[1]).version' "$REPO/package.json")"
 NEXT="$VERSION+test1"
@@ -231,6 +224,13 @@ contents_ok() {
 check "the .deb holds the program, its modules and addons, the unit, man pages, completion; no tests, dev modules or lock files" contents_ok
 
 # --- 2. Install -----------------------------------------------------------------------------
+if [[ "$(package_status)" != not-installed ]]; then
+    # A previous run that was killed before its clean-up; this test owns the package on this machine.
+    say "pbx-ha is installed (a previous run?): purging it first"
+    wait_for_other_labs || abort "another network lab still uses /etc/pbx-ha or /var/lib/pbx-ha after ${WAIT_OTHER_LABS}s"
+    dpkg -P pbx-ha >>"$WORK/dpkg.log" 2>&1 || abort "dpkg -P of the pbx-ha already installed"
+fi
+
 # The dependencies come from Debian's archive (apt-get satisfy, without recommends: no SSH server
 # installed, nor started, on this machine); the package itself is installed with dpkg -i.
 say "apt-get satisfy the package's dependencies"
