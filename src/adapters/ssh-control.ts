@@ -57,7 +57,14 @@ export class SshControl {
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
       client.on('ready', () => resolve());
-      client.on('error', (e) => reject(refused ?? e));
+      client.on('error', (e: Error & { level?: string }) => {
+        // ssh2 says only "All configured authentication methods failed": say whose key, where, and what to do.
+        const denied =
+          e.level === 'client-authentication'
+            ? new Error(`${t.user}@${t.host} refused pbx-ha's key ${t.keyFile} (not, or no longer, in its authorized_keys); replication stopped; run "pbx-ha pair" again`)
+            : null;
+        reject(refused ?? denied ?? e);
+      });
       client.connect({
         host: t.host,
         port: t.port,
