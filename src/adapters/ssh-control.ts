@@ -17,6 +17,8 @@ export interface SshTarget {
 
 /** The peer offered a host key other than the one recorded at pairing: never accepted. */
 export class HostKeyChangedError extends Error {
+  /** Alerted at once (see needsAdministrator in jobs/runner.ts). */
+  readonly needsAdministrator = true;
   constructor(
     readonly host: string,
     readonly verdict: HostKeyVerdict,
@@ -61,7 +63,10 @@ export class SshControl {
         // ssh2 says only "All configured authentication methods failed": say whose key, where, and what to do.
         const denied =
           e.level === 'client-authentication'
-            ? new Error(`${t.user}@${t.host} refused pbx-ha's key ${t.keyFile} (not, or no longer, in its authorized_keys); replication stopped; run "pbx-ha pair" again`)
+            ? Object.assign(
+                new Error(`${t.user}@${t.host} refused pbx-ha's key ${t.keyFile} (not, or no longer, in its authorized_keys); replication stopped; run "pbx-ha pair" again`),
+                { needsAdministrator: true },
+              )
             : null;
         reject(refused ?? denied ?? e);
       });

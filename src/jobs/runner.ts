@@ -23,6 +23,15 @@ export class JobNotApplicable extends Error {
 /** `forced`: by hand with --now, copied even when nothing changed since the last copy. */
 export type JobTrigger = 'schedule' | 'manual' | 'forced' | 'change' | 'retry';
 
+/**
+ * A failure an administrator must act on (the peer's host key changed, pbx-ha's key refused):
+ * alerted as soon as it appears in a run of failures, even when that run began with another
+ * error (the peer down while it was reinstalled) and its alert was already raised.
+ */
+export function needsAdministrator(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { needsAdministrator?: unknown }).needsAdministrator === true;
+}
+
 export interface JobDefinition {
   kind: CopyKind;
   timeoutMs: number;
@@ -61,6 +70,8 @@ export class JobRunner {
   private states = new Map<CopyKind, JobState>();
   private retryTimers = new Map<CopyKind, Timer>();
   private running = new Map<CopyKind, Promise<RunResult>>();
+  /** The failures alerted in the current run of failures of each job (see needsAdministrator). */
+  private alerted = new Map<CopyKind, Set<string>>();
 
   constructor(
     private jobs: JobDefinition[],
@@ -116,7 +127,10 @@ export class JobRunner {
         kind: job.kind, trigger, startedAtWallMs, durationMs: this.clock.nowMs() - startedMono,
         ok: true, bytes: outcome.bytes, detail: outcome.detail, error: null,
       };
-      if (state.consecutiveFailures >= this.settings().alertAfter) this.alert(`${job.kind} copy works again after ${state.consecutiveFailures} failures`);
+      if (state.consecutiveFailures >= this.settings().alertAfter || this.alerted.has(job.kind)) {
+        this.alert(`${job.kind} copy works again after ${state.consecutiveFailures} failures`);
+      }
+      this.alerted.delete(job.kind);
       state.consecutiveFailures = 0;
       state.lastSuccess = record;
       this.log.log('info', `${job.kind} copy (${trigger}) done in ${Math.round(record.durationMs)} ms: ${outcome.detail}`);
@@ -136,7 +150,13 @@ export class JobRunner {
       state.nextRetryWallMs = this.clock.wallMs() + delay;
       this.retryTimers.set(job.kind, this.clock.after(delay, () => void this.run(job.kind, 'retry')));
       this.log.log('warn', `${job.kind} copy (${trigger}) failed (${state.consecutiveFailures} in a row), retry in ${Math.round(delay / 1000)} s: ${err.message}`);
-      if (state.consecutiveFailures === s.alertAfter) this.alert(`${job.kind} copy failed ${state.consecutiveFailures} times in a row: ${err.message}`);
+      const alerted = this.alerted.get(job.kind) ?? new Set<string>();
+      const urgent = needsAdministrator(err) && !alerted.has(err.message);
+      if ((state.consecutiveFailures === s.alertAfter && alerted.size === 0) || urgent) {
+        this.alert(`${job.kind} copy failed ${state.consecutiveFailures} times in a row: ${err.message}`);
+        alerted.add(err.message);
+        this.alerted.set(job.kind, alerted);
+      }
       this.record(record);
       return { ran: true, record };
     } finally {
