@@ -22,6 +22,7 @@ import { Lab, PBX_NODES, REPO_ROOT, labAvailability } from '../test/lab/harness'
 import { PBX_HA } from '../test/lab/pair';
 import { renderChart } from './bench-lib/chart';
 import { KeepalivedDriver, PbxHaDriver, cleanNodes } from './bench-lib/drivers';
+import { calibratePing } from './bench-lib/net';
 import { withSettings } from './bench-lib/ini';
 import { keepalivedConfig, keepalivedVersion } from './bench-lib/keepalived';
 import { isFullRun, renderReport } from './bench-lib/report';
@@ -131,6 +132,11 @@ function newResultsFile(): string {
   }
 }
 
+/** The first three fields of /proc/loadavg (other work on the machine shows here). */
+function loadavg(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+}
+
 function gitDescribe(): string {
   try {
     return execFileSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
@@ -213,6 +219,7 @@ async function main(): Promise<void> {
       node: process.version,
       keepalived: await keepalivedVersion(),
       commit: gitDescribe(),
+      loadavgStart: loadavg(),
     },
     configs: {},
     pbxHaFailover: false,
@@ -261,13 +268,17 @@ async function main(): Promise<void> {
     // A PBX always has an astdb: the master's has 1000 keys (a planned handover copies it last).
     await lab.exec('pbx1', [process.execPath, WRITER, '--fill', '1000']);
 
+    const ping = await calibratePing(lab, PING_INTERVAL_MS);
+    results.pingArgMs = ping.argMs;
+    results.pingCalibratedMs = ping.periodMs;
+    say(`bench: the phone pings with -i ${(ping.argMs / 1000).toFixed(4)} (one every ${ping.periodMs} ms)`);
     const pbxHa = new PbxHaDriver(lab);
     results.pbxHaFailover = pbxHa.failover;
     const ctx: BenchContext = {
       lab,
       drivers: { 'pbx-ha': pbxHa, keepalived: new KeepalivedDriver(lab) },
       pbxHaConfig,
-      pingIntervalMs: PING_INTERVAL_MS,
+      pingIntervalMs: ping.argMs,
       restoreServices: async () => {
         for (const node of PBX_NODES) await lab.startSshd(node);
       },
@@ -347,6 +358,7 @@ async function main(): Promise<void> {
       say('bench: removing the lab');
       await lab.down();
       results.finishedAt = new Date().toISOString();
+      results.machine.loadavgEnd = loadavg();
       results.durationS = Math.round((Date.now() - startedMs) / 1000);
       save();
       const report = writeReport(results, resultsFile);

@@ -164,6 +164,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
     `Run of ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} cores (${m.cpuModel}), Linux ${m.kernel}, Node.js ${m.node}, ` +
       `${m.keepalived}, pbx-ha ${m.commit}; it took ${results.durationS !== null ? `${(results.durationS / 60).toFixed(0)} min` : '(unfinished)'}` +
       ` (\`${results.command}\`: ${results.options.runs} runs per figure, ${results.options.soakMinutes}-minute soak). ` +
+      (m.loadavgStart ? `Load average (1, 5, 15 min) at the start ${m.loadavgStart}, at the end ${m.loadavgEnd ?? '?'}: other work shared the machine. ` : '') +
       `Raw data: [${files.resultsFile}](${files.resultsFile}).` +
       (full ? '' : ' **Partial or short run: not the committed benchmark.**'),
   );
@@ -174,7 +175,8 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   L.push('');
   const periods = results.outages.filter((r) => typeof r.pingPeriodMs === 'number').map((r) => r.pingPeriodMs!);
   L.push(
-    `The phone pings the VOIP VIP every ${results.pingIntervalMs} ms (\`ping -i ${(results.pingIntervalMs / 1000).toFixed(2)}\`` +
+    `The phone pings the VOIP VIP every ${results.pingIntervalMs} ms (\`ping -i ${((results.pingArgMs ?? results.pingIntervalMs) / 1000).toFixed(4).replace(/0+$/, '')}\`` +
+      (results.pingCalibratedMs ? `, chosen at the start for a real period of ${results.pingCalibratedMs} ms: iputils' ping paces \`-i 0.01\` slower` : '') +
       `${periods.length ? `; replies came every ${median(periods)!.toFixed(1)} ms in the median run` : ''}); ` +
       'the outage is the longest gap without a reply around the event. Median and worst of the runs (runs: pbx-ha / keepalived).',
   );

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Lab, type PbxNode, REPO_ROOT } from '../../test/lab/harness';
-import { PBX_HA, agentStatus } from '../../test/lab/pair';
+import { agentStatus } from '../../test/lab/pair';
 import { type PairDriver, cleanNodes, logSize, readFrom } from './drivers';
 import { VOIP_VIP, holdsAll, outageAround, sleep, soleHolder, startLivePinger, until } from './net';
 import { cpuTicks, measureTree, ticksToSeconds } from './procstat';
@@ -383,6 +383,3 @@ export async function soak(ctx: BenchContext, minutes: number, prepare: () => Pr
 function countTakeovers(slaveLog: string): number {
   return slaveLog.match(/\spbx2: \S+ -> active \(/g)?.length ?? 0;
 }
-
-/** `pbx-ha sync` etc. need the trusted link; exported for the set-up in bench.ts. */
-export { PBX_HA };

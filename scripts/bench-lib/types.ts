@@ -129,13 +129,16 @@ export interface BenchResults {
   durationS: number | null;
   command: string;
   options: { runs: number; soakMinutes: number; idleSeconds: number; only: Part[]; timings: TimingName[] };
-  machine: { cpus: number; cpuModel: string; kernel: string; node: string; keepalived: string; commit: string };
+  machine: { cpus: number; cpuModel: string; kernel: string; node: string; keepalived: string; commit: string; loadavgStart?: string; loadavgEnd?: string };
   /** Configuration of each agent, as used (pbx-ha.conf for 1s, keepalived.conf of pbx1 for 1s ...). */
   configs: Record<string, string>;
   /** Whether `pbx-ha failover` existed in the build that ran. */
   pbxHaFailover: boolean;
-  /** Milliseconds between the phone's pings. */
+  /** Milliseconds between the phone's pings (the aim). */
   pingIntervalMs: number;
+  /** The `ping -i` value used (ms) and the period it gave at calibration (ms). */
+  pingArgMs?: number;
+  pingCalibratedMs?: number;
   outages: OutageRun[];
   astdb: AstdbRun[];
   idle: IdleResult[];
