@@ -460,7 +460,8 @@ export class FaultLab {
   /** Kills the node's "Asterisk" (the astdb writer started by its services), as a reboot does. */
   async killWriter(node: PbxNode): Promise<void> {
     const pidfile = this.lab.hostPath(node, '/run/fake-pbx/writer.pid');
-    const pid = Number.parseInt(readFileSync(pidfile, 'utf8').trim(), 10) || 0;
+    // No pid file: its services have not started a writer (yet).
+    const pid = Number.parseInt((existsSync(pidfile) ? readFileSync(pidfile, 'utf8') : '').trim(), 10) || 0;
     const proc = processesInNamespace(this.lab.namespace(node)).find((p) => p.pid === pid && p.argv.some((a) => a.endsWith('astdb-writer.js')));
     if (proc) {
       process.kill(proc.pid, 'SIGKILL');
