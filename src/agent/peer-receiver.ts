@@ -50,12 +50,8 @@ export class PeerReceiver {
     switch (req.request) {
       case 'peer-hello':
         return { ok: true, node, role, state };
-      case 'peer-astdb-info': {
-        const file = config.replication.astdb.path;
-        const check = checkAstdb(file);
-        if (!check.ok) return { ok: true, node, state, digest: null, problem: check.problem };
-        return { ok: true, node, state, digest: contentDigest(file), keys: check.keys, provenance: await readProvenance(file) };
-      }
+      case 'peer-astdb-info':
+        return { ok: true, node, state, ...(await astdbInfo(config.replication.astdb.path)) };
       case 'peer-astdb-export': {
         // Only a node whose PBX services are stopped has a final astdb to give.
         if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
@@ -71,7 +67,10 @@ export class PeerReceiver {
       case 'peer-release': {
         const now = await this.deps.peerAsks('release');
         if (now === 'active') return { ok: false, error: `${node} is still active` };
-        return { ok: true, node, state: now };
+        // The services are stopped and the VIPs released: the astdb is final. Its digest goes
+        // with the answer, so that the master, which claims the VIPs as soon as it reads it,
+        // knows at once whether it must fetch the file (no second request in the outage).
+        return { ok: true, node, state: now, astdb: await astdbInfo(config.replication.astdb.path) };
       }
       case 'peer-install': {
         if (state !== 'standby') {
@@ -120,4 +119,11 @@ export class PeerReceiver {
       }
     }
   }
+}
+
+/** What the master needs to decide whether to fetch this node's astdb (see shouldFetchFromSlave). */
+async function astdbInfo(file: string): Promise<Record<string, unknown>> {
+  const check = checkAstdb(file);
+  if (!check.ok) return { digest: null, problem: check.problem };
+  return { digest: contentDigest(file), keys: check.keys, provenance: await readProvenance(file) };
 }

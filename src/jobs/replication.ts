@@ -44,6 +44,9 @@ async function sendFile(target: SshTarget, file: string, remoteDir: string, time
   await runCommand([RSYNC, '-a', '--mkpath', '-e', rsyncRemoteShell(target), file, `${target.user}@${target.host}:${remoteDir}/`], { timeoutMs, signal });
 }
 
+/** How long the channel of a failback's release waits for the fetch that follows it. */
+const RELEASED_CHANNEL_KEEP_MS = 30_000;
+
 export class Replication {
   constructor(private deps: ReplicationDeps) {}
 
@@ -159,7 +162,8 @@ export class Replication {
   /** Sends a takeover or release request to the peer's agent; true when it did it. */
   async askPeer(request: 'peer-takeover' | 'peer-release'): Promise<boolean> {
     const req = { request, from: this.deps.identity().node };
-    const ready = request === 'peer-takeover' ? this.takeSpare() : null;
+    if (request === 'peer-release') return this.askRelease(req);
+    const ready = this.takeSpare();
     let answer: Record<string, unknown>;
     if (ready) {
       try {
@@ -173,6 +177,49 @@ export class Replication {
     }
     this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
     return true;
+  }
+
+  /**
+   * Failback, first half: the slave stops its services and releases the VIPs, then answers
+   * with its astdb's digest. The channel stays open for the second half (pullAstdbIfNewer,
+   * which runs between this answer and the master's claim): fetching the slave's file, when
+   * it changed, needs no new SSH handshake, and when it did not, no request at all.
+   */
+  private async askRelease(req: Record<string, unknown>): Promise<boolean> {
+    this.dropReleased();
+    const control = new SshControl(this.target());
+    try {
+      await control.connect();
+      const answer = await control.request(req, 60_000);
+      if (answer.ok !== true) throw new Error(`the peer refused "peer-release": ${String(answer.error ?? 'no reason given').slice(0, 500)}`);
+      this.deps.log.log('info', `peer-release: ${String(answer.node)} is now ${String(answer.state)}`);
+      const astdb = answer.astdb;
+      const digest = typeof astdb === 'object' && astdb !== null && 'digest' in astdb ? (astdb as { digest: unknown }).digest : undefined;
+      this.released = {
+        control,
+        // Only a well-formed answer counts; anything else is asked again (peer-astdb-info).
+        slaveDigest: typeof digest === 'string' || digest === null ? digest : undefined,
+        // Not taken (the master did not go on to claim): closed, not left open.
+        expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS),
+      };
+      return true;
+    } catch (e) {
+      control.close();
+      throw e;
+    }
+  }
+
+  private released: { control: SshControl; slaveDigest: string | null | undefined; expiry: NodeJS.Timeout } | null = null;
+
+  private takeReleased(): { control: SshControl; slaveDigest: string | null | undefined } | null {
+    const r = this.released;
+    if (r) clearTimeout(r.expiry);
+    this.released = null;
+    return r;
+  }
+
+  private dropReleased(): void {
+    this.takeReleased()?.control.close();
   }
 
   /**
@@ -234,15 +281,24 @@ export class Replication {
     if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
     const { node } = this.deps.identity();
     const target = this.target();
-    const control = new SshControl(target);
-    await control.connect();
+    const released = this.takeReleased();
+    const control = released?.control ?? new SshControl(target);
     try {
-      const info = await control.request({ request: 'peer-astdb-info', from: node }, 15_000);
-      if (info.ok !== true) throw new Error(String(info.error));
-      const slaveDigest = typeof info.digest === 'string' ? info.digest : null;
+      if (!released) await control.connect();
+      let slaveDigest: string | null;
+      if (released?.slaveDigest !== undefined) {
+        slaveDigest = released.slaveDigest;
+      } else {
+        const info = await control.request({ request: 'peer-astdb-info', from: node }, 15_000);
+        if (info.ok !== true) throw new Error(String(info.error));
+        slaveDigest = typeof info.digest === 'string' ? info.digest : null;
+      }
       const local = config.replication.astdb.path;
-      const masterDigest = checkAstdb(local).ok ? contentDigest(local) : null;
-      const decision = shouldFetchFromSlave({ lastSentDigest: this.deps.facts.fact(LAST_SENT_ASTDB), slaveDigest, masterDigest });
+      const lastSentDigest = this.deps.facts.fact(LAST_SENT_ASTDB);
+      // The master's own digest matters only when the slave's file is not the last copy sent;
+      // reading a large astdb is not done in the outage when it is not needed.
+      const masterDigest = slaveDigest !== null && slaveDigest !== lastSentDigest && checkAstdb(local).ok ? contentDigest(local) : null;
+      const decision = shouldFetchFromSlave({ lastSentDigest, slaveDigest, masterDigest });
       if (!decision.fetch) return `astdb kept: ${decision.reason}`;
       const exported = await control.request({ request: 'peer-astdb-export', from: node }, 60_000);
       if (exported.ok !== true) throw new Error(String(exported.error));
