@@ -14,6 +14,7 @@ import type { ScriptVerdict } from '../adapters/script-security';
 import type { CommandRunner } from './executor';
 import { Executor } from './executor';
 import { GarpScheduler } from './garp-scheduler';
+import { StallMeter, stallMarginMs } from './stall-meter';
 import type { AgentStatus, TransitionRecord } from './status';
 import { buildStatus, transitionRecord } from './status';
 import { machineSettingsFor } from './machine-settings';
@@ -63,6 +64,10 @@ export class Agent {
   private queue: Promise<void> = Promise.resolve();
   private timers: Timer[] = [];
   private deadline: Timer | null = null;
+  private stalls: { count: number; worstMs: number; loggedAtMs: number | null } = { count: 0, worstMs: 0, loggedAtMs: null };
+  private stallMeter = new StallMeter(stallMarginMs(1000));
+  /** When the next probe round is due (its lateness is the first sign of a stall). */
+  private roundDueMs = 0;
   private readTimer: Timer | null = null;
   private transitions: TransitionRecord[] = [];
   private executor: Executor;
@@ -227,7 +232,18 @@ export class Agent {
 
   private startLoops(): void {
     const { clock } = this.deps;
-    this.timers.push(clock.every(this.config.health.intervalMs, () => this.probeRound()));
+    const interval = this.config.health.intervalMs;
+    this.stallMeter = new StallMeter(stallMarginMs(interval));
+    this.roundDueMs = clock.nowMs() + interval;
+    this.timers.push(
+      clock.every(interval, () => {
+        const nowMs = clock.nowMs();
+        this.noticeLateness(this.roundDueMs, nowMs, 'the probe round');
+        // Timers are rescheduled from when they ran, not from when they were due.
+        this.roundDueMs = nowMs + interval;
+        this.probeRound();
+      }),
+    );
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => void this.readNet()));
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => this.conflictCheck()));
     for (const check of this.config.checks) this.timers.push(clock.every(check.intervalMs, () => void this.runCheck(check)));
@@ -284,7 +300,37 @@ export class Agent {
         break;
       }
     }
-    this.enqueue({ kind: 'probe-result', target, sentAtMs, nowMs: clock.nowMs(), answered });
+    const nowMs = clock.nowMs();
+    if (!answered) {
+      // A timeout that fired late may have beaten an answer still waiting to be read.
+      const blind = this.noticeLateness(sentAtMs + timeoutMs, nowMs, `the timeout of a probe of ${probeName(target)}`);
+      // "Nobody answers on the VIP" is what lets a master claim: never on a late timeout.
+      if (blind && target.kind === 'vip') return;
+    }
+    this.enqueue({ kind: 'probe-result', target, sentAtMs, nowMs, answered });
+  }
+
+  /**
+   * A timer due at `dueMs` fires at `nowMs`: when late, this agent did not run meanwhile (see
+   * StallMeter), and the machine is told (a `stall`), so that this time is not taken for the
+   * peer's or a gateway's silence. Logged at most once a minute. Returns whether it was late.
+   */
+  private noticeLateness(dueMs: number, nowMs: number, what: string): boolean {
+    if (nowMs - dueMs <= this.stallMeter.marginMs) return false;
+    const lateMs = this.stallMeter.fired(dueMs, nowMs);
+    if (lateMs === 0) return true;
+    this.enqueue({ kind: 'stall', nowMs, blindMs: lateMs });
+    this.stalls.count++;
+    this.stalls.worstMs = Math.max(this.stalls.worstMs, lateMs);
+    if (this.stalls.loggedAtMs === null || nowMs - this.stalls.loggedAtMs >= STALL_LOG_EVERY_MS) {
+      this.deps.log.log(
+        'warn',
+        `the agent did not run for ${Math.round(lateMs)} ms (${what} fired late: CPU starved or blocked); that time is not counted as silence` +
+          (this.stalls.count > 1 ? ` (${this.stalls.count} stalls since the last report, worst ${Math.round(this.stalls.worstMs)} ms)` : ''),
+      );
+      this.stalls = { count: 0, worstMs: 0, loggedAtMs: nowMs };
+    }
+    return true;
   }
 
   /** History must never stop the agent: a full disk is reported, the failover goes on. */
@@ -405,7 +451,28 @@ export class Agent {
     this.deadline = null;
     const at = this.machine.nextDeadlineMs();
     if (at === null || this.stopping) return;
-    const delay = Math.max(0, at - this.deps.clock.nowMs()) + 1;
-    this.deadline = this.deps.clock.after(delay, () => this.enqueue({ kind: 'tick', nowMs: this.deps.clock.nowMs() }));
+    const { clock } = this.deps;
+    const delay = Math.max(0, at - clock.nowMs()) + 1;
+    const dueMs = clock.nowMs() + delay;
+    this.deadline = clock.after(delay, () => {
+      const nowMs = clock.nowMs();
+      // Before the tick: a deadline reached only because this agent did not run must not
+      // count as the peer's silence.
+      this.noticeLateness(dueMs, nowMs, 'a detection deadline');
+      this.enqueue({ kind: 'tick', nowMs });
+    });
+  }
+}
+
+const STALL_LOG_EVERY_MS = 60_000;
+
+function probeName(target: ProbeTarget): string {
+  switch (target.kind) {
+    case 'peer':
+      return 'the peer';
+    case 'track':
+      return target.address;
+    case 'vip':
+      return `VIP ${target.name}`;
   }
 }

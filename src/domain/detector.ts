@@ -20,6 +20,11 @@ export interface Detector {
   lastRttMs: number | null;
   /** Whether anything answered since the start (for `status`). */
   everAnswered: boolean;
+  /**
+   * Time since the last answer during which this agent itself could not run (see
+   * `allowBlind`): it is not counted as silence.
+   */
+  blindMs: number;
 }
 
 export interface DetectorTiming {
@@ -36,6 +41,7 @@ export function newDetector(nowMs: number, initial: Reachability = 'unknown'): D
     status: initial,
     lastRttMs: null,
     everAnswered: false,
+    blindMs: 0,
   };
 }
 
@@ -45,7 +51,19 @@ export function newDetector(nowMs: number, initial: Reachability = 'unknown'): D
  * it heard while cut off is not taken for the peer's death (a false takeover).
  */
 export function resetBaseline(d: Detector, nowMs: number): Detector {
-  return { ...d, lastAnswerMs: nowMs, baselineMs: nowMs, answersInRow: 0, status: 'unknown' };
+  return { ...d, lastAnswerMs: nowMs, baselineMs: nowMs, answersInRow: 0, status: 'unknown', blindMs: 0 };
+}
+
+/**
+ * This agent did not run for `blindMs` (its timers fired that late: CPU starvation, a blocking
+ * task, a paused VM): it sent no probes and read no answers meanwhile, so that time is not the
+ * address's silence. Without this, a master busy for 300 ms with 100 ms probes would declare
+ * its gateway dead and hand over. Only the time the agent was listening counts: an agent that
+ * is often late still detects a dead address, later by the time it did not run.
+ */
+export function allowBlind(d: Detector, blindMs: number): Detector {
+  if (d.status === 'down' || blindMs <= 0) return d;
+  return { ...d, blindMs: d.blindMs + blindMs };
 }
 
 /** A probe sent at `sentAtMs` was answered at `nowMs`. */
@@ -53,7 +71,7 @@ export function recordAnswer(d: Detector, t: DetectorTiming, sentAtMs: number, n
   if (sentAtMs < d.baselineMs) return d;
   const answersInRow = d.answersInRow + 1;
   const status: Reachability = d.status === 'up' || answersInRow >= t.rise ? 'up' : d.status;
-  return { ...d, lastAnswerMs: nowMs, answersInRow, status, lastRttMs: nowMs - sentAtMs, everAnswered: true };
+  return { ...d, lastAnswerMs: nowMs, answersInRow, status, lastRttMs: nowMs - sentAtMs, everAnswered: true, blindMs: 0 };
 }
 
 /** A probe sent at `sentAtMs` got no answer before its timeout. */
@@ -64,13 +82,13 @@ export function recordMiss(d: Detector, t: DetectorTiming, sentAtMs: number, now
 
 /** Re-evaluate with the passage of time alone (called at the deadline). */
 export function evaluate(d: Detector, t: DetectorTiming, nowMs: number): Detector {
-  if (d.status !== 'down' && nowMs - d.lastAnswerMs >= t.downAfterMs) {
-    return { ...d, status: 'down', answersInRow: 0 };
+  if (d.status !== 'down' && nowMs - d.lastAnswerMs - d.blindMs >= t.downAfterMs) {
+    return { ...d, status: 'down', answersInRow: 0, blindMs: 0 };
   }
   return d;
 }
 
 /** When the address will be declared down if nothing answers (null once it is down). */
 export function downDeadlineMs(d: Detector, t: DetectorTiming): number | null {
-  return d.status === 'down' ? null : d.lastAnswerMs + t.downAfterMs;
+  return d.status === 'down' ? null : d.lastAnswerMs + d.blindMs + t.downAfterMs;
 }

@@ -13,7 +13,7 @@ import type { Action } from './actions';
 import type { ActualNet } from './reconcile';
 import { claimChanges, heldVips, releaseChanges, repairs } from './reconcile';
 import type { Detector, DetectorTiming } from './detector';
-import { downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from './detector';
+import { allowBlind, downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from './detector';
 import type { NodeState } from './states';
 import { assertNever, holdsVips } from './states';
 import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
@@ -49,6 +49,8 @@ export type MachineEvent =
   | { kind: 'net-read'; nowMs: number; actual: ActualNet; carrier: Record<string, boolean> }
   /** Time passed (a detection deadline was reached). */
   | { kind: 'tick'; nowMs: number }
+  /** The agent's timers fired `blindMs` late: it could not probe nor read answers meanwhile. */
+  | { kind: 'stall'; nowMs: number; blindMs: number }
   /** While holding a VIP, another MAC answered ARP for it. */
   | { kind: 'conflict'; nowMs: number; vip: string; macs: string[] }
   /** A tracked check ran. */
@@ -184,6 +186,10 @@ export class NodeMachine {
         this.held = heldVips(this.settings.vips, event.actual);
         break;
       case 'tick':
+        break;
+      case 'stall':
+        this.peer = allowBlind(this.peer, event.blindMs);
+        for (const [k, d] of this.tracks) this.tracks.set(k, allowBlind(d, event.blindMs));
         break;
       case 'conflict':
         actions.push({

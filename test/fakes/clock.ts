@@ -72,11 +72,13 @@ export class FakeClock implements Clock {
     for (;;) {
       const next = this.nextDue(targetMs);
       if (!next) break;
-      this.now = next.dueMs;
+      // An overdue timer (after `stall`) runs late, at the current time, as in Node.
+      this.now = Math.max(this.now, next.dueMs);
       if (next.periodMs === null) {
         this.timers = this.timers.filter((t) => t !== next);
       } else {
-        next.dueMs += next.periodMs;
+        // Node's setInterval does not catch up missed periods: the next one is a period from now.
+        next.dueMs = this.now + next.periodMs;
         next.seq = this.seq++;
       }
       next.fn();
@@ -84,6 +86,16 @@ export class FakeClock implements Clock {
     }
     this.now = targetMs;
     await flushPromises();
+  }
+
+  /**
+   * The process does not run for `ms` (CPU starvation, a blocking task): time jumps, then every
+   * timer that fell due meanwhile fires, late, at the new time.
+   */
+  async stall(ms: number): Promise<void> {
+    if (ms < 0) throw new Error('FakeClock.stall: time does not go back');
+    this.now += ms;
+    await this.advanceTo(this.now);
   }
 
   /**

@@ -183,3 +183,34 @@ test('a stop with release gives the VIPs up, routes first; a slave still hearing
   w.nodes.delete('pbx1');
   await w.shutdown();
 });
+
+test('both agents stall for longer than fall × interval (CPU starved): no takeover, no fault, a warning', async () => {
+  const w = await steadyPair();
+  const transitionsBefore = w.node('pbx2').log.matching(/ -> /).length;
+  // Half-way between two probe rounds (no answer in flight), neither process runs for 5 s: no
+  // probe is sent, no answer read. When they run again, every timer fires late: the probe
+  // round first (its answers take a moment), then the slave's long-past detection deadline.
+  await w.run(INTERVAL / 2);
+  await w.clock.stall(DOWN_AFTER + 2 * INTERVAL);
+  await w.run(10_000);
+  assert.equal(w.soleHolder(), 'pbx1');
+  assert.deepEqual(w.violations, []);
+  assert.equal(w.state('pbx1'), 'active');
+  assert.equal(w.state('pbx2'), 'standby');
+  assert.equal(w.node('pbx2').log.matching(/ -> /).length, transitionsBefore, 'the slave made no transition');
+  assert.equal(w.node('pbx2').log.matching(/the agent did not run for \d+ ms \(.* fired late: CPU starved or blocked\)/, 'warn').length, 1);
+  await w.shutdown();
+});
+
+test('a stall postpones the detection of a real death by at most the stall', async () => {
+  const w = await steadyPair();
+  const diedAt = w.clock.nowMs();
+  await w.crash('pbx1');
+  const STALL = 2000;
+  await w.clock.stall(STALL);
+  const tookOverAt = await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + STALL + INTERVAL + 100, 1);
+  const after = tookOverAt - diedAt;
+  assert.ok(after <= DOWN_AFTER + STALL + INTERVAL, `took over ${after} ms after the death`);
+  assert.ok(after >= DOWN_AFTER, `took over ${after} ms after the death: the stall was not allowed for`);
+  await w.shutdown();
+});

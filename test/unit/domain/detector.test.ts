@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Detector, DetectorTiming } from '../../../src/domain/detector';
-import { downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from '../../../src/domain/detector';
+import { allowBlind, downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from '../../../src/domain/detector';
 
 // interval 1s, fall 3, rise 3
 const INTERVAL = 1000;
@@ -99,4 +99,32 @@ test('resetBaseline: the silence counts from the reset, not from the last answer
   assert.equal(downDeadlineMs(d, T), 23_000);
   assert.equal(evaluate(d, T, 22_999).status, 'unknown');
   assert.equal(evaluate(d, T, 23_000).status, 'down');
+});
+
+test('allowBlind: time the agent could not run is not silence; the deadline moves by it', () => {
+  let d = answered(newDetector(0), 0, 1000, 2000); // last answer at 2002, deadline 5002
+  d = allowBlind(d, 1500);
+  assert.equal(downDeadlineMs(d, T), 6502);
+  assert.equal(evaluate(d, T, 6501).status, 'up');
+  assert.equal(evaluate(d, T, 6502).status, 'down');
+  // An answer ends the silence, and with it the allowance.
+  d = recordAnswer(d, T, 3000, 3002);
+  assert.equal(d.blindMs, 0);
+  assert.equal(downDeadlineMs(d, T), 6002);
+});
+
+test('allowBlind: an agent often late still detects a death, after fall × interval of listening', () => {
+  let d = answered(newDetector(0), 0, 1000, 2000); // last answer at 2002
+  // Blind 500 ms in every second that follows: 3 s of listening take 6 s.
+  let now = 2002;
+  while (d.status !== 'down') {
+    now += 500;
+    d = evaluate(d, T, now); // listening
+    if (d.status === 'down') break;
+    now += 500;
+    d = evaluate(allowBlind(d, 500), T, now); // blind, reported when it ends
+    assert.ok(now < 20_000, 'never declared down');
+  }
+  assert.equal(now, 2002 + 2 * T.downAfterMs - 500);
+  assert.equal(allowBlind(d, 500).status, 'down', 'nothing to allow once down');
 });
