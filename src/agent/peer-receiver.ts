@@ -5,7 +5,7 @@
 import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { restoreDatabase } from '../jobs/db/copy';
-import { dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
+import { dbBackupDir, dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
 import type { ControlAnswer } from '../adapters/control-socket';
 import type { PbxHaConfig } from '../config/types';
 import type { NodeState } from '../domain/states';
@@ -107,7 +107,7 @@ export class PeerReceiver {
         const work = dbWorkFile(config, 'restore.sql');
         await copyFile(staging.db, work);
         try {
-          const result = await restoreDatabase({ ...config.replication.db, osUser: POSTGRES_OS_USER, file: work, backupDir: path.join(r.backupDir, 'db'), keep: r.keepBackups });
+          const result = await restoreDatabase({ ...config.replication.db, osUser: POSTGRES_OS_USER, file: work, backupDir: dbBackupDir(config), keep: r.keepBackups });
           return `${result.tables.length} tables restored in ${Math.round(result.durationMs)} ms; previous data kept in ${result.backupFile}`;
         } finally {
           await rm(work, { force: true });

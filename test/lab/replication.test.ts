@@ -189,6 +189,10 @@ test('database: the slave gets the master\'s rows except the excluded tables; a 
     await lab.psql('pbx1', "INSERT INTO userfeatures (firstname) SELECT 'user' || g FROM generate_series(1, 5000) g; INSERT INTO cel (eventtype) VALUES ('CHAN_START');");
     await lab.psql('pbx2', "INSERT INTO userfeatures (firstname) VALUES ('stale'); INSERT INTO cel (eventtype) VALUES ('slave call log');");
     await startPair(lab);
+    // The slave's backup area as the astdb backups leave it when they come first: root-only.
+    // pg_dump, run as postgres, must still get through it to dump the slave's data (it did not).
+    await lab.exec('pbx2', ['mkdir', '-p', '-m', '0700', '/var/lib/pbx-ha/backup/astdb']);
+    await lab.exec('pbx2', ['chmod', '0700', '/var/lib/pbx-ha/backup']);
 
     const r = await sync(lab, 'db');
     t.diagnostic(r.stdout.trim());
