@@ -59,6 +59,12 @@ export function identityFor(config: PbxHaConfig, node: NodeConfig): Identity {
   return { node: node.name, role, peer: peer.name, peerAddress: peer.address, ownAddress: node.address };
 }
 
+/**
+ * Sends a takeover or release request to the peer; resolves true when the peer did it, false
+ * when it was not sent because `stillWanted` said no once the connection was up.
+ */
+export type PeerRequester = (request: 'peer-takeover' | 'peer-release', stillWanted: () => boolean) => Promise<boolean>;
+
 export class Agent {
   private machine: NodeMachine;
   private queue: Promise<void> = Promise.resolve();
@@ -78,7 +84,7 @@ export class Agent {
   private alerted = new Set<string>();
   private checksInFlight = new Set<string>();
   private beforeFailback: (() => Promise<string>) | null = null;
-  private peerRequester: ((request: 'peer-takeover' | 'peer-release') => Promise<boolean>) | null = null;
+  private peerRequester: PeerRequester | null = null;
   private finalSync: (() => Promise<string>) | null = null;
 
   constructor(
@@ -196,8 +202,13 @@ export class Agent {
   }
 
   /** Where the peer requests of the domain go (replication's trusted link). */
-  setPeerRequester(send: (request: 'peer-takeover' | 'peer-release') => Promise<boolean>): void {
+  setPeerRequester(send: PeerRequester): void {
     this.peerRequester = send;
+  }
+
+  /** The peer reached this node over the trusted link (see the `peer-link` event). */
+  notePeerLink(): void {
+    this.enqueue({ kind: 'peer-link', nowMs: this.deps.clock.nowMs() });
   }
 
   /** The last astdb copy of a planned handover. */
@@ -375,7 +386,7 @@ export class Agent {
       this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok: false });
       return;
     }
-    void send(request)
+    void send(request, () => this.machine.stillWants(request))
       .catch((e: Error) => {
         this.alertOnce(`peer-${request}`, `${request} to ${this.identity.peer} failed: ${e.message}`);
         return false;

@@ -27,6 +27,8 @@ export interface ReceiverDeps {
   recordJob: (summary: string, ok: boolean) => void;
   /** Hands the peer's takeover or release request to the node machine; resolves with the new state. */
   peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
+  /** Told of every request: the peer can reach this node (it may ask for the VIPs back). */
+  peerSeen?: () => void;
 }
 
 export function stagingPaths(config: PbxHaConfig) {
@@ -43,6 +45,7 @@ export class PeerReceiver {
   constructor(private deps: ReceiverDeps) {}
 
   async handle(req: PeerRequest): Promise<ControlAnswer> {
+    this.deps.peerSeen?.();
     const { node, role } = this.deps.identity();
     const state = this.deps.state();
     const config = this.deps.config();

@@ -106,8 +106,9 @@ export async function agentCommand(args: string[]): Promise<number> {
     log,
     recordJob: (s, ok) => agent.recordJob(s, ok),
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
+    peerSeen: () => agent.notePeerLink(),
   });
-  agent.setPeerRequester((request) => replication.askPeer(request));
+  agent.setPeerRequester((request, stillWanted) => replication.askPeer(request, stillWanted));
   agent.setFinalSync(() => replication.finalAstdb());
   agent.setBeforeFailback(() => withTimeout(replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'));
   const handle = controlHandler({ agent, receiver, runner, schedule, log, replication, setReleaseOnStop: (r) => (releaseOnStop = r) });

@@ -60,7 +60,9 @@ export type MachineEvent =
   /** The peer asks over the trusted link: take over now (it hands over), or release (failback). */
   | { kind: 'peer-asks'; nowMs: number; request: 'takeover' | 'release' }
   /** The answer to our own peer request. */
-  | { kind: 'peer-answered'; nowMs: number; request: 'peer-takeover' | 'peer-release'; ok: boolean };
+  | { kind: 'peer-answered'; nowMs: number; request: 'peer-takeover' | 'peer-release'; ok: boolean }
+  /** The peer reached this node over the trusted link (a copy, a question): it can ask us. */
+  | { kind: 'peer-link'; nowMs: number };
 
 export interface Transition {
   from: NodeState;
@@ -73,6 +75,15 @@ type VipProbeResult = 'unknown' | 'answered' | 'silent';
 
 /** How long a master waits before asking an unreachable or refusing slave again for the VIPs. */
 const RELEASE_RETRY_MS = 5000;
+
+/**
+ * Slave with failback = auto, no delay, whose master reaches it over the trusted link: how
+ * long after the master answers again it waits for the master's release request before giving
+ * the VIPs back by itself. Asked, it releases and answers, and the master claims on the answer
+ * (a few ms without VIPs); by itself, the master notices only when its next VIP probe times
+ * out (up to two probe intervals).
+ */
+export const HANDBACK_GRACE_MS = 5000;
 
 interface VipProbe {
   result: VipProbeResult;
@@ -113,6 +124,10 @@ export class NodeMachine {
   private failbackWanted = false;
   /** Master: a release request failed; not asked again before this instant. */
   private releaseRetryAtMs = 0;
+  /** Slave: the master has reached this node over the trusted link (it can ask for the VIPs). */
+  private masterLinkSeen = false;
+  /** When the peer's detector last became `up` (null while it is not up). */
+  private peerUpSinceMs: number | null = null;
 
   constructor(
     private settings: MachineSettings,
@@ -170,6 +185,8 @@ export class NodeMachine {
     if (this.readySinceMs !== null && this.failbackPending()) {
       deadlines.push(Math.max(this.readySinceMs + this.settings.failbackDelayMs, this.releaseRetryAtMs));
     }
+    const handback = this.handbackWaitUntilMs();
+    if (handback !== null) deadlines.push(handback);
     const pending = deadlines.filter((d): d is number => d !== null);
     return pending.length ? Math.min(...pending) : null;
   }
@@ -227,6 +244,9 @@ export class NodeMachine {
           this.handedOver = false;
           if (this.state === 'active') return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
         }
+        break;
+      case 'peer-link':
+        if (this.settings.role === 'slave') this.masterLinkSeen = true;
         break;
       case 'peer-answered':
         if (event.request === 'peer-release') {
@@ -350,6 +370,8 @@ export class NodeMachine {
     const t = this.settings.timing;
     this.peer = evaluate(this.peer, t, now);
     for (const [k, d] of this.tracks) this.tracks.set(k, evaluate(d, t, now));
+    if (this.peer.status !== 'up') this.peerUpSinceMs = null;
+    else this.peerUpSinceMs ??= now;
   }
 
   /** Forget what was heard while this node was cut off (see `resetBaseline`). */
@@ -373,7 +395,28 @@ export class NodeMachine {
     return null;
   }
 
-  private wanted(): { state: NodeState; reason: string } {
+  /**
+   * Slave serving, failback = auto without delay, master answering and able to reach us: the
+   * instant until which it waits for the master's release request (see HANDBACK_GRACE_MS).
+   */
+  private handbackWaitUntilMs(): number | null {
+    const s = this.settings;
+    if (s.role !== 'slave' || this.state !== 'active' || this.handedOver || !this.masterLinkSeen) return null;
+    if (s.failback !== 'auto' || s.failbackDelayMs > 0 || this.peerUpSinceMs === null) return null;
+    return this.peerUpSinceMs + HANDBACK_GRACE_MS;
+  }
+
+  /**
+   * Whether a peer request decided earlier is still wanted now, just before it is sent (its
+   * SSH connection may have taken long: a takeover asked by a master in fault, delivered after
+   * the master recovered, would move the VIPs twice).
+   */
+  stillWants(request: 'peer-takeover' | 'peer-release'): boolean {
+    if (this.settings.role !== 'master') return false;
+    return request === 'peer-takeover' ? this.state === 'fault' || this.state === 'maintenance' : this.state === 'standby' && this.releaseAsked;
+  }
+
+  private wanted(now: number): { state: NodeState; reason: string } {
     const stay = { state: this.state, reason: this.lastReason };
     if (this.carrier === null) return stay; // nothing read yet: still reconciling
     const fault = this.faultReason();
@@ -402,6 +445,11 @@ export class NodeMachine {
           // and no delay (the original design); otherwise the master asks when it is time.
           const waitsToBeAsked = this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0;
           if (this.state === 'active' && waitsToBeAsked) return stay;
+          const until = this.handbackWaitUntilMs();
+          if (until !== null) {
+            if (now < until) return stay;
+            return { state: 'standby', reason: `master ${this.settings.peerName} answers and did not ask for the VIPs within ${HANDBACK_GRACE_MS} ms` };
+          }
           return { state: 'standby', reason: `master ${this.settings.peerName} answers` };
         }
         return { state: unknownFrom(this.state), reason: `probing master ${this.settings.peerName}` };
@@ -412,13 +460,13 @@ export class NodeMachine {
   }
 
   private maybeTransition(now: number): Transition | null {
-    let want = this.wanted();
+    let want = this.wanted(now);
     if (want.state === this.state) return null;
     if (this.state === 'fault' || want.state === 'fault') {
       this.resetObservations(now);
       // Leaving fault, decide again on what is heard from now on: the first decision still
       // counted the silence heard while cut off as the peer's death (a false takeover).
-      if (this.state === 'fault') want = this.wanted();
+      if (this.state === 'fault') want = this.wanted(now);
       if (want.state === this.state) return null;
     }
     const transition: Transition = { from: this.state, to: want.state, atMs: now, reason: want.reason };

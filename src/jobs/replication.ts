@@ -159,24 +159,32 @@ export class Replication {
     return parseHello(await askPeerOnce(this.target(), { request: 'peer-hello', from: this.deps.identity().node }, 15_000));
   }
 
-  /** Sends a takeover or release request to the peer's agent; true when it did it. */
-  async askPeer(request: 'peer-takeover' | 'peer-release'): Promise<boolean> {
+  /**
+   * Sends a takeover or release request to the peer's agent; true when it did it, false when
+   * `stillWanted` said no once connected (the SSH handshake to a peer just back can take
+   * seconds: a request decided before must not be delivered when it no longer holds).
+   */
+  async askPeer(request: 'peer-takeover' | 'peer-release', stillWanted: () => boolean = () => true): Promise<boolean> {
     const req = { request, from: this.deps.identity().node };
-    if (request === 'peer-release') return this.askRelease(req);
-    const ready = this.takeSpare();
+    if (request === 'peer-release') return this.askRelease(req, stillWanted);
+    const spare = this.takeSpare();
+    const control = spare ?? new SshControl(this.target());
     let answer: Record<string, unknown>;
-    if (ready) {
-      try {
-        answer = await ready.request(req, 60_000);
-      } finally {
-        ready.close();
-      }
-      if (answer.ok !== true) throw new Error(`the peer refused "${request}": ${String(answer.error ?? 'no reason given')}`);
-    } else {
-      answer = await askPeerOnce(this.target(), req, 60_000);
+    try {
+      if (!spare) await control.connect();
+      if (!stillWanted()) return this.notSent(request);
+      answer = await control.request(req, 60_000);
+    } finally {
+      control.close();
     }
+    if (answer.ok !== true) throw new Error(`the peer refused "${request}": ${String(answer.error ?? 'no reason given').slice(0, 500)}`);
     this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
     return true;
+  }
+
+  private notSent(request: string): false {
+    this.deps.log.log('info', `${request} not sent: no longer wanted once the connection to the peer was up`);
+    return false;
   }
 
   /**
@@ -185,11 +193,15 @@ export class Replication {
    * which runs between this answer and the master's claim): fetching the slave's file, when
    * it changed, needs no new SSH handshake, and when it did not, no request at all.
    */
-  private async askRelease(req: Record<string, unknown>): Promise<boolean> {
+  private async askRelease(req: Record<string, unknown>, stillWanted: () => boolean): Promise<boolean> {
     this.dropReleased();
     const control = new SshControl(this.target());
     try {
       await control.connect();
+      if (!stillWanted()) {
+        control.close();
+        return this.notSent('peer-release');
+      }
       const answer = await control.request(req, 60_000);
       if (answer.ok !== true) throw new Error(`the peer refused "peer-release": ${String(answer.error ?? 'no reason given').slice(0, 500)}`);
       this.deps.log.log('info', `peer-release: ${String(answer.node)} is now ${String(answer.state)}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PbxHaConfig } from '../../../src/config';
 import type { Action, NetChange } from '../../../src/domain/actions';
 import type { MachineEvent, ProbeTarget } from '../../../src/domain/node-machine';
-import { NodeMachine } from '../../../src/domain/node-machine';
+import { HANDBACK_GRACE_MS, NodeMachine } from '../../../src/domain/node-machine';
 import type { ActualAddress, ActualNet, ActualRoute } from '../../../src/domain/reconcile';
 import { claimChanges, releaseChanges } from '../../../src/domain/reconcile';
 import { baseAddresses, machineSettings, pairConfig, vipOf } from '../../fakes/config';
@@ -449,4 +449,59 @@ test('stop: releases the held VIPs unless told to keep them', () => {
   assert.deepEqual(shape(m.m.stop(true)), ['notify stopping active', RELEASE_BOTH]);
   const s = standbySlave();
   assert.deepEqual(s.m.stop(true), [], 'nothing held, nothing to release');
+});
+
+/** A slave (failback = auto, no delay) that took over from a silent master at about 5000 ms. */
+function slaveServing(linkSeen: boolean): Driver {
+  const d = new Driver(pairConfig(), 'pbx2');
+  d.read(0);
+  if (linkSeen) d.handle({ kind: 'peer-link', nowMs: 500 });
+  for (const t of [0, 1000, 2000]) d.peerAnswers(t);
+  d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+  return d;
+}
+
+test('failback = auto, master able to reach the slave: the slave waits for its release request, and releases when asked', () => {
+  const d = slaveServing(true);
+  for (const t of [10_000, 11_000, 12_000, 13_000]) d.peerAnswers(t);
+  assert.equal(d.state, 'active', 'the master answers: the slave waits to be asked');
+  const released = d.handle({ kind: 'peer-asks', nowMs: 13_500, request: 'release' });
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+});
+
+test('failback = auto, master able to reach the slave: not asked within the grace, the slave releases by itself', () => {
+  const d = slaveServing(true);
+  // Up after `rise` (3) answers: the one at 12 002; the master keeps answering.
+  for (const t of [10_000, 11_000, 12_000, 13_000, 14_000, 15_000, 16_000]) d.peerAnswers(t);
+  assert.equal(d.state, 'active');
+  assert.equal(d.m.nextDeadlineMs(), 12_002 + HANDBACK_GRACE_MS);
+  d.tick(12_002 + HANDBACK_GRACE_MS - 1);
+  assert.equal(d.state, 'active');
+  const { actions } = d.tickAtDeadline();
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  assert.match(d.m.view().lastReason, /did not ask for the VIPs within 5000 ms/);
+});
+
+test('failback = auto, no trusted link seen: the slave gives the VIPs back as soon as the master answers (original design)', () => {
+  const d = slaveServing(false);
+  for (const t of [10_000, 11_000, 12_000]) d.peerAnswers(t);
+  assert.equal(d.state, 'standby');
+});
+
+test('stillWants: a takeover only while the master is in fault or maintenance; a release only while asked and in standby', () => {
+  const m = new Driver(pairConfig(), 'pbx1');
+  m.read(0, ['voip', 'data']);
+  assert.equal(m.state, 'active');
+  assert.equal(m.m.stillWants('peer-takeover'), false);
+  m.read(100, [], { eth0: false, eth1: false });
+  assert.equal(m.state, 'fault');
+  assert.equal(m.m.stillWants('peer-takeover'), true, 'asked while in fault');
+  m.read(2000, [], HEALTHY);
+  assert.notEqual(m.state, 'fault');
+  assert.equal(m.m.stillWants('peer-takeover'), false, 'recovered before the request went out: not sent');
+  assert.equal(m.m.stillWants('peer-release'), false, 'nothing asked');
+  assert.equal(standbySlave().m.stillWants('peer-takeover'), false, 'a slave never asks');
 });
