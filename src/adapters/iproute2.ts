@@ -86,14 +86,25 @@ export function failedLines(stderr: string): { line: number; message: string }[]
   return failures;
 }
 
+const READ_BATCH = 'address show\nroute show table main\n';
+
+/** `ip -json -batch` prints one JSON document per command, each on a line of its own. */
+export function splitBatchJson(stdout: string, expected: number): string[] {
+  const docs = stdout.split('\n').filter((l) => l.trim() !== '');
+  if (docs.length !== expected) {
+    throw new Error(`ip -json -batch printed ${docs.length} JSON documents, ${expected} expected: ${JSON.stringify(stdout.slice(0, 200))}`);
+  }
+  return docs;
+}
+
 export class Iproute2Net implements NetPort {
   async read(): Promise<NetReading> {
-    const [addr, route] = await Promise.all([
-      runCommand([IP, '-json', 'address', 'show'], { timeoutMs: TIMEOUT_MS }),
-      runCommand([IP, '-json', 'route', 'show', 'table', 'main'], { timeoutMs: TIMEOUT_MS }),
-    ]);
-    const { addresses, carrier } = parseAddrJson(addr.stdout);
-    return { actual: { addresses, routes: parseRouteJson(route.stdout) }, carrier };
+    // One process for both lists (this runs every reconcile interval and at every link event):
+    // each spawn forks the whole agent, which costs more CPU than `ip` itself.
+    const { stdout } = await runCommand([IP, '-json', '-batch', '-'], { timeoutMs: TIMEOUT_MS, input: READ_BATCH });
+    const [addr, route] = splitBatchJson(stdout, 2);
+    const { addresses, carrier } = parseAddrJson(addr);
+    return { actual: { addresses, routes: parseRouteJson(route) }, carrier };
   }
 
   async apply(changes: NetChange[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchLine, failedLines, parseAddrJson, parseRouteJson } from '../../../src/adapters/iproute2';
+import { batchLine, failedLines, parseAddrJson, parseRouteJson, splitBatchJson } from '../../../src/adapters/iproute2';
 import type { NetChange } from '../../../src/domain/actions';
 
 // Captured with iproute2 6.1.0 (Debian 12) in a throwaway network namespace: eth0 and eth1
@@ -109,4 +109,13 @@ test('failedLines: a failure without a message, and stderr without failures', ()
   assert.deepEqual(failedLines(''), []);
   assert.deepEqual(failedLines('Warning: something harmless\n'), []);
   assert.deepEqual(failedLines('two\nlines\nCommand failed -:3'), [{ line: 3, message: 'two lines' }]);
+});
+
+test('splitBatchJson: one document per command of an `ip -json -batch`, an empty list included', () => {
+  // What `ip -json -batch -` prints for "address show" and "route show table main" in a
+  // namespace without routes (iproute2 6.1.0).
+  const [addr, route] = splitBatchJson(`${ADDR_JSON}\n[]\n`, 2);
+  assert.equal(parseAddrJson(addr).addresses.length > 0, true);
+  assert.deepEqual(parseRouteJson(route), []);
+  assert.throws(() => splitBatchJson(`${ADDR_JSON}\n`, 2), /printed 1 JSON documents, 2 expected/);
 });
