@@ -212,7 +212,7 @@ export class Replication {
         // Only a well-formed answer counts; anything else is asked again (peer-astdb-info).
         slaveDigest: typeof digest === 'string' || digest === null ? digest : undefined,
         // Not taken (the master did not go on to claim): closed, not left open.
-        expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS),
+        expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS).unref(),
       };
       return true;
     } catch (e) {
