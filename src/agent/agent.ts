@@ -75,6 +75,13 @@ export class Agent {
   /** When the next probe round is due (its lateness is the first sign of a stall). */
   private roundDueMs = 0;
   private readTimer: Timer | null = null;
+  /**
+   * Bumped when a read of addresses and routes starts and when a change of them ends: a reading
+   * is used only if neither happened since it started. Otherwise it may show the system as it
+   * was before a claim or a release, or be older than a reading already used (two reads can
+   * finish out of order), and the node would decide, for a moment, on a state that is gone.
+   */
+  private netEpoch = 0;
   private transitions: TransitionRecord[] = [];
   private executor: Executor;
   private garp: GarpScheduler;
@@ -100,7 +107,16 @@ export class Agent {
       (vip) => this.machine.view().held.includes(vip),
     );
     this.executor = new Executor({
-      net: deps.net,
+      net: {
+        read: () => deps.net.read(),
+        apply: async (changes) => {
+          try {
+            await deps.net.apply(changes);
+          } finally {
+            this.netEpoch++;
+          }
+        },
+      },
       garp: this.garp,
       run: deps.run,
       log: deps.log,
@@ -399,10 +415,16 @@ export class Agent {
 
   private async readNet(): Promise<void> {
     if (this.stopping) return;
+    const epoch = ++this.netEpoch;
     try {
       const r = await this.deps.net.read();
       this.lastReadError = null;
-      this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier });
+      const event: MachineEvent = { kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier };
+      // Checked when its turn in the queue comes: the events before it may change addresses.
+      void this.enqueueWork(async () => {
+        if (epoch === this.netEpoch) return this.process(event);
+        this.requestRead(); // stale: read again (a newer read in flight is not held up by this)
+      });
     } catch (e) {
       const message = (e as Error).message;
       if (message !== this.lastReadError) this.executor.alert(`cannot read addresses and links: ${message}`);

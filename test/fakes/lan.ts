@@ -164,6 +164,8 @@ export class FakeNet implements NetPort {
   /** When set, the next `read` (or `apply`) fails with this error, then it is cleared. */
   failNextRead: Error | null = null;
   failNextApply: Error | null = null;
+  /** When set, the next `read` takes its snapshot at once but answers this much later. */
+  delayNextReadMs = 0;
 
   constructor(
     private lan: FakeLan,
@@ -222,7 +224,11 @@ export class FakeNet implements NetPort {
     }
     const carrier: Record<string, boolean> = {};
     for (const i of this.interfaces()) carrier[i] = this.lan.carrierOf(this.node, i);
-    return { actual: { addresses: this.addressList(), routes: this.routeList() }, carrier };
+    const reading: NetReading = { actual: { addresses: this.addressList(), routes: this.routeList() }, carrier };
+    const delay = this.delayNextReadMs;
+    this.delayNextReadMs = 0;
+    if (delay === 0) return reading;
+    return new Promise((resolve) => this.lan.clock.after(delay, () => resolve(reading)));
   }
 
   async apply(changes: NetChange[]): Promise<void> {

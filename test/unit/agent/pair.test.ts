@@ -214,3 +214,24 @@ test('a stall postpones the detection of a real death by at most the stall', asy
   assert.ok(after >= DOWN_AFTER, `took over ${after} ms after the death: the stall was not allowed for`);
   await w.shutdown();
 });
+
+test('a reading of the addresses taken before a release and answered after it is not used', async () => {
+  const w = await steadyPair();
+  const pbx1 = w.node('pbx1');
+  // A read starts (a link event): its snapshot shows the VIPs held, its answer comes 500 ms later.
+  pbx1.net.delayNextReadMs = 500;
+  w.lan.changed('pbx1');
+  await w.run(100, 10);
+  // Meanwhile the master is taken out: it releases the VIPs.
+  let state = '';
+  void pbx1.agent.command({ kind: 'admin', command: 'failover' }).then((s) => (state = s));
+  await w.runUntil(() => state !== '', 1000);
+  assert.equal(state, 'maintenance');
+  const appliedAfterRelease = pbx1.net.applied.length;
+  assert.equal(pbx1.net.holds('192.0.2.10'), false);
+  await w.run(2000, 10);
+  // Used, the old reading would have shown VIPs on a node in maintenance: a "reconcile" removal.
+  assert.deepEqual(pbx1.net.applied.slice(appliedAfterRelease), [], 'no change after the release');
+  assert.equal(pbx1.log.matching(/^reconcile/).length, 0);
+  await w.shutdown();
+});
