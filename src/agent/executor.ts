@@ -11,7 +11,7 @@ import type { Logger } from '../ports/log';
 import type { NetPort } from '../ports/network';
 import type { GarpScheduler } from './garp-scheduler';
 
-export type CommandRunner = (argv: readonly string[], options: { timeoutMs: number }) => Promise<unknown>;
+export type CommandRunner = (argv: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }) => Promise<unknown>;
 
 export interface ExecutorDeps {
   net: NetPort;
@@ -89,7 +89,7 @@ export class Executor {
           this.deps.garp.announce(action.vips);
           break;
         case 'services': {
-          const done = (this.servicesLane = this.servicesLane.then(() => this.runServices(action.command)));
+          const done = this.queueServices(action.command);
           if (action.wait) await done;
           break;
         }
@@ -126,12 +126,28 @@ export class Executor {
     }
   }
 
-  /** Waits for service commands already started (used when the agent stops). */
   /** Runs one services command now, waiting for it (used before replacing the astdb). */
   async servicesNow(command: 'start' | 'stop'): Promise<void> {
-    const done = (this.servicesLane = this.servicesLane.then(() => this.runServices(command)));
-    await done;
+    await this.queueServices(command);
   }
+
+  /**
+   * Service commands run one after another. A stop cancels a start still running (killed with
+   * its process group): a node releasing the VIPs must not wait, with the phones cut off, for a
+   * hung start to reach its [services] timeout.
+   */
+  private queueServices(command: 'start' | 'stop'): Promise<void> {
+    if (command === 'stop' && this.runningStart) {
+      this.deps.log.log('warn', 'services start still running: cancelled, the services are to be stopped');
+      this.runningStart.abort();
+    }
+    return (this.servicesLane = this.servicesLane.then(() => this.runServices(command)));
+  }
+
+  /** The start being run, to cancel it if a stop comes meanwhile. */
+  private runningStart: AbortController | null = null;
+
+  /** Waits for service commands already started (used when the agent stops). */
 
   async settle(): Promise<void> {
     await this.servicesLane;
@@ -148,7 +164,7 @@ export class Executor {
    * otherwise throws ScriptRefusedError without running it, after an alert the first time (and
    * again only if the reason changes after the program passed in between).
    */
-  async runConfigured(argv: readonly string[], options: { timeoutMs: number }, what: string): Promise<unknown> {
+  async runConfigured(argv: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }, what: string): Promise<unknown> {
     const verdict = this.deps.checkScript?.(argv[0]) ?? { ok: true };
     if (!verdict.ok) {
       const message = `${what}: ${argv[0]} is not run as root: ${verdict.reason} (a program run as root must be owned by root and writable by root alone, in directories that are too)`;
@@ -166,13 +182,18 @@ export class Executor {
   private async runServices(command: 'start' | 'stop'): Promise<void> {
     const cmd = this.deps.config().services[command];
     if (!cmd) return;
+    const cancel = command === 'start' ? new AbortController() : null;
+    this.runningStart = cancel;
     try {
-      await this.runConfigured(cmd.argv, { timeoutMs: cmd.timeoutMs }, `services ${command}`);
+      await this.runConfigured(cmd.argv, { timeoutMs: cmd.timeoutMs, signal: cancel?.signal }, `services ${command}`);
       this.deps.log.log('info', `services ${command}: ${cmd.argv.join(' ')} succeeded`);
     } catch (e) {
       // A refused script was alerted once already; every attempt is still logged.
       if (e instanceof ScriptRefusedError) this.deps.log.log('warn', (e as Error).message);
+      else if (cancel?.signal.aborted) this.deps.log.log('warn', `services start cancelled for the stop: ${(e as Error).message}`);
       else this.alert(`services ${command} failed: ${(e as Error).message}`);
+    } finally {
+      if (this.runningStart === cancel) this.runningStart = null;
     }
   }
 

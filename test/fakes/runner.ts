@@ -46,8 +46,16 @@ export class RecordingRunner {
         if (error) reject(error);
         else resolve({ stdout: '', stderr: '', durationMs: delayMs });
       };
-      if (delayMs > 0) this.clock.after(delayMs, end);
-      else end();
+      if (delayMs > 0) {
+        const timer = this.clock.after(delayMs, end);
+        // Like runCommand: an abort kills the command, which ends at once with an error.
+        options.signal?.addEventListener('abort', () => {
+          timer.cancel();
+          call.endedMs = this.clock.nowMs();
+          call.error = new Error(`${argv.join(' ')} was cancelled and killed`);
+          reject(call.error);
+        });
+      } else end();
     });
   };
 

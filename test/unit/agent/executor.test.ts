@@ -81,17 +81,36 @@ test('a services stop with wait=true is awaited before the next net action', asy
 
 test('service commands run one after another, never two at once', async () => {
   const { clock, runner, executor } = setup();
-  runner.on([SERVICES, 'start'], { delayMs: 5000 });
-  runner.on([SERVICES, 'stop'], { delayMs: 100 });
-  await executor.run([{ kind: 'services', command: 'start', wait: false }]);
+  runner.on([SERVICES, 'stop'], { delayMs: 5000 });
+  runner.on([SERVICES, 'start'], { delayMs: 100 });
   const stopping = executor.run([{ kind: 'services', command: 'stop', wait: true }]);
   await clock.advance(1000);
-  assert.equal(runner.callsOf([SERVICES, 'stop']).length, 0, 'the stop waits for the start to end');
-  await clock.advance(4100);
+  await executor.run([{ kind: 'services', command: 'start', wait: false }]);
+  await clock.advance(1000);
+  assert.equal(runner.callsOf([SERVICES, 'start']).length, 0, 'the start waits for the stop to end');
+  await clock.advance(3100);
   await stopping;
+  const [start] = runner.callsOf([SERVICES, 'start']);
+  assert.equal(start.startedMs, 5000);
+  assert.equal(start.endedMs, 5100);
+});
+
+test('a stop cancels a start still running (a hung start never holds up a release)', async () => {
+  const { clock, log, runner, executor } = setup();
+  runner.on([SERVICES, 'start'], { delayMs: 60_000 });
+  runner.on([SERVICES, 'stop'], { delayMs: 100 });
+  await executor.run([{ kind: 'services', command: 'start', wait: false }]);
+  await clock.advance(1000);
+  const stopping = executor.run([{ kind: 'services', command: 'stop', wait: true }]);
+  await clock.advance(100);
+  await stopping;
+  const [start] = runner.callsOf([SERVICES, 'start']);
   const [stop] = runner.callsOf([SERVICES, 'stop']);
-  assert.equal(stop.startedMs, 5000);
-  assert.equal(stop.endedMs, 5100);
+  assert.equal(start.endedMs, 1000, 'the start was killed when the stop came');
+  assert.equal(stop.startedMs, 1000);
+  assert.equal(stop.endedMs, 1100);
+  assert.equal(log.matching(/services start still running: cancelled/, 'warn').length, 1);
+  assert.equal(log.matching(/ALERT/).length, 0, 'a cancelled start is not a failure to alert');
 });
 
 test('a failing services command raises an alert: logged and sent to the notify script', async () => {
