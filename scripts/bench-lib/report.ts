@@ -164,7 +164,12 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
     `Run of ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} cores (${m.cpuModel}), Linux ${m.kernel}, Node.js ${m.node}, ` +
       `${m.keepalived}, pbx-ha ${m.commit}; it took ${results.durationS !== null ? `${(results.durationS / 60).toFixed(0)} min` : '(unfinished)'}` +
       ` (\`${results.command}\`: ${results.options.runs} runs per figure, ${results.options.soakMinutes}-minute soak). ` +
-      (m.loadavgStart ? `Load average (1, 5, 15 min) at the start ${m.loadavgStart}, at the end ${m.loadavgEnd ?? '?'}: other work shared the machine. ` : '') +
+      // The load is reported, not judged: the soak, when it runs, is the last phase, and its CPU
+      // hogs are in the end value.
+      (m.loadavgStart
+        ? `Load average (1, 5, 15 min) at the start ${m.loadavgStart}, at the end ${m.loadavgEnd ?? '?'}` +
+          `${results.options.only.length === 0 || results.options.only.includes('soak') ? ' (after the soak, whose CPU hogs are in it)' : ''}. `
+        : '') +
       `Raw data: [${files.resultsFile}](${files.resultsFile}).` +
       (full ? '' : ' **Partial or short run: not the committed benchmark.**'),
   );

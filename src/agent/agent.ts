@@ -82,6 +82,8 @@ export class Agent {
    * finish out of order), and the node would decide, for a moment, on a state that is gone.
    */
   private netEpoch = 0;
+  /** Peer requests that failed in a row, per request. */
+  private peerFailures = new Map<'peer-takeover' | 'peer-release', number>();
   private transitions: TransitionRecord[] = [];
   private executor: Executor;
   private garp: GarpScheduler;
@@ -404,11 +406,23 @@ export class Agent {
     }
     void send(request, () => this.machine.stillWants(request))
       .catch((e: Error) => {
-        this.alertOnce(`peer-${request}`, `${request} to ${this.identity.peer} failed: ${e.message}`);
+        // A takeover is asked once, and the phones may be without a PBX until the slave takes
+        // over by itself: alerted at once. A release is asked again, and one failure is common
+        // and harmless (the first connection just after a cable comes back): a warning, and an
+        // alert when it keeps failing.
+        const failures = (this.peerFailures.get(request) ?? 0) + 1;
+        this.peerFailures.set(request, failures);
+        const message = `${request} to ${this.identity.peer} failed: ${e.message}`;
+        const alertAfter = request === 'peer-takeover' ? 1 : RELEASE_FAILURES_ALERTED;
+        if (failures >= alertAfter) this.alertOnce(`peer-${request}`, failures > 1 ? `${message} (${failures} times in a row)` : message);
+        else this.deps.log.log('warn', `${message}; asked again`);
         return false;
       })
       .then((ok) => {
-        if (ok) this.alerted.delete(`peer-${request}`);
+        if (ok) {
+          this.alerted.delete(`peer-${request}`);
+          this.peerFailures.delete(request);
+        }
         this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok });
       });
   }
@@ -498,6 +512,8 @@ export class Agent {
 }
 
 const STALL_LOG_EVERY_MS = 60_000;
+/** A release request failing this many times in a row raises an alert (before: warnings). */
+const RELEASE_FAILURES_ALERTED = 3;
 
 function probeName(target: ProbeTarget): string {
   switch (target.kind) {

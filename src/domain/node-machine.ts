@@ -73,8 +73,14 @@ export interface Transition {
 
 type VipProbeResult = 'unknown' | 'answered' | 'silent';
 
-/** How long a master waits before asking an unreachable or refusing slave again for the VIPs. */
-const RELEASE_RETRY_MS = 5000;
+/**
+ * How long a master waits before asking an unreachable or refusing slave again for the VIPs:
+ * soon after a first failure (just after a cable comes back, the first connection often fails
+ * with EHOSTUNREACH while the neighbour entry is still marked failed), then less often (each
+ * request starts a program on the slave).
+ */
+export const RELEASE_RETRY_FIRST_MS = 1000;
+export const RELEASE_RETRY_MS = 5000;
 
 /**
  * Slave with failback = auto, no delay, whose master reaches it over the trusted link: how
@@ -124,6 +130,8 @@ export class NodeMachine {
   private failbackWanted = false;
   /** Master: a release request failed; not asked again before this instant. */
   private releaseRetryAtMs = 0;
+  /** Master: release requests that failed in a row. */
+  private releaseFailures = 0;
   /** Slave: the master has reached this node over the trusted link (it can ask for the VIPs). */
   private masterLinkSeen = false;
   /** When the peer's detector last became `up` (null while it is not up). */
@@ -252,7 +260,12 @@ export class NodeMachine {
         if (event.request === 'peer-release') {
           this.releaseAsked = false;
           // An unreachable or refusing slave is asked again later, not in a tight loop.
-          if (!event.ok) this.releaseRetryAtMs = now + RELEASE_RETRY_MS;
+          if (!event.ok) {
+            this.releaseFailures++;
+            this.releaseRetryAtMs = now + (this.releaseFailures === 1 ? RELEASE_RETRY_FIRST_MS : RELEASE_RETRY_MS);
+          } else {
+            this.releaseFailures = 0;
+          }
           // The slave released the VIPs and said so: they are free, no need to wait for a
           // probe to time out.
           if (event.ok) for (const p of this.vipProbes.values()) p.result = 'silent';
@@ -321,6 +334,7 @@ export class NodeMachine {
     }
     this.readySinceMs = to === 'standby' || to === 'init' ? now : null;
     this.releaseAsked = false;
+    this.releaseFailures = 0;
     // Whether somebody answers on the VIPs is asked afresh in every state that does not hold
     // them: an answer heard before (say, "free", just before this node went to maintenance
     // and the slave took over) must never be the reason for a claim now.

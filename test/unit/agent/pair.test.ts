@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PairWorld } from '../../fakes/world';
+import { pairConfig } from '../../fakes/config';
 
 // The test pair: interval 1s, fall 3, rise 3, two VIPs (test/fakes/config.ts).
 const INTERVAL = 1000;
@@ -233,5 +234,32 @@ test('a reading of the addresses taken before a release and answered after it is
   // Used, the old reading would have shown VIPs on a node in maintenance: a "reconcile" removal.
   assert.deepEqual(pbx1.net.applied.slice(appliedAfterRelease), [], 'no change after the release');
   assert.equal(pbx1.log.matching(/^reconcile/).length, 0);
+  await w.shutdown();
+});
+
+test('failback: a failing release request is a warning and is asked again; it is alerted when it keeps failing', async () => {
+  const w = new PairWorld(pairConfig({ failover: { failback: 'auto', failback_delay: '1s' } }));
+  await w.boot('pbx1');
+  await w.boot('pbx2');
+  await w.run(10_000);
+  await w.crash('pbx1');
+  await w.runUntil(() => w.soleHolder() === 'pbx2', 10_000);
+  const master = await w.reboot('pbx1');
+  let asked = 0;
+  master.agent.setPeerRequester(async () => {
+    asked++;
+    throw new Error('connect EHOSTUNREACH 192.0.2.12:22');
+  });
+  await w.runUntil(() => asked === 1, 10_000);
+  const firstAskAt = w.clock.nowMs();
+  await w.runUntil(() => asked === 2, 10_000);
+  assert.ok(w.clock.nowMs() - firstAskAt <= 1100, 'asked again about 1 s after the first failure');
+  await w.run(10);
+  assert.equal(master.log.matching(/peer-release to pbx2 failed: connect EHOSTUNREACH .*; asked again/, 'warn').length, 2);
+  assert.equal(master.log.matching(/ALERT/).length, 0, 'two failures are not alerted');
+  await w.runUntil(() => asked === 3, 10_000);
+  await w.run(100);
+  assert.equal(master.log.matching(/ALERT: peer-release to pbx2 failed: .* \(3 times in a row\)/).length, 1);
+  assert.equal(w.soleHolder(), 'pbx2', 'the slave keeps serving meanwhile');
   await w.shutdown();
 });

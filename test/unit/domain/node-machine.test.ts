@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PbxHaConfig } from '../../../src/config';
 import type { Action, NetChange } from '../../../src/domain/actions';
 import type { MachineEvent, ProbeTarget } from '../../../src/domain/node-machine';
-import { HANDBACK_GRACE_MS, NodeMachine } from '../../../src/domain/node-machine';
+import { HANDBACK_GRACE_MS, NodeMachine, RELEASE_RETRY_FIRST_MS, RELEASE_RETRY_MS } from '../../../src/domain/node-machine';
 import type { ActualAddress, ActualNet, ActualRoute } from '../../../src/domain/reconcile';
 import { claimChanges, releaseChanges } from '../../../src/domain/reconcile';
 import { baseAddresses, machineSettings, pairConfig, vipOf } from '../../fakes/config';
@@ -504,4 +504,27 @@ test('stillWants: a takeover only while the master is in fault or maintenance; a
   assert.equal(m.m.stillWants('peer-takeover'), false, 'recovered before the request went out: not sent');
   assert.equal(m.m.stillWants('peer-release'), false, 'nothing asked');
   assert.equal(standbySlave().m.stillWants('peer-takeover'), false, 'a slave never asks');
+});
+
+test('failback: a release request that failed is asked again after 1 s, then every 5 s', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  assert.equal(d.state, 'standby');
+  const asks = () => d.flat().filter((a) => a.kind === 'peer-request' && a.request === 'peer-release').length;
+  assert.equal(asks(), 1);
+  d.handle({ kind: 'peer-answered', nowMs: 100, request: 'peer-release', ok: false });
+  assert.equal(d.m.nextDeadlineMs(), 100 + RELEASE_RETRY_FIRST_MS);
+  d.tick(100 + RELEASE_RETRY_FIRST_MS - 1);
+  assert.equal(asks(), 1, 'not before the first retry delay');
+  d.tickAtDeadline();
+  assert.equal(asks(), 2, 'asked again 1 s after the first failure');
+  d.handle({ kind: 'peer-answered', nowMs: 1200, request: 'peer-release', ok: false });
+  d.tick(1200 + RELEASE_RETRY_MS - 1);
+  assert.equal(asks(), 2, 'then every 5 s');
+  d.tick(1200 + RELEASE_RETRY_MS);
+  assert.equal(asks(), 3);
+  // Answered: the slave released, the master claims.
+  d.handle({ kind: 'peer-answered', nowMs: 6300, request: 'peer-release', ok: true });
+  assert.equal(d.state, 'active');
 });
