@@ -62,8 +62,10 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
     const exchange = config.replication.exchangeDir;
     for (const sub of ['incoming', 'outgoing']) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });
     // rrsync reads SSH_ORIGINAL_COMMAND itself, checks rsync's options and maps every path
-    // inside `exchange`.
-    await runPassThrough([RRSYNC, exchange], { timeoutMs: RSYNC_TIMEOUT_MS });
+    // inside `exchange`. -no-lock: its default lock lets one rsync at a time in, and refuses
+    // the others at once; the master's copies of different kinds may overlap, each in a
+    // directory of its own (and never two of one kind: the job runner does not overlap them).
+    await runPassThrough([RRSYNC, '-no-lock', exchange], { timeoutMs: RSYNC_TIMEOUT_MS });
     return 0;
   }
   process.stderr.write(

@@ -65,6 +65,20 @@ test('pairing, then files and astdb copies (with Asterisk writing) reach the sla
     assert.match(shell.stderr, /may only run pbx-ha's replication/);
     assert.doesNotMatch(shell.stdout, /uid=0/);
 
+    // Copies of different kinds may overlap (files, db and astdb have schedules of their own):
+    // two rsyncs at once through the forced command must both go through, each into its own
+    // directory (rrsync's default single-run lock refused the second).
+    const big = lab.hostPath('pbx1', '/var/lib/pbx-ha/overlap.bin');
+    writeFileSync(big, Buffer.alloc(8 * 1024 * 1024, 7));
+    const ssh = 'ssh -i /etc/pbx-ha/ssh/id_ed25519 -o BatchMode=yes -o UserKnownHostsFile=/etc/pbx-ha/ssh/known_hosts';
+    const copies = await Promise.all(
+      ['a', 'b'].map((d) =>
+        lab.exec('pbx1', ['rsync', '-a', '--mkpath', '--bwlimit=4000', '-e', ssh, '/var/lib/pbx-ha/overlap.bin', `root@192.0.2.12:incoming/overlap-${d}/`], { allowFail: true, timeoutMs: 60_000 }),
+      ),
+    );
+    for (const c of copies) assert.equal(c.code, 0, `both overlapping copies succeed: ${c.stderr}`);
+    rmSync(big);
+
     await startPair(lab);
 
     // Files: sounds made on the master appear on the slave; removals follow.
