@@ -110,6 +110,16 @@ export class SshControl {
     });
   }
 
+  /** Like `request`, but a refusal (`ok` not true) is an error that says why. */
+  async ask(req: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    const answer = await this.request(req, timeoutMs);
+    if (answer.ok !== true) {
+      const why = typeof answer.error === 'string' ? answer.error.slice(0, 500) : 'no reason given';
+      throw new Error(`the peer refused "${String(req.request)}": ${why}`);
+    }
+    return answer;
+  }
+
   close(): void {
     this.channel?.end();
     this.client?.end();
@@ -157,12 +167,7 @@ export async function askPeer(target: SshTarget, req: Record<string, unknown>, t
   const control = new SshControl(target);
   try {
     await control.connect();
-    const answer = await control.request(req, timeoutMs);
-    if (answer.ok !== true) {
-      const why = typeof answer.error === 'string' ? answer.error.slice(0, 500) : 'no reason given';
-      throw new Error(`the peer refused "${String(req.request)}": ${why}`);
-    }
-    return answer;
+    return await control.ask(req, timeoutMs);
   } finally {
     control.close();
   }

@@ -173,11 +173,10 @@ export class Replication {
     try {
       if (!spare) await control.connect();
       if (!stillWanted()) return this.notSent(request);
-      answer = await control.request(req, 60_000);
+      answer = await control.ask(req, 60_000);
     } finally {
       control.close();
     }
-    if (answer.ok !== true) throw new Error(`the peer refused "${request}": ${String(answer.error ?? 'no reason given').slice(0, 500)}`);
     this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
     return true;
   }
@@ -202,8 +201,7 @@ export class Replication {
         control.close();
         return this.notSent('peer-release');
       }
-      const answer = await control.request(req, 60_000);
-      if (answer.ok !== true) throw new Error(`the peer refused "peer-release": ${String(answer.error ?? 'no reason given').slice(0, 500)}`);
+      const answer = await control.ask(req, 60_000);
       this.deps.log.log('info', `peer-release: ${String(answer.node)} is now ${String(answer.state)}`);
       const astdb = answer.astdb;
       const digest = typeof astdb === 'object' && astdb !== null && 'digest' in astdb ? (astdb as { digest: unknown }).digest : undefined;

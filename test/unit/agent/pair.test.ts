@@ -212,7 +212,7 @@ test('a stall postpones the detection of a real death by at most the stall', asy
   const tookOverAt = await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + STALL + INTERVAL + 100, 1);
   const after = tookOverAt - diedAt;
   assert.ok(after <= DOWN_AFTER + STALL + INTERVAL, `took over ${after} ms after the death`);
-  assert.ok(after >= DOWN_AFTER, `took over ${after} ms after the death: the stall was not allowed for`);
+  assert.ok(after >= DOWN_AFTER, `took over ${after} ms after the death: too early`);
   await w.shutdown();
 });
 
