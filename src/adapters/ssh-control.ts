@@ -5,15 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Client, utils, type ClientChannel } from 'ssh2';
 import { verifyHostKey, type HostKeyVerdict } from '../link/known-hosts';
+import type { SshTarget } from '../link/target';
 
-export interface SshTarget {
-  host: string;
-  port: number;
-  user: string;
-  keyFile: string;
-  knownHostsFile: string;
-  connectTimeoutMs: number;
-}
+export type { SshTarget };
 
 /** The peer offered a host key other than the one recorded at pairing: never accepted. */
 export class HostKeyChangedError extends Error {

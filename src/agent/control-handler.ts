@@ -4,11 +4,12 @@
 import type { ControlAnswer, ControlHandler, ControlRequest } from '../adapters/control-socket';
 import { JobRunner } from '../jobs/runner';
 import type { JobSchedule } from '../jobs/schedule';
-import { COPY_KINDS, parsePeerRequest, type CopyKind } from '../link/peer-protocol';
+import { checkPeerRequest, COPY_KINDS, type CopyKind } from '../peer/protocol';
+import type { Clock } from '../ports/clock';
 import type { Logger } from '../ports/log';
 import type { Agent } from './agent';
-import type { PeerReceiver } from './peer-receiver';
-import type { Replication } from '../jobs/replication';
+import type { PeerReceiver } from '../peer/receiver';
+import type { Replication } from '../peer/replication';
 
 export interface ControlParts {
   agent: Agent;
@@ -17,12 +18,13 @@ export interface ControlParts {
   runner: JobRunner;
   schedule: JobSchedule;
   log: Logger;
+  clock: Clock;
   setReleaseOnStop(release: boolean): void;
 }
 
 export function controlHandler(parts: ControlParts): ControlHandler {
-  const { agent, receiver, runner, schedule, log, replication } = parts;
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const { agent, receiver, runner, schedule, log, replication, clock } = parts;
+  const sleep = (ms: number) => new Promise<void>((r) => clock.after(ms, r));
 
   /** Why the peer cannot take the service now, or null when it can. */
   async function peerNotReady(): Promise<string | null> {
@@ -48,7 +50,7 @@ export function controlHandler(parts: ControlParts): ControlHandler {
   }
   return async (req: ControlRequest): Promise<ControlAnswer> => {
     if (req.request.startsWith('peer-')) {
-      const parsed = parsePeerRequest(JSON.stringify(req));
+      const parsed = checkPeerRequest(req);
       return parsed.ok ? receiver.handle(parsed.request) : { ok: false, error: parsed.error };
     }
     switch (req.request) {
@@ -77,10 +79,10 @@ export function controlHandler(parts: ControlParts): ControlHandler {
         if (state !== 'active') return { ok: false, error: `${me.node} is ${state}, not active: there is nothing to hand over` };
         const notReady = await peerNotReady();
         if (notReady && req.force !== true) return { ok: false, error: `refused: ${notReady}; --force hands over anyway` };
-        const started = Date.now();
+        const started = clock.nowMs();
         await agent.command({ kind: 'admin', command: 'failover' });
         const taken = await settle(async () => (await replication.hello()).state === 'active', 15_000);
-        const took = Date.now() - started;
+        const took = Math.round(clock.nowMs() - started);
         return taken
           ? { ok: true, detail: `${me.peer} is active; ${me.node} is in maintenance until "pbx-ha failback" (${took} ms)${notReady ? `; forced although ${notReady}` : ''}` }
           : { ok: false, error: `${me.node} is in maintenance but ${me.peer} did not become active within 15 s${notReady ? ` (${notReady})` : ''}` };
@@ -93,11 +95,11 @@ export function controlHandler(parts: ControlParts): ControlHandler {
         if (state === 'fault') return { ok: false, error: `${me.node} is in fault (${agent.status().reason}): it cannot serve` };
         const notReady = await peerNotReady();
         if (notReady && req.force !== true) return { ok: false, error: `refused: ${notReady}; --force takes the VIPs back as soon as nobody answers on them` };
-        const started = Date.now();
+        const started = clock.nowMs();
         await agent.command({ kind: 'admin', command: 'failback' });
         const back = await settle(async () => agent.status().state === 'active', 60_000);
         return back
-          ? { ok: true, detail: `${me.node} is active again (${Date.now() - started} ms)` }
+          ? { ok: true, detail: `${me.node} is active again (${Math.round(clock.nowMs() - started)} ms)` }
           : { ok: false, error: `${me.node} is ${agent.status().state}: the VIPs did not come back within 60 s` };
       }
       case 'release-on-stop':

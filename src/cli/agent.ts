@@ -18,8 +18,9 @@ import type { Logger } from '../ports/log';
 import path from 'node:path';
 import { Agent, identityFor } from '../agent/agent';
 import { controlHandler } from '../agent/control-handler';
-import { PeerReceiver } from '../agent/peer-receiver';
-import { Replication } from '../jobs/replication';
+import { PeerReceiver } from '../peer/receiver';
+import { Replication } from '../peer/replication';
+import { SshPeerLink } from '../peer/ssh-link';
 import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
 import { formatProblem } from '../config';
@@ -88,7 +89,8 @@ export async function agentCommand(args: string[]): Promise<number> {
 
   const identity = () => agent.identityNow();
   const facts = history ?? new MemoryFacts(log);
-  const replication = new Replication({ config: () => config, identity, state: () => agent.status().state, facts, log });
+  const link = new SshPeerLink(() => config, () => identity().peerAddress);
+  const replication = new Replication({ config: () => config, identity, state: () => agent.status().state, facts, log, link });
   const runner = new JobRunner(
     replication.jobs(),
     systemClock,
@@ -111,7 +113,7 @@ export async function agentCommand(args: string[]): Promise<number> {
   agent.setPeerRequester((request, stillWanted) => replication.askPeer(request, stillWanted));
   agent.setFinalSync(() => replication.finalAstdb());
   agent.setBeforeFailback(() => withTimeout(replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'));
-  const handle = controlHandler({ agent, receiver, runner, schedule, log, replication, setReleaseOnStop: (r) => (releaseOnStop = r) });
+  const handle = controlHandler({ agent, receiver, runner, schedule, log, clock: systemClock, replication, setReleaseOnStop: (r) => (releaseOnStop = r) });
   const control = new ControlServer(config.agent.socketPath, handle, log);
   const monitor = new LinkMonitor(() => agent.requestRead(), log);
 

@@ -10,7 +10,7 @@ import { runCommand, runPassThrough } from '../adapters/exec';
 import { askPeer } from '../adapters/ssh-control';
 import { formatProblem } from '../config';
 import { fingerprint, knownHostsLine, parseKeyscanLine } from '../link/known-hosts';
-import { parseHello } from '../link/peer-protocol';
+import { parseHello } from '../peer/protocol';
 import { peerTarget } from '../link/target';
 import { loadNode } from './load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';

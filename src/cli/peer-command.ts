@@ -11,7 +11,8 @@ import { controlRequest } from '../adapters/control-socket';
 import { runPassThrough } from '../adapters/exec';
 import os from 'node:os';
 import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
-import { parsePeerRequest } from '../link/peer-protocol';
+import { parsePeerRequest } from '../peer/protocol';
+import { EXCHANGE_SUBDIRS } from '../peer/staging';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
 
@@ -60,7 +61,7 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
   if (original === 'pbx-ha control') return controlLoop(config);
   if (/^rsync --server( |$)/.test(original)) {
     const exchange = config.replication.exchangeDir;
-    for (const sub of ['incoming', 'outgoing']) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });
+    for (const sub of EXCHANGE_SUBDIRS) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });
     // rrsync reads SSH_ORIGINAL_COMMAND itself, checks rsync's options and maps every path
     // inside `exchange`. -no-lock: its default lock lets one rsync at a time in, and refuses
     // the others at once; the master's copies of different kinds may overlap, each in a

@@ -4,7 +4,7 @@
 // the last copy (to refresh a slave whose copy is in doubt).
 
 import { controlRequest } from '../adapters/control-socket';
-import { COPY_KINDS, type CopyKind } from '../link/peer-protocol';
+import { COPY_KINDS, type CopyKind } from '../peer/protocol';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 import { socketPathFor } from './status';
 import { UsageError } from './usage';

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../adapters/exec';
-import type { SshTarget } from '../adapters/ssh-control';
-import { rsyncRemoteShell } from '../link/target';
+import { rsyncRemoteShell, type SshTarget } from '../link/target';
+import type { PushResult } from '../ports/peer-link';
 
 const RSYNC = '/usr/bin/rsync';
 
@@ -46,11 +46,7 @@ export function installArgv(stagingRoot: string, target: string, backupDir: stri
   ];
 }
 
-export interface PushResult {
-  bytes: number;
-  sent: string[];
-  missing: string[];
-}
+export type { PushResult };
 
 export async function pushFiles(target: SshTarget, paths: string[], remoteDir: string, timeoutMs: number, signal?: AbortSignal): Promise<PushResult> {
   // A plain Asterisk has no /etc/xivo: a path absent on the master is reported, not an error.

@@ -2,7 +2,7 @@
 // result recorded; a failed job is retried with backoff and raises an alert after
 // `alertAfter` failures in a row (and once more when it recovers).
 
-import type { CopyKind } from '../link/peer-protocol';
+import type { CopyKind } from '../peer/protocol';
 import type { Clock, Timer } from '../ports/clock';
 import type { Logger } from '../ports/log';
 import { retryDelayMs } from './backoff';

@@ -2,7 +2,16 @@
 // (ssh2) and rsync (OpenSSH) always use the same key, known_hosts and timeouts.
 
 import type { PbxHaConfig } from '../config/types';
-import type { SshTarget } from '../adapters/ssh-control';
+
+/** Where the peer's sshd listens, and pbx-ha's own key and known_hosts to reach it. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  keyFile: string;
+  knownHostsFile: string;
+  connectTimeoutMs: number;
+}
 
 export function peerTarget(config: PbxHaConfig, peerAddress: string): SshTarget {
   const r = config.replication;

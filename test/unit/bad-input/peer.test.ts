@@ -15,7 +15,7 @@ import path from 'node:path';
 import { ControlServer, controlRequest, type ControlRequest } from '../../../src/adapters/control-socket';
 import { SshControl } from '../../../src/adapters/ssh-control';
 import { parsePublicKey, restrictedLine } from '../../../src/link/authorized-keys';
-import { parseHello, parsePeerRequest, PEER_REQUESTS } from '../../../src/link/peer-protocol';
+import { parseHello, parsePeerRequest, PEER_REQUESTS } from '../../../src/peer/protocol';
 import { RecordingLogger } from '../../fakes';
 import { Prng } from './prng';
 

@@ -3,25 +3,20 @@
 // is in standby), make a consistent copy, send it into the peer's staging area with rsync,
 // ask the peer to check and install it.
 
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from '../adapters/exec';
-import { askPeer as askPeerOnce, SshControl, type SshTarget } from '../adapters/ssh-control';
 import type { PbxHaConfig } from '../config/types';
 import type { NodeState } from '../domain/states';
-import { shouldFetchFromSlave } from './astdb/provenance';
-import { contentDigest, checkAstdb } from './astdb/digest';
-import { installAstdb } from './astdb/install';
-import { takeSnapshot } from './astdb/snapshot';
-import { dumpDatabase } from './db/copy';
-import { dbWorkFile, POSTGRES_OS_USER } from './db-settings';
-import { pushFiles } from './files';
-import { JobNotApplicable, type JobDefinition, type JobOutcome } from './runner';
-import { parseHello, type PeerHello } from '../link/peer-protocol';
-import { peerTarget, rsyncRemoteShell } from '../link/target';
+import { shouldFetchFromSlave } from '../jobs/astdb/provenance';
+import { contentDigest, checkAstdb } from '../jobs/astdb/digest';
+import { installAstdb } from '../jobs/astdb/install';
+import { takeSnapshot } from '../jobs/astdb/snapshot';
+import { dumpDatabase } from '../jobs/db/copy';
+import { dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
+import { JobNotApplicable, type JobDefinition, type JobOutcome } from '../jobs/runner';
+import { parseHello, type PeerHello } from './protocol';
+import { outbox, REMOTE } from './staging';
 import type { Logger } from '../ports/log';
-
-const RSYNC = '/usr/bin/rsync';
+import type { PeerChannel, PeerLink } from '../ports/peer-link';
 /** The store's key for the digest of the last astdb the master sent (see docs/replication.md). */
 export const LAST_SENT_ASTDB = 'astdb.last-sent-digest';
 
@@ -31,17 +26,8 @@ export interface ReplicationDeps {
   state: () => NodeState;
   facts: { fact(key: string): string | null; setFact(key: string, value: string): void };
   log: Logger;
-}
-
-/** Where the master prepares what it sends (never inside the exchange area the peer writes to). */
-function outbox(config: PbxHaConfig, name: string): string {
-  const dir = path.join(config.replication.exchangeDir, 'to-peer');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return path.join(dir, name);
-}
-
-async function sendFile(target: SshTarget, file: string, remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  await runCommand([RSYNC, '-a', '--mkpath', '-e', rsyncRemoteShell(target), file, `${target.user}@${target.host}:${remoteDir}/`], { timeoutMs, signal });
+  /** The trusted link to the peer (SSH, or the tests' in-memory fake). */
+  link: PeerLink;
 }
 
 /** How long the channel of a failback's release waits for the fetch that follows it. */
@@ -50,19 +36,14 @@ const RELEASED_CHANNEL_KEEP_MS = 30_000;
 export class Replication {
   constructor(private deps: ReplicationDeps) {}
 
-  private target(): SshTarget {
-    return peerTarget(this.deps.config(), this.deps.identity().peerAddress);
-  }
-
   /** Opens the control channel and checks that a copy applies now. */
-  private async openForCopy(kind: string, handingOver = false): Promise<SshControl> {
+  private async openForCopy(kind: string, handingOver = false): Promise<PeerChannel> {
     const { role, node } = this.deps.identity();
     if (role !== 'master') throw new JobNotApplicable(`${kind} copies go from the master; this is the slave`);
     const state = this.deps.state();
     if (state !== 'active' && !handingOver) throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
     if (!this.deps.config().replication.enabled) throw new JobNotApplicable('replication is disabled ([replication] enabled = no)');
-    const control = new SshControl(this.target());
-    await control.connect();
+    const control = await this.deps.link.open();
     const hello = parseHello(await control.request({ request: 'peer-hello', from: node }, 15_000));
     if (hello.state !== 'standby') {
       control.close();
@@ -71,7 +52,7 @@ export class Replication {
     return control;
   }
 
-  private async install(control: SshControl, kind: string, timeoutMs: number, digest?: string): Promise<string> {
+  private async install(control: PeerChannel, kind: string, timeoutMs: number, digest?: string): Promise<string> {
     const answer = await control.request({ request: 'peer-install', from: this.deps.identity().node, kind, digest }, timeoutMs);
     if (answer.ok !== true) throw new Error(String(answer.error ?? 'the peer refused the copy'));
     return String(answer.detail ?? 'installed');
@@ -112,7 +93,7 @@ export class Replication {
     try {
       const snap = await takeSnapshot(config.replication.astdb.path, outbox(config, 'astdb.sqlite3'));
       if (!force && snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
-      await sendFile(this.target(), snap.path, 'incoming/astdb', config.replication.astdb.timeoutMs, signal);
+      await this.deps.link.send(snap.path, REMOTE.astdbDir, config.replication.astdb.timeoutMs, signal);
       const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
       this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);
       return { bytes: snap.bytes, detail: `${snap.keys} keys, ${snap.bytes} bytes; ${detail}` };
@@ -127,7 +108,7 @@ export class Replication {
     const control = await this.openForCopy('db');
     try {
       const dump = await dumpDatabase({ ...db, osUser: POSTGRES_OS_USER, file: dbWorkFile(config, 'asterisk.sql'), signal });
-      await sendFile(this.target(), dump.file, 'incoming/db', db.timeoutMs, signal);
+      await this.deps.link.send(dump.file, REMOTE.dbDir, db.timeoutMs, signal);
       const detail = await this.install(control, 'db', db.timeoutMs);
       return { bytes: dump.bytes, detail: `${dump.tables.length} tables, ${dump.bytes} bytes; ${detail}` };
     } finally {
@@ -139,7 +120,7 @@ export class Replication {
     const config = this.deps.config();
     const control = await this.openForCopy('files');
     try {
-      const push = await pushFiles(this.target(), config.replication.files.paths, 'incoming/files/', config.replication.files.timeoutMs, signal);
+      const push = await this.deps.link.sendTree(config.replication.files.paths, REMOTE.filesDir, config.replication.files.timeoutMs, signal);
       const detail = await this.install(control, 'files', config.replication.files.timeoutMs);
       const missing = push.missing.length ? `; absent here: ${push.missing.join(', ')}` : '';
       return { bytes: push.bytes, detail: `${push.sent.length} paths, ${push.bytes} bytes sent${missing}; ${detail}` };
@@ -150,13 +131,17 @@ export class Replication {
 
   /** Whether `pbx-ha pair` has been run here: pbx-ha's key and the peer's host key exist. */
   paired(): boolean {
-    const r = this.deps.config().replication;
-    return existsSync(r.keyPath) && existsSync(r.knownHostsPath);
+    return this.deps.link.paired();
   }
 
   /** Who the peer is and what state it is in, over the trusted link. */
   async hello(): Promise<PeerHello> {
-    return parseHello(await askPeerOnce(this.target(), { request: 'peer-hello', from: this.deps.identity().node }, 15_000));
+    const control = await this.deps.link.open();
+    try {
+      return parseHello(await control.ask({ request: 'peer-hello', from: this.deps.identity().node }, 15_000));
+    } finally {
+      control.close();
+    }
   }
 
   /**
@@ -168,14 +153,14 @@ export class Replication {
     const req = { request, from: this.deps.identity().node };
     if (request === 'peer-release') return this.askRelease(req, stillWanted);
     const spare = this.takeSpare();
-    const control = spare ?? new SshControl(this.target());
+    let control = spare;
     let answer: Record<string, unknown>;
     try {
-      if (!spare) await control.connect();
+      control ??= await this.deps.link.open();
       if (!stillWanted()) return this.notSent(request);
       answer = await control.ask(req, 60_000);
     } finally {
-      control.close();
+      control?.close();
     }
     this.deps.log.log('info', `${request}: ${String(answer.node)} is now ${String(answer.state)}`);
     return true;
@@ -194,9 +179,8 @@ export class Replication {
    */
   private async askRelease(req: Record<string, unknown>, stillWanted: () => boolean): Promise<boolean> {
     this.dropReleased();
-    const control = new SshControl(this.target());
+    const control = await this.deps.link.open();
     try {
-      await control.connect();
       if (!stillWanted()) {
         control.close();
         return this.notSent('peer-release');
@@ -219,9 +203,9 @@ export class Replication {
     }
   }
 
-  private released: { control: SshControl; slaveDigest: string | null | undefined; expiry: NodeJS.Timeout } | null = null;
+  private released: { control: PeerChannel; slaveDigest: string | null | undefined; expiry: NodeJS.Timeout } | null = null;
 
-  private takeReleased(): { control: SshControl; slaveDigest: string | null | undefined } | null {
+  private takeReleased(): { control: PeerChannel; slaveDigest: string | null | undefined } | null {
     const r = this.released;
     if (r) clearTimeout(r.expiry);
     this.released = null;
@@ -236,9 +220,9 @@ export class Replication {
    * A control channel opened ahead of a planned handover, so that between this node's
    * release of the VIPs and the slave's claim there is one request, not an SSH handshake.
    */
-  private spare: SshControl | null = null;
+  private spare: PeerChannel | null = null;
 
-  private takeSpare(): SshControl | null {
+  private takeSpare(): PeerChannel | null {
     const s = this.spare;
     this.spare = null;
     return s;
@@ -252,19 +236,20 @@ export class Replication {
     try {
       return (await this.copyAstdb(new AbortController().signal, true, true)).detail;
     } finally {
-      const spare = new SshControl(this.target());
       // A hello round trip too: the peer's end of the channel is a program that needs a
       // moment to start, and that moment must pass before the VIPs are released, not after.
-      await spare
-        .connect()
-        .then(() => spare.request({ request: 'peer-hello', from: this.deps.identity().node }, 15_000))
-        .then(
-          () => (this.spare = spare),
-          (e: Error) => {
+      await this.deps.link
+        .open()
+        .then(async (spare) => {
+          try {
+            await spare.request({ request: 'peer-hello', from: this.deps.identity().node }, 15_000);
+            this.spare = spare;
+          } catch (e) {
             spare.close();
-            this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`);
-          },
-        );
+            throw e;
+          }
+        })
+        .catch((e: Error) => this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`));
     }
   }
 
@@ -290,11 +275,9 @@ export class Replication {
     if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
     if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
     const { node } = this.deps.identity();
-    const target = this.target();
     const released = this.takeReleased();
-    const control = released?.control ?? new SshControl(target);
+    const control = released?.control ?? (await this.deps.link.open());
     try {
-      if (!released) await control.connect();
       let slaveDigest: string | null;
       if (released?.slaveDigest !== undefined) {
         slaveDigest = released.slaveDigest;
@@ -313,7 +296,7 @@ export class Replication {
       const exported = await control.request({ request: 'peer-astdb-export', from: node }, 60_000);
       if (exported.ok !== true) throw new Error(String(exported.error));
       const staged = outbox(config, 'astdb-from-peer.sqlite3');
-      await runCommand([RSYNC, '-a', '-e', rsyncRemoteShell(target), `${target.user}@${target.host}:outgoing/astdb.sqlite3`, staged], { timeoutMs: config.replication.astdb.timeoutMs });
+      await this.deps.link.fetch(REMOTE.astdbExport, staged, config.replication.astdb.timeoutMs);
       await stopServices();
       const installed = await installAstdb({ stagedPath: staged, targetPath: local, backupDir: path.join(config.replication.backupDir, 'astdb'), keep: config.replication.keepBackups, madeBy: String(exported.node ?? 'peer'), thisNode: node });
       // The master and the slave now hold the same astdb: that is the new common base.

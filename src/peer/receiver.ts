@@ -14,7 +14,8 @@ import { checkAstdb, contentDigest } from '../jobs/astdb/digest';
 import { readProvenance } from '../jobs/astdb/provenance';
 import { takeSnapshot } from '../jobs/astdb/snapshot';
 import { installFiles } from '../jobs/files';
-import type { PeerRequest } from '../link/peer-protocol';
+import type { PeerRequest } from './protocol';
+import { stagingPaths } from './staging';
 import type { Logger } from '../ports/log';
 
 export interface ReceiverDeps {
@@ -29,16 +30,6 @@ export interface ReceiverDeps {
   peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
   /** Told of every request: the peer can reach this node (it may ask for the VIPs back). */
   peerSeen?: () => void;
-}
-
-export function stagingPaths(config: PbxHaConfig) {
-  const ex = config.replication.exchangeDir;
-  return {
-    astdb: path.join(ex, 'incoming', 'astdb', 'astdb.sqlite3'),
-    db: path.join(ex, 'incoming', 'db', 'asterisk.sql'),
-    files: path.join(ex, 'incoming', 'files'),
-    astdbExport: path.join(ex, 'outgoing', 'astdb.sqlite3'),
-  };
 }
 
 export class PeerReceiver {

@@ -31,13 +31,20 @@ function shown(value: unknown): string {
 }
 
 /** Checks a request line received from the peer; returns it typed, or why it is refused. */
-export function parsePeerRequest(line: string): { ok: true; request: PeerRequest } | { ok: false; error: string } {
+export function parsePeerRequest(line: string): PeerRequestCheck {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     return { ok: false, error: 'request is not JSON' };
   }
+  return checkPeerRequest(value);
+}
+
+export type PeerRequestCheck = { ok: true; request: PeerRequest } | { ok: false; error: string };
+
+/** Checks a request already parsed from JSON (the control socket's); returns it typed, or why it is refused. */
+export function checkPeerRequest(value: unknown): PeerRequestCheck {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'request must be a JSON object' };
   const r = value as Record<string, unknown>;
   if (typeof r.request !== 'string' || !(PEER_REQUESTS as readonly string[]).includes(r.request)) {
