@@ -4,3 +4,4 @@ export { FakeClock, flushPromises } from './clock';
 export { FakeArp, FakeLan, FakeNet, FakeProber } from './lan';
 export { RecordingRunner, type CommandBehaviour, type CommandCall } from './runner';
 export { RecordingLogger } from './logger';
+export { FakePeerLink, type FakePeerEnd } from './peer-link';
