@@ -12,11 +12,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { StatusAnswer } from '../cli/status';
 import type { MetricsConfig } from '../config/types';
 import { NODE_STATES } from '../domain/states';
-import type { JobState } from '../jobs/runner';
 import type { Logger } from '../ports/log';
+import type { JobState, StatusAnswer } from '../ports/status';
 
 /** What the agent provides: the same answer as `pbx-ha status --json`. */
 export interface MetricsSource {

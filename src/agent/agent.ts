@@ -2,35 +2,30 @@
 // queue (one writer), the NodeMachine decides, the Executor applies. Timers and I/O are
 // injected so that the whole loop can run against fakes.
 
-import type { NodeConfig, PbxHaConfig, Role, TrackCheckConfig } from '../config/types';
+import type { PbxHaConfig, TrackCheckConfig } from '../config/types';
 import type { MachineEvent, MachineSettings, ProbeTarget } from '../domain/node-machine';
 import type { NodeState } from '../domain/states';
 import { NodeMachine } from '../domain/node-machine';
 import { releaseChanges } from '../domain/reconcile';
 import type { Clock, Timer } from '../ports/clock';
+import type { CommandRunner } from '../ports/commands';
+import type { HistorySink } from '../ports/history';
 import type { Logger } from '../ports/log';
+import type { PeerHooks, PeerRequester } from '../ports/peer-requests';
 import type { ArpPort, NetPort, NetReading, Prober } from '../ports/network';
 import type { ScriptVerdict } from '../adapters/script-security';
-import type { CommandRunner } from './executor';
 import { Executor } from './executor';
 import { GarpScheduler } from './garp-scheduler';
 import { StallMeter, stallMarginMs } from './stall-meter';
 import type { AgentStatus, TransitionRecord } from './status';
 import { buildStatus, transitionRecord } from './status';
 import { machineSettingsFor } from './machine-settings';
+import type { Identity } from './identity';
 
-export interface Identity {
-  node: string;
-  role: Role;
-  peer: string;
-  peerAddress: string;
-  ownAddress: string;
-}
+export { identityFor, type Identity } from './identity';
+export type { HistorySink, PeerRequester };
 
-/** Where transitions and alerts are remembered (state.db); absent in tests that do not care. */
-export interface HistorySink {
-  add(event: { atWallMs: number; kind: 'transition' | 'job' | 'alert'; summary: string; ok: boolean }): void;
-}
+
 
 export interface AgentDeps {
   history?: HistorySink;
@@ -42,6 +37,8 @@ export interface AgentDeps {
   run: CommandRunner;
   /** Script checks of the configured programs (script-security.ts); absent where programs are fakes. */
   checkScript?: (program: string) => ScriptVerdict;
+  /** The trusted link's side of the peer actions; absent: no trusted link (requests fail at once). */
+  peer?: PeerHooks;
 }
 
 /** How many transitions `status` shows. */
@@ -51,19 +48,7 @@ const CONFLICT_CHECK_TIMEOUT_MS = 500;
 /** Link-monitor events come in bursts (one per address and flag); read once per burst. */
 const LINK_EVENT_DEBOUNCE_MS = 20;
 
-export function identityFor(config: PbxHaConfig, node: NodeConfig): Identity {
-  const role: Role = node.name === config.master ? 'master' : 'slave';
-  const peerName = role === 'master' ? config.slave : config.master;
-  const peer = config.nodes.find((n) => n.name === peerName);
-  if (!peer) throw new Error(`no [node.${peerName}] section`);
-  return { node: node.name, role, peer: peer.name, peerAddress: peer.address, ownAddress: node.address };
-}
 
-/**
- * Sends a takeover or release request to the peer; resolves true when the peer did it, false
- * when it was not sent because `stillWanted` said no once the connection was up.
- */
-export type PeerRequester = (request: 'peer-takeover' | 'peer-release', stillWanted: () => boolean) => Promise<boolean>;
 
 export class Agent {
   private machine: NodeMachine;
@@ -92,9 +77,6 @@ export class Agent {
   private lastReadError: string | null = null;
   private alerted = new Set<string>();
   private checksInFlight = new Set<string>();
-  private beforeFailback: (() => Promise<string>) | null = null;
-  private peerRequester: PeerRequester | null = null;
-  private finalSync: (() => Promise<string>) | null = null;
 
   constructor(
     private config: PbxHaConfig,
@@ -125,8 +107,8 @@ export class Agent {
       config: () => this.config,
       identity: () => this.identity,
       state: () => this.machine.view().state,
-      beforeFailback: () => (this.beforeFailback ? this.beforeFailback() : Promise.resolve('nothing to fetch')),
-      finalSync: () => (this.finalSync ? this.finalSync() : Promise.resolve('no replication')),
+      beforeFailback: () => (deps.peer ? deps.peer.beforeFailback() : Promise.resolve('nothing to fetch')),
+      finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
       checkScript: deps.checkScript,
@@ -195,11 +177,6 @@ export class Agent {
     return this.identity;
   }
 
-  /** What runs before a master takes the VIPs back from the slave (replication's astdb fetch). */
-  setBeforeFailback(hook: () => Promise<string>): void {
-    this.beforeFailback = hook;
-  }
-
   /** Runs the services command now and waits for it. */
   servicesNow(command: 'start' | 'stop'): Promise<void> {
     return this.executor.servicesNow(command);
@@ -219,19 +196,9 @@ export class Agent {
     return this.machine.view().state;
   }
 
-  /** Where the peer requests of the domain go (replication's trusted link). */
-  setPeerRequester(send: PeerRequester): void {
-    this.peerRequester = send;
-  }
-
   /** The peer reached this node over the trusted link (see the `peer-link` event). */
   notePeerLink(): void {
     this.enqueue({ kind: 'peer-link', nowMs: this.deps.clock.nowMs() });
-  }
-
-  /** The last astdb copy of a planned handover. */
-  setFinalSync(sync: () => Promise<string>): void {
-    this.finalSync = sync;
   }
 
   /** Raises an alert (log, history, notify script) on behalf of other parts of the agent. */
@@ -398,7 +365,7 @@ export class Agent {
 
   /** Sends a request to the peer; its answer comes back as an event. */
   private askPeer(request: 'peer-takeover' | 'peer-release'): void {
-    const send = this.peerRequester;
+    const send = this.deps.peer?.request;
     if (!send) {
       this.deps.log.log('warn', `no trusted link to ${this.identity.peer}: cannot send ${request}`);
       this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok: false });

@@ -3,9 +3,9 @@
 
 import type { ControlAnswer, ControlHandler, ControlRequest } from '../adapters/control-socket';
 import { JobRunner } from '../jobs/runner';
-import type { JobSchedule } from '../jobs/schedule';
 import { checkPeerRequest, COPY_KINDS, type CopyKind } from '../peer/protocol';
 import type { Clock } from '../ports/clock';
+import type { StatusAnswer } from '../ports/status';
 import type { Logger } from '../ports/log';
 import type { Agent } from './agent';
 import type { PeerReceiver } from '../peer/receiver';
@@ -16,14 +16,15 @@ export interface ControlParts {
   replication: Replication;
   receiver: PeerReceiver;
   runner: JobRunner;
-  schedule: JobSchedule;
   log: Logger;
   clock: Clock;
+  /** The answer to `status` (built by the daemon, also read by the metrics). */
+  status(): StatusAnswer;
   setReleaseOnStop(release: boolean): void;
 }
 
 export function controlHandler(parts: ControlParts): ControlHandler {
-  const { agent, receiver, runner, schedule, log, replication, clock } = parts;
+  const { agent, receiver, runner, log, replication, clock } = parts;
   const sleep = (ms: number) => new Promise<void>((r) => clock.after(ms, r));
 
   /** Why the peer cannot take the service now, or null when it can. */
@@ -55,7 +56,7 @@ export function controlHandler(parts: ControlParts): ControlHandler {
     }
     switch (req.request) {
       case 'status':
-        return { ok: true, status: { ...agent.status(), jobs: runner.state(), nextRuns: schedule.nextRuns() } };
+        return { ok: true, status: parts.status() };
       case 'link-up':
         // The ifupdown hook: read links and addresses at once rather than at the next tick.
         agent.requestRead();

@@ -7,11 +7,12 @@ import type { PbxHaConfig, Role } from '../config/types';
 import type { Action, NetChange } from '../domain/actions';
 import type { NodeState } from '../domain/states';
 import { assertNever } from '../domain/states';
+import type { CommandRunner } from '../ports/commands';
 import type { Logger } from '../ports/log';
 import type { NetPort } from '../ports/network';
 import type { GarpScheduler } from './garp-scheduler';
 
-export type CommandRunner = (argv: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }) => Promise<unknown>;
+export type { CommandRunner };
 
 export interface ExecutorDeps {
   net: NetPort;

@@ -3,7 +3,7 @@
 
 import type { PbxHaConfig } from '../config/types';
 import type { MachineSettings } from '../domain/node-machine';
-import type { Identity } from './agent';
+import type { Identity } from './identity';
 
 /** `ownInterfaces`: the interfaces carrying this node's own address; their carrier matters too. */
 export function machineSettingsFor(config: PbxHaConfig, identity: Identity, ownInterfaces: string[]): MachineSettings {

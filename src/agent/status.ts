@@ -3,36 +3,11 @@
 
 import type { PbxHaConfig, Role } from '../config/types';
 import type { MachineView, Transition } from '../domain/node-machine';
-import type { Reachability } from '../domain/detector';
-import type { NodeState } from '../domain/states';
 import type { Clock } from '../ports/clock';
+import type { AgentStatus, StatusAnswer, TransitionRecord } from '../ports/status';
 import { wallOf } from '../ports/clock';
 
-export interface TransitionRecord {
-  at: string;
-  from: NodeState;
-  to: NodeState;
-  reason: string;
-}
-
-export interface AgentStatus {
-  node: string;
-  role: Role;
-  state: NodeState;
-  since: string;
-  reason: string;
-  pid: number;
-  configFile: string;
-  peer: { name: string; address: string; reachability: Reachability; lastAnswer: string | null; rttMs: number | null };
-  vips: { name: string; address: string; interface: string; held: boolean }[];
-  tracks: { address: string; reachability: Reachability }[];
-  /** Tracked checks: up/down/unknown, and the last failure's message. */
-  checks?: { name: string; status: string; lastProblem: string | null }[];
-  /** Slave only: the master handed over and this node serves until it is asked to release. */
-  handedOver?: boolean;
-  links: Record<string, boolean>;
-  transitions: TransitionRecord[];
-}
+export type { AgentStatus, StatusAnswer, TransitionRecord };
 
 export function transitionRecord(clock: Clock, t: Transition): TransitionRecord {
   return { at: new Date(wallOf(clock, t.atMs)).toISOString(), from: t.from, to: t.to, reason: t.reason };

@@ -2,7 +2,7 @@
 // problem at once, exits 0 only when all is well (systemd's ExecReload runs it first).
 
 import { formatDurationMs, formatProblem } from '../config';
-import { loadNode } from './load-node';
+import { loadNode } from '../agent/load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
 

@@ -12,7 +12,7 @@ import { formatProblem } from '../config';
 import { fingerprint, knownHostsLine, parseKeyscanLine } from '../link/known-hosts';
 import { parseHello } from '../peer/protocol';
 import { peerTarget } from '../link/target';
-import { loadNode } from './load-node';
+import { loadNode } from '../agent/load-node';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { selfPath } from './self';
 import { EXIT_CONFIG, UsageError } from './usage';

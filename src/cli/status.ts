@@ -1,11 +1,10 @@
 // `pbx-ha status [--json]`: asks the running agent over its control socket.
 
 import { controlRequest } from '../adapters/control-socket';
-import type { AgentStatus } from '../agent/status';
-import type { JobState } from '../jobs/runner';
+import type { JobState, StatusAnswer } from '../ports/status';
 
 /** What the agent answers: its state, and its copies when replication runs. */
-export type StatusAnswer = AgentStatus & { jobs?: JobState[]; nextRuns?: Record<string, string | null> };
+export type { StatusAnswer };
 import { CONFIG_DEFAULTS, DEFAULT_CONFIG_FILE, loadConfigFile } from '../config';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 import { ConfigError } from './usage';

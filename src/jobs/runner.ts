@@ -2,7 +2,10 @@
 // result recorded; a failed job is retried with backoff and raises an alert after
 // `alertAfter` failures in a row (and once more when it recovers).
 
-import type { CopyKind } from '../peer/protocol';
+import type { CopyKind } from '../domain/copies';
+import type { JobRecord, JobState, JobTrigger } from '../ports/status';
+
+export type { JobRecord, JobState, JobTrigger };
 import type { Clock, Timer } from '../ports/clock';
 import type { Logger } from '../ports/log';
 import { retryDelayMs } from './backoff';
@@ -20,8 +23,6 @@ export class JobNotApplicable extends Error {
   }
 }
 
-/** `forced`: by hand with --now, copied even when nothing changed since the last copy. */
-export type JobTrigger = 'schedule' | 'manual' | 'forced' | 'change' | 'retry';
 
 /**
  * A failure an administrator must act on (the peer's host key changed, pbx-ha's key refused):
@@ -38,27 +39,9 @@ export interface JobDefinition {
   run(signal: AbortSignal, trigger: JobTrigger): Promise<JobOutcome>;
 }
 
-export interface JobRecord {
-  kind: CopyKind;
-  trigger: JobTrigger;
-  startedAtWallMs: number;
-  durationMs: number;
-  ok: boolean;
-  bytes: number;
-  detail: string;
-  error: string | null;
-}
 
 export type RunResult = { ran: true; record: JobRecord } | { ran: false; reason: string };
 
-export interface JobState {
-  kind: CopyKind;
-  running: boolean;
-  lastSuccess: JobRecord | null;
-  lastError: { atWallMs: number; message: string } | null;
-  consecutiveFailures: number;
-  nextRetryWallMs: number | null;
-}
 
 export interface RunnerSettings {
   retryMinMs: number;

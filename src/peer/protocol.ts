@@ -2,13 +2,13 @@
 // command lets through only these requests (a stolen pbx-ha key can ask for copies to be
 // installed in standby, and nothing else); every answer is checked before it is used.
 
+import { COPY_KINDS, type CopyKind } from '../domain/copies';
 import { NODE_STATES } from '../domain/states';
 
 export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export', 'peer-takeover', 'peer-release'] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
-export type CopyKind = 'files' | 'db' | 'astdb';
-export const COPY_KINDS: readonly CopyKind[] = ['files', 'db', 'astdb'];
+export { COPY_KINDS, type CopyKind };
 
 export type PeerRequest =
   | { request: 'peer-hello'; from: string }

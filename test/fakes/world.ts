@@ -4,7 +4,7 @@
 // `ip monitor` does for the real agent.
 
 import type { PbxHaConfig } from '../../src/config';
-import { Agent, identityFor } from '../../src/agent/agent';
+import { Agent, identityFor, type AgentDeps } from '../../src/agent/agent';
 import { FakeClock, flushPromises } from './clock';
 import { baseAddresses, nodeOf, pairConfig, vipOf } from './config';
 import { FakeArp, FakeLan, FakeNet, FakeProber } from './lan';
@@ -39,8 +39,8 @@ export class PairWorld {
     }
   }
 
-  /** Starts the agent of `name` (a fresh process, with fresh fakes). */
-  async boot(name: string): Promise<WorldNode> {
+  /** Starts the agent of `name` (a fresh process, with fresh fakes); `peer`: its trusted link's hooks. */
+  async boot(name: string, peer?: AgentDeps['peer']): Promise<WorldNode> {
     const net = this.lan.net(name);
     const prober = new FakeProber(this.lan, name);
     const arp = new FakeArp(this.lan, name);
@@ -56,6 +56,7 @@ export class PairWorld {
       prober,
       arp,
       run: runner.run,
+      peer,
     });
     const stopMonitor = this.lan.onChange(name, () => agent.requestRead());
     const node: WorldNode = { name, agent, net, prober, arp, runner, log, stopMonitor };
@@ -101,10 +102,10 @@ export class PairWorld {
   }
 
   /** Power back: the node boots with its fixed addresses only, and its agent starts. */
-  async reboot(name: string): Promise<WorldNode> {
+  async reboot(name: string, peer?: AgentDeps['peer']): Promise<WorldNode> {
     this.lan.net(name).reboot();
     this.lan.setAlive(name, true);
-    return this.boot(name);
+    return this.boot(name, peer);
   }
 
   /** Advances in `stepMs` steps for `ms`, checking the one-holder rule after each step. */

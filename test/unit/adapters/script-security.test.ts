@@ -9,7 +9,7 @@ import { Agent, identityFor } from '../../../src/agent/agent';
 import { Executor } from '../../../src/agent/executor';
 import { GarpScheduler } from '../../../src/agent/garp-scheduler';
 import type { PbxHaConfig } from '../../../src/config';
-import { scriptProblems } from '../../../src/cli/load-node';
+import { scriptProblems } from '../../../src/agent/load-node';
 import { formatProblem } from '../../../src/config';
 import { FakeArp, FakeClock, FakeLan, FakeProber, RecordingLogger, RecordingRunner, flushPromises } from '../../fakes';
 import { baseAddresses, nodeOf, pairConfig } from '../../fakes/config';

@@ -244,11 +244,14 @@ test('failback: a failing release request is a warning and is asked again; it is
   await w.run(10_000);
   await w.crash('pbx1');
   await w.runUntil(() => w.soleHolder() === 'pbx2', 10_000);
-  const master = await w.reboot('pbx1');
   let asked = 0;
-  master.agent.setPeerRequester(async () => {
-    asked++;
-    throw new Error('connect EHOSTUNREACH 192.0.2.12:22');
+  const master = await w.reboot('pbx1', {
+    request: async () => {
+      asked++;
+      throw new Error('connect EHOSTUNREACH 192.0.2.12:22');
+    },
+    finalSync: async () => 'no replication',
+    beforeFailback: async () => 'nothing to fetch',
   });
   await w.runUntil(() => asked === 1, 10_000);
   const firstAskAt = w.clock.nowMs();

@@ -1,0 +1,259 @@
+// The composition root: builds every part of a running node through its constructor
+// (buildNode, also used by the tests' PairWorld with fakes) and runs it as a daemon
+// (runDaemon): it owns the configuration, handles reload and signals. Signal handlers
+// only queue work: SIGTERM/SIGINT stop (releasing the VIPs unless configured or asked to
+// keep them), SIGHUP reloads after validating the new file — an invalid file is refused
+// and the running configuration kept.
+
+import { ControlServer, type ControlHandler } from '../adapters/control-socket';
+import { runCommand } from '../adapters/exec';
+import { checkScript } from '../adapters/script-security';
+import { IcmpProber } from '../adapters/icmp-prober';
+import { Iproute2Net } from '../adapters/iproute2';
+import { RawArp } from '../adapters/raw-arp';
+import { LinkMonitor } from '../adapters/link-monitor';
+import { StateStore } from '../adapters/state-store';
+import { systemClock } from '../adapters/system-clock';
+import { type MetricsServer, startMetricsServer } from '../adapters/metrics';
+import type { ScriptVerdict } from '../adapters/script-security';
+import type { Clock } from '../ports/clock';
+import type { CommandRunner } from '../ports/commands';
+import type { FactStore, HistorySink } from '../ports/history';
+import type { Logger } from '../ports/log';
+import type { ArpPort, NetPort, Prober } from '../ports/network';
+import type { PeerLink } from '../ports/peer-link';
+import path from 'node:path';
+import { Agent } from './agent';
+import { controlHandler } from './control-handler';
+import { identityFor, type Identity } from './identity';
+import type { StatusAnswer } from './status';
+import { PeerReceiver } from '../peer/receiver';
+import { Replication } from '../peer/replication';
+import { SshPeerLink } from '../peer/ssh-link';
+import { JobRunner } from '../jobs/runner';
+import { JobSchedule } from '../jobs/schedule';
+import { formatProblem, type NodeConfig, type PbxHaConfig } from '../config';
+import { loadNode } from './load-node';
+
+/** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
+const BEFORE_FAILBACK_TIMEOUT_MS = 30_000;
+
+function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: { cancel(): void } | undefined;
+  return Promise.race([
+    p.finally(() => timer?.cancel()),
+    new Promise<never>((_, reject) => (timer = clock.after(ms, () => reject(new Error(`${what} took more than ${ms} ms`))))),
+  ]);
+}
+
+/** Facts kept in memory when state.db cannot be opened (they are then lost at a restart). */
+class MemoryFacts {
+  private facts = new Map<string, string>();
+  constructor(private log: Logger) {}
+  fact(key: string): string | null {
+    return this.facts.get(key) ?? null;
+  }
+  setFact(key: string, value: string): void {
+    this.facts.set(key, value);
+    this.log.log('warn', `remembering ${key} in memory only: state.db is not available`);
+  }
+}
+
+/** The history is worth having, not worth a failover: without it the agent still runs. */
+function openHistory(stateDir: string, log: Logger): StateStore | null {
+  try {
+    return new StateStore(path.join(stateDir, 'state.db'));
+  } catch (e) {
+    log.log('error', `cannot open the history in ${stateDir}/state.db: ${(e as Error).message}; running without it`);
+    return null;
+  }
+}
+
+/** The outside world of one node: real adapters in the daemon, fakes in the tests. */
+export interface NodePorts {
+  clock: Clock;
+  log: Logger;
+  net: NetPort;
+  prober: Prober;
+  arp: ArpPort;
+  run: CommandRunner;
+  checkScript?: (program: string) => ScriptVerdict;
+  history?: HistorySink;
+  facts: FactStore;
+  /** The trusted link to the peer; it reads the configuration and the peer's address at each use. */
+  link: (config: () => PbxHaConfig, identity: () => Identity) => PeerLink;
+}
+
+/** Every part of a running node, wired. */
+export interface NodeParts {
+  agent: Agent;
+  replication: Replication;
+  runner: JobRunner;
+  schedule: JobSchedule;
+  receiver: PeerReceiver;
+  /** What the control socket answers (administrator, ifupdown hook, the peer's relayed requests). */
+  handle: ControlHandler;
+  /** The answer to `status` and what the metrics read: the one place it is built. */
+  statusAnswer(): StatusAnswer;
+  /** Whether a stop releases the VIPs now ([agent] release_on_stop, or `pbx-ha keep-vips`). */
+  releaseOnStop(): boolean;
+}
+
+/**
+ * Builds a node's parts through their constructors. `config` is read at each use: the
+ * daemon replaces it on a reload (and calls `agent.reload` with it).
+ */
+export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: NodePorts): NodeParts {
+  const { clock, log, history } = ports;
+  let releaseOnStop = config().agent.releaseOnStop;
+  let releaseOnStopOf = config();
+  // Declared before the parts that read it; every use is a call made after construction.
+  // eslint-disable-next-line prefer-const
+  let agent: Agent;
+  const identity = () => agent.identityNow();
+  const link = ports.link(config, identity);
+  const replication = new Replication({ config, identity, state: () => agent.status().state, facts: ports.facts, log, link });
+  agent = new Agent(config(), identityFor(config(), node), {
+    clock,
+    log,
+    history,
+    net: ports.net,
+    prober: ports.prober,
+    arp: ports.arp,
+    run: ports.run,
+    checkScript: ports.checkScript,
+    peer: {
+      request: (request, stillWanted) => replication.askPeer(request, stillWanted),
+      finalSync: () => replication.finalAstdb(),
+      beforeFailback: () => withTimeout(clock, replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'),
+    },
+  });
+  const runner = new JobRunner(
+    replication.jobs(),
+    clock,
+    log,
+    () => config().replication,
+    (r) => agent.recordJob(`${r.kind} copy (${r.trigger}) ${r.ok ? `done in ${Math.round(r.durationMs)} ms: ${r.detail}` : `FAILED: ${r.error}`}`, r.ok),
+    (message) => agent.alert(message),
+  );
+  const schedule = new JobSchedule(runner, clock, log);
+  const receiver = new PeerReceiver({
+    config,
+    identity,
+    state: () => agent.status().state,
+    reason: () => agent.status().reason,
+    log,
+    recordJob: (s, ok) => agent.recordJob(s, ok),
+    peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
+    peerSeen: () => agent.notePeerLink(),
+  });
+  const statusAnswer = (): StatusAnswer => ({ ...agent.status(), jobs: runner.state(), nextRuns: schedule.nextRuns() });
+  const handle = controlHandler({ agent, receiver, runner, log, clock, replication, status: statusAnswer, setReleaseOnStop: (r) => (releaseOnStop = r) });
+  return {
+    agent,
+    replication,
+    runner,
+    schedule,
+    receiver,
+    handle,
+    statusAnswer,
+    releaseOnStop: () => {
+      // A reload resets it to the file's value (as the daemon did before it owned this).
+      if (releaseOnStopOf !== config()) {
+        releaseOnStopOf = config();
+        releaseOnStop = releaseOnStopOf.agent.releaseOnStop;
+      }
+      return releaseOnStop;
+    },
+  };
+}
+
+/**
+ * Runs the agent of `file` until SIGTERM or SIGINT; resolves with the exit code. A configuration
+ * that is not valid is reported and the agent does not start (EXIT_CONFIG).
+ */
+export async function runDaemon(file: string, nodeOverride: string | undefined, log: Logger, exitConfig: number): Promise<number> {
+  const loaded = await loadNode(file, nodeOverride);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) log.log('error', formatProblem(p));
+    log.log('error', `${file}: the configuration is not valid; the agent does not start`);
+    return exitConfig;
+  }
+  let config = loaded.config;
+  const arp = new RawArp({ log });
+  const history = openHistory(config.agent.stateDir, log);
+  const parts = buildNode(() => config, loaded.selection.node, {
+    clock: systemClock,
+    log,
+    history: history ?? undefined,
+    net: new Iproute2Net(),
+    prober: new IcmpProber(log),
+    arp,
+    run: runCommand,
+    checkScript,
+    facts: history ?? new MemoryFacts(log),
+    link: (current, identity) => new SshPeerLink(current, () => identity().peerAddress),
+  });
+  const { agent, runner, schedule } = parts;
+  const control = new ControlServer(config.agent.socketPath, parts.handle, log);
+  const monitor = new LinkMonitor(() => agent.requestRead(), log);
+
+  await control.start();
+  await agent.start();
+  monitor.start();
+  schedule.start(config.replication);
+  // Metrics are for watching the pair, not for running it: a port already taken is an alert,
+  // never a reason for the agent not to serve.
+  let metrics: MetricsServer | null = null;
+  const startMetrics = async () => {
+    await metrics?.close();
+    metrics = null;
+    if (!config.metrics.enabled) return;
+    metrics = await startMetricsServer(config.metrics, { status: parts.statusAnswer }, log).catch((e: Error) => {
+      agent.alert(e.message);
+      return null;
+    });
+    if (metrics) log.log('info', `metrics on http://${metrics.address.host}:${metrics.address.port}/metrics`);
+  };
+  await startMetrics();
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.log('info', `${signal} received: stopping`);
+      monitor.stop();
+      schedule.stop();
+      runner.stop();
+      void agent
+        .stop(parts.releaseOnStop())
+        .then(() => control.stop())
+        .then(() => metrics?.close())
+        .then(() => history?.close())
+        .then(() => resolve(0));
+    };
+    let reloading: Promise<void> = Promise.resolve();
+    const reload = () => {
+      reloading = reloading.then(async () => {
+        log.log('info', `SIGHUP received: reloading ${file}`);
+        const next = await loadNode(file, nodeOverride);
+        if (!next.ok) {
+          for (const p of next.problems) log.log('error', formatProblem(p));
+          log.log('error', `${file}: reload refused, the running configuration is kept`);
+          return;
+        }
+        if (next.config.agent.socketPath !== config.agent.socketPath) {
+          log.log('warn', `[agent] socket changed: it takes effect at the next restart`);
+        }
+        config = next.config;
+        await agent.reload(config, identityFor(config, next.selection.node));
+        schedule.start(config.replication);
+        await startMetrics();
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}

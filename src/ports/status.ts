@@ -1,0 +1,60 @@
+// What a node says about itself: the answer to `pbx-ha status` over the control socket, and
+// what the metrics endpoint reads. Built in one place (agent/daemon.ts, from agent/status.ts
+// and the job runner); shown by cli/status.ts and adapters/metrics.ts.
+
+import type { Role } from '../config/types';
+import type { CopyKind } from '../domain/copies';
+import type { Reachability } from '../domain/detector';
+import type { NodeState } from '../domain/states';
+
+export interface TransitionRecord {
+  at: string;
+  from: NodeState;
+  to: NodeState;
+  reason: string;
+}
+
+export interface AgentStatus {
+  node: string;
+  role: Role;
+  state: NodeState;
+  since: string;
+  reason: string;
+  pid: number;
+  configFile: string;
+  peer: { name: string; address: string; reachability: Reachability; lastAnswer: string | null; rttMs: number | null };
+  vips: { name: string; address: string; interface: string; held: boolean }[];
+  tracks: { address: string; reachability: Reachability }[];
+  /** Tracked checks: up/down/unknown, and the last failure's message. */
+  checks?: { name: string; status: string; lastProblem: string | null }[];
+  /** Slave only: the master handed over and this node serves until it is asked to release. */
+  handedOver?: boolean;
+  links: Record<string, boolean>;
+  transitions: TransitionRecord[];
+}
+
+/** `forced`: by hand with --now, copied even when nothing changed since the last copy. */
+export type JobTrigger = 'schedule' | 'manual' | 'forced' | 'change' | 'retry';
+
+export interface JobRecord {
+  kind: CopyKind;
+  trigger: JobTrigger;
+  startedAtWallMs: number;
+  durationMs: number;
+  ok: boolean;
+  bytes: number;
+  detail: string;
+  error: string | null;
+}
+
+export interface JobState {
+  kind: CopyKind;
+  running: boolean;
+  lastSuccess: JobRecord | null;
+  lastError: { atWallMs: number; message: string } | null;
+  consecutiveFailures: number;
+  nextRetryWallMs: number | null;
+}
+
+/** The agent's status with the copies' states and next scheduled runs. */
+export type StatusAnswer = AgentStatus & { jobs?: JobState[]; nextRuns?: Record<string, string | null> };
