@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { ReplicationConfig } from '../config/types';
-import type { CopyKind } from '../peer/protocol';
+import type { CopyKind } from '../domain/copies';
 import type { Clock, Timer } from '../ports/clock';
 import type { Logger } from '../ports/log';
 import type { JobRunner } from './runner';
