@@ -120,6 +120,13 @@ export class FakeLan {
     return [...this.nodes.values()].some((n) => n !== src && !n.icmpFiltered && this.answersOnWire(n, address));
   }
 
+  /** Whether a TCP connection (the trusted link's SSH) from `from` to `address` gets through: ICMP filtering does not matter. */
+  reaches(from: string, address: string): boolean {
+    const src = this.node(from);
+    if (!src.alive || !this.canSendTo(src, address)) return false;
+    return [...this.nodes.values()].some((n) => n !== src && this.answersOnWire(n, address));
+  }
+
   /** MACs that answer an ARP request for `address` sent by `from` on `ifname` (never `from` itself). */
   arpAnswers(from: string, address: string, ifname: string): string[] {
     const src = this.node(from);

@@ -3,12 +3,17 @@
 // monitor that asks its agent to re-read on every carrier or address change, as
 // `ip monitor` does for the real agent.
 
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { PbxHaConfig } from '../../src/config';
 import { Agent, identityFor, type AgentDeps } from '../../src/agent/agent';
+import { buildNode, type NodeParts } from '../../src/agent/daemon';
 import { FakeClock, flushPromises } from './clock';
 import { baseAddresses, nodeOf, pairConfig, vipOf } from './config';
 import { FakeArp, FakeLan, FakeNet, FakeProber } from './lan';
 import { RecordingLogger } from './logger';
+import { FakePeerLink } from './peer-link';
 import { RecordingRunner } from './runner';
 
 export interface WorldNode {
@@ -20,6 +25,20 @@ export interface WorldNode {
   runner: RecordingRunner;
   log: RecordingLogger;
   stopMonitor: () => void;
+  /** With `peerLinks`: every part of the node, as the daemon builds them, and its trusted link. */
+  parts?: NodeParts;
+  link?: FakePeerLink;
+  /** With `peerLinks`: this node's configuration (its replication paths in a directory of its own). */
+  config: PbxHaConfig;
+}
+
+export interface WorldOptions {
+  /**
+   * Builds each node as the daemon does (agent/daemon.ts buildNode), replication included, the
+   * two joined by FakePeerLinks that get through when the LAN lets a connection through. Without
+   * it, an agent alone with no trusted link (its peer requests fail at once).
+   */
+  peerLinks?: boolean;
 }
 
 export class PairWorld {
@@ -31,7 +50,16 @@ export class PairWorld {
   /** What the test's command runners do; set before `boot`. */
   serviceDelays = { start: 2000, stop: 500 };
 
-  constructor(readonly config: PbxHaConfig = pairConfig()) {
+  /** With `peerLinks`: each node's replication directories, removed by `shutdown`. */
+  readonly dir: string | null;
+  /** With `peerLinks`: facts each node keeps across restarts (state.db). */
+  private facts = new Map<string, Map<string, string>>();
+
+  constructor(
+    readonly config: PbxHaConfig = pairConfig(),
+    options: WorldOptions = {},
+  ) {
+    this.dir = options.peerLinks ? mkdtempSync(path.join(tmpdir(), 'pbx-ha-world-')) : null;
     for (const n of config.nodes) {
       this.lan.addNode(n.name, baseAddresses(config, n.name));
       // Checked at every change of addresses, not only when the test samples.
@@ -49,21 +77,65 @@ export class PairWorld {
     runner.on([program, 'start'], { delayMs: this.serviceDelays.start });
     runner.on([program, 'stop'], { delayMs: this.serviceDelays.stop });
     const log = new RecordingLogger();
-    const agent = new Agent(this.config, identityFor(this.config, nodeOf(this.config, name)), {
-      clock: this.clock,
-      log,
-      net,
-      prober,
-      arp,
-      run: runner.run,
-      peer,
-    });
-    const stopMonitor = this.lan.onChange(name, () => agent.requestRead());
-    const node: WorldNode = { name, agent, net, prober, arp, runner, log, stopMonitor };
+    let node: WorldNode;
+    if (this.dir) {
+      const config = this.nodeConfig(name);
+      const facts = this.facts.get(name) ?? new Map<string, string>();
+      this.facts.set(name, facts);
+      const peerName = name === config.master ? config.slave : config.master;
+      const peerAddress = nodeOf(config, peerName).address;
+      const link = new FakePeerLink(() => {
+        const far = this.nodes.get(peerName);
+        if (!far?.parts || !this.lan.reaches(name, peerAddress)) return null;
+        return { handle: (req) => far.parts!.receiver.handle(req), exchangeDir: far.config.replication.exchangeDir };
+      });
+      const parts = buildNode(() => config, nodeOf(config, name), {
+        clock: this.clock,
+        log,
+        net,
+        prober,
+        arp,
+        run: runner.run,
+        facts: { fact: (k) => facts.get(k) ?? null, setFact: (k, v) => void facts.set(k, v) },
+        link: () => link,
+      });
+      const stopMonitor = this.lan.onChange(name, () => parts.agent.requestRead());
+      node = { name, agent: parts.agent, net, prober, arp, runner, log, stopMonitor, parts, link, config };
+    } else {
+      const agent = new Agent(this.config, identityFor(this.config, nodeOf(this.config, name)), {
+        clock: this.clock,
+        log,
+        net,
+        prober,
+        arp,
+        run: runner.run,
+        peer,
+      });
+      const stopMonitor = this.lan.onChange(name, () => agent.requestRead());
+      node = { name, agent, net, prober, arp, runner, log, stopMonitor, config: this.config };
+    }
+    const agent = node.agent;
     this.nodes.set(name, node);
     await agent.start();
     await flushPromises();
     return node;
+  }
+
+  /** The pair's configuration with `name`'s replication paths under the world's directory. */
+  private nodeConfig(name: string): PbxHaConfig {
+    const dir = path.join(this.dir!, name);
+    const r = this.config.replication;
+    const config: PbxHaConfig = {
+      ...this.config,
+      replication: {
+        ...r,
+        exchangeDir: path.join(dir, 'exchange'),
+        backupDir: path.join(dir, 'backup'),
+        astdb: { ...r.astdb, path: path.join(dir, 'astdb', 'astdb.sqlite3') },
+      },
+    };
+    mkdirSync(path.dirname(config.replication.astdb.path), { recursive: true });
+    return config;
   }
 
   node(name: string): WorldNode {
@@ -94,6 +166,7 @@ export class PairWorld {
     const n = this.node(name);
     this.lan.setAlive(name, false);
     n.stopMonitor();
+    n.parts?.runner.stop();
     let stopped = false;
     void n.agent.stop(false).then(() => (stopped = true));
     await flushPromises();
@@ -134,7 +207,9 @@ export class PairWorld {
     const stopping = Promise.all(nodes.map((n) => n.agent.stop(true)));
     await this.clock.advance(60_000);
     await stopping;
+    for (const n of nodes) n.parts?.runner.stop();
     this.nodes.clear();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
   private checkOneHolder(): void {
