@@ -3,7 +3,7 @@
 // (the control handler), the automatic failback after a crash with the slave's astdb fetched
 // back, and the refusals. Replication runs on real astdb files in a temporary directory.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import type { ControlAnswer, ControlRequest } from '../../../src/adapters/control-socket';
@@ -12,8 +12,10 @@ import { PairWorld, type WorldNode } from '../../fakes/world';
 import { pairConfig } from '../../fakes/config';
 import { makeAstdb, rowsTagged } from '../jobs/astdb/helpers';
 
-async function linkedPair(overrides = {}): Promise<PairWorld> {
+async function linkedPair(t: TestContext, overrides = {}): Promise<PairWorld> {
   const w = new PairWorld(pairConfig(overrides), { peerLinks: true });
+  // Also when an assertion failed before the test's own shutdown.
+  t.after(() => rmSync(w.dir!, { recursive: true, force: true }));
   await w.boot('pbx1');
   await w.boot('pbx2');
   makeAstdb(w.node('pbx1').config.replication.astdb.path, rowsTagged(30, 'master'));
@@ -53,8 +55,8 @@ function asteriskWrites(node: WorldNode, tag: string): string {
   return contentDigest(file);
 }
 
-test('pbx-ha failover: the final astdb copy, then the takeover request over the kept channel; the slave serves, one holder throughout', async () => {
-  const w = await linkedPair();
+test('pbx-ha failover: the final astdb copy, then the takeover request over the kept channel; the slave serves, one holder throughout', async (t) => {
+  const w = await linkedPair(t);
   const [master, slave] = [w.node('pbx1'), w.node('pbx2')];
   const copied = await ask(w, master, { request: 'sync', kind: 'astdb' });
   assert.equal(copied.ok, true, JSON.stringify(copied));
@@ -73,8 +75,8 @@ test('pbx-ha failover: the final astdb copy, then the takeover request over the 
   await w.shutdown();
 });
 
-test("pbx-ha failback: the slave releases and answers with its astdb digest; the changed astdb is fetched before the master claims", async () => {
-  const w = await linkedPair();
+test("pbx-ha failback: the slave releases and answers with its astdb digest; the changed astdb is fetched before the master claims", async (t) => {
+  const w = await linkedPair(t);
   const [master, slave] = [w.node('pbx1'), w.node('pbx2')];
   assert.equal((await ask(w, master, { request: 'failover' })).ok, true);
   const slaveDigest = asteriskWrites(slave, 'served-by-slave');
@@ -93,8 +95,8 @@ test("pbx-ha failback: the slave releases and answers with its astdb digest; the
   await w.shutdown();
 });
 
-async function crashAndReturn(overrides: Record<string, Record<string, string>>): Promise<PairWorld> {
-  const w = await linkedPair(overrides);
+async function crashAndReturn(t: TestContext, overrides: Record<string, Record<string, string>>): Promise<PairWorld> {
+  const w = await linkedPair(t, overrides);
   assert.equal((await ask(w, w.node('pbx1'), { request: 'sync', kind: 'astdb' })).ok, true);
   await w.crash('pbx1');
   await until(w, () => w.soleHolder() === 'pbx2', 10_000);
@@ -111,20 +113,20 @@ async function crashAndReturn(overrides: Record<string, Record<string, string>>)
   return w;
 }
 
-test('automatic failback after a crash (failback_delay covers the slave\'s rise): the returning master asks for the release over the link and fetches the astdb the slave changed', async () => {
-  await crashAndReturn({ failover: { failback: 'auto', failback_delay: '5s' } });
+test('automatic failback after a crash (failback_delay covers the slave\'s rise): the returning master asks for the release over the link and fetches the astdb the slave changed', async (t) => {
+  await crashAndReturn(t, { failover: { failback: 'auto', failback_delay: '5s' } });
 });
 
 // Found by this test: with failback_delay shorter than the slave's rise × interval (the default
 // is 0), the returning master asks for the release while the slave still counts it silent; the
 // slave releases, takes the VIPs again at once ("master silent"), and both hold them until the
 // ARP conflict check (about 1.5 s here). Kept visible as a TODO until the node machine is fixed.
-test('automatic failback after a crash with the default failback_delay (0): one holder throughout', { todo: 'the slave takes the VIPs back right after releasing them while its detector still counts the master silent' }, async () => {
-  await crashAndReturn({});
+test('automatic failback after a crash with the default failback_delay (0): one holder throughout', { todo: 'the slave takes the VIPs back right after releasing them while its detector still counts the master silent' }, async (t) => {
+  await crashAndReturn(t, {});
 });
 
-test('pbx-ha failover refused: on the slave, to another node, a peer out of reach, replication failing; --force hands over anyway', async () => {
-  const w = await linkedPair();
+test('pbx-ha failover refused: on the slave, to another node, a peer out of reach, replication failing; --force hands over anyway', async (t) => {
+  const w = await linkedPair(t);
   const [master, slave] = [w.node('pbx1'), w.node('pbx2')];
   assert.deepEqual(await ask(w, slave, { request: 'failover' }), { ok: false, error: 'run it on the master (pbx1); this is the slave' });
   assert.deepEqual(await ask(w, master, { request: 'failover', to: 'pbx9' }), { ok: false, error: '--to pbx9: the peer of pbx1 is pbx2' });
@@ -149,8 +151,8 @@ test('pbx-ha failover refused: on the slave, to another node, a peer out of reac
   await w.shutdown();
 });
 
-test('pbx-ha failback refused on an active master; the peer in fault refuses a failover', async () => {
-  const w = await linkedPair();
+test('pbx-ha failback refused on an active master; the peer in fault refuses a failover', async (t) => {
+  const w = await linkedPair(t);
   const master = w.node('pbx1');
   assert.deepEqual(await ask(w, master, { request: 'failback' }), { ok: false, error: 'pbx1 is already active' });
   // eth1 (the data VIP's link) without carrier: pbx2 is in fault, still reachable on eth0.
@@ -161,8 +163,8 @@ test('pbx-ha failback refused on an active master; the peer in fault refuses a f
   await w.shutdown();
 });
 
-test('the control socket: relayed peer requests are checked as objects; status is the one answer the metrics read too', async () => {
-  const w = await linkedPair();
+test('the control socket: relayed peer requests are checked as objects; status is the one answer the metrics read too', async (t) => {
+  const w = await linkedPair(t);
   const master = w.node('pbx1');
   assert.deepEqual(await ask(w, master, { request: 'peer-hello', from: 'pbx2; rm -rf /' }), { ok: false, error: '"from" must be a node name' });
   assert.deepEqual(await ask(w, master, { request: 'peer-install', from: 'pbx2', kind: 'etc' }), { ok: false, error: '"kind" must be one of files, db, astdb' });
