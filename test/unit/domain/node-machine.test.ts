@@ -528,3 +528,20 @@ test('failback: a release request that failed is asked again after 1 s, then eve
   d.handle({ kind: 'peer-answered', nowMs: 6300, request: 'peer-release', ok: true });
   assert.equal(d.state, 'active');
 });
+
+test('slave in fault asked to take over does not promise to: its carrier back, the master answering, it never serves', () => {
+  const s = standbySlave();
+  s.read(2500, [], { eth0: false, eth1: true });
+  assert.equal(s.state, 'fault');
+  const asked = s.handle({ kind: 'peer-asks', nowMs: 2600, request: 'takeover' });
+  assert.deepEqual(asked, [], 'nothing to do: it cannot serve');
+  assert.equal(s.state, 'fault', 'the master hears the refusal (the node is not active)');
+  assert.equal(s.m.view().handedOver, false, 'a node that cannot serve does not promise to');
+  // The carrier comes back while the master still answers (it recovered, or it never was
+  // in fault): the slave must not go active on the takeover it refused.
+  const back = s.read(5000);
+  assert.ok(!back.some((a) => a.kind === 'net'), 'no address claimed when the carrier returns');
+  for (const t of [5000, 6000, 7000]) s.peerAnswers(t);
+  assert.equal(s.state, 'standby');
+  assert.ok(!s.states.includes('active'), `never active (states: ${s.states.join(' ')})`);
+});
