@@ -596,3 +596,25 @@ test('failback_delay: a slave serving does not hand the VIPs back by itself, how
     assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
   }
 });
+
+test('master: a VIP probe sent before a reset (fault, carrier back) does not count when its result comes after', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  assert.equal(d.state, 'standby', 'the slave serves');
+  // Probes of both VIPs go out at 10 000; the carrier goes at 10 500 and comes back at 10 600.
+  const sent = 10_000;
+  d.read(10_500, [], { eth0: false, eth1: true });
+  assert.equal(d.state, 'fault');
+  d.read(10_600);
+  assert.notEqual(d.state, 'fault');
+  // Their timeouts ("silent") arrive after the reset: they tell nothing about now.
+  d.probe({ kind: 'vip', name: 'voip' }, sent, 11_000, false);
+  d.probe({ kind: 'vip', name: 'data' }, sent, 11_000, false);
+  assert.notEqual(d.state, 'active', 'no claim on the silence of probes sent before the reset');
+  assert.deepEqual(d.m.view().vipProbes, { voip: 'unknown', data: 'unknown' });
+  assert.ok(!d.flat().some((a) => a.kind === 'net' && a.changes.some((c) => c.kind.startsWith('add'))), 'no address claimed');
+  // A fresh probe finds the slave still serving: standby.
+  d.probe({ kind: 'vip', name: 'voip' }, 11_000, 11_002, true);
+  assert.equal(d.state, 'standby');
+});
