@@ -111,3 +111,36 @@ export async function waitForWrites(file: string, n: number, prefix = 'pbx-ha-te
 export async function listDir(dir: string): Promise<string[]> {
   return (await fs.readdir(dir).catch(() => [] as string[])).sort();
 }
+
+/**
+ * An astdb whose only damage is on its freelist: `rows` are written, then half of them deleted
+ * (their pages go to the freelist, the default auto_vacuum = none keeps them in the file), then
+ * the first freelist trunk page is overwritten. Ordinary reads (count, digest, lookups) never
+ * visit freelist pages and succeed; only `PRAGMA integrity_check` sees the damage. Returns the
+ * rows left, which the plain reads still give.
+ */
+export async function makeFreelistDamagedAstdb(file: string, rows: Array<[string, string]>): Promise<Array<[string, string]>> {
+  makeAstdb(file, rows);
+  const kept = rows.slice(0, Math.floor(rows.length / 2));
+  const db = new Database(file);
+  let pageSize: number;
+  try {
+    const drop = db.prepare('DELETE FROM astdb WHERE key = ?');
+    db.transaction(() => rows.slice(kept.length).forEach(([k]) => drop.run(k)))();
+    pageSize = db.pragma('page_size', { simple: true }) as number;
+    if ((db.pragma('freelist_count', { simple: true }) as number) < 2) throw new Error(`${file}: no freelist to damage`);
+  } finally {
+    db.close();
+  }
+  const handle = await fs.open(file, 'r+');
+  try {
+    const header = Buffer.alloc(100);
+    await handle.read(header, 0, 100, 0);
+    const trunk = header.readUInt32BE(32); // first freelist trunk page (SQLite file format, header offset 32)
+    // Its "next trunk" and "leaf count" fields become out-of-range page numbers.
+    await handle.write(Buffer.alloc(8, 0x5a), 0, 8, (trunk - 1) * pageSize);
+  } finally {
+    await handle.close();
+  }
+  return kept;
+}

@@ -9,7 +9,7 @@ import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { installAstdb } from '../../../../src/jobs/astdb/install';
 import { readProvenance, writeProvenance } from '../../../../src/jobs/astdb/provenance';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, rowsTagged, runWriter, startWriter, waitForWrites } from './helpers';
+import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites } from './helpers';
 
 let root: string;
 before(async () => {
@@ -126,12 +126,20 @@ test('a staged copy with damaged pages, truncated, or not matching its record is
       await fs.writeFile(staged, '');
     },
   };
+  // Only integrity_check sees this one: every row reads back, the freelist is broken.
+  const freelistDamaged = path.join(root, 'freelist-damaged.sqlite3');
+  await makeFreelistDamagedAstdb(freelistDamaged, rowsTagged(3000, 'incoming'));
+  damage['a damaged freelist'] = async () => {
+    await fs.copyFile(freelistDamaged, staged);
+  };
+  const because: Record<string, RegExp> = { 'a damaged freelist': /not a sound astdb: .*: integrity_check: .*Freelist: /s };
   for (const [name, spoil] of Object.entries(damage)) {
     await spoil();
     await assert.rejects(
       installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' }),
       (err: Error) => {
         assert.match(err.message, /astdb install refused: the staged copy is not a sound astdb/, name);
+        if (because[name]) assert.match(err.message, because[name], name);
         assert.ok(err.message.includes(staged) && err.message.includes(`${target} left untouched`), err.message);
         return true;
       },

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, rowsTagged, runWriter, startWriter, waitForWrites, writerProgress } from './helpers';
+import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites, writerProgress } from './helpers';
 
 let dir: string;
 before(async () => {
@@ -98,9 +98,21 @@ test('a source that is not a sound astdb gives a clear error and leaves no copy 
   const handle = await fs.open(damaged, 'r+');
   await handle.write(Buffer.alloc(8192, 0x5a), 0, 8192, 4096 * 4);
   await handle.close();
+  // Damaged table pages: SQLite itself finds the file malformed (any read of them would).
   await assert.rejects(takeSnapshot(damaged, dest), (err: Error) => {
-    assert.match(err.message, /not sound \(copy .* deleted\)/);
+    assert.match(err.message, /not sound \(copy .* deleted\): database disk image is malformed$/);
     assert.ok(err.message.includes(damaged), err.message);
+    return true;
+  });
+
+  // Damage only integrity_check sees (plain reads, the digest among them, pass over it): the
+  // copy is refused on the check's own verdict.
+  const freelist = path.join(dir, 'freelist-damaged.sqlite3');
+  await makeFreelistDamagedAstdb(freelist, rowsTagged(3000, 'v1'));
+  assert.equal(contentDigest(freelist).length, 64, 'the damaged source reads without error');
+  await assert.rejects(takeSnapshot(freelist, dest), (err: Error) => {
+    assert.match(err.message, /not sound \(copy .* deleted\): integrity_check: .*Freelist: /s);
+    assert.ok(err.message.includes(freelist), err.message);
     return true;
   });
 
