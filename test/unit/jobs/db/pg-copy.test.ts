@@ -251,7 +251,7 @@ describe('database copy against a real PostgreSQL', () => {
   });
 
   it('a restore failing on a bad line inside a COPY leaves the slave exactly as it was', needs.options, async () => {
-    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*asterisk-bad\.sql:\d+: ERROR: .*(missing data|invalid input)/);
+    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*asterisk-bad\.sql:\d+: ERROR: +invalid input syntax for type integer: "this line has too few columns"/);
   });
 
   it('the backup of the slave restores the data the slave had', needs.options, async () => {
