@@ -4,9 +4,9 @@
 //   pbxarp-a: veth-a 198.51.100.1/24  <-- veth pair -->  pbxarp-b: veth-b 198.51.100.2/24
 //
 // Nothing in the root namespace is touched. The helper runs inside pbxarp-a through
-// `ip netns exec`. Without the binary (or without root) the namespace tests are skipped, unless
-// CI is set: then they fail. A second group uses small stand-in helpers (node scripts) to check
-// how RawArp handles a helper that dies or does not answer.
+// `ip netns exec`. Without the binary (or without root) each namespace test is skipped and counted
+// as skipped, unless CI is set: then they fail. A second group uses small stand-in helpers (node
+// scripts) to check how RawArp handles a helper that dies or does not answer.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { RawArp } from '../../../src/adapters/raw-arp';
 import type { Logger } from '../../../src/ports/log';
+import { prerequisite } from '../../fakes/prerequisites';
 
 /** dist/native/pbx-ha-arp, seen from dist/test/unit/adapters/. */
 const HELPER = path.resolve(__dirname, '../../../native/pbx-ha-arp');
@@ -57,17 +58,15 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-const missing = prerequisites();
-if (missing && process.env.CI) {
-  test('raw ARP helper prerequisites', () => assert.fail(`${missing} (CI is set: failing instead of skipping)`));
-}
+const needs = prerequisite('RawArp with the real helper in network namespaces', prerequisites());
 
-describe('RawArp with the real helper in network namespaces', { skip: missing ?? false }, () => {
+describe('RawArp with the real helper in network namespaces', () => {
   let arp: RawArp;
   let macA: string;
   let macB: string;
 
   before(() => {
+    if (needs.lacking) return;
     deleteNamespaces(); // leftovers of an interrupted run
     try {
       run(['ip', 'netns', 'add', NS_A]);
@@ -86,6 +85,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
   });
 
   after(async () => {
+    if (needs.lacking) return;
     try {
       await arp?.close();
     } finally {
@@ -93,7 +93,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     }
   });
 
-  test('start-up: the first request starts the helper; macOf reads the interface MAC', async (t) => {
+  test('start-up: the first request starts the helper; macOf reads the interface MAC', needs.options, async (t) => {
     const t0 = performance.now();
     assert.equal(await arp.macOf('veth-a'), macA);
     const startMs = performance.now() - t0;
@@ -103,11 +103,11 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     t.diagnostic(`cached macOf: ${((performance.now() - t1) * 1000).toFixed(0)} µs`);
   });
 
-  test('whoHas finds the holder of an address and its MAC', async () => {
+  test('whoHas finds the holder of an address and its MAC', needs.options, async () => {
     assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 300), [macB]);
   });
 
-  test('whoHas returns [] for a free address after about its timeout', async (t) => {
+  test('whoHas returns [] for a free address after about its timeout', needs.options, async (t) => {
     const t0 = performance.now();
     assert.deepEqual(await arp.whoHas(IP_NOBODY, 'veth-a', 300), []);
     const ms = performance.now() - t0;
@@ -115,11 +115,11 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     assert.ok(ms >= 290 && ms < 1500, `took ${ms} ms`);
   });
 
-  test('whoHas ignores our own MAC: the address of veth-a itself is free', async () => {
+  test('whoHas ignores our own MAC: the address of veth-a itself is free', needs.options, async () => {
     assert.deepEqual(await arp.whoHas(IP_A, 'veth-a', 200), []);
   });
 
-  test('probes run side by side, and a send is not held up by a pending probe', async () => {
+  test('probes run side by side, and a send is not held up by a pending probe', needs.options, async () => {
     const t0 = performance.now();
     const probes = Promise.all([arp.whoHas(IP_B, 'veth-a', 400), arp.whoHas(IP_NOBODY, 'veth-a', 400)]);
     await arp.announce(IP_A, 'veth-a', 1, 0);
@@ -130,7 +130,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     assert.ok(allMs < 800, `two 400 ms probes in parallel took ${allMs} ms`);
   });
 
-  test('announce: 3 gratuitous ARP requests arrive in namespace b', async (t) => {
+  test('announce: 3 gratuitous ARP requests arrive in namespace b', needs.options, async (t) => {
     const tcpdump = spawn('ip', ['netns', 'exec', NS_B, 'tcpdump', '--immediate-mode', '-n', '-e', '-l', '-i', 'veth-b', 'arp'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -164,7 +164,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     }
   });
 
-  test('first frame latency: announce() call to the helper answering ok', async (t) => {
+  test('first frame latency: announce() call to the helper answering ok', needs.options, async (t) => {
     await arp.macOf('veth-a'); // cached, as it is after the first burst
     const samples: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -180,7 +180,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     assert.ok(med < 20, `median ${med} ms`);
   });
 
-  test('errors name the command: unknown interface, non-Ethernet interface, bad arguments', async () => {
+  test('errors name the command: unknown interface, non-Ethernet interface, bad arguments', needs.options, async () => {
     await assert.rejects(arp.announce(IP_A, 'nosuch0', 2, 1), /gratuitous ARP for 198\.51\.100\.1 on nosuch0: 2 of 2 frames not sent: pbx-ha-arp mac of nosuch0: cannot read the MAC address of nosuch0: No such device/);
     await assert.rejects(arp.whoHas(IP_B, 'lo', 100), /pbx-ha-arp probe of 198\.51\.100\.2 on lo: lo is not an Ethernet interface/);
     await assert.rejects(arp.whoHas('198.51.100', 'veth-a', 100), /not an IPv4 address/);
@@ -190,7 +190,7 @@ describe('RawArp with the real helper in network namespaces', { skip: missing ??
     assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 100), [macB]);
   });
 
-  test('a send on an interface that was deleted and created again reaches the new one', async () => {
+  test('a send on an interface that was deleted and created again reaches the new one', needs.options, async () => {
     await arp.announce(IP_A, 'veth-a', 1, 0); // caches a socket on the old veth-a
     run(['ip', '-n', NS_A, 'link', 'del', 'veth-a']);
     run(['ip', 'link', 'add', 'veth-a', 'netns', NS_A, 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', NS_B]);

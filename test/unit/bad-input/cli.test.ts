@@ -105,7 +105,7 @@ test('cli: usage mistakes exit with 64 and say what is wrong', async () => {
     [['status', 'extra'], /Unexpected argument 'extra'/],
     [['check-config', '--config'], /--config <value>' argument missing/],
     [['check-config', '--node'], /--node <value>' argument missing/],
-    [['check-config', '--config', '--node', 'x'], /ambiguous|argument missing/],
+    [['check-config', '--config', '--node', 'x'], /Option '--config' argument is ambiguous/],
     [['agent', '--bogus'], /Unknown option '--bogus'/],
     [['agent', 'now'], /Unexpected argument 'now'/],
     [['history', '--limit', 'abc'], /--limit expects a whole number from 1 to 100000, got "abc"/],
@@ -149,7 +149,7 @@ test('cli: a --config that is missing, a directory, binary or invalid exits with
   const files: [string, RegExp][] = [
     [missing, /cannot read the file \(ENOENT/],
     [dir, /cannot read the file \(EISDIR/],
-    [binary, /invalid UTF-8|not text/],
+    [binary, /:\d+: invalid UTF-8; expected a UTF-8 text file/],
     [invalid, /missing/],
   ];
   const cases: Case[] = [];

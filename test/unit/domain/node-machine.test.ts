@@ -528,3 +528,93 @@ test('failback: a release request that failed is asked again after 1 s, then eve
   d.handle({ kind: 'peer-answered', nowMs: 6300, request: 'peer-release', ok: true });
   assert.equal(d.state, 'active');
 });
+
+test('slave in fault asked to take over does not promise to: its carrier back, the master answering, it never serves', () => {
+  const s = standbySlave();
+  s.read(2500, [], { eth0: false, eth1: true });
+  assert.equal(s.state, 'fault');
+  const asked = s.handle({ kind: 'peer-asks', nowMs: 2600, request: 'takeover' });
+  assert.deepEqual(asked, [], 'nothing to do: it cannot serve');
+  assert.equal(s.state, 'fault', 'the master hears the refusal (the node is not active)');
+  assert.equal(s.m.view().handedOver, false, 'a node that cannot serve does not promise to');
+  // The carrier comes back while the master still answers (it recovered, or it never was
+  // in fault): the slave must not go active on the takeover it refused.
+  const back = s.read(5000);
+  assert.ok(!back.some((a) => a.kind === 'net'), 'no address claimed when the carrier returns');
+  for (const t of [5000, 6000, 7000]) s.peerAnswers(t);
+  assert.equal(s.state, 'standby');
+  assert.ok(!s.states.includes('active'), `never active (states: ${s.states.join(' ')})`);
+});
+
+test('failback_delay: the master asks for the VIPs back only once healthy in standby for the delay, then once', () => {
+  const DELAY = 60_000;
+  const d = new Driver(pairConfig({ failover: { failback_delay: '60s' } }), 'pbx1');
+  d.read(0);
+  // The slave serves: both VIPs answer. Standby from 2 ms.
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  assert.equal(d.state, 'standby');
+  const standbyAt = 2;
+  const asks = () => d.flat().filter((a) => a.kind === 'peer-request' && a.request === 'peer-release').length;
+  assert.equal(asks(), 0, 'not asked on entering standby');
+  // The VIPs and the slave keep answering; reads come all along.
+  for (let t = 1000; t + 3 < standbyAt + DELAY; t += 1000) {
+    d.peerAnswers(t);
+    d.probe({ kind: 'vip', name: 'voip' }, t, t + 2, true);
+    d.probe({ kind: 'vip', name: 'data' }, t, t + 2, true);
+    if (t % 10_000 === 0) d.read(t + 3);
+  }
+  assert.equal(asks(), 0, 'no release request before standby-start + delay');
+  assert.equal(d.m.nextDeadlineMs(), standbyAt + DELAY, 'the failback is due at standby-start + delay');
+  d.tick(standbyAt + DELAY - 1);
+  assert.equal(asks(), 0, 'no release request before standby-start + delay');
+  assert.equal(d.state, 'standby');
+  d.tick(standbyAt + DELAY);
+  assert.equal(asks(), 1, 'one release request at standby-start + delay');
+  d.probe({ kind: 'vip', name: 'voip' }, standbyAt + DELAY, standbyAt + DELAY + 2, true);
+  d.tick(standbyAt + DELAY + 500);
+  assert.equal(asks(), 1, 'asked once, not again while the answer is awaited');
+  d.handle({ kind: 'peer-answered', nowMs: standbyAt + DELAY + 700, request: 'peer-release', ok: true });
+  assert.equal(d.state, 'active');
+});
+
+test('failback_delay: a slave serving does not hand the VIPs back by itself, however long the master answers', () => {
+  for (const linkSeen of [false, true]) {
+    const d = new Driver(pairConfig({ failover: { failback_delay: '60s' } }), 'pbx2');
+    d.read(0);
+    if (linkSeen) d.handle({ kind: 'peer-link', nowMs: 500 });
+    for (const t of [0, 1000, 2000]) d.peerAnswers(t);
+    d.tickAtDeadline();
+    assert.equal(d.state, 'active', 'took over from a silent master');
+    const tookOver = d.states.length;
+    for (let t = 10_000; t <= 200_000; t += 1000) d.peerAnswers(t);
+    d.tick(200_500);
+    assert.equal(d.m.view().peer.status, 'up');
+    assert.deepEqual(new Set(d.states.slice(tookOver)), new Set(['active']), `the master answers for 190 s (link seen: ${linkSeen}): still serving until asked`);
+    assert.equal(d.m.nextDeadlineMs(), 200_002 + DOWN_AFTER, 'no deadline of its own to give them back, only the master\'s silence');
+    const released = d.handle({ kind: 'peer-asks', nowMs: 200_600, request: 'release' });
+    assert.equal(d.state, 'standby');
+    assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  }
+});
+
+test('master: a VIP probe sent before a reset (fault, carrier back) does not count when its result comes after', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  assert.equal(d.state, 'standby', 'the slave serves');
+  // Probes of both VIPs go out at 10 000; the carrier goes at 10 500 and comes back at 10 600.
+  const sent = 10_000;
+  d.read(10_500, [], { eth0: false, eth1: true });
+  assert.equal(d.state, 'fault');
+  d.read(10_600);
+  assert.notEqual(d.state, 'fault');
+  // Their timeouts ("silent") arrive after the reset: they tell nothing about now.
+  d.probe({ kind: 'vip', name: 'voip' }, sent, 11_000, false);
+  d.probe({ kind: 'vip', name: 'data' }, sent, 11_000, false);
+  assert.notEqual(d.state, 'active', 'no claim on the silence of probes sent before the reset');
+  assert.deepEqual(d.m.view().vipProbes, { voip: 'unknown', data: 'unknown' });
+  assert.ok(!d.flat().some((a) => a.kind === 'net' && a.changes.some((c) => c.kind.startsWith('add'))), 'no address claimed');
+  // A fresh probe finds the slave still serving: standby.
+  d.probe({ kind: 'vip', name: 'voip' }, 11_000, 11_002, true);
+  assert.equal(d.state, 'standby');
+});

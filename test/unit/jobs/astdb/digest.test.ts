@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { checkAstdb, contentDigest, EMPTY_CONTENT_DIGEST } from '../../../../src/jobs/astdb/digest';
-import { makeAstdb, rowsTagged } from './helpers';
+import { makeAstdb, makeFreelistDamagedAstdb, rowsTagged } from './helpers';
 
 let dir: string;
 before(async () => {
@@ -93,7 +93,8 @@ test('checkAstdb: refuses a missing file, garbage, an empty file, a database wit
     [empty, /no table "astdb"/],
     [other, /no table "astdb"/],
     [noValue, /no column "value"/],
-    [damaged, /integrity_check|malformed/],
+    // integrity_check itself stops on this damage: SQLite reports the file malformed.
+    [damaged, /: database disk image is malformed$/],
   ];
   for (const [file, problem] of cases) {
     const result = checkAstdb(file);
@@ -102,5 +103,26 @@ test('checkAstdb: refuses a missing file, garbage, an empty file, a database wit
       assert.match(result.problem, problem, path.basename(file));
       assert.ok(result.problem.includes(file), `the problem names the file: ${result.problem}`);
     }
+  }
+});
+
+test('checkAstdb: a damaged freelist, which every ordinary read passes over, is refused on integrity_check\'s own verdict', async () => {
+  const file = path.join(dir, 'freelist-damaged.sqlite3');
+  const kept = await makeFreelistDamagedAstdb(file, rowsTagged(3000, 'v1'));
+  // Plain reads succeed: a check that only read the rows would take this file for sound.
+  const sound = path.join(dir, 'freelist-damaged-rows.sqlite3');
+  makeAstdb(sound, kept);
+  assert.equal(contentDigest(file), contentDigest(sound), 'the damaged file reads as its rows');
+  const db = new Database(file, { readonly: true });
+  try {
+    assert.equal((db.prepare('SELECT count(*) AS n FROM astdb').get() as { n: number }).n, kept.length);
+  } finally {
+    db.close();
+  }
+  const result = checkAstdb(file);
+  assert.equal(result.ok, false, 'refused');
+  if (!result.ok) {
+    assert.match(result.problem, /: integrity_check: .*Freelist: /s, 'the reason is integrity_check\'s report of the freelist');
+    assert.ok(result.problem.startsWith(`${file}: `), result.problem);
   }
 });

@@ -9,7 +9,7 @@ import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { installAstdb } from '../../../../src/jobs/astdb/install';
 import { readProvenance, writeProvenance } from '../../../../src/jobs/astdb/provenance';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, rowsTagged, runWriter, startWriter, waitForWrites } from './helpers';
+import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites, WRITER_BLOCKED_BOUND_MS, writerProgress } from './helpers';
 
 let root: string;
 before(async () => {
@@ -126,12 +126,20 @@ test('a staged copy with damaged pages, truncated, or not matching its record is
       await fs.writeFile(staged, '');
     },
   };
+  // Only integrity_check sees this one: every row reads back, the freelist is broken.
+  const freelistDamaged = path.join(root, 'freelist-damaged.sqlite3');
+  await makeFreelistDamagedAstdb(freelistDamaged, rowsTagged(3000, 'incoming'));
+  damage['a damaged freelist'] = async () => {
+    await fs.copyFile(freelistDamaged, staged);
+  };
+  const because: Record<string, RegExp> = { 'a damaged freelist': /not a sound astdb: .*: integrity_check: .*Freelist: /s };
   for (const [name, spoil] of Object.entries(damage)) {
     await spoil();
     await assert.rejects(
       installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' }),
       (err: Error) => {
         assert.match(err.message, /astdb install refused: the staged copy is not a sound astdb/, name);
+        if (because[name]) assert.match(err.message, because[name], name);
         assert.ok(err.message.includes(staged) && err.message.includes(`${target} left untouched`), err.message);
         return true;
       },
@@ -228,21 +236,39 @@ test('a target that is not a readable astdb is replaced and kept byte for byte',
   assert.deepEqual(checkAstdb(target), { ok: true, keys: 10 });
 });
 
-test('timing: snapshot then install of a 100 000-key astdb over a 100 000-key target', async (t) => {
+test('100 000 keys: a snapshot taken while the master\'s writer runs, installed over a 100 000-key target: consistent, the old file kept, the writer never held up long', async (t) => {
   const { target, backupDir } = await layout('big');
   const source = path.join(root, 'big-master.sqlite3');
   assert.equal(await runWriter(['--path', source, '--fill', '100000', '--prefix', 'master']), '100000');
   assert.equal(await runWriter(['--path', target, '--fill', '100000', '--prefix', 'slave']), '100000');
+  const slaveDigest = contentDigest(target);
   const incoming = path.join(path.dirname(path.dirname(backupDir)), 'exchange/incoming/astdb/astdb.sqlite3');
+
+  const writer = startWriter(['--path', source, '--every', '2ms', '--prefix', 'master', '--stats', 'yes']);
+  await waitForWrites(source, 100_010, 'master');
   let started = performance.now();
   const snap = await takeSnapshot(source, incoming);
   const snapshotMs = performance.now() - started;
+  const { last: lastWritten, longestWriteMs } = await writer.stopWithStats();
+  const copied = writerProgress(incoming, 'master');
+  assert.equal(copied.seqKeys, copied.last, 'the copy is consistent: each write whole or not at all');
+  assert.ok(copied.last >= 100_010 && copied.last <= lastWritten, `the copy holds writes up to ${copied.last} (writer at ${lastWritten})`);
+  assert.ok(longestWriteMs < WRITER_BLOCKED_BOUND_MS, `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`);
+
   started = performance.now();
   const result = await installAstdb({ stagedPath: incoming, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' });
   const installMs = performance.now() - started;
-  assert.equal(contentDigest(target), snap.digest);
-  assert.equal(result.keys, 100_001);
-  t.diagnostic(`100 000 keys: snapshot ${snapshotMs.toFixed(0)} ms, install ${installMs.toFixed(0)} ms (check, copy beside target, backup of the replaced 100 000 keys, rename, records)`);
+  assert.equal(contentDigest(target), snap.digest, 'the target holds what was copied');
+  assert.deepEqual(checkAstdb(target), { ok: true, keys: copied.last + 1 });
+  assert.equal(result.keys, copied.last + 1);
+  assert.deepEqual(writerProgress(target, 'master'), copied);
+  assert.equal(writerProgress(target, 'slave').seqKeys, 0, 'none of the replaced keys left in the new file');
+  // The replaced 100 000 keys are kept whole.
+  assert.equal(result.replaced?.digest, slaveDigest);
+  assert.equal(contentDigest(result.replaced!.backupPath), slaveDigest);
+  assert.deepEqual(checkAstdb(result.replaced!.backupPath), { ok: true, keys: 100_001 });
+  assert.equal((await readProvenance(target))?.digest, snap.digest);
+  t.diagnostic(`100 000 keys: snapshot ${snapshotMs.toFixed(0)} ms under a writer every 2 ms (its longest write ${longestWriteMs} ms), install ${installMs.toFixed(0)} ms (check, copy beside target, backup of the replaced 100 000 keys, rename, records)`);
 });
 
 test('keep below 1 is refused before anything is touched', async () => {

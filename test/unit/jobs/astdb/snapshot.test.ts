@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, rowsTagged, runWriter, startWriter, waitForWrites, writerProgress } from './helpers';
+import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites, WRITER_BLOCKED_BOUND_MS, writerProgress } from './helpers';
 
 let dir: string;
 before(async () => {
@@ -62,7 +62,7 @@ for (const journal of ['delete', 'wal'] as const) {
   });
 }
 
-test('snapshot of a 100 000-key astdb, quiet and while a writer adds a key every 2 ms', async (t) => {
+test('snapshot of a 100 000-key astdb, quiet and while a writer adds a key every 2 ms: consistent, the writer never held up long', async (t) => {
   const source = path.join(dir, 'big.sqlite3');
   assert.equal(await runWriter(['--path', source, '--fill', '100000']), '100000');
 
@@ -71,17 +71,32 @@ test('snapshot of a 100 000-key astdb, quiet and while a writer adds a key every
   const quietMs = performance.now() - started;
   assert.equal(quiet.keys, 100_001);
   assert.equal(quiet.digest, contentDigest(source));
+  assert.deepEqual(checkAstdb(quiet.path), { ok: true, keys: 100_001 });
 
-  const writer = startWriter(['--path', source, '--every', '2ms']);
+  const writer = startWriter(['--path', source, '--every', '2ms', '--stats', 'yes']);
   await waitForWrites(source, 100_010);
   started = performance.now();
   const busy = await takeSnapshot(source, path.join(dir, 'big-copy-busy.sqlite3'));
   const busyMs = performance.now() - started;
-  const lastWritten = await writer.stop();
-  assert.ok(busy.keys > 100_010 && busy.keys <= lastWritten + 1, `${busy.keys} keys`);
+  // A write held up by the copy's lock ended when the lock was released, before the copy was
+  // checked; the writer handles SIGTERM only between writes, so its longest one is counted.
+  const { last: lastWritten, longestWriteMs } = await writer.stopWithStats();
+
+  // Consistent: a point-in-time copy, sound, its digest that of its rows, the writer's every
+  // transaction in it whole or not at all.
+  assert.ok(busy.keys > 100_010 && busy.keys <= lastWritten + 1, `${busy.keys} keys: a copy taken between write 100 010 and ${lastWritten}`);
+  assert.deepEqual(checkAstdb(busy.path), { ok: true, keys: busy.keys });
+  assert.equal(busy.digest, contentDigest(busy.path));
   const { last, seqKeys } = writerProgress(busy.path);
   assert.equal(seqKeys, last, 'consistent under writes');
-  t.diagnostic(`100 000 keys (${(quiet.bytes / 1e6).toFixed(1)} MB): snapshot ${quietMs.toFixed(0)} ms quiet, ${busyMs.toFixed(0)} ms under a writer every 2 ms (integrity_check and digest included)`);
+  assert.equal(busy.keys, last + 1, 'the seq keys and the last key, nothing else');
+  // The writer lost nothing and was not held up beyond the bound.
+  const final = writerProgress(source);
+  assert.equal(final.last, lastWritten, 'every write the writer made is in the source');
+  assert.equal(final.seqKeys, lastWritten);
+  assert.ok(Number.isFinite(longestWriteMs), 'the writer reported its longest write');
+  assert.ok(longestWriteMs < WRITER_BLOCKED_BOUND_MS, `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`);
+  t.diagnostic(`100 000 keys (${(quiet.bytes / 1e6).toFixed(1)} MB): snapshot ${quietMs.toFixed(0)} ms quiet, ${busyMs.toFixed(0)} ms under a writer every 2 ms (integrity_check and digest included); the writer's longest write ${longestWriteMs} ms`);
 });
 
 test('a source that is not a sound astdb gives a clear error and leaves no copy behind', async () => {
@@ -98,9 +113,21 @@ test('a source that is not a sound astdb gives a clear error and leaves no copy 
   const handle = await fs.open(damaged, 'r+');
   await handle.write(Buffer.alloc(8192, 0x5a), 0, 8192, 4096 * 4);
   await handle.close();
+  // Damaged table pages: SQLite itself finds the file malformed (any read of them would).
   await assert.rejects(takeSnapshot(damaged, dest), (err: Error) => {
-    assert.match(err.message, /not sound \(copy .* deleted\)/);
+    assert.match(err.message, /not sound \(copy .* deleted\): database disk image is malformed$/);
     assert.ok(err.message.includes(damaged), err.message);
+    return true;
+  });
+
+  // Damage only integrity_check sees (plain reads, the digest among them, pass over it): the
+  // copy is refused on the check's own verdict.
+  const freelist = path.join(dir, 'freelist-damaged.sqlite3');
+  await makeFreelistDamagedAstdb(freelist, rowsTagged(3000, 'v1'));
+  assert.equal(contentDigest(freelist).length, 64, 'the damaged source reads without error');
+  await assert.rejects(takeSnapshot(freelist, dest), (err: Error) => {
+    assert.match(err.message, /not sound \(copy .* deleted\): integrity_check: .*Freelist: /s);
+    assert.ok(err.message.includes(freelist), err.message);
     return true;
   });
 
