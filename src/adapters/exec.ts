@@ -2,11 +2,14 @@
 // an optional AbortSignal, and one error type that says what ran and how it ended.
 
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 export interface RunOptions {
   timeoutMs: number;
   /** Written to the child's standard input, then closed. */
   input?: string;
+  /** Piped to the child's standard input instead of `input` (a large input, never held whole). */
+  inputStream?: Readable;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
@@ -74,6 +77,7 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     let timedOut = false;
     let aborted = false;
     let settled = false;
+    let streamError: Error | null = null;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = tail(stderr + d, 8000)));
     const killGroup = () => {
@@ -96,13 +100,15 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.inputStream?.destroy();
       options.signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve({ stdout, stderr, durationMs: performance.now() - started });
     };
     child.on('error', (e) => finish(new CommandError(argv, null, null, false, stderr, stdout, e)));
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (code === 0 && !timedOut && !aborted) finish(null);
+      if (streamError) finish(streamError);
+      else if (code === 0 && !timedOut && !aborted) finish(null);
       else finish(new CommandError(argv, code, signal, timedOut, stderr, stdout, undefined, aborted));
     };
     child.on('close', done);
@@ -117,7 +123,17 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     });
     // A child that exits before reading its input must not crash the agent with EPIPE.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+    if (options.inputStream) {
+      // A stream that fails (a file that does not read as expected) kills the command: its
+      // input is incomplete, so whatever it did must not count.
+      options.inputStream.once('error', (e) => {
+        streamError = e;
+        killGroup();
+      });
+      options.inputStream.pipe(child.stdin);
+    } else {
+      child.stdin.end(options.input ?? '');
+    }
   });
 }
 

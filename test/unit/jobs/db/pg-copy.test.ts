@@ -256,7 +256,7 @@ describe('database copy against a real PostgreSQL', { skip: reason ?? false }, (
   });
 
   it('a restore failing on a bad line inside a COPY leaves the slave exactly as it was', async () => {
-    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*asterisk-bad\.sql:\d+: ERROR: .*(missing data|invalid input)/);
+    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*\.restore-[^\s]*\.sql:\d+: ERROR: .*(missing data|invalid input)/);
   });
 
   it('the backup of the slave restores the data the slave had', async () => {
@@ -289,6 +289,81 @@ describe('database copy against a real PostgreSQL', { skip: reason ?? false }, (
 
     assert.deepEqual(await state('slave'), before);
     assert.equal(existsSync(backupDir), false, 'refused before the backup');
+  });
+
+  it("never runs the dump's own statements: shell escapes, COPY TO PROGRAM, schema and role changes, \\c and \\o are refused and have no effect", async () => {
+    // A directory the server (user postgres) and psql (root here) could both write into.
+    const pwn = path.join(cluster!.dir, 'pwn');
+    mkdirSync(pwn, { mode: 0o777 });
+    chmodSync(pwn, 0o777);
+    const file = path.join(work, 'crafted.sql');
+    const clean = path.join(work, 'clean.sql');
+    await dumpDatabase({ ...opts('master'), file: clean });
+    const dump = readFileSync(clean, 'utf8');
+    const cases: Array<{ what: string; lines: string[]; harmless: () => Promise<void> }> = [
+      { what: 'a shell escape', lines: [`\\! touch ${pwn}/shell`], harmless: async () => assert.equal(existsSync(`${pwn}/shell`), false, 'the shell ran') },
+      {
+        what: 'COPY TO PROGRAM in lower case',
+        lines: [`copy (select 1) to program 'touch ${pwn}/program';`],
+        harmless: async () => assert.equal(existsSync(`${pwn}/program`), false, 'the program ran'),
+      },
+      {
+        what: 'a CREATE after blanks',
+        lines: ['  CREATE TABLE planted_blank ();'],
+        harmless: async () => assert.equal(await cluster!.psql('slave', "SELECT to_regclass('public.planted_blank') IS NULL"), 't'),
+      },
+      {
+        what: 'a role change',
+        lines: ["ALTER ROLE postgres PASSWORD 'planted';"],
+        harmless: async () => assert.equal(await cluster!.psql('postgres', "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'postgres'"), 't'),
+      },
+      {
+        what: 'a connection to another database',
+        lines: ['\\c template1', '  CREATE TABLE planted_c ();'],
+        harmless: async () => assert.equal(await cluster!.psql('template1', "SELECT to_regclass('public.planted_c') IS NULL"), 't'),
+      },
+      { what: 'an output redirection', lines: [`\\o ${pwn}/out`], harmless: async () => assert.equal(existsSync(`${pwn}/out`), false, 'psql opened the file') },
+      {
+        what: 'an early end of data followed by SQL',
+        lines: [],
+        harmless: async () => assert.equal(await cluster!.psql('slave', "SELECT to_regclass('public.planted_row') IS NULL"), 't'),
+      },
+    ];
+    const before = await state('slave');
+    for (const c of cases) {
+      const crafted =
+        c.lines.length > 0
+          ? dump.replace('SET statement_timeout = 0;\n', `SET statement_timeout = 0;\n${c.lines.join('\n')}\n`)
+          : dump.replace(/^(COPY public\.context [^\n]*\n)/m, '$1\\.\n  create table planted_row ();\n');
+      assert.notEqual(crafted, dump, c.what);
+      writeFileSync(file, crafted);
+      await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir: path.join(work, 'backup-crafted'), keep: 2 }), /not a usable data dump|not a line of a data-only dump/, c.what);
+      await c.harmless();
+    }
+    assert.deepEqual(await state('slave'), before, 'the slave keeps its data');
+  });
+
+  it('refuses a COPY into a table the slave does not copy (system catalogs, excluded tables) and keeps row data out of its messages', async () => {
+    const clean = path.join(work, 'clean2.sql');
+    await dumpDatabase({ ...opts('master'), file: clean });
+    const dump = readFileSync(clean, 'utf8');
+    const file = path.join(work, 'crafted2.sql');
+    const backupDir = path.join(work, 'backup-crafted2');
+    writeFileSync(file, dump.replace(/^(COPY public\.context )/m, 'COPY pg_catalog.pg_authid (rolname) FROM stdin;\nplanted\n\\.\n$1'));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /has no table pg_catalog\.pg_authid/);
+    writeFileSync(file, dump.replace(/^(COPY public\.context )/m, 'COPY public.cel (eventtype) FROM stdin;\nplanted\n\\.\n$1'));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel/);
+    writeFileSync(file, dump.replace(/^(SELECT pg_catalog\.setval)/m, "SELECT pg_catalog.setval('public.cel_id_seq', 1, false);\n$1"));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel_id_seq/);
+    // A row the server refuses: psql's message goes to the history, the secret in the row does not.
+    writeFileSync(file, dump.replace(/^(COPY public\.userfeatures [^\n]*\n)/m, '$1not-a-number\tsecret-value-1234\tdefault\n'));
+    const error = await restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }).then(
+      () => assert.fail('the restore should fail'),
+      (e: Error) => e,
+    );
+    assert.match(error.message, /invalid input syntax for type integer/);
+    assert.match(error.message, /COPY userfeatures, line 1/);
+    assert.doesNotMatch(error.message, /secret-value-1234|not-a-number/);
   });
 
   it('runs pg_dump and psql as the postgres system user when osUser is set', async () => {
