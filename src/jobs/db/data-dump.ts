@@ -140,6 +140,7 @@ export class DataDumpScanner {
     this.lineNo++;
     const text = this.inCopy ? raw : Buffer.from(raw, 'latin1').toString('utf8');
     const at = `line ${this.lineNo}`;
+    if (this.lineNo === 1 && text !== '--') this.fail(`line 1 is not pg_dump's header ("--", then "${DUMP_HEADER}")`);
     if (this.lineNo === 2 && text !== DUMP_HEADER) this.fail(`line 2 is not pg_dump's header "${DUMP_HEADER}"`);
     if (this.inCopy) {
       if (text === '\\.') {
