@@ -111,7 +111,7 @@ test('anything that is not a line of a data-only dump is refused with its line n
     ['odd COPY', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', "COPY public.a (id, n) FROM '/etc/passwd';"), /unexpected COPY/],
     ['COPY TO', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', 'COPY public.a (id, n) TO stdout;'), /unexpected COPY/],
     ['quote in a column', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', 'COPY public.a (id, "n"") from program \'id\' --") FROM stdin;'), /identifier/],
-    ['early end of data', SAMPLE_DUMP.replace('1\tx\n', '1\tx\n\\.\nDELETE FROM public.a;\n'), /line 25: "DELETE FROM public\.a;" is not a line/],
+    ['early end of data', SAMPLE_DUMP.replace('1\tx\n', '1\tx\n\\.\nDELETE FROM public.a;\n'), /line 26: "DELETE FROM public\.a;" is not a line/],
     ['carriage return in a row', SAMPLE_DUMP.replace('1\tx\n', '1\tx\r\n'), /carriage return/],
     ['odd setval', SAMPLE_DUMP.replace("SELECT pg_catalog.setval('public.a_id_seq', 1, true);", "SELECT pg_catalog.setval('public.a_id_seq', (SELECT 1), true);"), /unexpected setval/],
     ['encoding with a quote', SAMPLE_DUMP.replace("SET client_encoding = 'UTF8';", "SET client_encoding = 'UTF8'';"), /not a line|encoding/],
