@@ -166,7 +166,8 @@ export class DataDumpScanner {
     if (text.startsWith('COPY ')) return this.copyHeader(text, at);
     if (text.startsWith('SELECT pg_catalog.setval(')) return this.setval(text, at);
     const encoding = /^SET client_encoding = '([^']*)';$/.exec(text);
-    if (encoding) {
+    if (encoding || text.startsWith('SET client_encoding')) {
+      if (!encoding) this.fail(`${at}: ${quoted(text)} is not a client encoding pbx-ha can read`);
       if (!/^[A-Za-z0-9_]{1,40}$/.test(encoding[1])) this.fail(`${at}: client encoding ${quoted(encoding[1])} is not an encoding name`);
       this.encoding = encoding[1];
       return;
