@@ -92,7 +92,7 @@ test('checkAstdb: refuses a missing file, garbage, an empty file, a database wit
     [garbage, /not a database/],
     [empty, /no table "astdb"/],
     [other, /no table "astdb"/],
-    [noValue, /no column "value"/],
+    [noValue, /not Asterisk.s table/],
     [damaged, /integrity_check|malformed/],
   ];
   for (const [file, problem] of cases) {
