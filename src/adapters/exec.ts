@@ -1,7 +1,7 @@
 // The one way pbx-ha runs a child process: an argv array (never a shell string), a timeout,
 // an optional AbortSignal, and one error type that says what ran and how it ended.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 export interface RunOptions {
@@ -10,6 +10,8 @@ export interface RunOptions {
   input?: string;
   /** Piped to the child's standard input instead of `input` (a large input, never held whole). */
   inputStream?: Readable;
+  /** Open files the child inherits as its fds 3, 4, … (a directory opened without following links). */
+  extraFds?: number[];
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
@@ -68,10 +70,10 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     // Its own process group, so that a timeout kills the command and whatever it started
     // (a services script's hung `systemctl`), not the direct child alone.
     const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])],
       env: options.env ?? process.env,
       detached: true,
-    });
+    }) as ChildProcessWithoutNullStreams; // the first three are pipes whatever follows
     let stdout = '';
     let stderr = '';
     let timedOut = false;
