@@ -178,8 +178,9 @@ export class DataDumpScanner {
 
   private copyHeader(text: string, at: string): void {
     const parsed = parseQualifiedPrefix(text.slice(5));
-    const m = parsed && /^ \((.*)\) FROM stdin;$/.exec(parsed.rest);
-    const columns = m ? readIdentifierList(m[1]) : null;
+    // pg_dump writes `COPY s.t  FROM stdin;` (no list) for a table without columns.
+    const m = parsed && /^ (?:\((.*)\))? FROM stdin;$/.exec(parsed.rest);
+    const columns = m ? (m[1] === undefined ? [] : readIdentifierList(m[1])) : null;
     if (!parsed || !columns) this.fail(`${at}: unexpected COPY statement: ${quoted(text)} (expected COPY schema.table (columns) FROM stdin;)`);
     const { name } = parsed;
     for (const ident of [name.schema, name.name, ...columns]) {

@@ -62,7 +62,8 @@ export function restoreScript(dump: DataDump, dumpName: string, options: Restore
   if (dump.tables.length > 0) lines.push(`TRUNCATE TABLE ${dump.tables.map((t) => quoteQualified(checked(t))).join(', ')};`);
   for (const t of dump.tables) {
     for (const c of t.columns) if (!isSafeIdentifier(c)) throw new Error(`restore script: column ${JSON.stringify(c)} of ${formatQualified(t)} has a character pbx-ha does not write into psql's \\copy`);
-    lines.push(`\\copy ${quoteQualified(checked(t))} (${t.columns.map(quoteIdent).join(', ')}) from pstdin`);
+    const list = t.columns.length > 0 ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
+    lines.push(`\\copy ${quoteQualified(checked(t))}${list} from pstdin`);
   }
   for (const s of dump.sequences) {
     if (!/^-?\d{1,19}$/.test(s.value)) throw new Error(`restore script: sequence value ${JSON.stringify(s.value)} is not a whole number`);
