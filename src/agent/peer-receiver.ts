@@ -121,7 +121,7 @@ export class PeerReceiver {
       }
       case 'files': {
         const result = await installFiles(path.join(exchangeSubdir(r.exchangeDir, 'incoming'), 'files'), config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs, r.keepBackups);
-        return `${result.installed.length} paths installed; replaced files kept in ${result.backupDir}`;
+        return `${result.installed.length} paths installed; ${result.backupDir ? `replaced files kept in ${result.backupDir}` : 'nothing replaced'}`;
       }
     }
   }

@@ -93,10 +93,11 @@ export async function pushFiles(target: SshTarget, paths: string[], remoteDir: s
 /**
  * Installs each configured path the master sent from the staging tree, keeping what it replaces
  * under backupRoot/files-<stamp> (the `keep` newest such directories kept). Every path is
- * checked and opened before the first is installed: a link, or anything but a directory, at or
+ * checked and opened before the first is installed; `backupDir` is null when nothing was
+ * replaced: a link, or anything but a directory, at or
  * above a configured path refuses the whole copy (StagedPathError), nothing installed.
  */
-export async function installFiles(stagingRoot: string, paths: string[], backupRoot: string, timeoutMs: number, keep = Number.POSITIVE_INFINITY): Promise<{ installed: string[]; backupDir: string; pruned: string[] }> {
+export async function installFiles(stagingRoot: string, paths: string[], backupRoot: string, timeoutMs: number, keep = Number.POSITIVE_INFINITY): Promise<{ installed: string[]; backupDir: string | null; pruned: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const opened: Array<{ path: string; dir: FileHandle }> = [];
   try {
@@ -127,7 +128,7 @@ export async function installFiles(stagingRoot: string, paths: string[], backupR
     }
     const kept = existsSync(backupDir);
     const pruned = await pruneFilesBackups(backupRoot, keep, kept ? name : null);
-    return { installed, backupDir, pruned };
+    return { installed, backupDir: kept ? backupDir : null, pruned };
   } finally {
     for (const { dir } of opened) await dir.close();
   }

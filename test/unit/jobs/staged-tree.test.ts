@@ -96,11 +96,11 @@ test('what a files install replaces stays unreadable by others in the backup', {
   mkdirSync(path.join(s.staged, 'private'), { mode: 0o750 });
   writeFileSync(path.join(s.staged, 'private', 'manager.conf'), 'secret = master-password\n', { mode: 0o644 });
   const r = await install(s);
-  const kept = path.join(r.backupDir, s.target, 'private', 'manager.conf');
+  const kept = path.join(r.backupDir!, s.target, 'private', 'manager.conf');
   assert.equal(readFileSync(kept, 'utf8'), 'secret = slave-password\n', 'the replaced file is kept');
   const read = asNobody(kept);
   assert.notEqual(read.status, 0, `nobody read the kept manager.conf: ${read.stdout}`);
-  assert.equal(statSync(r.backupDir).mode & 0o777, 0o700);
+  assert.equal(statSync(r.backupDir!).mode & 0o777, 0o700);
   assert.equal(statSync(s.backupRoot).mode & 0o777, 0o700);
 });
 
