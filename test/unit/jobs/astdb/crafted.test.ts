@@ -93,16 +93,16 @@ test('a finite VIEW named astdb, triggers and other objects are refused: only As
 test("the check of a peer's file runs off the event loop, with a time limit", async () => {
   // Large enough that a check on the main loop would hold it for a long moment.
   const big = path.join(root, 'big.sqlite3');
-  makeAstdb(big, Array.from({ length: 300_000 }, (_, i) => [`/big/key/${i}`, `value-${i}-${'x'.repeat(40)}`] as [string, string]));
+  makeAstdb(big, Array.from({ length: 600_000 }, (_, i) => [`/big/key/${i}`, `value-${i}-${'x'.repeat(40)}`] as [string, string]));
   const { result, ticks, longestGapMs } = await whileTicking(() => inspectAstdb(big));
   assert.equal(result.ok, true);
-  assert.ok(result.ok && result.keys === 300_000);
-  process.stderr.write(`# inspect of 300,000 keys: ${ticks} ticks of a 10 ms timer, longest gap ${longestGapMs.toFixed(0)} ms\n`);
-  assert.ok(longestGapMs < 300, `the main loop's timer kept firing (longest gap ${longestGapMs.toFixed(0)} ms)`);
+  assert.ok(result.ok && result.keys === 600_000);
+  process.stderr.write(`# inspect of 600,000 keys: ${ticks} ticks of a 10 ms timer, longest gap ${longestGapMs.toFixed(0)} ms\n`);
+  assert.ok(longestGapMs < 750, `the main loop's timer kept firing (longest gap ${longestGapMs.toFixed(0)} ms)`);
   const { run } = await installFrom(big, 'big-target');
   const install = await whileTicking(run);
-  process.stderr.write(`# install of 300,000 keys: longest gap ${install.longestGapMs.toFixed(0)} ms\n`);
-  assert.ok(install.longestGapMs < 300, `the main loop's timer kept firing during the install (longest gap ${install.longestGapMs.toFixed(0)} ms)`);
+  process.stderr.write(`# install of 600,000 keys: longest gap ${install.longestGapMs.toFixed(0)} ms\n`);
+  assert.ok(install.longestGapMs < 750, `the main loop's timer kept firing during the install (longest gap ${install.longestGapMs.toFixed(0)} ms)`);
   const limited = await inspectAstdb(big, 1);
   assert.deepEqual(limited, { ok: false, problem: `${big}: checking it took longer than 1 ms (stopped)` });
 });
