@@ -159,3 +159,23 @@ test("psql's error text keeps the error and the table, not the rows' values", ()
   assert.match(shown, /COPY linefeatures, line 2/);
   assert.match(shown, /invalid input syntax for type integer: \(value not shown\)/);
 });
+
+test('rows that no longer read as checked stop the stream before the end of their table reaches psql', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-data-dump-'));
+  try {
+    const file = path.join(dir, 'dump.sql');
+    writeFileSync(file, SAMPLE_DUMP);
+    const checked = readDataDumpText(SAMPLE_DUMP);
+    checked.tables[0].rows = 2; // as if a row had been added since the check
+    const chunks: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const c of rowStream(file, checked)) chunks.push(String(c));
+      })(),
+      /changed while it was restored/,
+    );
+    assert.doesNotMatch(chunks.join(''), /\\\./, 'the end of the table was never sent');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
