@@ -350,7 +350,7 @@ describe('database copy against a real PostgreSQL', { skip: reason ?? false }, (
     });
   }
 
-  it('refuses a COPY into a table the slave does not copy (system catalogs, excluded tables) and keeps row data out of its messages', async () => {
+  it('refuses a COPY into a table the slave does not copy (system catalogs, excluded tables and their sequences)', async () => {
     const clean = path.join(work, 'clean2.sql');
     await dumpDatabase({ ...opts('master'), file: clean });
     const dump = readFileSync(clean, 'utf8');
@@ -362,6 +362,14 @@ describe('database copy against a real PostgreSQL', { skip: reason ?? false }, (
     await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel/);
     writeFileSync(file, dump.replace(/^(SELECT pg_catalog\.setval)/m, "SELECT pg_catalog.setval('public.cel_id_seq', 1, false);\n$1"));
     await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel_id_seq/);
+  });
+
+  it("keeps the rows' values out of the message of a failed restore (it goes to the history)", async () => {
+    const clean = path.join(work, 'clean3.sql');
+    await dumpDatabase({ ...opts('master'), file: clean });
+    const dump = readFileSync(clean, 'utf8');
+    const file = path.join(work, 'crafted3.sql');
+    const backupDir = path.join(work, 'backup-crafted3');
     // A row the server refuses: psql's message goes to the history, the secret in the row does not.
     writeFileSync(file, dump.replace(/^(COPY public\.userfeatures [^\n]*\n)/m, '$1not-a-number\tsecret-value-1234\tdefault\n'));
     const error = await restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }).then(
