@@ -65,7 +65,7 @@ function lstatOrNull(p: string) {
 /** The parts of `rel`, refused if it could leave the root. */
 function parts(rel: string): string[] {
   const list = rel.split('/').filter((p) => p !== '' && p !== '.');
-  if (path.isAbsolute(rel) && rel !== '/' && list.length === 0) throw new StagedPathError(`${rel}: not a path inside the staging area`);
+  if (list.length === 0) throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
   if (list.some((p) => p === '..' || p.includes('\0'))) throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
   return list;
 }
