@@ -1,12 +1,17 @@
 // The one way pbx-ha runs a child process: an argv array (never a shell string), a timeout,
 // an optional AbortSignal, and one error type that says what ran and how it ended.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 export interface RunOptions {
   timeoutMs: number;
   /** Written to the child's standard input, then closed. */
   input?: string;
+  /** Piped to the child's standard input instead of `input` (a large input, never held whole). */
+  inputStream?: Readable;
+  /** Open files the child inherits as its fds 3, 4, … (a directory opened without following links). */
+  extraFds?: number[];
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
@@ -65,15 +70,16 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     // Its own process group, so that a timeout kills the command and whatever it started
     // (a services script's hung `systemctl`), not the direct child alone.
     const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])],
       env: options.env ?? process.env,
       detached: true,
-    });
+    }) as ChildProcessWithoutNullStreams; // the first three are pipes whatever follows
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     let aborted = false;
     let settled = false;
+    let streamError: Error | null = null;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = tail(stderr + d, 8000)));
     const killGroup = () => {
@@ -96,13 +102,15 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.inputStream?.destroy();
       options.signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve({ stdout, stderr, durationMs: performance.now() - started });
     };
     child.on('error', (e) => finish(new CommandError(argv, null, null, false, stderr, stdout, e)));
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (code === 0 && !timedOut && !aborted) finish(null);
+      if (streamError) finish(streamError);
+      else if (code === 0 && !timedOut && !aborted) finish(null);
       else finish(new CommandError(argv, code, signal, timedOut, stderr, stdout, undefined, aborted));
     };
     child.on('close', done);
@@ -117,7 +125,17 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
     });
     // A child that exits before reading its input must not crash the agent with EPIPE.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+    if (options.inputStream) {
+      // A stream that fails (a file that does not read as expected) kills the command: its
+      // input is incomplete, so whatever it did must not count.
+      options.inputStream.once('error', (e) => {
+        streamError = e;
+        killGroup();
+      });
+      options.inputStream.pipe(child.stdin);
+    } else {
+      child.stdin.end(options.input ?? '');
+    }
   });
 }
 

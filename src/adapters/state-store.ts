@@ -3,7 +3,7 @@
 // remember (the digest of the last astdb copy sent to the peer).
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 
 /** Rows kept per table; older ones are pruned (a year of hourly copies fits easily). */
@@ -20,7 +20,13 @@ export class StateStore {
   private db: Database.Database;
 
   constructor(file: string, readonly = false) {
-    if (!readonly) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!readonly) {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // Root-only: the history quotes copies' errors and the node's decisions. SQLite gives its
+      // -wal and -shm the mode of the database file, so that is set before it opens it.
+      closeSync(openSync(file, 'a', 0o600));
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    }
     this.db = new Database(file, { readonly, fileMustExist: readonly });
     if (readonly) return;
     this.db.pragma('journal_mode = WAL');

@@ -5,14 +5,13 @@
 //   `rsync --server …` handed to Debian's rrsync, confined to the exchange directory.
 
 import { createInterface } from 'node:readline';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { controlRequest } from '../adapters/control-socket';
 import { runPassThrough } from '../adapters/exec';
 import os from 'node:os';
 import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
 import { parsePeerRequest } from '../peer/protocol';
 import { EXCHANGE_SUBDIRS } from '../peer/staging';
+import { exchangeSubdir } from '../jobs/staged-tree';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
 
@@ -61,12 +60,16 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
   if (original === 'pbx-ha control') return controlLoop(config);
   if (/^rsync --server( |$)/.test(original)) {
     const exchange = config.replication.exchangeDir;
-    for (const sub of EXCHANGE_SUBDIRS) mkdirSync(path.join(exchange, sub), { recursive: true, mode: 0o700 });
+    // Real directories, whatever a previous rsync left in their place (a link, a file).
+    for (const sub of EXCHANGE_SUBDIRS) exchangeSubdir(exchange, sub);
     // rrsync reads SSH_ORIGINAL_COMMAND itself, checks rsync's options and maps every path
-    // inside `exchange`. -no-lock: its default lock lets one rsync at a time in, and refuses
-    // the others at once; the master's copies of different kinds may overlap, each in a
-    // directory of its own (and never two of one kind: the job runner does not overlap them).
-    await runPassThrough([RRSYNC, '-no-lock', exchange], { timeoutMs: RSYNC_TIMEOUT_MS });
+    // inside `exchange`. -munge: every symbolic link the peer sends is stored with a
+    // /rsyncd-munged/ prefix, so that no link in the exchange area leads anywhere (the files
+    // install takes the prefix off, files.ts). -no-lock: its default lock lets one rsync at a
+    // time in, and refuses the others at once; the master's copies of different kinds may
+    // overlap, each in a directory of its own (and never two of one kind: the job runner does
+    // not overlap them).
+    await runPassThrough([RRSYNC, '-munge', '-no-lock', exchange], { timeoutMs: RSYNC_TIMEOUT_MS });
     return 0;
   }
   process.stderr.write(

@@ -2,7 +2,7 @@
 // `pbx-ha peer-command` let through. A node accepts a copy only in `standby` (BEHAVIOR.md,
 // "Data"): an active node serves with its own data and refuses, saying why.
 
-import { copyFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { restoreDatabase } from '../jobs/db/copy';
 import { dbBackupDir, dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
@@ -15,7 +15,8 @@ import { readProvenance } from '../jobs/astdb/provenance';
 import { takeSnapshot } from '../jobs/astdb/snapshot';
 import { installFiles } from '../jobs/files';
 import type { PeerRequest } from './protocol';
-import { stagingPaths } from './staging';
+import { INCOMING, stagingPaths } from './staging';
+import { copyStagedFile, exchangeSubdir, publishOutgoing } from '../jobs/staged-tree';
 import type { Logger } from '../ports/log';
 
 export interface ReceiverDeps {
@@ -49,7 +50,9 @@ export class PeerReceiver {
       case 'peer-astdb-export': {
         // Only a node whose PBX services are stopped has a final astdb to give.
         if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
-        const snap = await takeSnapshot(config.replication.astdb.path, staging.astdbExport);
+        // Made in pbx-ha's own directory, then put in outgoing/ without following any link there.
+        const snap = await takeSnapshot(config.replication.astdb.path, await privateFile(config, 'astdb-export.sqlite3'));
+        await publishOutgoing(config.replication.exchangeDir, snap.path, path.basename(staging.astdbExport));
         return { ok: true, node, digest: snap.digest, keys: snap.keys, bytes: snap.bytes };
       }
       case 'peer-takeover': {
@@ -73,7 +76,7 @@ export class PeerReceiver {
           return { ok: false, error: why };
         }
         try {
-          const detail = await this.install(req.kind, req.from, req.digest, config, staging);
+          const detail = await this.install(req.kind, req.from, req.digest, config);
           this.deps.recordJob(`${req.kind} copy from ${req.from} installed: ${detail}`, true);
           return { ok: true, node, detail };
         } catch (e) {
@@ -86,20 +89,20 @@ export class PeerReceiver {
     }
   }
 
-  private async install(kind: 'files' | 'db' | 'astdb', from: string, digest: string | undefined, config: PbxHaConfig, staging: ReturnType<typeof stagingPaths>): Promise<string> {
+  private async install(kind: 'files' | 'db' | 'astdb', from: string, digest: string | undefined, config: PbxHaConfig): Promise<string> {
     const r = config.replication;
     switch (kind) {
       case 'astdb': {
-        if (digest !== undefined && contentDigest(staging.astdb) !== digest) {
-          throw new Error('the staged astdb is not the one the master sent (digest differs)');
-        }
-        const result = await installAstdb({ stagedPath: staging.astdb, targetPath: config.replication.astdb.path, backupDir: path.join(r.backupDir, 'astdb'), keep: r.keepBackups, madeBy: from, thisNode: this.deps.identity().node });
+        // Checked and installed from pbx-ha's own copy, read from the staging area without following links.
+        const copy = await privateFile(config, 'astdb-staged.sqlite3');
+        await copyStagedFile(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.astdb, copy);
+        const result = await installAstdb({ stagedPath: copy, expectedDigest: digest, targetPath: config.replication.astdb.path, backupDir: path.join(r.backupDir, 'astdb'), keep: r.keepBackups, madeBy: from, thisNode: this.deps.identity().node });
         return `${result.keys} keys` + (result.replaced ? `; replaced file kept as ${result.replaced.backupPath}` : '');
       }
       case 'db': {
         // psql runs as the postgres user, which cannot enter the root-only staging area.
         const work = dbWorkFile(config, 'restore.sql');
-        await copyFile(staging.db, work);
+        await copyStagedFile(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.db, work);
         try {
           const result = await restoreDatabase({ ...config.replication.db, osUser: POSTGRES_OS_USER, file: work, backupDir: dbBackupDir(config), keep: r.keepBackups });
           return `${result.tables.length} tables restored in ${Math.round(result.durationMs)} ms; previous data kept in ${result.backupFile}`;
@@ -108,11 +111,18 @@ export class PeerReceiver {
         }
       }
       case 'files': {
-        const result = await installFiles(staging.files, config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs);
-        return `${result.installed.length} paths installed; replaced files kept in ${result.backupDir}`;
+        const result = await installFiles(path.join(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.files), config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs, r.keepBackups);
+        return `${result.installed.length} paths installed; ${result.backupDir ? `replaced files kept in ${result.backupDir}` : 'nothing replaced'}`;
       }
     }
   }
+}
+
+/** A file in pbx-ha's own root-only directory (never in the exchange area the peer writes to). */
+async function privateFile(config: PbxHaConfig, name: string): Promise<string> {
+  const dir = path.join(config.agent.stateDir, 'work');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, name);
 }
 
 /** What the master needs to decide whether to fetch this node's astdb (see shouldFetchFromSlave). */

@@ -7,14 +7,21 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PbxHaConfig } from '../config/types';
 
+/** Where each copy lands on the receiving node, relative to its `incoming/` directory. */
+export const INCOMING = {
+  astdb: 'astdb/astdb.sqlite3',
+  db: 'db/asterisk.sql',
+  files: 'files',
+} as const;
+
 /** Where each copy lands on the receiving node, relative to its exchange directory. */
 export const REMOTE = {
   astdbDir: 'incoming/astdb',
-  astdb: 'incoming/astdb/astdb.sqlite3',
+  astdb: `incoming/${INCOMING.astdb}`,
   dbDir: 'incoming/db',
-  db: 'incoming/db/asterisk.sql',
+  db: `incoming/${INCOMING.db}`,
   /** The files copy: the configured absolute paths, kept as such under this tree. */
-  filesDir: 'incoming/files/',
+  filesDir: `incoming/${INCOMING.files}/`,
   /** What a node gives back (its final astdb, before a failback). */
   astdbExport: 'outgoing/astdb.sqlite3',
 } as const;

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Lab, REPO_ROOT, withLab } from './harness';
@@ -80,15 +80,34 @@ test('pairing, then files and astdb copies (with Asterisk writing) reach the sla
     for (const c of copies) assert.equal(c.code, 0, `both overlapping copies succeed: ${c.stderr}`);
     rmSync(big);
 
+    // A link sent with the key lands munged (rrsync -munge): it leads nowhere on the slave, and
+    // a link in outgoing/'s place is gone at the next rsync through the forced command.
+    const planted = lab.hostPath('pbx1', '/var/lib/pbx-ha/planted');
+    mkdirSync(planted, { recursive: true });
+    symlinkSync('/root/.ssh', path.join(planted, 'keys'));
+    symlinkSync('/root', path.join(planted, 'outgoing'));
+    const push = await lab.exec('pbx1', ['rsync', '-a', '--force', '-e', ssh, '/var/lib/pbx-ha/planted/', 'root@192.0.2.12:'], { allowFail: true, timeoutMs: 60_000 });
+    t.diagnostic(`push of links: code ${push.code} ${push.stderr.trim()}`);
+    assert.match(readlinkSync(lab.hostPath('pbx2', '/var/lib/pbx-ha/exchange/keys')), /^\/rsyncd-munged\//, 'the link is stored munged');
+    const outgoing = lab.hostPath('pbx2', '/var/lib/pbx-ha/exchange/outgoing');
+    if (lstatSync(outgoing).isSymbolicLink()) assert.match(readlinkSync(outgoing), /^\/rsyncd-munged\//);
+    await lab.exec('pbx1', ['rsync', '-a', '-e', ssh, '/etc/hostname', 'root@192.0.2.12:incoming/'], { timeoutMs: 60_000 });
+    assert.ok(lstatSync(outgoing).isDirectory() && !lstatSync(outgoing).isSymbolicLink(), 'outgoing/ is a real directory again');
+    rmSync(planted, { recursive: true });
+
     await startPair(lab);
 
     // Files: sounds made on the master appear on the slave; removals follow.
     const sounds = lab.hostPath('pbx1', '/var/lib/asterisk/sounds/fr');
     mkdirSync(sounds, { recursive: true });
     for (let i = 0; i < 50; i++) writeFileSync(path.join(sounds, `prompt-${i}.wav`), `sound ${i}\n`);
+    symlinkSync('prompt-1.wav', path.join(sounds, 'alias.wav'));
     let r = await sync(lab, 'files');
     t.diagnostic(r.stdout.trim());
     assert.equal(readFileSync(lab.hostPath('pbx2', '/var/lib/asterisk/sounds/fr/prompt-49.wav'), 'utf8'), 'sound 49\n');
+    // Stored munged in the exchange area, installed as the master has it.
+    assert.match(readlinkSync(lab.hostPath('pbx2', '/var/lib/pbx-ha/exchange/incoming/files/var/lib/asterisk/sounds/fr/alias.wav')), /^\/rsyncd-munged\/prompt-1\.wav$/);
+    assert.equal(readlinkSync(lab.hostPath('pbx2', '/var/lib/asterisk/sounds/fr/alias.wav')), 'prompt-1.wav');
     rmSync(path.join(sounds, 'prompt-0.wav'));
     await sync(lab, 'files');
     assert.ok(!readdirSync(lab.hostPath('pbx2', '/var/lib/asterisk/sounds/fr')).includes('prompt-0.wav'), 'a removal reaches the slave');

@@ -36,6 +36,8 @@ const ROWS_IN_KEY_ORDER = `SELECT ${encodedField('key')} || ${encodedField('valu
  * transaction: a consistent view even while Asterisk writes.
  */
 export function digestOfOpenDatabase(db: Database.Database): string {
+  const schema = schemaProblems(db);
+  if (schema.length > 0) throw new Error(`not an astdb: ${schema.join('; ')}`);
   const hash = createHash('sha256');
   for (const row of db.prepare(ROWS_IN_KEY_ORDER).pluck(true).iterate() as IterableIterator<string>) {
     hash.update(row);
@@ -57,6 +59,29 @@ export function contentDigest(dbPath: string, busyTimeoutMs = DEFAULT_BUSY_TIMEO
   }
 }
 
+/** Asterisk's own definition, as SQLite keeps it in sqlite_master (compared without case and blanks). */
+export const ASTDB_DEFINITION = 'CREATE TABLE astdb(key VARCHAR(256), value VARCHAR(256), PRIMARY KEY(key))';
+const normalised = (sql: string) => sql.replace(/\s+/g, '').toLowerCase();
+
+/**
+ * Problems with what the file declares, read from sqlite_master alone (no row, view or
+ * trigger is read or run): exactly Asterisk's astdb table and the index of its primary key.
+ * A VIEW named astdb (a recursive one never ends), triggers or other objects are refused,
+ * before anything reads the table. [] when the schema is Asterisk's.
+ */
+export function schemaProblems(db: Database.Database): string[] {
+  const objects = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT 100').all() as Array<{ type: string; name: string; tbl_name: string; sql: string | null }>;
+  const table = objects.find((o) => o.name === ASTDB_TABLE);
+  if (!table) return [`no table "${ASTDB_TABLE}"`];
+  const problems: string[] = [];
+  if (table.type !== 'table' || normalised(table.sql ?? '') !== normalised(ASTDB_DEFINITION)) {
+    problems.push(`"${ASTDB_TABLE}" is not Asterisk's table (${ASTDB_DEFINITION}): ${JSON.stringify((table.sql ?? table.type).slice(0, 120))}`);
+  }
+  const others = objects.filter((o) => o !== table && !(o.type === 'index' && o.name === 'sqlite_autoindex_astdb_1' && o.tbl_name === ASTDB_TABLE && o.sql === null));
+  if (others.length > 0) problems.push(`objects an astdb does not have: ${others.slice(0, 5).map((o) => `${o.type} ${JSON.stringify(o.name.slice(0, 60))}`).join(', ')}${others.length > 5 ? ` (+${others.length - 5} more)` : ''}`);
+  return problems;
+}
+
 /** The lines of `PRAGMA integrity_check` when they are not exactly `ok`; [] when the file is sound. */
 export function integrityProblems(db: Database.Database): string[] {
   const lines = db.pragma('integrity_check', { simple: false }) as Array<{ integrity_check: string }>;
@@ -66,6 +91,8 @@ export function integrityProblems(db: Database.Database): string[] {
 
 /** Problems that make an open database unfit to be an astdb; [] when it is fit. */
 export function astdbProblems(db: Database.Database): string[] {
+  const schema = schemaProblems(db);
+  if (schema.length > 0) return schema;
   const integrity = integrityProblems(db);
   if (integrity.length > 0) return [`integrity_check: ${integrity.slice(0, 3).join('; ')}${integrity.length > 3 ? ` (+${integrity.length - 3} more)` : ''}`];
   const columns = (db.pragma(`table_info(${ASTDB_TABLE})`) as Array<{ name: string }>).map((c) => c.name.toLowerCase());

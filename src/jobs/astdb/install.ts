@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkAstdb, contentDigest } from './digest';
+import { inspectAstdb } from './inspect';
 import { exists, fsyncDir, fsyncFile } from './durable-files';
 import { provenancePath, readProvenance, writeProvenance, type Provenance } from './provenance';
 import { companionPaths, removeWithCompanions, takeSnapshot } from './snapshot';
@@ -35,6 +35,10 @@ export interface InstallRequest {
   madeBy: string;
   /** This node's name, recorded on a replaced file that Asterisk changed here. Default: the hostname. */
   thisNode?: string;
+  /** The content digest the sender announced: a staged copy holding anything else is refused. */
+  expectedDigest?: string;
+  /** Time limit of the check of the staged copy (inspect.ts), in ms. */
+  checkTimeoutMs?: number;
   /** Wall clock, for the records and the backup names only (never for a decision). */
   now?: () => Date;
 }
@@ -150,7 +154,7 @@ async function takeOwnership(file: string, targetPath: string): Promise<void> {
 }
 
 /** Brings the staged copy into the target's directory, as `<target>.pbx-ha-new` unless it is there already. */
-async function bringBesideTarget(stagedPath: string, targetPath: string, expectedDigest: string): Promise<string> {
+async function bringBesideTarget(stagedPath: string, targetPath: string, expectedDigest: string, checkTimeoutMs?: number): Promise<string> {
   if (path.dirname(path.resolve(stagedPath)) === path.dirname(path.resolve(targetPath))) return stagedPath;
   // A copy, not a move: the staged file stays where rsync left it, as the basis of the next delta.
   const newPath = targetPath + NEW_SUFFIX;
@@ -158,7 +162,8 @@ async function bringBesideTarget(stagedPath: string, targetPath: string, expecte
   await fs.copyFile(stagedPath, newPath);
   await fsyncFile(newPath);
   // The staged file's content may have been partly in a -wal that a plain copy leaves behind.
-  const copied = contentDigest(newPath);
+  const inspected = await inspectAstdb(newPath, checkTimeoutMs);
+  const copied = inspected.ok ? inspected.digest : `(${inspected.problem})`;
   if (copied !== expectedDigest) {
     await fs.rm(newPath, { force: true });
     throw new Error(`astdb install: the copy of ${stagedPath} in ${newPath} holds ${copied.slice(0, 8)}, not ${expectedDigest.slice(0, 8)}; ${targetPath} left untouched`);
@@ -179,9 +184,13 @@ export async function installAstdb(request: InstallRequest): Promise<InstallResu
     throw new Error(`astdb install: the staged copy and the target are the same file (${targetPath})`);
   }
 
-  const check = checkAstdb(stagedPath);
+  // Off the event loop, with a time limit: the staged copy comes from the peer.
+  const check = await inspectAstdb(stagedPath, request.checkTimeoutMs);
   if (!check.ok) throw new Error(`astdb install refused: the staged copy is not a sound astdb: ${check.problem}; ${targetPath} left untouched`);
-  const digest = contentDigest(stagedPath);
+  const digest = check.digest;
+  if (request.expectedDigest !== undefined && request.expectedDigest !== digest) {
+    throw new Error(`astdb install refused: the staged astdb is not the one the master sent (digest ${digest.slice(0, 8)}, announced ${request.expectedDigest.slice(0, 8)}); ${targetPath} left untouched`);
+  }
   const staged = await readProvenance(stagedPath);
   if (staged && staged.digest !== digest) {
     throw new Error(
@@ -190,7 +199,7 @@ export async function installAstdb(request: InstallRequest): Promise<InstallResu
     );
   }
 
-  const newPath = await bringBesideTarget(stagedPath, targetPath, digest);
+  const newPath = await bringBesideTarget(stagedPath, targetPath, digest, request.checkTimeoutMs);
   let replaced: ReplacedFile | null = null;
   try {
     await takeOwnership(newPath, targetPath);

@@ -15,13 +15,13 @@ import { CommandError, runCommand } from '../../adapters/exec';
 import { pruneBackups, newBackupPath } from './backups';
 import type { PgConnection, PgPrograms } from './commands';
 import { dumpCommand, listTablesCommand, pgEnvironment, restoreCommand } from './commands';
-import { checkDumpFile } from './dump-check';
+import { readDataDump, rowStream } from './data-dump';
 import type { DatabaseListing } from './listing';
 import { listedOrAssumed, ownedSequencePatterns, parseListing } from './listing';
 import type { QualifiedName } from './names';
 import { formatQualified, sameName } from './names';
-import { excludingPattern, parseTablePattern } from './patterns';
-import { DEFAULT_LOCK_TIMEOUT_MS, makeRestoreScript } from './restore-script';
+import { exactPattern, excludingPattern, parseTablePattern } from './patterns';
+import { DEFAULT_LOCK_TIMEOUT_MS, restoreScript, withoutRowData } from './restore';
 
 export interface DbCopyOptions extends PgConnection, PgPrograms {
   /** pg_dump patterns of the tables whose data is not copied (`cel`, `stat_*`, `public.x`). */
@@ -95,8 +95,11 @@ class Deadline {
   }
 }
 
-/** What a failed command said: how it ended and the end of its error output. */
-function failure(e: unknown): string {
+/**
+ * What a failed command said: how it ended and the end of its error output (`redact` takes
+ * out what may quote the database's rows).
+ */
+function failure(e: unknown, redact: (stderr: string) => string = (s) => s): string {
   if (!(e instanceof CommandError)) return e instanceof Error ? e.message : String(e);
   const how = e.cause
     ? `could not be started (${e.cause.message})`
@@ -105,7 +108,7 @@ function failure(e: unknown): string {
       : e.signal
         ? `was killed by ${e.signal}`
         : `exited with code ${e.exitCode}`;
-  const err = e.stderr.trim();
+  const err = redact(e.stderr.trim());
   return `${path.basename(e.argv[0] === 'runuser' ? e.argv[4] ?? 'runuser' : e.argv[0])} ${how}${err ? `: ${err.length > 1500 ? `…${err.slice(-1500)}` : err}` : ''}`;
 }
 
@@ -183,7 +186,7 @@ async function dumpWithDeadline(o: DumpOptions, deadline: Deadline): Promise<Dum
     }
     if (o.osUser) await fs.chown(tmp, ownIds().uid, ownIds().gid);
     await fs.chmod(tmp, 0o600);
-    const summary = await checkDumpFile(tmp).catch((e: Error) => {
+    const summary = await readDataDump(tmp).catch((e: Error) => {
       throw new DbCopyError(`dump of database ${o.database}: ${e.message}`, file);
     });
     const excluded = excludedInDump(summary.tables, listing, o.excludeTables);
@@ -209,11 +212,13 @@ export async function dumpDatabase(o: DumpOptions): Promise<DumpResult> {
 }
 
 /**
- * Replaces the data of the dumped tables with the dump's, in one transaction. Before: the dump
- * is checked again, every table it holds must exist here and none may be an excluded one, and
- * the database's current data is dumped to backupDir (the `keep` newest kept). On a failure
- * of psql the transaction is rolled back: the data stays as it was; the error names the file
- * and carries psql's message.
+ * Replaces the data of the dumped tables with the dump's, in one transaction. The dump is read
+ * as data only (data-dump.ts): its rows go to psql's standard input for `\copy … from pstdin`,
+ * its sequence values into setval calls pbx-ha writes; none of its statements is run. Before:
+ * the dump is checked, every table it holds must exist here and none may be an excluded one (nor
+ * an excluded table's sequence), and the database's current data is dumped to backupDir (the
+ * `keep` newest kept). On a failure of psql the transaction is rolled back: the data stays as
+ * it was; the error names the file and carries psql's message without the rows' values.
  */
 export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
@@ -221,7 +226,7 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
   const file = path.resolve(o.file);
   if (!Number.isInteger(o.keep) || o.keep < 1) throw new DbCopyError(`keep = ${o.keep}: at least 1 backup is kept`, file);
 
-  const summary = await checkDumpFile(file).catch((e: Error) => {
+  const summary = await readDataDump(file).catch((e: Error) => {
     throw new DbCopyError(`restore refused, nothing changed: ${e.message}`, file);
   });
   const listing = await listOrFail(o, deadline, file);
@@ -233,9 +238,15 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
     );
   }
   const excluded = excludedInDump(summary.tables, listing, o.excludeTables);
+  const excludedSequences = ownedSequencePatterns(listing, o.excludeTables);
+  for (const s of summary.sequences) {
+    const owned = listing.sequences.find((l) => sameName(l, s));
+    if (owned && excludedSequences.includes(exactPattern(owned))) excluded.push(`${formatQualified(s)} (sequence of ${formatQualified(owned.owner)})`);
+  }
   if (excluded.length > 0) {
     throw new DbCopyError(`restore of ${file} refused, nothing changed: it holds data that is never copied: ${excluded.join(', ')}`, file);
   }
+  const script = restoreScript(summary, file, { lockTimeoutMs: o.lockTimeoutMs });
 
   const backupDir = path.resolve(o.backupDir);
   await fs.mkdir(backupDir, { recursive: true, mode: o.osUser ? 0o711 : 0o700 });
@@ -244,27 +255,21 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
     throw new DbCopyError(`restore of ${file} not started, nothing changed: the backup of the current data failed: ${e.message}`, file);
   });
 
-  const script = path.join(backupDir, `.restore-${process.pid}-${randomBytes(4).toString('hex')}.sql`);
-  await fs.writeFile(script, makeRestoreScript(file, summary.tables, { lockTimeoutMs: o.lockTimeoutMs }), { mode: 0o600, flag: 'wx' });
-  let undoGrant: (() => Promise<void>) | null = null;
+  const scriptFile = path.join(backupDir, `.restore-${process.pid}-${randomBytes(4).toString('hex')}.sql`);
+  await fs.writeFile(scriptFile, script, { mode: 0o600, flag: 'wx' });
   try {
     if (o.osUser) {
+      // psql, run as osUser, reads the script; the dump itself it never opens (its rows come
+      // from pbx-ha on psql's standard input).
       const ids = await systemUserIds(o.osUser, deadline, file, o.signal);
-      await fs.chown(script, ids.uid, ids.gid);
-      // psql, run as osUser, reads the dump: its group may read it while the restore runs.
-      const st = await fs.stat(file);
-      await fs.chown(file, st.uid, ids.gid);
-      await fs.chmod(file, (st.mode & 0o7777) | 0o040);
-      undoGrant = async () => {
-        await fs.chown(file, st.uid, st.gid);
-        await fs.chmod(file, st.mode & 0o7777);
-      };
+      await fs.chown(scriptFile, ids.uid, ids.gid);
     }
     try {
-      await runCommand(restoreCommand({ ...o, file: script }), {
+      await runCommand(restoreCommand({ ...o, file: scriptFile }), {
         timeoutMs: deadline.remaining('psql', file),
         env: pgEnvironment(),
         signal: o.signal,
+        inputStream: rowStream(file, summary),
       });
     } catch (e) {
       const end =
@@ -273,11 +278,10 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
           : `the transaction was rolled back, database ${o.database} keeps its data (backup ${backupFile})`;
       // Old backups go after the attempt too (bounded disk use), never while psql may read one.
       await pruneBackups(backupDir, o.keep, backupFile).catch(() => undefined);
-      throw new DbCopyError(`restore of ${file} into database ${o.database} failed; ${end}: ${failure(e)}`, file, backupFile);
+      throw new DbCopyError(`restore of ${file} into database ${o.database} failed; ${end}: ${failure(e, withoutRowData)}`, file, backupFile);
     }
   } finally {
-    await fs.rm(script, { force: true });
-    if (undoGrant) await undoGrant();
+    await fs.rm(scriptFile, { force: true });
   }
   // After the restore: the dump may itself be one of the old backups (restoring a previous version).
   const removedBackups = await pruneBackups(backupDir, o.keep, backupFile);

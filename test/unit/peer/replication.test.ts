@@ -75,7 +75,7 @@ test('a staged astdb that is not the one the master sent is not installed; the p
     const channel = await master.link.open();
     const answer = await channel.request({ request: 'peer-install', from: 'pbx1', kind: 'astdb', digest: 'a'.repeat(64) }, 1000);
     assert.equal(answer.ok, false);
-    assert.match(String(answer.error), /astdb copy from pbx1 NOT installed, previous data kept: the staged astdb is not the one the master sent/);
+    assert.match(String(answer.error), /astdb copy from pbx1 NOT installed, previous data kept: astdb install refused: the staged astdb is not the one the master sent \(digest [0-9a-f]{8}, announced aaaaaaaa\)/);
     assert.deepEqual(slave.jobs.map((j) => j.ok), [false]);
     assert.equal(contentDigest(slave.config.replication.astdb.path), before);
   } finally {

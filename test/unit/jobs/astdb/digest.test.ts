@@ -92,7 +92,7 @@ test('checkAstdb: refuses a missing file, garbage, an empty file, a database wit
     [garbage, /not a database/],
     [empty, /no table "astdb"/],
     [other, /no table "astdb"/],
-    [noValue, /no column "value"/],
+    [noValue, /not Asterisk.s table/],
     // integrity_check itself stops on this damage: SQLite reports the file malformed.
     [damaged, /: database disk image is malformed$/],
   ];

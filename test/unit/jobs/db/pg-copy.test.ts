@@ -251,7 +251,7 @@ describe('database copy against a real PostgreSQL', () => {
   });
 
   it('a restore failing on a bad line inside a COPY leaves the slave exactly as it was', needs.options, async () => {
-    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*asterisk-bad\.sql:\d+: ERROR: +invalid input syntax for type integer: "this line has too few columns"/);
+    await failingRestore((dump) => dump.replace(/^(COPY public\.userfeatures [^\n]*\n[^\n]*\n)/m, '$1this line has too few columns\n'), /psql:[^\s]*\.restore-[^\s]*\.sql:\d+: ERROR: +invalid input syntax for type integer\b/);
   });
 
   it('the backup of the slave restores the data the slave had', needs.options, async () => {
@@ -284,6 +284,98 @@ describe('database copy against a real PostgreSQL', () => {
 
     assert.deepEqual(await state('slave'), before);
     assert.equal(existsSync(backupDir), false, 'refused before the backup');
+  });
+
+  const crafted: Array<{ what: string; lines: (pwn: string) => string[]; harmless: (pwn: string) => Promise<void> }> = [
+    { what: 'a shell escape', lines: (pwn) => [`\\! touch ${pwn}/shell`], harmless: async (pwn) => assert.equal(existsSync(`${pwn}/shell`), false, 'the shell ran') },
+    {
+      what: 'COPY TO PROGRAM in lower case',
+      lines: (pwn) => [`copy (select 1) to program 'touch ${pwn}/program';`],
+      harmless: async (pwn) => assert.equal(existsSync(`${pwn}/program`), false, 'the program ran'),
+    },
+    {
+      what: 'a CREATE after blanks',
+      lines: () => ['  CREATE TABLE planted_blank ();'],
+      harmless: async () => assert.equal(await cluster!.psql('slave', "SELECT to_regclass('public.planted_blank') IS NULL"), 't'),
+    },
+    {
+      what: 'a role change',
+      lines: () => ["ALTER ROLE postgres PASSWORD 'planted';"],
+      harmless: async () => assert.equal(await cluster!.psql('postgres', "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'postgres'"), 't'),
+    },
+    {
+      what: 'a connection to another database',
+      lines: () => ['\\c template1', '  CREATE TABLE planted_c ();'],
+      harmless: async () => assert.equal(await cluster!.psql('template1', "SELECT to_regclass('public.planted_c') IS NULL"), 't'),
+    },
+    { what: 'an output redirection', lines: (pwn) => [`\\o ${pwn}/out`], harmless: async (pwn) => assert.equal(existsSync(`${pwn}/out`), false, 'psql opened the file') },
+    {
+      what: 'an early end of data followed by SQL',
+      lines: () => [],
+      harmless: async () => assert.equal(await cluster!.psql('slave', "SELECT to_regclass('public.planted_row') IS NULL"), 't'),
+    },
+  ];
+
+  for (const c of crafted) {
+    it(`never runs the dump's own statements: ${c.what} is refused and has no effect`, needs.options, async () => {
+      // A directory the server (user postgres) and psql (root here) could both write into.
+      const pwn = path.join(cluster!.dir, 'pwn');
+      mkdirSync(pwn, { recursive: true, mode: 0o777 });
+      chmodSync(pwn, 0o777);
+      // Each case on its own, whatever an earlier one did (against a version that ran them).
+      for (const f of readdirSync(pwn)) rmSync(path.join(pwn, f));
+      await cluster!.psql('slave', 'DROP TABLE IF EXISTS planted_blank, planted_row');
+      await cluster!.psql('template1', 'DROP TABLE IF EXISTS planted_c');
+      await cluster!.psql('postgres', 'ALTER ROLE postgres PASSWORD NULL');
+      const clean = path.join(work, 'clean.sql');
+      if (!existsSync(clean)) await dumpDatabase({ ...opts('master'), file: clean });
+      // The dump is the peer's: it leaves out pg_dump's \\restrict line (psql 15.14+ refuses
+      // backslash commands after it), as any crafted dump would.
+      const dump = readFileSync(clean, 'utf8').replace(/^\\(un)?restrict .*\n/gm, '');
+      const file = path.join(work, 'crafted.sql');
+      const lines = c.lines(pwn);
+      const text =
+        lines.length > 0
+          ? dump.replace('SET statement_timeout = 0;\n', `SET statement_timeout = 0;\n${lines.join('\n')}\n`)
+          : dump.replace(/^(COPY public\.context [^\n]*\n)/m, '$1\\.\n  create table planted_row ();\n');
+      assert.notEqual(text, dump);
+      writeFileSync(file, text);
+      const before = await state('slave');
+      await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir: path.join(work, 'backup-crafted'), keep: 2 }), /restore refused, nothing changed: .*crafted\.sql: not a usable data dump: line \d+: .* is not a line of a data-only dump/);
+      await c.harmless(pwn);
+      assert.deepEqual(await state('slave'), before, 'the slave keeps its data');
+    });
+  }
+
+  it('refuses a COPY into a table the slave does not copy (system catalogs, excluded tables and their sequences)', needs.options, async () => {
+    const clean = path.join(work, 'clean2.sql');
+    await dumpDatabase({ ...opts('master'), file: clean });
+    const dump = readFileSync(clean, 'utf8');
+    const file = path.join(work, 'crafted2.sql');
+    const backupDir = path.join(work, 'backup-crafted2');
+    writeFileSync(file, dump.replace(/^(COPY public\.context )/m, 'COPY pg_catalog.pg_authid (rolname) FROM stdin;\nplanted\n\\.\n$1'));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /has no table pg_catalog\.pg_authid/);
+    writeFileSync(file, dump.replace(/^(COPY public\.context )/m, 'COPY public.cel (eventtype) FROM stdin;\nplanted\n\\.\n$1'));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel/);
+    writeFileSync(file, dump.replace(/^(SELECT pg_catalog\.setval)/m, "SELECT pg_catalog.setval('public.cel_id_seq', 1, false);\n$1"));
+    await assert.rejects(restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }), /never copied: public\.cel_id_seq/);
+  });
+
+  it("keeps the rows' values out of the message of a failed restore (it goes to the history)", needs.options, async () => {
+    const clean = path.join(work, 'clean3.sql');
+    await dumpDatabase({ ...opts('master'), file: clean });
+    const dump = readFileSync(clean, 'utf8');
+    const file = path.join(work, 'crafted3.sql');
+    const backupDir = path.join(work, 'backup-crafted3');
+    // A row the server refuses: psql's message goes to the history, the secret in the row does not.
+    writeFileSync(file, dump.replace(/^(COPY public\.userfeatures [^\n]*\n)/m, '$1not-a-number\tsecret-value-1234\tdefault\n'));
+    const error = await restoreDatabase({ ...opts('slave'), file, backupDir, keep: 2 }).then(
+      () => assert.fail('the restore should fail'),
+      (e: Error) => e,
+    );
+    assert.match(error.message, /invalid input syntax for type integer/);
+    assert.match(error.message, /COPY userfeatures, line 1/);
+    assert.doesNotMatch(error.message, /secret-value-1234|not-a-number/);
   });
 
   it('runs pg_dump and psql as the postgres system user when osUser is set', needs.options, async () => {
