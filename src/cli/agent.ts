@@ -24,6 +24,7 @@ import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
 import { formatProblem } from '../config';
 import { loadNode } from './load-node';
+import { SystemdNotifier } from '../adapters/systemd-notify';
 import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options';
 import { EXIT_CONFIG } from './usage';
 
@@ -134,6 +135,12 @@ export async function agentCommand(args: string[]): Promise<number> {
     if (metrics) log.log('info', `metrics on http://${metrics.address.host}:${metrics.address.port}/metrics`);
   };
   await startMetrics();
+  // systemd (Type=notify): ready once the first reading of addresses and routes has been
+  // reconciled, so that `systemctl start` returns with the VIPs already claimed or released.
+  const notifier = new SystemdNotifier(process.env, log);
+  await agent.settled();
+  await notifier.ready(`${agent.status().state}`);
+  notifier.startWatchdog();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -141,6 +148,7 @@ export async function agentCommand(args: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.log('info', `${signal} received: stopping`);
+      void notifier.stopping();
       monitor.stop();
       schedule.stop();
       runner.stop();
