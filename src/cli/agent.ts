@@ -137,10 +137,12 @@ export async function agentCommand(args: string[]): Promise<number> {
   await startMetrics();
   // systemd (Type=notify): ready once the first reading of addresses and routes has been
   // reconciled, so that `systemctl start` returns with the VIPs already claimed or released.
+  // Not awaited: the signal handlers below must be in place while the first reconcile runs.
   const notifier = new SystemdNotifier(process.env, log);
-  await agent.settled();
-  await notifier.ready(`${agent.status().state}`);
-  notifier.startWatchdog();
+  void agent.settled().then(async () => {
+    await notifier.ready(`${agent.status().state}`);
+    notifier.startWatchdog();
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
