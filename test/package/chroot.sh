@@ -106,6 +106,7 @@ for release in "${RELEASES[@]}"; do
     # 2. Install from the file, dependencies from the archive.
     mkdir -p -- "$root/root/debs"
     cp -- "$deb" "$root/root/debs/"
+    cp -- "$REPO/debian/runtime-modules.js" "$root/root/"
     snapshot "$root" >"$WORK/before-$release.txt"
     base="$(basename -- "$deb")"
     if ! sh_in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ./root/debs/$base" \
@@ -167,6 +168,13 @@ for release in "${RELEASES[@]}"; do
         eval 'grep -q "\"answered\":true" "$WORK/icmp-$release.txt"'
     check "$release: ssh2 (with its optional cpu-features if built), net-ping, node-cron, prom-client load" \
         in_root node -e 'for (const m of ["ssh2", "net-ping", "node-cron", "prom-client"]) require(`/usr/lib/pbx-ha/node_modules/${m}`)'
+    # Shipped = loaded: each npm package under /usr/lib/pbx-ha/node_modules is one the program
+    # loads (debian/runtime-modules.js, run by the release's node), and each it loads is there.
+    in_root node /root/runtime-modules.js /usr/lib/pbx-ha >"$WORK/loaded-$release.txt" 2>&1
+    (cd "$root/usr/lib/pbx-ha" && find node_modules -mindepth 1 -type d -regextype posix-extended \
+        -regex '(.*/)?node_modules/([^/@.][^/]*|@[^/]+/[^/]+)' -print | sort) >"$WORK/shipped-$release.txt"
+    check "$release: the $(wc -l <"$WORK/shipped-$release.txt") npm packages shipped are exactly those the program loads" \
+        diff "$WORK/shipped-$release.txt" "$WORK/loaded-$release.txt"
     # The ARP helper answers a request on its standard input (loopback is not Ethernet: an error
     # answer, which shows that it runs and parses).
     sh_in_root 'echo "mac 1 lo" | unshare --net /usr/lib/pbx-ha/dist/native/pbx-ha-arp' >"$WORK/arp-$release.txt" 2>&1
