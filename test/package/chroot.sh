@@ -76,10 +76,13 @@ VERSION="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$REPO/package.json" | h
 ARCH="$(dpkg --print-architecture)"
 
 # Files of a chroot, to compare the clean system with the one after the purge. Left out: dpkg's
-# and apt's databases and caches, logs, and what the dependencies' own scripts regenerate.
+# and apt's databases and caches, logs, what the dependencies' own scripts regenerate, and empty
+# directories (dpkg tidies those away, such as /usr/share/man when the documentation is not
+# installed; pbx-ha's own directories are checked by name).
 snapshot() {
     (cd "$1" && find etc usr var root -xdev \( -path var/lib/dpkg -o -path var/lib/apt -o -path var/cache \
-        -o -path var/log -o -path var/lib/ucf -o -path etc/ld.so.cache -o -name __pycache__ \) -prune -o -print) | sort
+        -o -path var/log -o -path var/lib/ucf -o -path etc/ld.so.cache -o -name __pycache__ \) -prune \
+        -o ! \( -type d -empty \) -print) | sort
 }
 
 for release in "${RELEASES[@]}"; do
