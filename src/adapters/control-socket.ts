@@ -92,7 +92,18 @@ export class ControlServer {
   }
 }
 
-/** Sends one request to a running agent and returns its answer. */
+/** No agent listens on the control socket (no socket file, or nobody accepting on it). */
+export class AgentNotRunningError extends Error {
+  constructor(readonly socketPath: string) {
+    super(`the pbx-ha agent is not running (no socket at ${socketPath})`);
+    this.name = 'AgentNotRunningError';
+  }
+}
+
+/**
+ * Sends one request to a running agent and returns its answer. Rejects with an
+ * AgentNotRunningError when no agent listens, an Error saying why otherwise.
+ */
 export function controlRequest(socketPath: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socketPath);
@@ -106,13 +117,8 @@ export function controlRequest(socketPath: string, req: ControlRequest, timeoutM
     conn.on('data', (d: string) => (buffered += d));
     conn.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const why =
-        e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-          ? `the pbx-ha agent is not running (no socket at ${socketPath})`
-          : e.code === 'EACCES'
-            ? `permission denied on ${socketPath}: run as root`
-            : e.message;
-      reject(new Error(why));
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return reject(new AgentNotRunningError(socketPath));
+      reject(new Error(e.code === 'EACCES' ? `permission denied on ${socketPath}: run as root` : e.message));
     });
     conn.on('end', () => {
       clearTimeout(timer);

@@ -4,14 +4,14 @@
 //
 // Every value is read from `source.status()` when Prometheus scrapes (prom-client `collect()`
 // callbacks), never on a timer: an idle agent does no work. The status is read once per scrape and
-// shared by every metric. Counters (transitions, job runs, the RTT histogram) are fed from what
-// changed since the previous scrape, so they only ever grow; events that came and went between two
-// scrapes (more transitions than the status keeps, two runs of one job) are counted as well as the
-// status allows, never twice.
+// shared by every metric. Counters (transitions, job runs) are fed from what changed since the
+// previous scrape, so they only ever grow; events that came and went between two scrapes (more transitions than the status keeps, two runs of one job) are counted as well as the
+// status allows, never twice. The peer's round trip is the last one, a gauge: a histogram fed once
+// per scrape would count scrapes, not probes. Times are Unix timestamps, not ages.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { MetricsConfig } from '../config/types';
 import { NODE_STATES } from '../domain/states';
 import type { Logger } from '../ports/log';
@@ -31,8 +31,6 @@ export interface MetricsServer {
   address: { host: string; port: number };
 }
 
-/** Probe round trips on a LAN: 0.1 ms to 100 ms. */
-export const RTT_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 const PREFIX = 'pbx_ha_';
 
@@ -55,7 +53,6 @@ function tally(keys: string[]): Map<string, number> {
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   const registers = [registry];
-  const wallMs = () => (source.wallMs ? source.wallMs() : Date.now());
 
   // One status per scrape: prom-client calls every metric's collect() synchronously from
   // registry.metrics(), before the first await, so the snapshot is dropped at the next microtask.
@@ -81,12 +78,13 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   });
 
   new Gauge({
-    name: `${PREFIX}state_age_seconds`,
-    help: 'Seconds since this node entered its current state (its last transition, or the agent start).',
+    name: `${PREFIX}state_change_timestamp_seconds`,
+    help: 'When this node entered its current state (its last transition, or the agent start), in seconds since the Unix epoch.',
     registers,
     collect() {
+      this.reset();
       const since = Date.parse(status().since);
-      this.set(Number.isFinite(since) ? Math.max(0, (wallMs() - since) / 1000) : 0);
+      if (Number.isFinite(since)) this.set(since / 1000);
     },
   });
 
@@ -137,35 +135,35 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
 
-  // Sampled at scrape time: one observation per scrape in which the peer answered again.
-  let lastAnswerSeen: string | null = null;
-  const rttPeers = new Set<string>();
-  new Histogram({
-    name: `${PREFIX}peer_rtt_seconds`,
-    help: 'Round-trip times of probes to the peer, in seconds: the last one, sampled at each scrape when the peer answered since the previous scrape.',
-    labelNames: ['peer'],
-    buckets: [...RTT_BUCKETS_SECONDS],
-    registers,
-    collect() {
-      const p = status().peer;
-      // zero() resets a series: only to show a peer's series before its first observation.
-      if (!rttPeers.has(p.name)) this.zero({ peer: p.name });
-      rttPeers.add(p.name);
-      if (p.lastAnswer !== null && p.lastAnswer !== lastAnswerSeen && p.rttMs !== null) {
-        this.observe({ peer: p.name }, seconds(p.rttMs));
-      }
-      lastAnswerSeen = p.lastAnswer;
-    },
-  });
 
   new Gauge({
     name: `${PREFIX}vip_held`,
-    help: 'Whether this node holds the virtual IP: 1 held here, 0 not held here.',
-    labelNames: ['vip'],
+    help: 'Whether this node holds the virtual IP (by its name, address and interface): 1 held here, 0 not held here.',
+    labelNames: ['vip', 'address', 'interface'],
     registers,
     collect() {
       this.reset();
-      for (const v of status().vips) this.set({ vip: v.name }, v.held ? 1 : 0);
+      for (const v of status().vips) this.set({ vip: v.name, address: v.address, interface: v.interface }, v.held ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}track_up`,
+    help: 'Whether each tracked address ([health] track) answers its probes: 1 up, 0 down or not known yet.',
+    labelNames: ['address'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of status().tracks) this.set({ address: t.address }, t.reachability === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}check_up`,
+    help: 'Whether each tracked check ([track.NAME]) passes: 1 up, 0 down or not known yet.',
+    labelNames: ['check'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of status().checks ?? []) this.set({ check: c.name }, c.status === 'up' ? 1 : 0);
     },
   });
 

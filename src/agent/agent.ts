@@ -130,6 +130,11 @@ export class Agent {
     this.startLoops();
   }
 
+  /** Resolves once the events queued so far are handled: after start(), the first reconcile. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** Stops every loop, then releases the VIPs unless told to keep them. */
   async stop(release: boolean): Promise<void> {
     this.stopping = true;

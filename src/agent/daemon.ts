@@ -15,6 +15,7 @@ import { LinkMonitor } from '../adapters/link-monitor';
 import { StateStore } from '../adapters/state-store';
 import { systemClock } from '../adapters/system-clock';
 import { type MetricsServer, startMetricsServer } from '../adapters/metrics';
+import { SystemdNotifier } from '../adapters/systemd-notify';
 import type { ScriptVerdict } from '../adapters/script-security';
 import type { Clock } from '../ports/clock';
 import type { CommandRunner } from '../ports/commands';
@@ -216,6 +217,14 @@ export async function runDaemon(file: string, nodeOverride: string | undefined, 
     if (metrics) log.log('info', `metrics on http://${metrics.address.host}:${metrics.address.port}/metrics`);
   };
   await startMetrics();
+  // systemd (Type=notify): ready once the first reading of addresses and routes has been
+  // reconciled, so that `systemctl start` returns with the VIPs already claimed or released.
+  // Not awaited: the signal handlers below must be in place while the first reconcile runs.
+  const notifier = new SystemdNotifier(process.env, log);
+  void agent.settled().then(async () => {
+    await notifier.ready(`${agent.status().state}`);
+    notifier.startWatchdog();
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -223,6 +232,7 @@ export async function runDaemon(file: string, nodeOverride: string | undefined, 
       if (stopping) return;
       stopping = true;
       log.log('info', `${signal} received: stopping`);
+      void notifier.stopping();
       monitor.stop();
       schedule.stop();
       runner.stop();

@@ -13,6 +13,7 @@ import { statusCommand } from './status';
 import { syncCommand } from './sync';
 import { formatProblem } from '../config';
 import { ConfigError, EXIT_CONFIG, EXIT_USAGE, USAGE, UsageError } from './usage';
+import { asksForHelp, COMMAND_HELP, PUBLIC_COMMANDS, versionText } from './help';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   agent: agentCommand,
@@ -41,8 +42,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(versionText() + '\n');
+    return 0;
+  }
   const run = COMMANDS[command];
-  if (!run) throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  // Internal commands (run by sshd and by pairing) work but are not offered.
+  if (!run) throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${PUBLIC_COMMANDS.join(', ')}`);
+  if (asksForHelp(args)) {
+    process.stdout.write(COMMAND_HELP[command] + '\n');
+    return 0;
+  }
   return run(args);
 }
 

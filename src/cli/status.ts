@@ -1,6 +1,6 @@
 // `pbx-ha status [--json]`: asks the running agent over its control socket.
 
-import { controlRequest } from '../adapters/control-socket';
+import { AgentNotRunningError, controlRequest } from '../adapters/control-socket';
 import type { JobState, StatusAnswer } from '../ports/status';
 
 /** What the agent answers: its state, and its copies when replication runs. */
@@ -54,9 +54,20 @@ export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
   return lines.join('\n') + '\n';
 }
 
+/** LSB's "program is not running" status code (init-functions, `status` action). */
+export const EXIT_NOT_RUNNING = 3;
+
 export async function statusCommand(args: string[]): Promise<number> {
   const values = parseOptions('status', args, { ...CONFIG_OPTION, json: { type: 'boolean' } });
-  const answer = await controlRequest(socketPathFor(configFile(values)), { request: 'status' });
+  const socket = socketPathFor(configFile(values));
+  let answer;
+  try {
+    answer = await controlRequest(socket, { request: 'status' });
+  } catch (e) {
+    if (!(e instanceof AgentNotRunningError)) throw e;
+    process.stderr.write(`pbx-ha status: ${e.message}\n`);
+    return EXIT_NOT_RUNNING;
+  }
   if (!answer.ok) {
     process.stderr.write(`pbx-ha status: the agent refused: ${answer.error}\n`);
     return 1;

@@ -41,5 +41,8 @@ Commands:
                                         set up the trusted link to the peer (on the master, once)
   help                                  show this text
 
+Every command takes --help (-h); pbx-ha --version (-V) shows the version and the Node.js it
+runs on. status exits with 3 when no agent runs.
+
 The configuration is /etc/pbx-ha/pbx-ha.conf unless --config is given; the node is found by
 hostname unless --node is given.`;

@@ -8,12 +8,28 @@
 
 import cron from 'node-cron';
 
+const FIELDS_5 = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];
+const FIELDS_6 = ['second', ...FIELDS_5];
+
+// A step of 0 (`*/0`): node-cron 4.2 loops filling memory until the process dies instead of
+// refusing it, so it is refused before node-cron sees it.
+const ZERO_STEP = /\/0*(,|$)/;
+
 export function cronProblem(expression: string): string | null {
+  const fields = expression.trim().split(/\s+/);
+  const names = fields.length === 5 ? FIELDS_5 : fields.length === 6 ? FIELDS_6 : null;
+  const zeroStep = names === null ? -1 : fields.findIndex((f) => ZERO_STEP.test(f));
+  if (names !== null && zeroStep >= 0) {
+    return `not a valid cron expression (bad ${names[zeroStep]} field "${fields[zeroStep]}": a step of 0)`;
+  }
   if (cron.validate(expression)) return null;
-  // validateDetailed says which field is wrong; validate() alone decides, as the scheduler does.
-  const first = cron.validateDetailed(expression).errors[0];
-  if (first === undefined) return 'not a valid cron expression';
-  if (first.field === 'expression') return `not a valid cron expression (${first.message})`;
-  const field = first.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`); // dayOfWeek -> day-of-week
-  return `not a valid cron expression (bad ${field} field${first.value === undefined ? '' : ` "${first.value}"`})`;
+  // Which field is wrong: each field alone, the others '*', judged by node-cron's validate(), so
+  // the detail never disagrees with the scheduler. (node-cron's own validateDetailed() exists only
+  // in the versions that need Node.js 20; the package also runs on Debian 12's Node.js 18.)
+  if (names === null) return `not a valid cron expression (expected 5 or 6 fields but got ${fields.length})`;
+  for (let i = 0; i < fields.length; i++) {
+    const alone = fields.map((f, j) => (j === i ? f : '*')).join(' ');
+    if (!cron.validate(alone)) return `not a valid cron expression (bad ${names[i]} field "${fields[i]}")`;
+  }
+  return 'not a valid cron expression';
 }

@@ -244,7 +244,7 @@ test('metrics: with [metrics] enabled, the agent serves Prometheus metrics on lo
       "fetch('http://127.0.0.1:9549/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
     ]);
     assert.match(scrape.stdout, /^pbx_ha_state\{node="pbx1",role="master",state="active"\} 1$/m);
-    assert.match(scrape.stdout, /^pbx_ha_vip_held\{vip="voip"\} 1$/m);
+    assert.match(scrape.stdout, /^pbx_ha_vip_held\{vip="voip",address="192\.0\.2\.10\/24",interface="eth0"\} 1$/m);
     // Not on the node's lab address: loopback only by default.
     const outside = await lab.exec('phone', [process.execPath, '-e', "fetch('http://192.0.2.11:9549/metrics').then(() => process.exit(0), () => process.exit(3))"], { allowFail: true });
     assert.equal(outside.code, 3, 'the phone cannot reach the metrics');

@@ -25,7 +25,14 @@ function baseStatus(): StatusAnswer {
       { name: 'voip', address: '192.0.2.10/24', interface: 'eth0', held: true },
       { name: 'data', address: '198.51.100.10/24', interface: 'eth1', held: false },
     ],
-    tracks: [],
+    tracks: [
+      { address: '192.0.2.1', reachability: 'up' },
+      { address: '198.51.100.1', reachability: 'down' },
+    ],
+    checks: [
+      { name: 'asterisk', status: 'up', lastProblem: null },
+      { name: 'postgres', status: 'down', lastProblem: 'exit 1' },
+    ],
     links: { eth0: true },
     transitions: [
       { at: '2025-03-01T11:59:30.000Z', from: 'standby', to: 'active', reason: 'peer down' },
@@ -87,14 +94,22 @@ test('state, peer and VIPs', async () => {
     'pbx_ha_state{node="pbx1",role="master",state="standby"} 0',
     'pbx_ha_state{node="pbx1",role="master",state="fault"} 0',
     'pbx_ha_state{node="pbx1",role="master",state="maintenance"} 0',
-    'pbx_ha_state_age_seconds 30',
+    '# TYPE pbx_ha_state_change_timestamp_seconds gauge',
+    `pbx_ha_state_change_timestamp_seconds ${Date.parse('2025-03-01T11:59:30.000Z') / 1000}`,
     '# TYPE pbx_ha_peer_reachable gauge',
     'pbx_ha_peer_reachable{peer="pbx2"} 1',
     'pbx_ha_peer_last_rtt_seconds{peer="pbx2"} 0.00042',
-    'pbx_ha_vip_held{vip="voip"} 1',
-    'pbx_ha_vip_held{vip="data"} 0',
-    '# TYPE pbx_ha_peer_rtt_seconds histogram',
+    '# TYPE pbx_ha_peer_last_rtt_seconds gauge',
+    'pbx_ha_vip_held{vip="voip",address="192.0.2.10/24",interface="eth0"} 1',
+    'pbx_ha_vip_held{vip="data",address="198.51.100.10/24",interface="eth1"} 0',
+    '# TYPE pbx_ha_track_up gauge',
+    'pbx_ha_track_up{address="192.0.2.1"} 1',
+    'pbx_ha_track_up{address="198.51.100.1"} 0',
+    '# TYPE pbx_ha_check_up gauge',
+    'pbx_ha_check_up{check="asterisk"} 1',
+    'pbx_ha_check_up{check="postgres"} 0',
   ]);
+  assert.ok(!lines.some((l) => /^# TYPE pbx_ha_\w+ histogram/.test(l)), 'no histogram fed once per scrape');
   assert.equal(lines.filter((l) => l.startsWith('pbx_ha_state{')).length, 5);
 
   current = { ...baseStatus(), state: 'fault', peer: { ...baseStatus().peer, reachability: 'unknown', lastAnswer: null, rttMs: null } };
@@ -108,19 +123,20 @@ test('state, peer and VIPs', async () => {
   current = baseStatus();
 });
 
-test('RTT histogram: one observation per new answer', async () => {
-  const count = 'pbx_ha_peer_rtt_seconds_count{peer="pbx2"}';
-  current = baseStatus();
-  const before = value(await scrape(), count);
-  const same = await scrape(); // lastAnswer unchanged: nothing observed
-  assert.equal(value(same, count), before);
-
+test('the peer\'s last round trip is a gauge that follows the last answer, not the scrapes', async () => {
   current = { ...baseStatus(), peer: { ...baseStatus().peer, lastAnswer: '2025-03-01T12:00:00.500Z', rttMs: 3 } };
+  assert.equal(value(await scrape(), 'pbx_ha_peer_last_rtt_seconds{peer="pbx2"}'), 0.003);
+  assert.equal(value(await scrape(), 'pbx_ha_peer_last_rtt_seconds{peer="pbx2"}'), 0.003);
+  current = baseStatus();
+  assert.equal(value(await scrape(), 'pbx_ha_peer_last_rtt_seconds{peer="pbx2"}'), 0.00042);
+});
+
+test('every tracked address and check is a series, and one that is gone from the status is gone', async () => {
+  current = { ...baseStatus(), tracks: [{ address: '192.0.2.1', reachability: 'unknown' }], checks: [] };
   const lines = await scrape();
-  assert.equal(value(lines, count), before + 1);
-  includesAll(lines, ['pbx_ha_peer_rtt_seconds_bucket{le="0.0025",peer="pbx2"} ' + before, 'pbx_ha_peer_rtt_seconds_bucket{le="0.005",peer="pbx2"} ' + (before + 1)]);
-  assert.ok(lines.includes('pbx_ha_peer_rtt_seconds_bucket{le="0.0001",peer="pbx2"} 0'));
-  assert.ok(lines.includes('pbx_ha_peer_rtt_seconds_bucket{le="0.1",peer="pbx2"} ' + (before + 1)));
+  includesAll(lines, ['pbx_ha_track_up{address="192.0.2.1"} 0']);
+  assert.ok(!lines.some((l) => l.startsWith('pbx_ha_track_up{address="198.51.100.1"}')));
+  assert.ok(!lines.some((l) => l.startsWith('pbx_ha_check_up{')));
   current = baseStatus();
 });
 

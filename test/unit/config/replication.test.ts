@@ -51,7 +51,7 @@ schedule = 0 9 * * mon-fri
 timeout = 24h
 paths = "/etc/asterisk, /srv/my sounds"
 [sync.db]
-schedule = @hourly
+schedule = 0 0 * * * *
 host = 192.0.2.20
 port = 1
 user = _sync
@@ -67,7 +67,7 @@ debounce = 100ms
     [false, 'pbx-sync.1', 65535, '/etc/pbx-ha/ssh/id_ed25519', 300_000, 3_600_000, 3_600_000, 1000, 1],
   );
   assert.deepEqual(r.files, { schedule: '0 9 * * mon-fri', timeoutMs: 86_400_000, paths: ['/etc/asterisk', '/srv/my sounds'] });
-  assert.deepEqual([r.db.schedule, r.db.host, r.db.port, r.db.user, r.db.excludeTables], ['@hourly', '192.0.2.20', 1, '_sync', []]);
+  assert.deepEqual([r.db.schedule, r.db.host, r.db.port, r.db.user, r.db.excludeTables], ['0 0 * * * *', '192.0.2.20', 1, '_sync', []]);
   assert.deepEqual(r.astdb, { schedule: '0  */4  *  *  *', timeoutMs: 1000, path: '/var/lib/asterisk/astdb.sqlite3', debounceMs: 100 });
   assert.equal(ok(BASE + '[sync.astdb]\ndebounce = 1m\n').replication.astdb.debounceMs, 60_000);
   assert.equal(ok(BASE + '[sync.db]\nhost = localhost\n').replication.db.host, 'localhost');
@@ -135,7 +135,8 @@ test('schedules are checked by node-cron', () => {
     ['0 25 * * *', /bad hour field "25"/],
     ['0 0 * * someday', /bad day-of-week field "someday"/],
     ['hourly', /not a valid cron expression/],
-    ['*/0 * * * *', /bad minute field/],
+    ['*/0 * * * *', /bad minute field "\*\/0": a step of 0/],
+    ['0 1-5/00 * * *', /bad hour field "1-5\/00": a step of 0/],
   ];
   for (const section of ['sync.files', 'sync.db', 'sync.astdb']) {
     for (const [schedule, problem] of cases) {
