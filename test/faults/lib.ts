@@ -188,7 +188,7 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
   };
   recordResult(result, f.seed !== undefined ? { seed: f.seed } : {});
   t.diagnostic(`FAULT ${spec.n} ${spec.name}: ${result.result} (${seconds} s)`);
-  if (error) throw error;
+  if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 
 // ----- processes inside a lab node ---------------------------------------------------------------
