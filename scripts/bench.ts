@@ -14,19 +14,20 @@
  * which are removed at the end, also after a failure or an interrupt.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Lab, PBX_NODES, REPO_ROOT, labAvailability } from '../test/lab/harness';
-import { PBX_HA } from '../test/lab/pair';
+import { Lab, labAvailability } from '../lab/lab';
+import { PBX_HA, PBX_NODES, REPO_ROOT, WRITER } from '../lab/layout';
+import { setUpTrustedLink } from '../lab/pair';
 import { renderChart } from './bench-lib/chart';
 import { KeepalivedDriver, PbxHaDriver, cleanNodes } from './bench-lib/drivers';
 import { calibratePing } from './bench-lib/net';
 import { withSettings } from './bench-lib/ini';
 import { keepalivedConfig, keepalivedVersion } from './bench-lib/keepalived';
 import { isFullRun, renderReport } from './bench-lib/report';
-import { type BenchContext, type ConfigVariant, WRITER, astdbRun, cutAndFailback, deadHost, idleUse, planned, soak } from './bench-lib/scenarios';
+import { type BenchContext, type ConfigVariant, astdbRun, cutAndFailback, deadHost, idleUse, planned, soak } from './bench-lib/scenarios';
 import {
   AGENTS, type AgentName, type BenchResults, OUTAGE_SCENARIOS, type OutageRun, type OutageScenario, PARTS, type Part, TIMINGS, type Timing, type TimingName,
 } from './bench-lib/types';
@@ -167,16 +168,6 @@ function pbxHaConfigFrom(base: string) {
     });
     return `; scripts/bench: timing ${timing.name}, phase ${variant}\n${text}`;
   };
-}
-
-/** sshd in both nodes, root's access from pbx1 to pbx2 (an administrator's), `pbx-ha pair`. */
-async function setUpTrustedLink(lab: Lab): Promise<void> {
-  for (const node of PBX_NODES) await lab.startSshd(node);
-  await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
-  const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
-  writeFileSync(authorized, readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub')));
-  chmodSync(authorized, 0o600);
-  await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', await lab.hostKeyFingerprint('pbx2')], { timeoutMs: 60_000 });
 }
 
 /** For the soak: PostgreSQL with a table on both nodes, rows and sound files on the master. */

@@ -7,8 +7,11 @@
  *   node dist/scripts/demo.js [--runs N]      (scripts/demo does the set-up first)
  */
 import { parseArgs } from 'node:util';
-import { Lab, type PbxNode, type PingerResult } from '../test/lab/harness';
-import { agentStatus, PBX_HA, VOIP_VIP, waitSoleHolder, waitState } from '../test/lab/pair';
+import { Lab } from '../lab/lab';
+import { DATA_VIP, GATEWAY, PBX_HA, PHONE_ADDRESS, type PbxNode, VOIP_VIP, voipAddress } from '../lab/layout';
+import { agentStatus, waitSoleHolder, waitState } from '../lab/pair';
+import type { PingerResult } from '../lab/pinger';
+import { sleep } from '../lab/run';
 
 const HEALTH = {
   interval: process.env.PBX_LAB_INTERVAL ?? '1s',
@@ -58,8 +61,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stopping);
   try {
     say('pbx-ha demo: a pair of PBX nodes in a network lab (Linux network namespaces)');
-    say(`  pbx1 = master 192.0.2.11, pbx2 = slave 192.0.2.12; VIPs 192.0.2.10 (VOIP) and 198.51.100.10 (DATA)`);
-    say(`  a phone (192.0.2.100) and a gateway (192.0.2.1, routing 203.0.113.0/24)`);
+    say(`  pbx1 = master ${voipAddress('pbx1')}, pbx2 = slave ${voipAddress('pbx2')}; VIPs ${VOIP_VIP} (VOIP) and ${DATA_VIP} (DATA)`);
+    say(`  a phone (${PHONE_ADDRESS}) and a gateway (${GATEWAY.voip}, routing ${GATEWAY.extNet})`);
     say(`  health: interval ${HEALTH.interval}, fall ${HEALTH.fall}, rise ${HEALTH.rise}`);
     say();
     say('1. Building the lab and starting pbx-ha on both nodes');
@@ -77,11 +80,11 @@ async function main(): Promise<void> {
       say();
       say('2. The phone pings the VOIP VIP every 10 ms; now the master\'s cables are pulled');
       let pinger = await lab.startPhonePinger(VOIP_VIP, 10);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       await lab.cut('pbx1');
       await waitSoleHolder(lab, 'pbx2', 30_000);
       await waitState(lab, 'pbx2', 'active', 30_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       let ping = await pinger.stop();
       failovers.push(outageMs(ping));
       say(`    pbx2 took over. The phone went ${outageMs(ping).toFixed(0)} ms without an answer from the VIP`);
@@ -95,11 +98,11 @@ async function main(): Promise<void> {
       say();
       say('3. The master\'s cables are plugged back in');
       pinger = await lab.startPhonePinger(VOIP_VIP, 10);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       await lab.restore('pbx1');
       await waitSoleHolder(lab, 'pbx1', 60_000);
       await waitState(lab, 'pbx2', 'standby', 30_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       ping = await pinger.stop();
       failbacks.push(outageMs(ping));
       say(`    pbx2 yielded when pbx1 answered ${HEALTH.rise} times in a row; pbx1 claimed the VIPs once nobody answered on them`);

@@ -9,10 +9,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Lab, REPO_ROOT } from '../test/lab/harness';
-import { FAST_HEALTH, PBX_HA, pairNodes, prepareSsh, startPair, waitState } from '../test/lab/pair';
-
-const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
+import { Lab } from '../lab/lab';
+import { PBX_HA, WRITER } from '../lab/layout';
+import { FAST_HEALTH, pairNodes, prepareSsh, startPair, waitState } from '../lab/pair';
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
 async function timed(lab: Lab, what: string): Promise<number> {

@@ -5,10 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type Lab, type PbxNode, PBX_NODES } from '../../test/lab/harness';
-import { PBX_HA, agentStatus } from '../../test/lab/pair';
+import type { Lab } from '../../lab/lab';
+import { PBX_HA, PBX_NODES, type PbxNode } from '../../lab/layout';
+import { removeVips, soleHolder, waitSoleHolder, waitState } from '../../lab/pair';
+import { pollUntil, sleep } from '../../lab/run';
 import { KeepalivedNode } from './keepalived';
-import { removeVips, sleep, soleHolder, until } from './net';
 import type { AgentName, Timing } from './types';
 
 export interface PairDriver {
@@ -60,9 +61,9 @@ export class PbxHaDriver implements PairDriver {
     await this.lab.start('pbx1');
     await this.lab.start('pbx2');
     const limit = 30_000 + 10 * timing.intervalMs * timing.fall;
-    await until('pbx1 alone holding both VIPs (pbx-ha)', () => soleHolder(this.lab, 'pbx1'), limit, 200);
-    await until('pbx2 in standby (pbx-ha)', async () => (await agentStatus(this.lab, 'pbx2')).state === 'standby', limit, 300);
-    await until('pbx1 active (pbx-ha)', async () => (await agentStatus(this.lab, 'pbx1')).state === 'active', limit, 300);
+    await waitSoleHolder(this.lab, 'pbx1', limit, 200);
+    await waitState(this.lab, 'pbx2', 'standby', limit);
+    await waitState(this.lab, 'pbx1', 'active', limit);
   }
 
   plannedUnavailable(): string | null {
@@ -106,11 +107,11 @@ export class KeepalivedDriver implements PairDriver {
     const logStart = logSize(this.nodes.pbx2.logPath());
     await this.nodes.pbx1.start();
     const limit = 30_000 + 10 * timing.intervalMs * timing.fall;
-    await until('pbx1 alone holding both VIPs (keepalived)', () => soleHolder(this.lab, 'pbx1'), limit, 100);
+    await waitSoleHolder(this.lab, 'pbx1', limit, 100);
     await this.nodes.pbx2.start();
     // The backup enters BACKUP at once; then it must have heard the master (its down timer
     // runs from the adverts), so give it three advert intervals.
-    await until(
+    await pollUntil(
       'pbx2 in BACKUP (keepalived)',
       () => /\(VOIP\) Entering BACKUP STATE/.test(readFrom(this.nodes.pbx2.logPath(), logStart)),
       limit,

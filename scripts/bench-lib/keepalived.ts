@@ -10,7 +10,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Lab, type PbxNode, run } from '../../test/lab/harness';
+import type { Lab } from '../../lab/lab';
+import { type PbxNode, VIPS, type Vip } from '../../lab/layout';
+import { run } from '../../lab/run';
 import type { Timing } from './types';
 
 export const KEEPALIVED_DEFAULTS = [
@@ -25,18 +27,19 @@ export const KEEPALIVED_DEFAULTS = [
 
 export function keepalivedConfig(node: PbxNode, timing: Timing): string {
   const master = node === 'pbx1';
-  const instance = (name: string, iface: string, vrid: number, vip: string, route: string) => `
-vrrp_instance ${name} {
+  // The VIP's route as the lab's pbx-ha.conf has it, with the VIP as source (as pbx-ha adds it).
+  const instance = (v: Vip, vrid: number) => `
+vrrp_instance ${v.name.toUpperCase()} {
     state ${master ? 'MASTER' : 'BACKUP'}
-    interface ${iface}
+    interface ${v.iface}
     virtual_router_id ${vrid}
     priority ${master ? 150 : 100}
     advert_int ${timing.advertInt}
     virtual_ipaddress {
-        ${vip} dev ${iface}
+        ${v.address}/${v.prefix} dev ${v.iface}
     }
     virtual_routes {
-        ${route}
+        ${v.route.dst} via ${v.route.via} src ${v.address} dev ${v.iface}
     }
 }
 `;
@@ -48,12 +51,9 @@ global_defs {
 
 vrrp_sync_group PBX {
     group {
-        VOIP
-        DATA
-    }
+${VIPS.map((v) => `        ${v.name.toUpperCase()}\n`).join('')}    }
 }
-${instance('VOIP', 'eth0', 51, '192.0.2.10/24', '203.0.113.0/24 via 192.0.2.1 src 192.0.2.10 dev eth0')}${instance(
-    'DATA', 'eth1', 52, '198.51.100.10/24', 'default via 198.51.100.1 src 198.51.100.10 dev eth1')}`;
+${VIPS.map((v, i) => instance(v, 51 + i)).join('')}`;
 }
 
 /** keepalived's version line, e.g. "Keepalived v2.2.7 (01/16,2022)". */
@@ -100,7 +100,7 @@ export class KeepalivedNode {
         this.lab.script,
         ['exec', this.node, 'keepalived', '-n', '-l', '-D', '-G', '-P', '-f', this.confPath(),
           '-p', '/run/keepalived.pid', '-r', '/run/keepalived_vrrp.pid'],
-        { env: { ...process.env, PBX_LAB_PREFIX: this.lab.prefix, PBX_LAB_DIR: this.lab.dir }, stdio: ['ignore', log, log], detached: true },
+        { env: { ...process.env, ...this.lab.labEnv() }, stdio: ['ignore', log, log], detached: true },
       );
       this.child = child;
       this.exited = new Promise((resolve) => child.once('exit', () => resolve()));

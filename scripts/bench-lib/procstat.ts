@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { sleep } from './net';
+import { sleep } from '../../lab/run';
 import type { ResourceUse } from './types';
 
 const CLK_TCK = (() => {

@@ -3,6 +3,7 @@
  * (met or missed, with the numbers), pbx-ha's own figures, idle use beside keepalived, how it
  * was measured and with which settings.
  */
+import { GATEWAY } from '../../lab/layout';
 import { KEEPALIVED_DEFAULTS } from './keepalived';
 import { fmtMs, median, worst } from './stats';
 import type { AgentName, BenchResults, OutageRun, OutageScenario, Timing, TimingName } from './types';
@@ -276,7 +277,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
       'On a clean stop keepalived sends priority 0 and the backup takes over after the skew time alone (0.61 × advert_int).',
   );
   L.push(
-    '- pbx-ha: the lab configuration (VOIP and DATA VIPs with their routes, `track = 192.0.2.1`, `[garp] count = 5, interval = 200ms, repeat_after = 5s`), `timeout` = interval (default), replication on and paired (sshd in both nodes, `pbx-ha pair`), scheduled copies moved out of the outage runs.',
+    `- pbx-ha: the lab configuration (VOIP and DATA VIPs with their routes, \`track = ${GATEWAY.voip}\`, \`[garp] count = 5, interval = 200ms, repeat_after = 5s\`), \`timeout\` = interval (default), replication on and paired (sshd in both nodes, \`pbx-ha pair\`), scheduled copies moved out of the outage runs.`,
   );
   L.push(
     '- keepalived: two VRRP instances (VOIP on eth0, DATA on eth1, same routes with the VIP as source) in a sync group, priorities 150 (pbx1, `state MASTER`) and 100, `nopreempt` not set, multicast adverts (its default; on one LAN segment unicast peers would take the same path). Run with `keepalived -n -l -D -G -P` in each node, pid files in the node\'s private /run. Defaults left as they are: ' +

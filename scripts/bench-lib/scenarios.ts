@@ -6,19 +6,17 @@
  * from the one before.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
-import { type Lab, type PbxNode, REPO_ROOT } from '../../test/lab/harness';
-import { agentStatus } from '../../test/lab/pair';
+import type { Lab } from '../../lab/lab';
+import { ASTDB, type PbxNode, VOIP_VIP, WRITER } from '../../lab/layout';
+import { agentStatus, holdsAll, soleHolder } from '../../lab/pair';
+import { outageAround, startLivePinger } from '../../lab/pinger';
+import { pollUntil, sleep } from '../../lab/run';
 import { type PairDriver, cleanNodes, logSize, readFrom } from './drivers';
-import { VOIP_VIP, holdsAll, outageAround, sleep, soleHolder, startLivePinger, until } from './net';
 import { cpuTicks, measureTree, ticksToSeconds } from './procstat';
 import { median } from './stats';
 import type { AgentName, AstdbRun, IdleResult, OutageRun, OutageScenario, SoakResult, Timing } from './types';
 import { AGENTS, TIMINGS, detectionMs } from './types';
-
-export const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
-export const ASTDB = '/var/lib/asterisk/astdb.sqlite3';
 
 export type ConfigVariant = 'outage' | 'astdb' | 'soak';
 
@@ -68,7 +66,7 @@ async function measureEvent(
     await sleep(leadInMs(timing));
     const eventAt = Date.now();
     await what.event();
-    await until(what.desc, what.done, limitMs(timing), 200);
+    await pollUntil(what.desc, what.done, limitMs(timing), 200);
     await pinger.waitReplyAfter(Date.now(), 10_000);
     await sleep(tailMs(timing));
     const res = await pinger.stop();
@@ -280,7 +278,7 @@ export async function astdbRun(ctx: BenchContext, round: number): Promise<AstdbR
     await lab.cut('pbx1');
     const t1 = Date.now();
     const masterKey = lastKey(lab, 'pbx1');
-    await until('pbx2 holding the VIPs after the cut', () => holdsAll(lab, 'pbx2'), limitMs(timing), 100);
+    await pollUntil('pbx2 holding the VIPs after the cut', () => holdsAll(lab, 'pbx2'), limitMs(timing), 100);
     const slaveKey = lastKey(lab, 'pbx2');
     writer.kill('SIGTERM');
     if (masterKey <= k0) throw new Error(`the writer made no progress on pbx1 (key ${k0} -> ${masterKey})`);

@@ -22,7 +22,7 @@ test('FAULT 11: the peer\'s host key changes; pbx-ha\'s key is removed from the 
     n: 11,
     name: 'peer-key-changed-or-revoked',
     fault: "the slave's SSH host key changes; later pbx-ha's key is removed from the slave's authorized_keys",
-    holds: 'replication stops with a clear alert ("host key of 192.0.2.12 CHANGED", "root@192.0.2.12 refused pbx-ha\'s key … run \"pbx-ha pair\" again") in the history and pbx-ha status; failover and failback go on without it',
+    holds: 'replication stops with a clear alert ("host key of 192.0.2.12 CHANGED", "root@192.0.2.12 refused pbx-ha\'s key … run "pbx-ha pair" again") in the history and pbx-ha status; failover and failback go on without it',
   }, {}, async (f) => {
     const { lab } = f;
     // --- pbx2 "reinstalled": its sshd away for a while, then back with a new host key ---------

@@ -16,25 +16,33 @@
  * scripts/test-faults prints the summary and scripts/faults-table makes the README table.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, rmSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, appendFileSync, chmodSync, mkdirSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, appendFileSync, mkdirSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { AgentStatus } from '../../src/agent/status';
-import { Lab, type PbxNode, PBX_NODES, REPO_ROOT, requireLab, run } from '../lab/harness';
-import { DATA_VIP, FAST_HEALTH, PBX_HA, VOIP_VIP } from '../lab/pair';
+import { Lab, requireLab } from '../../lab/lab';
+import { ASTDB, DATA_VIP, PBX_HA, PBX_NODES, type PbxNode, REPO_ROOT, VOIP_VIP, WRITER, otherNode } from '../../lab/layout';
+import {
+  FAST_HEALTH,
+  type HolderSamples,
+  type LabAgentStatus,
+  agentStatus,
+  removeVips,
+  setUpTrustedLink,
+  startHolderSampler,
+  waitSoleHolder,
+  waitState,
+} from '../../lab/pair';
+import { processAlive as alive, sleep } from '../../lab/run';
 
-export { DATA_VIP, PBX_HA, VOIP_VIP };
+export { ASTDB, DATA_VIP, PBX_HA, VOIP_VIP, WRITER, sleep };
 export type { PbxNode };
 
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'faults', 'fixtures');
 export const RESULTS_FILE = path.join(REPO_ROOT, 'dist', 'faults-results.json');
 export const LOGS_DIR = path.join(REPO_ROOT, 'dist', 'faults-logs');
-export const ASTDB = '/var/lib/asterisk/astdb.sqlite3';
-export const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ----- parameters --------------------------------------------------------------------------------
 
@@ -180,7 +188,7 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
   };
   recordResult(result, f.seed !== undefined ? { seed: f.seed } : {});
   t.diagnostic(`FAULT ${spec.n} ${spec.name}: ${result.result} (${seconds} s)`);
-  if (error) throw error;
+  if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 
 // ----- processes inside a lab node ---------------------------------------------------------------
@@ -220,16 +228,6 @@ export function residentKiB(pid: number): number | null {
     return m ? Number(m[1]) : null;
   } catch {
     return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 
@@ -392,13 +390,7 @@ export class FaultLab {
 
   /** sshd in both nodes, root's own key from pbx1 to pbx2 (the administrator's), `pbx-ha pair`. */
   async pair(): Promise<void> {
-    const { lab } = this;
-    for (const node of PBX_NODES) await lab.startSshd(node);
-    await lab.exec('pbx1', ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/root/.ssh/id_ed25519']);
-    const authorized = lab.hostPath('pbx2', '/root/.ssh/authorized_keys');
-    writeFileSync(authorized, readFileSync(lab.hostPath('pbx1', '/root/.ssh/id_ed25519.pub')));
-    chmodSync(authorized, 0o600);
-    await lab.exec('pbx1', [PBX_HA, 'pair', '--fingerprint', await lab.hostKeyFingerprint('pbx2')], { timeoutMs: 60_000 });
+    await setUpTrustedLink(this.lab);
   }
 
   /** PostgreSQL in both nodes, with the tables the db copy carries. */
@@ -446,15 +438,9 @@ export class FaultLab {
     this.pids.delete(node);
   }
 
-  /** Removes the VIPs from a node by hand (what a reboot does). */
+  /** Removes the VIPs (and the routes from them) from a node by hand (what a reboot does). */
   async removeVips(node: PbxNode): Promise<void> {
-    const ns = this.lab.namespace(node);
-    for (const [vip, dev] of [
-      [`${VOIP_VIP}/24`, 'eth0'],
-      [`${DATA_VIP}/24`, 'eth1'],
-    ]) {
-      await run(['ip', '-n', ns, 'address', 'del', vip, 'dev', dev], { allowFail: true });
-    }
+    await removeVips(this.lab, node);
   }
 
   /** Kills the node's "Asterisk" (the astdb writer started by its services), as a reboot does. */
@@ -480,9 +466,8 @@ export class FaultLab {
     );
   }
 
-  async status(node: PbxNode): Promise<AgentStatus & { jobs?: { kind: string; lastError: { message: string } | null; consecutiveFailures: number; lastSuccess: unknown }[] }> {
-    const r = await this.lab.exec(node, [PBX_HA, 'status', '--json'], { timeoutMs: 10_000 });
-    return JSON.parse(r.stdout) as AgentStatus;
+  async status(node: PbxNode): Promise<LabAgentStatus> {
+    return agentStatus(this.lab, node);
   }
 
   async history(node: PbxNode, limit = 500): Promise<string> {
@@ -494,77 +479,30 @@ export class FaultLab {
   }
 
   async waitState(node: PbxNode, state: AgentStatus['state'], timeoutMs = SETTLE_MS): Promise<void> {
-    await this.lab.waitFor(`${node} in state ${state}`, async () => (await this.status(node)).state === state, timeoutMs, 200);
+    await waitState(this.lab, node, state, timeoutMs);
   }
 
   /** Who holds an address, straight from `ip -n NS` (no mount namespace: fast, for samplers). */
   async holders(vip: string): Promise<PbxNode[]> {
-    const found = await Promise.all(
-      PBX_NODES.map(async (node) => {
-        const r = await run(['ip', '-n', this.lab.namespace(node), '-4', '-o', 'addr', 'show'], { timeoutMs: 10_000 });
-        return r.stdout.includes(` ${vip}/`) ? node : null;
-      }),
-    );
-    return found.filter((n): n is PbxNode => n !== null);
+    return this.lab.holders(vip);
   }
 
   async waitSoleHolder(node: PbxNode, timeoutMs = SETTLE_MS): Promise<void> {
-    await this.lab.waitFor(
-      `${node} sole holder of ${VOIP_VIP} and ${DATA_VIP}`,
-      async () => {
-        for (const vip of [VOIP_VIP, DATA_VIP]) {
-          const h = await this.holders(vip);
-          if (h.length !== 1 || h[0] !== node) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-      100,
-    );
+    await waitSoleHolder(this.lab, node, timeoutMs);
   }
 
   /**
    * Samples the holders of both VIPs as fast as `ip -n` allows until stop(); reports the longest
    * stretch with two holders of one VIP.
    */
-  holderSampler(): { stop(): Promise<{ samples: number; longestDoubleMs: number; everHeld: PbxNode[] }> } {
-    let running = true;
-    let samples = 0;
-    let longestDoubleMs = 0;
-    const everHeld = new Set<PbxNode>();
-    const since = new Map<string, number>();
-    const loop = (async () => {
-      while (running) {
-        for (const vip of [VOIP_VIP, DATA_VIP]) {
-          const h = await this.holders(vip).catch(() => [] as PbxNode[]);
-          for (const n of h) everHeld.add(n);
-          const now = Date.now();
-          if (h.length > 1) {
-            if (!since.has(vip)) since.set(vip, now);
-            longestDoubleMs = Math.max(longestDoubleMs, now - since.get(vip)!);
-          } else {
-            since.delete(vip);
-          }
-        }
-        samples++;
-        await sleep(20);
-      }
-    })();
-    return {
-      async stop() {
-        running = false;
-        await loop;
-        return { samples, longestDoubleMs, everHeld: [...everHeld].sort() };
-      },
-    };
+  holderSampler(): { stop(): Promise<HolderSamples> } {
+    return startHolderSampler(this.lab);
   }
 
   /** MAC of `ip` in a node's neighbour table after one ping (null when it did not answer). */
   private async pingAndArp(from: 'phone' | 'gw', ip: string, dev: string): Promise<{ answered: boolean; mac: string | null }> {
     const answered = await this.lab.pingOnce(from, ip, 1000);
-    type Neigh = { dst: string; lladdr?: string };
-    const entries = await this.lab.ipJson<Neigh>(from, ['neigh', 'show', 'to', ip, 'dev', dev]);
-    return { answered, mac: entries.find((e) => e.dst === ip && e.lladdr)?.lladdr ?? null };
+    return { answered, mac: await this.lab.arpMac(from, ip, dev) };
   }
 
   // --- faults ------------------------------------------------------------------------------------
@@ -663,7 +601,7 @@ export class FaultLab {
    */
   async checkInvariants(opts: InvariantOptions = {}): Promise<void> {
     const holder = opts.holder ?? 'pbx1';
-    const other: PbxNode = holder === 'pbx1' ? 'pbx2' : 'pbx1';
+    const other = otherNode(holder);
     const settleMs = opts.settleMs ?? SETTLE_MS;
     await this.waitSoleHolder(holder, settleMs);
     await this.waitState(holder, 'active', settleMs);

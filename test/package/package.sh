@@ -43,7 +43,10 @@ export PBX_LAB_PREFIX=pbxpkg PBX_LAB_DIR=/tmp/pbx-ha-lab-pkg
 LAB_LOG="$PBX_LAB_DIR/pbx1/agent.log"
 # The agent's process as the launcher starts it: node /usr/lib/pbx-ha/bin/../dist/src/cli/main.js agent
 AGENT_RE='^node /usr/lib/pbx-ha/(bin/\.\./)?dist/src/cli/main\.js agent'
-VIPS=(192.0.2.10 198.51.100.10)
+# LAB_VOIP_VIP, LAB_DATA_VIP and the rest of the lab's layout.
+# shellcheck source=../../lab/layout.env
+source "$REPO/lab/layout.env"
+VIPS=("$LAB_VOIP_VIP" "$LAB_DATA_VIP")
 WAIT_OTHER_LABS="${PBX_PKG_WAIT:-300}"
 
 PASSED=0 FAILED=0 SKIPPED=0

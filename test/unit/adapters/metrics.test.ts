@@ -43,7 +43,7 @@ function baseStatus(): StatusAnswer {
 }
 
 let current = baseStatus();
-let wall = NOW;
+const wall = NOW;
 const source = { status: () => current, wallMs: () => wall };
 const log = new RecordingLogger();
 const servers: MetricsServer[] = [];
