@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VOIP_VIP, faultCase, sleep } from './lib';
-import { freezeNode, waitNetworkPointsAt } from './field';
+import { freezeNode, primeNeighbours, waitNetworkPointsAt } from './field';
 
 test('FAULT 13: the active master freezes for 1.5 s, then resumes', { timeout: 300_000 }, async (t) => {
   await faultCase(t, {
@@ -16,8 +16,11 @@ test('FAULT 13: the active master freezes for 1.5 s, then resumes', { timeout: 3
     holds: 'the slave takes over meanwhile; within 2 s of the resume the slave has yielded and the phone and the gateway point at the master, which re-announced the VIPs; the phone\'s longest outage under 3 s',
   }, {}, async (f) => {
     for (let round = 1; round <= 2; round++) {
+      await primeNeighbours(f);
       const pinger = await f.lab.startPhonePinger(VOIP_VIP, 10);
+      f.onCleanup(async () => void (await pinger.stop())); // also when the case fails half-way
       const sampler = f.holderSampler();
+      f.onCleanup(async () => void (await sampler.stop()));
       await sleep(500);
       const resumedAt = await freezeNode(f, 'pbx1', 1500);
       const pointedAfterMs = await waitNetworkPointsAt(f, 'pbx1', resumedAt, 2000);

@@ -16,6 +16,7 @@ test('FAULT 15: SIGTERM of the agent on the active master', { timeout: 300_000 }
   }, {}, async (f) => {
     // 1. A plain stop: the slave takes over through the trusted link.
     const pinger = await f.lab.startPhonePinger(VOIP_VIP, 10);
+    f.onCleanup(async () => void (await pinger.stop())); // also when the case fails half-way
     await sleep(500);
     await f.lab.stop('pbx1', 'TERM');
     f.pids.delete('pbx1');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../lab/harness';
 import { VOIP_VIP, faultCase, sleep } from './lib';
-import { waitNetworkPointsAt } from './field';
+import { primeNeighbours, waitNetworkPointsAt } from './field';
 
 test('FAULT 16: the MAC address of a node changes', { timeout: 300_000 }, async (t) => {
   await faultCase(t, {
@@ -23,7 +23,9 @@ test('FAULT 16: the MAC address of a node changes', { timeout: 300_000 }, async 
     };
     await setMacs('02:00:00:00:02:10', '02:00:00:00:02:11');
     await sleep(1000);
+    await primeNeighbours(f);
     const pinger = await f.lab.startPhonePinger(VOIP_VIP, 10);
+    f.onCleanup(async () => void (await pinger.stop())); // also when the case fails half-way
     await sleep(500);
     await f.lab.cut('pbx1');
     await f.lab.waitFor('pbx2 holds the VOIP VIP', async () => (await f.holders(VOIP_VIP)).includes('pbx2'), 5000, 10);

@@ -78,6 +78,16 @@ export async function macNow(f: FaultLab, node: PbxNode, dev: string): Promise<s
 }
 
 /**
+ * Gives the phone an ARP entry for the VOIP VIP and the gateway one for the DATA VIP (one ping
+ * each): a gratuitous ARP updates an existing entry, so afterwards they show whom the network
+ * was last told holds the VIPs.
+ */
+export async function primeNeighbours(f: FaultLab): Promise<void> {
+  assert.ok(await f.lab.pingOnce('phone', VOIP_VIP, 2000), `the phone reaches ${VOIP_VIP}`);
+  assert.ok(await f.lab.pingOnce('gw', DATA_VIP, 2000), `the gateway reaches ${DATA_VIP}`);
+}
+
+/**
  * Waits until the phone's entry for the VOIP VIP and the gateway's for the DATA VIP carry the
  * MACs of `holder`'s interfaces (read at each poll: they may just have changed). Returns how long
  * it took, from `sinceMs` (wall clock).
