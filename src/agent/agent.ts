@@ -128,7 +128,9 @@ export class Agent {
       beforeFailback: () => (this.beforeFailback ? this.beforeFailback() : Promise.resolve('nothing to fetch')),
       finalSync: () => (this.finalSync ? this.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
-      conflictCheck: () => this.conflictCheck(),
+      // At the moments when the peer may have taken the VIPs, the check listens no longer than a
+      // probe does: a slave beside a master that holds them yields within one detection interval.
+      conflictCheck: () => this.conflictCheck(Math.min(CONFLICT_CHECK_TIMEOUT_MS, this.config.health.timeoutMs)),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
       checkScript: deps.checkScript,
     });
@@ -477,13 +479,13 @@ export class Agent {
     }
   }
 
-  /** While active, asks on each link whether another MAC answers for our VIPs. */
-  private conflictCheck(): void {
+  /** While active, asks on each link whether another MAC answers for our VIPs (listening `timeoutMs`). */
+  private conflictCheck(timeoutMs = CONFLICT_CHECK_TIMEOUT_MS): void {
     const view = this.machine.view();
     if (this.stopping || view.state !== 'active') return;
     for (const vip of this.config.vips) {
       this.deps.arp
-        .whoHas(vip.address, vip.interface, CONFLICT_CHECK_TIMEOUT_MS)
+        .whoHas(vip.address, vip.interface, timeoutMs)
         .then((macs) => {
           if (macs.length) this.enqueue({ kind: 'conflict', nowMs: this.deps.clock.nowMs(), vip: vip.name, macs });
         })
