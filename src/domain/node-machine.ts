@@ -256,6 +256,10 @@ export class NodeMachine {
           actions.push({ kind: 'garp', vips: [event.vip] });
         } else if (this.state === 'active') {
           this.handedOver = false;
+          // The master holds the VIPs, so it runs: its silence, if it was declared, is over.
+          // Counting from now, as after a fault: else the slave, still short of `rise` answers
+          // (a conflict check at the master's first answer ends sooner), would take them again.
+          this.peer = resetBaseline(this.peer, now);
           const released = this.planned('standby', now, `another node answers for VIP ${event.vip}`);
           return { actions: [...actions, ...released.actions], transition: released.transition };
         }

@@ -117,8 +117,17 @@ test('silence: the master answering again makes an active slave look for it hold
   s.m.handle({ kind: 'peer-link', nowMs: 5200 }); // paired: the slave would wait for a release request
   assert.deepEqual(kinds(s.peer(6000)), ['conflict-check'], 'the first answer after the silence');
   assert.deepEqual(kinds(s.peer(6200)), [], 'once');
-  s.m.handle({ kind: 'conflict', nowMs: 6600, vip: 'data', macs: ['02:00:00:00:01:02'] });
+  s.m.handle({ kind: 'conflict', nowMs: 6300, vip: 'data', macs: ['02:00:00:00:01:02'] });
   assert.equal(s.state, 'standby', 'the master holds them: the slave yields at once');
+  // One answer so far, `rise` is 3: the slave must not take them again meanwhile.
+  s.tick(6400);
+  s.peer(6400);
+  assert.equal(s.state, 'standby', 'no second takeover before `rise` answers');
+  s.peer(6600);
+  assert.equal(s.state, 'standby');
+  // A master that really goes silent afterwards is still detected: fall × interval after its last answer.
+  s.tick(6602 + 3000 + 10);
+  assert.equal(s.state, 'active');
 });
 
 test('silence: an active master whose slave answers again re-announces and looks for another holder, once', () => {
