@@ -220,6 +220,7 @@ export class NodeMachine {
     let peerMayHaveServed = false;
     /** Interfaces whose MAC changed: the VIPs on them are announced again. */
     let newMacs: string[] = [];
+    const peerWasDown = this.peer.status === 'down';
     switch (event.kind) {
       case 'probe-result':
         // The peer answers again after it was declared down: a cut or a silence ended, during
@@ -309,6 +310,8 @@ export class NodeMachine {
         assertNever(event);
     }
     this.evaluateDetectors(now);
+    // Declared down by this event, at a deadline or by a probe's timeout alike.
+    if (!peerWasDown && this.peer.status === 'down') this.peerSilent = true;
 
     const transition = this.maybeTransition(now);
     if (transition) actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
@@ -446,9 +449,7 @@ export class NodeMachine {
 
   private evaluateDetectors(now: number): void {
     const t = this.settings.timing;
-    const wasDown = this.peer.status === 'down';
     this.peer = evaluate(this.peer, t, now);
-    if (!wasDown && this.peer.status === 'down') this.peerSilent = true;
     for (const [k, d] of this.tracks) this.tracks.set(k, evaluate(d, t, now));
     if (this.peer.status !== 'up') this.peerUpSinceMs = null;
     else this.peerUpSinceMs ??= now;

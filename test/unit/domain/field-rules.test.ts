@@ -130,6 +130,17 @@ test('silence: the master answering again makes an active slave look for it hold
   assert.equal(s.state, 'active');
 });
 
+test('silence: a master declared down by a probe\'s timeout (not a deadline) is looked for too when it answers again', () => {
+  const s = new Node(pairConfig(), 'pbx2');
+  s.read(0, []);
+  for (const t of [0, 1000, 2000]) s.peer(t);
+  s.peer(4000, false); // times out at 5000: 2998 ms after the last answer, not yet down
+  s.m.handle({ kind: 'probe-result', target: { kind: 'peer' }, sentAtMs: 4500, nowMs: 5100, answered: false });
+  assert.equal(s.state, 'active');
+  s.read(5200, ['voip', 'data']);
+  assert.deepEqual(kinds(s.peer(6000)), ['conflict-check']);
+});
+
 test('silence: an active master whose slave answers again re-announces and looks for another holder, once', () => {
   const m = activeMaster();
   m.peer(3000, false);
