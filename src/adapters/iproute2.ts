@@ -6,6 +6,7 @@ import type { NetChange } from '../domain/actions';
 import type { ActualAddress, ActualRoute } from '../domain/reconcile';
 import type { NetPort, NetReading } from '../ports/network';
 import { CommandError, runCommand } from './exec';
+import { allowPromotion, deletionTakesOthers, type InetAddress } from './promote-secondaries';
 
 const IP = '/usr/sbin/ip';
 const TIMEOUT_MS = 5000;
@@ -13,7 +14,9 @@ const TIMEOUT_MS = 5000;
 interface IpAddrJson {
   ifname: string;
   flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  /** The link-layer address (a MAC for Ethernet). */
+  address?: string;
+  addr_info?: { family: string; local: string; prefixlen: number; secondary?: boolean }[];
 }
 
 interface IpRouteJson {
@@ -24,18 +27,20 @@ interface IpRouteJson {
 }
 
 /** Parses `ip -json addr show`; exported for tests. */
-export function parseAddrJson(text: string): { addresses: ActualAddress[]; carrier: Record<string, boolean> } {
+export function parseAddrJson(text: string): { addresses: ActualAddress[]; carrier: Record<string, boolean>; macs: Record<string, string> } {
   const links = JSON.parse(text) as IpAddrJson[];
   const addresses: ActualAddress[] = [];
   const carrier: Record<string, boolean> = {};
+  const macs: Record<string, string> = {};
   for (const link of links) {
     // LOWER_UP is the carrier as the driver reports it; UP alone is only the admin state.
     carrier[link.ifname] = (link.flags ?? []).includes('LOWER_UP');
+    if (typeof link.address === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.address)) macs[link.ifname] = link.address;
     for (const a of link.addr_info ?? []) {
       if (a.family === 'inet') addresses.push({ ifname: link.ifname, address: a.local, prefixLength: a.prefixlen });
     }
   }
-  return { addresses, carrier };
+  return { addresses, carrier, macs };
 }
 
 /** Parses `ip -json route show`; exported for tests. */
@@ -103,11 +108,45 @@ export class Iproute2Net implements NetPort {
     // each spawn forks the whole agent, which costs more CPU than `ip` itself.
     const { stdout } = await runCommand([IP, '-json', '-batch', '-'], { timeoutMs: TIMEOUT_MS, input: READ_BATCH });
     const [addr, route] = splitBatchJson(stdout, 2);
-    const { addresses, carrier } = parseAddrJson(addr);
-    return { actual: { addresses, routes: parseRouteJson(route) }, carrier };
+    const { addresses, carrier, macs } = parseAddrJson(addr);
+    return { actual: { addresses, routes: parseRouteJson(route) }, carrier, macs };
   }
 
-  async apply(changes: NetChange[]): Promise<void> {
+  async apply(all: NetChange[]): Promise<void> {
+    if (all.length === 0) return;
+    // A deleted VIP must never take the node's own address with it (promote-secondaries.ts).
+    const kept = await this.unsafeDeletions(all);
+    const changes = all.filter((c) => !kept.some((k) => k.change === c));
+    await this.applyBatch(changes);
+    if (kept.length) throw new Error(kept.map((k) => `"ip ${batchLine(k.change)}" not run: ${k.why}`).join('; '));
+  }
+
+  /**
+   * Deletions of VIPs that would delete other addresses with them: none where promote_secondaries
+   * could be set (the usual case); where it could not, those of a primary address with secondaries.
+   */
+  private async unsafeDeletions(changes: NetChange[]): Promise<{ change: NetChange; why: string }[]> {
+    const deletions = changes.filter((c) => c.kind === 'delete-address');
+    const failed = allowPromotion([...new Set(deletions.map((c) => c.ifname))]);
+    const unsafe: { change: NetChange; why: string }[] = [];
+    for (const { ifname, error } of failed) {
+      const addresses = await this.inetAddresses(ifname).catch(() => null);
+      for (const c of deletions.filter((d) => d.ifname === ifname)) {
+        if (addresses === null || deletionTakesOthers(c.address, addresses)) {
+          unsafe.push({ change: c, why: `${c.address} is the primary address of its subnet on ${ifname} and promote_secondaries cannot be set there (${error}): deleting it would delete the node's own address with it` });
+        }
+      }
+    }
+    return unsafe;
+  }
+
+  private async inetAddresses(ifname: string): Promise<InetAddress[]> {
+    const { stdout } = await runCommand([IP, '-json', 'address', 'show', 'dev', ifname], { timeoutMs: TIMEOUT_MS });
+    const [link] = JSON.parse(stdout) as IpAddrJson[];
+    return (link?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
+  }
+
+  private async applyBatch(changes: NetChange[]): Promise<void> {
     if (changes.length === 0) return;
     const lines = changes.map(batchLine);
     try {

@@ -1,6 +1,7 @@
-// Watches link and address changes with a long-running `ip -o monitor link address`, so
-// that a pulled cable or an address deleted by hand is seen at once rather than at the
-// next periodic reconcile. The monitor is restarted (with a delay) if it ever exits.
+// Watches link, address and route changes with a long-running `ip -o monitor link address
+// route`, so that a pulled cable, a changed MAC, or an address or a route deleted or changed by
+// hand is seen at once rather than at the next periodic reconcile. The monitor is restarted
+// (with a delay) if it ever exits.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../ports/log';
@@ -19,7 +20,7 @@ export class LinkMonitor {
 
   start(): void {
     this.stopped = false;
-    const child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address', 'route'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let buffered = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {

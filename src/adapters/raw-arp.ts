@@ -102,8 +102,6 @@ export class RawArp implements ArpPort {
   private lastStartMs = -Infinity;
   private nextId = 0;
   private closed = false;
-  /** MAC of each interface, fetched once; dropped when a send on that interface fails. */
-  private macs = new Map<string, Promise<string>>();
 
   constructor(options: RawArpOptions = {}) {
     this.command = options.command ?? [DEFAULT_HELPER_PATH];
@@ -119,6 +117,11 @@ export class RawArp implements ArpPort {
    * every `intervalMs`; resolves after the last. A frame that cannot be sent does not stop the
    * burst (the link may come back in time for the next one); the burst then fails at its end,
    * saying how many frames were lost and why the first was.
+   *
+   * Each frame carries the interface's MAC as it is when the frame is sent, asked of the helper
+   * (SIOCGIFHWADDR) every time, never cached: a bond failing over to another NIC, or a VM's NIC
+   * replaced, changes it, and an announcement with the old one points the phones at a MAC that
+   * no longer answers (one more round trip to the helper, a fraction of a millisecond).
    */
   async announce(address: string, ifname: string, count: number, intervalMs: number): Promise<void> {
     checkIpv4(address);
@@ -133,12 +136,8 @@ export class RawArp implements ArpPort {
       try {
         const mac = await this.macOf(ifname);
         const frame = gratuitousArpRequest(mac, address).toString('hex');
-        const answer = await this.request('send', [ifname, frame], `send on ${ifname}`, ['ok'], this.requestTimeoutMs);
-        // The interface was deleted and created again: its MAC may be new too.
-        if (answer.rest[0] === 'reopened') this.macs.delete(ifname);
+        await this.request('send', [ifname, frame], `send on ${ifname}`, ['ok'], this.requestTimeoutMs);
       } catch (e) {
-        // The MAC may be what changed (a bond failing over, an interface recreated).
-        this.macs.delete(ifname);
         failed++;
         firstError ??= e as Error;
       }
@@ -164,27 +163,19 @@ export class RawArp implements ArpPort {
     return answer.kind === 'taken' ? (answer.rest[0] ?? '').split(',').filter((m) => m !== '') : [];
   }
 
-  /** The MAC address of `ifname` (`aa:bb:cc:dd:ee:ff`), asked of the helper once and cached. */
+  /** Starts the helper and checks that it can read each interface's MAC (an Ethernet interface). */
   async prepare(ifnames: string[]): Promise<void> {
     await Promise.all(ifnames.map((i) => this.macOf(i)));
   }
 
-  macOf(ifname: string): Promise<string> {
+  /** The MAC address of `ifname` (`aa:bb:cc:dd:ee:ff`) as it is now, asked of the helper. */
+  async macOf(ifname: string): Promise<string> {
     checkIfname(ifname);
-    if (this.closed) return Promise.reject(new Error(`pbx-ha-arp mac of ${ifname}: RawArp is closed`));
-    let mac = this.macs.get(ifname);
-    if (!mac) {
-      mac = this.request('mac', [ifname], `mac of ${ifname}`, ['mac'], this.requestTimeoutMs).then((a) => {
-        const text = a.rest[0] ?? '';
-        if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(text)) throw new Error(`pbx-ha-arp: bad answer to mac of ${ifname}: ${a.rest.join(' ')}`);
-        return text;
-      });
-      mac.catch(() => {
-        if (this.macs.get(ifname) === mac) this.macs.delete(ifname);
-      });
-      this.macs.set(ifname, mac);
-    }
-    return mac;
+    if (this.closed) throw new Error(`pbx-ha-arp mac of ${ifname}: RawArp is closed`);
+    const a = await this.request('mac', [ifname], `mac of ${ifname}`, ['mac'], this.requestTimeoutMs);
+    const text = a.rest[0] ?? '';
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(text)) throw new Error(`pbx-ha-arp: bad answer to mac of ${ifname}: ${a.rest.join(' ')}`);
+    return text;
   }
 
   /** Ends the helper's input and kills it; pending and later requests fail. Resolves once it has exited. */

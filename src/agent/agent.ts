@@ -110,6 +110,9 @@ export class Agent {
       beforeFailback: () => (deps.peer ? deps.peer.beforeFailback() : Promise.resolve('nothing to fetch')),
       finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
+      // At the moments when the peer may have taken the VIPs, the check listens no longer than a
+      // probe does: a slave beside a master that holds them yields within one detection interval.
+      conflictCheck: () => this.conflictCheck(Math.min(CONFLICT_CHECK_TIMEOUT_MS, this.config.health.timeoutMs)),
       onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
       checkScript: deps.checkScript,
     });
@@ -126,7 +129,7 @@ export class Agent {
     this.machine = new NodeMachine(this.settings(this.ownInterfaces(first)), this.deps.clock.nowMs());
     const { node, role, peer } = this.identity;
     this.deps.log.log('info', `pbx-ha agent started: node ${node}, role ${role}, peer ${peer}, state init`);
-    this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: first.actual, carrier: first.carrier });
+    this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: first.actual, carrier: first.carrier, macs: first.macs });
     this.startLoops();
   }
 
@@ -135,16 +138,46 @@ export class Agent {
     return this.queue;
   }
 
-  /** Stops every loop, then releases the VIPs unless told to keep them. */
+  /**
+   * Stops every loop, then does with the VIPs what the stop plan says (domain/stop-plan.ts):
+   * hands them over to the peer, releases them, or keeps them.
+   */
   async stop(release: boolean): Promise<void> {
     this.stopping = true;
     this.stopLoops();
     await this.queue;
-    await this.executor.run(this.machine.stop(release));
+    const plan = this.machine.stopPlan(release);
+    let outcome: string;
+    switch (plan.kind) {
+      case 'nothing':
+        outcome = 'no VIP held';
+        break;
+      case 'release':
+        await this.executor.run(this.machine.releaseOnStop());
+        outcome = `VIPs released (${plan.why})`;
+        break;
+      case 'keep':
+        outcome = `VIPs kept as they are: ${plan.why}`;
+        break;
+      case 'hand-over': {
+        const { peer } = this.identity;
+        const failure = await handOver(this.deps.peer?.request ?? null, this.deps.clock, STOP_HANDOVER_TIMEOUT_MS);
+        if (failure === null) {
+          this.deps.log.log('info', `stopping: handed over to ${peer}, which is now active`);
+          await this.executor.run(this.machine.releaseOnStop());
+          outcome = `VIPs released, handed over to ${peer}`;
+        } else {
+          // Released, they would be nobody's: the slave hears this host and never takes over.
+          this.executor.alert(`stopping: ${peer} could not take over (${failure}); the VIPs are kept on ${this.identity.node}, which no agent watches until pbx-ha starts again`);
+          outcome = 'VIPs kept as they are: nobody could take them over';
+        }
+        break;
+      }
+    }
     await this.executor.settle();
     this.deps.prober.close();
     await this.deps.arp.close();
-    this.deps.log.log('info', release ? 'pbx-ha agent stopped; VIPs released' : 'pbx-ha agent stopped; VIPs kept as they are');
+    this.deps.log.log('info', `pbx-ha agent stopped; ${outcome}`);
   }
 
   /** Takes a validated new configuration (SIGHUP). VIPs dropped from it are released. */
@@ -164,7 +197,7 @@ export class Agent {
       this.stopLoops();
       this.startLoops();
       this.deps.log.log('info', `configuration reloaded from ${config.file}`);
-      await this.process({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: reading.actual, carrier: reading.carrier });
+      await this.process({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: reading.actual, carrier: reading.carrier, macs: reading.macs });
     });
   }
 
@@ -405,7 +438,7 @@ export class Agent {
     try {
       const r = await this.deps.net.read();
       this.lastReadError = null;
-      const event: MachineEvent = { kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier };
+      const event: MachineEvent = { kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier, macs: r.macs };
       // Checked when its turn in the queue comes: the events before it may change addresses.
       void this.enqueueWork(async () => {
         if (epoch === this.netEpoch) return this.process(event);
@@ -418,13 +451,13 @@ export class Agent {
     }
   }
 
-  /** While active, asks on each link whether another MAC answers for our VIPs. */
-  private conflictCheck(): void {
+  /** While active, asks on each link whether another MAC answers for our VIPs (listening `timeoutMs`). */
+  private conflictCheck(timeoutMs = CONFLICT_CHECK_TIMEOUT_MS): void {
     const view = this.machine.view();
     if (this.stopping || view.state !== 'active') return;
     for (const vip of this.config.vips) {
       this.deps.arp
-        .whoHas(vip.address, vip.interface, CONFLICT_CHECK_TIMEOUT_MS)
+        .whoHas(vip.address, vip.interface, timeoutMs)
         .then((macs) => {
           if (macs.length) this.enqueue({ kind: 'conflict', nowMs: this.deps.clock.nowMs(), vip: vip.name, macs });
         })
@@ -484,6 +517,27 @@ export class Agent {
 }
 
 const STALL_LOG_EVERY_MS = 60_000;
+/** How long a stopping agent waits for its peer to take over (systemd waits 90 s by default). */
+const STOP_HANDOVER_TIMEOUT_MS = 20_000;
+
+/** Asks the peer to take over now; null when it did, else why not. */
+async function handOver(send: PeerRequester | null, clock: Clock, timeoutMs: number): Promise<string | null> {
+  if (!send) return 'no trusted link';
+  let timer: Timer | undefined;
+  try {
+    const done = await Promise.race([
+      send('peer-takeover', () => true),
+      new Promise<never>((_, reject) => {
+        timer = clock.after(timeoutMs, () => reject(new Error(`no answer within ${timeoutMs} ms`)));
+      }),
+    ]);
+    return done ? null : 'the request was not sent';
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    timer?.cancel();
+  }
+}
 /** A release request failing this many times in a row raises an alert (before: warnings). */
 const RELEASE_FAILURES_ALERTED = 3;
 

@@ -31,6 +31,8 @@ export interface ExecutorDeps {
   finalSync?: () => Promise<string>;
   /** Sends a request to the peer's agent; its answer comes back as an event. */
   peerRequest?: (request: 'peer-takeover' | 'peer-release') => void;
+  /** Looks for another holder of the VIPs now; a finding comes back as a `conflict` event. */
+  conflictCheck?: () => void;
   /** Told of every alert, to keep it in the history. */
   onAlert?: (message: string) => void;
   /**
@@ -88,6 +90,9 @@ export class Executor {
           break;
         case 'garp':
           this.deps.garp.announce(action.vips);
+          break;
+        case 'conflict-check':
+          this.deps.conflictCheck?.();
           break;
         case 'services': {
           const done = this.queueServices(action.command);

@@ -19,6 +19,8 @@ export function machineSettingsFor(config: PbxHaConfig, identity: Identity, ownI
     checks: config.checks.map((c) => ({ name: c.name, rise: c.rise, fall: c.fall })),
     failback: config.failover.failback,
     failbackDelayMs: config.failover.failbackDelayMs,
+    intervalMs: config.health.intervalMs,
+    trustedLink: config.replication.enabled,
   };
 }
 

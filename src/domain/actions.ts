@@ -16,6 +16,11 @@ export type Action =
   /** Announce these VIPs with bursts of gratuitous ARP (the agent repeats and refreshes them). */
   | { kind: 'garp'; vips: string[] }
   /**
+   * Ask now, on each VIP's link, whether another MAC answers for the VIPs this node holds (as
+   * the periodic check does); an answer comes back as a `conflict` event.
+   */
+  | { kind: 'conflict-check' }
+  /**
    * Start or stop the PBX services. `wait`: the next actions must wait for the command
    * (going passive, services stop before the addresses go); otherwise it runs on its own
    * lane so that a slow start never delays the takeover.

@@ -17,6 +17,8 @@ import { allowBlind, downDeadlineMs, evaluate, newDetector, recordAnswer, record
 import type { NodeState } from './states';
 import { assertNever, holdsVips } from './states';
 import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
+import { changedMacs, peerCouldHaveTakenOver } from './field-rules';
+import { planStop, type StopPlan } from './stop-plan';
 
 export interface MachineSettings {
   nodeName: string;
@@ -35,6 +37,14 @@ export interface MachineSettings {
   failback: 'auto' | 'manual';
   /** With auto, how long the master must have been healthy before it takes them back. */
   failbackDelayMs: number;
+  /** `[health] interval`: how often the peer probes this node (both share one file). */
+  intervalMs: number;
+  /**
+   * Whether the trusted link to the peer is in use (`[replication] enabled`): without it no
+   * request is sent to the peer (takeover, release, last copy), and the slave gives the VIPs
+   * back by itself, since nobody can ask it to.
+   */
+  trustedLink: boolean;
 }
 
 export type ProbeTarget =
@@ -46,7 +56,7 @@ export type ProbeTarget =
 export type MachineEvent =
   | { kind: 'probe-result'; target: ProbeTarget; sentAtMs: number; nowMs: number; answered: boolean }
   /** What iproute2 shows: addresses, routes and the carrier of each watched interface. */
-  | { kind: 'net-read'; nowMs: number; actual: ActualNet; carrier: Record<string, boolean> }
+  | { kind: 'net-read'; nowMs: number; actual: ActualNet; carrier: Record<string, boolean>; macs?: Record<string, string> }
   /** Time passed (a detection deadline was reached). */
   | { kind: 'tick'; nowMs: number }
   /** The agent's timers fired `blindMs` late: it could not probe nor read answers meanwhile. */
@@ -136,6 +146,10 @@ export class NodeMachine {
   private masterLinkSeen = false;
   /** When the peer's detector last became `up` (null while it is not up). */
   private peerUpSinceMs: number | null = null;
+  /** The peer was declared down and has not answered since: its first answer is a return. */
+  private peerSilent = false;
+  /** The MAC of each interface at the last reading (null: none read yet). */
+  private macs: Record<string, string> | null = null;
 
   constructor(
     private settings: MachineSettings,
@@ -202,19 +216,35 @@ export class NodeMachine {
   handle(event: MachineEvent): { actions: Action[]; transition: Transition | null } {
     const actions: Action[] = [];
     const now = event.nowMs;
+    /** Something happened after which the network may no longer point at this node (see below). */
+    let peerMayHaveServed = false;
+    /** Interfaces whose MAC changed: the VIPs on them are announced again. */
+    let newMacs: string[] = [];
+    const peerWasDown = this.peer.status === 'down';
     switch (event.kind) {
       case 'probe-result':
+        // The peer answers again after it was declared down: a cut or a silence ended, during
+        // which either node may have taken the VIPs.
+        if (event.target.kind === 'peer' && event.answered && this.peerSilent && event.sentAtMs >= this.peer.baselineMs) {
+          this.peerSilent = false;
+          peerMayHaveServed = true;
+        }
         this.recordProbe(event.target, event.sentAtMs, now, event.answered);
         break;
       case 'net-read':
         this.carrier = event.carrier;
         this.held = heldVips(this.settings.vips, event.actual);
+        if (event.macs) {
+          newMacs = changedMacs(this.macs, event.macs, [...new Set(this.settings.vips.map((v) => v.interface))]);
+          this.macs = event.macs;
+        }
         break;
       case 'tick':
         break;
       case 'stall':
         this.peer = allowBlind(this.peer, event.blindMs);
         for (const [k, d] of this.tracks) this.tracks.set(k, allowBlind(d, event.blindMs));
+        peerMayHaveServed = peerCouldHaveTakenOver(event.blindMs, this.settings.intervalMs, this.settings.timing.downAfterMs);
         break;
       case 'conflict':
         actions.push({
@@ -227,6 +257,10 @@ export class NodeMachine {
           actions.push({ kind: 'garp', vips: [event.vip] });
         } else if (this.state === 'active') {
           this.handedOver = false;
+          // The master holds the VIPs, so it runs: its silence, if it was declared, is over.
+          // Counting from now, as after a fault: else the slave, still short of `rise` answers
+          // (a conflict check at the master's first answer ends sooner), would take them again.
+          this.peer = resetBaseline(this.peer, now);
           const released = this.planned('standby', now, `another node answers for VIP ${event.vip}`);
           return { actions: [...actions, ...released.actions], transition: released.transition };
         }
@@ -276,9 +310,12 @@ export class NodeMachine {
         assertNever(event);
     }
     this.evaluateDetectors(now);
+    // Declared down by this event, at a deadline or by a probe's timeout alike.
+    if (!peerWasDown && this.peer.status === 'down') this.peerSilent = true;
 
     const transition = this.maybeTransition(now);
     if (transition) actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
+    if (!transition && this.state === 'active') actions.push(...this.followTheHolder(peerMayHaveServed, newMacs));
 
     // Reconcile after the decision: an active node repairs missing addresses or routes,
     // a passive one removes stale ones. `init` leaves everything as it found it.
@@ -290,11 +327,29 @@ export class NodeMachine {
         this.held = holdsVips(this.state) ? this.settings.vips.map((v) => v.name) : [];
       }
     }
-    if (this.failbackPending() && !this.releaseAsked && this.failbackDue(now)) {
+    if (this.settings.trustedLink && this.failbackPending() && !this.releaseAsked && this.failbackDue(now)) {
       this.releaseAsked = true;
       actions.push({ kind: 'peer-request', request: 'peer-release' });
     }
     return { actions, transition };
+  }
+
+  /**
+   * The network follows the holder (docs/behavior.md): after a moment in which the peer may have
+   * taken the VIPs (this agent stalled long enough, or the peer answers again after it was
+   * declared down), the master, entitled to them, announces them again and looks for another
+   * holder; the slave only looks, and yields at once if the master holds them (a `conflict`),
+   * rather than when an ARP cache or a grace period expires. A VIP whose interface changed its
+   * MAC is announced again with the new one.
+   */
+  private followTheHolder(peerMayHaveServed: boolean, newMacs: string[]): Action[] {
+    const actions: Action[] = [];
+    const names = this.settings.vips.map((v) => v.name);
+    const announce = new Set(this.settings.vips.filter((v) => newMacs.includes(v.interface)).map((v) => v.name));
+    if (peerMayHaveServed && this.settings.role === 'master') for (const n of names) announce.add(n);
+    if (announce.size) actions.push({ kind: 'garp', vips: names.filter((n) => announce.has(n)) });
+    if (peerMayHaveServed) actions.push({ kind: 'conflict-check' });
+    return actions;
   }
 
   /** Master in standby, the slave serving, and a failback to come (auto, or asked for). */
@@ -350,9 +405,21 @@ export class NodeMachine {
     return [...this.vipProbes.values()].every((p) => p.result === 'silent');
   }
 
-  /** Actions to run when the agent stops: release unless told to keep the VIPs. */
-  stop(release: boolean): Action[] {
-    if (!release || (this.held.length === 0 && !holdsVips(this.state))) return [];
+  /** What to do with the VIPs when the agent stops (see stop-plan.ts). */
+  stopPlan(release: boolean): StopPlan {
+    return planStop({
+      release,
+      role: this.settings.role,
+      state: this.state,
+      holds: this.held.length > 0 || holdsVips(this.state),
+      peerUp: this.peer.status === 'up',
+      trustedLink: this.settings.trustedLink,
+      handedOver: this.handedOver,
+    });
+  }
+
+  /** Actions that release the VIPs of a stopping agent. */
+  releaseOnStop(): Action[] {
     return [
       { kind: 'notify', event: 'stopping', state: this.state },
       { kind: 'net', changes: this.settings.vips.flatMap(releaseChanges), reason: 'agent stopping' },
@@ -457,7 +524,8 @@ export class NodeMachine {
         if (this.peer.status === 'up') {
           // Once serving, the slave gives the VIPs back by itself only with failback = auto
           // and no delay (the original design); otherwise the master asks when it is time.
-          const waitsToBeAsked = this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0;
+          // Without the trusted link nobody can ask: it gives them back when the master answers.
+          const waitsToBeAsked = this.settings.trustedLink && (this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0);
           if (this.state === 'active' && waitsToBeAsked) return stay;
           const until = this.handbackWaitUntilMs();
           if (until !== null) {
@@ -520,7 +588,7 @@ export class NodeMachine {
     const stopServices = to === 'maintenance' || (to === 'standby' && this.settings.role === 'slave');
     if (stopServices) actions.push({ kind: 'services', command: 'stop', wait: true });
     // A planned handover sends the last astdb changes once the services are stopped.
-    if (to === 'maintenance' && from === 'active') actions.push({ kind: 'final-sync' });
+    if (to === 'maintenance' && from === 'active' && this.settings.trustedLink) actions.push({ kind: 'final-sync' });
     // `fault` leaves the services as they are: this node cannot judge whether to stop them.
     if (from === 'active' || this.held.length) {
       actions.push({ kind: 'net', changes: vips.flatMap(releaseChanges), reason: `${from} -> ${to} (${reason})` });
@@ -530,7 +598,7 @@ export class NodeMachine {
     // lost DATA link) tells the slave to take over now, rather than leaving the phones
     // without a PBX until the slave's detector notices, which it never would: the master
     // still answers ping.
-    if (from === 'active' && this.settings.role === 'master' && (to === 'maintenance' || to === 'fault')) {
+    if (from === 'active' && this.settings.role === 'master' && (to === 'maintenance' || to === 'fault') && this.settings.trustedLink) {
       actions.push({ kind: 'peer-request', request: 'peer-takeover' });
     }
     return actions;

@@ -8,6 +8,8 @@ export interface NetReading {
   actual: ActualNet;
   /** Carrier (LOWER_UP) of every interface present, by name. */
   carrier: Record<string, boolean>;
+  /** MAC address (`aa:bb:cc:dd:ee:ff`) of every interface that has one, by name. */
+  macs?: Record<string, string>;
 }
 
 export interface NetPort {

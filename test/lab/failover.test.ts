@@ -104,6 +104,11 @@ test('both nodes start together: exactly one holder, the master', TIMEOUT, async
       await new Promise((r) => setTimeout(r, 1500));
       for (const vip of [VOIP_VIP, DATA_VIP]) assert.deepEqual(await lab.holders(vip), ['pbx1'], `round ${round}`);
       await Promise.all([lab.stop('pbx1'), lab.stop('pbx2')]);
+      // The slave, stopping too, could not take the VIPs over: the master keeps them. Removed by
+      // hand, so that every round starts from nothing held.
+      for (const vip of [VOIP_VIP, DATA_VIP]) assert.deepEqual(await lab.holders(vip), ['pbx1'], `round ${round}: the stopped master kept ${vip}`);
+      await lab.exec('pbx1', ['ip', 'address', 'del', `${VOIP_VIP}/24`, 'dev', 'eth0']);
+      await lab.exec('pbx1', ['ip', 'address', 'del', `${DATA_VIP}/24`, 'dev', 'eth1']);
       await assertNobodyHolds(lab);
     }
   }, LAB);
@@ -155,8 +160,11 @@ test('SIGKILL of the master agent: no outage; the restarted agent keeps the VIPs
   }, LAB);
 });
 
-test('SIGTERM releases the VIPs and their routes; release_on_stop = no keeps them', TIMEOUT, async (t) => {
+test('SIGTERM with the peer silent releases the VIPs and their routes; release_on_stop = no keeps them', TIMEOUT, async (t) => {
   await withLab(t, async (lab) => {
+    // A silent peer (its cables pulled): nobody to hand over to, nobody left without a PBX.
+    // With its host answering, the master would keep them (docs/behavior.md, "Stop").
+    await lab.cut('pbx2');
     await lab.start('pbx1');
     await waitSoleHolder(lab, 'pbx1');
     await lab.stop('pbx1', 'TERM');

@@ -384,9 +384,15 @@ MONITOR_PID=''
 VIP_RE="$(IFS='|'; echo "${VIPS[*]//./\\.}")"
 check "no VIP was deleted during the upgrade and the restart (ip monitor address)" \
     eval '! grep -E "^Deleted .*inet ($VIP_RE)/" "$WORK/addr-monitor.log"'
+# pbx2's host answers but runs no agent: a stopping active master keeps its VIPs then (nobody
+# could take them over). With pbx2 silent (its cables pulled, past the 3 s detection), nobody is
+# left without a PBX, and a plain SIGTERM releases them.
+"$LAB" cut pbx2 >>"$WORK/lab-stop.log" 2>&1
+sleep 5
 "$LAB" stop pbx1 TERM >>"$WORK/lab-stop.log" 2>&1
-check "a plain SIGTERM releases the VIPs (so they were kept above by the request)" \
+check "a plain SIGTERM, the peer silent, releases the VIPs (so they were kept above by the request)" \
     eval '! agent_alive && wait_until 5 holds_none pbx1'
+"$LAB" restore pbx2 >>"$WORK/lab-stop.log" 2>&1
 
 # postinst of a first installation where the configuration is valid: pbx1 in the lab. First the
 # unit's enablement state is reset to that of a machine where pbx-ha was never installed (the

@@ -49,8 +49,8 @@ test('parseAddrJson: carrier is LOWER_UP, not UP (eth1 is administratively up wi
 });
 
 test('parseAddrJson: a link without flags or addresses', () => {
-  assert.deepEqual(parseAddrJson('[{"ifindex":7,"ifname":"eth9"}]'), { addresses: [], carrier: { eth9: false } });
-  assert.deepEqual(parseAddrJson('[]'), { addresses: [], carrier: {} });
+  assert.deepEqual(parseAddrJson('[{"ifindex":7,"ifname":"eth9"}]'), { addresses: [], carrier: { eth9: false }, macs: {} });
+  assert.deepEqual(parseAddrJson('[]'), { addresses: [], carrier: {}, macs: {} });
 });
 
 test('parseAddrJson: text that is not JSON throws', () => {
@@ -118,4 +118,11 @@ test('splitBatchJson: one document per command of an `ip -json -batch`, an empty
   assert.equal(parseAddrJson(addr).addresses.length > 0, true);
   assert.deepEqual(parseRouteJson(route), []);
   assert.throws(() => splitBatchJson(`${ADDR_JSON}\n`, 2), /printed 1 JSON documents, 2 expected/);
+});
+
+test('parseAddrJson: the MAC of each link that has one', () => {
+  const { macs } = parseAddrJson(ADDR_JSON);
+  assert.equal(macs.eth0, 'ce:75:db:1e:2c:b9');
+  assert.equal(macs.eth1, '26:10:b4:ef:7d:b8');
+  assert.equal(macs.lo, '00:00:00:00:00:00');
 });

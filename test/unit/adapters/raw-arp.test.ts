@@ -100,7 +100,7 @@ describe('RawArp with the real helper in network namespaces', () => {
     t.diagnostic(`helper start (spawn through ip netns exec + first "mac" answer): ${startMs.toFixed(2)} ms`);
     const t1 = performance.now();
     await arp.macOf('veth-a');
-    t.diagnostic(`cached macOf: ${((performance.now() - t1) * 1000).toFixed(0)} µs`);
+    t.diagnostic(`second macOf (helper already running): ${((performance.now() - t1) * 1000).toFixed(0)} µs`);
   });
 
   test('whoHas finds the holder of an address and its MAC', needs.options, async () => {
@@ -165,7 +165,7 @@ describe('RawArp with the real helper in network namespaces', () => {
   });
 
   test('first frame latency: announce() call to the helper answering ok', needs.options, async (t) => {
-    await arp.macOf('veth-a'); // cached, as it is after the first burst
+    await arp.macOf('veth-a'); // the helper runs, as it does after the first burst
     const samples: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t0 = performance.now();
@@ -245,6 +245,34 @@ describe('RawArp with stand-in helpers', () => {
       await assert.rejects(arp.macOf('eth0'), /pbx-ha-arp: no answer to mac of eth0 within 150 ms/);
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(warnings.some((w) => /killed by SIGKILL \(pbx-ha-arp: no answer to mac of eth0/.test(w)), warnings.join('\n'));
+    } finally {
+      await arp.close();
+    }
+  });
+
+  test('every frame of a burst carries the MAC the interface has when it is sent (a MAC change is followed at once)', async () => {
+    // A stand-in whose interface changes its MAC at each `mac` request, and that answers each
+    // `send` with the frame's source MAC (bytes 6..11).
+    const script = `
+      const rl = require('readline').createInterface({ input: process.stdin });
+      let n = 0;
+      rl.on('line', (line) => {
+        const [cmd, id, , arg] = line.split(' ');
+        if (cmd === 'mac') return console.log('mac ' + id + ' 02:00:00:00:02:1' + (n++ % 10));
+        if (cmd === 'send') return console.log('ok ' + id + ' ' + arg.slice(12, 24));
+      });`;
+    const arp = new RawArp({ command: node(script), sleep: async () => undefined });
+    const sent: string[] = [];
+    const request = (arp as unknown as { request: (...a: unknown[]) => Promise<{ rest: string[] }> }).request.bind(arp);
+    (arp as unknown as { request: typeof request }).request = async (...a: unknown[]) => {
+      const answer = await request(...a);
+      if (a[0] === 'send') sent.push(answer.rest[0]);
+      return answer;
+    };
+    try {
+      await arp.announce('192.0.2.10', 'eth0', 3, 0);
+      await arp.announce('192.0.2.10', 'eth0', 1, 0);
+      assert.deepEqual(sent, ['020000000210', '020000000211', '020000000212', '020000000213']);
     } finally {
       await arp.close();
     }

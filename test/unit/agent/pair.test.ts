@@ -2,20 +2,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PairWorld } from '../../fakes/world';
 import { pairConfig } from '../../fakes/config';
+import type { PeerHooks, PeerRequester } from '../../../src/ports/peer-requests';
 
 // The test pair: interval 1s, fall 3, rise 3, two VIPs (test/fakes/config.ts).
 const INTERVAL = 1000;
 const DOWN_AFTER = 3 * INTERVAL;
 
-async function steadyPair(): Promise<PairWorld> {
+async function steadyPair(masterPeer?: PeerHooks): Promise<PairWorld> {
   const w = new PairWorld();
-  await w.boot('pbx1');
+  await w.boot('pbx1', masterPeer);
   await w.boot('pbx2');
   await w.run(10_000);
   assert.equal(w.soleHolder(), 'pbx1');
   assert.equal(w.state('pbx1'), 'active');
   assert.equal(w.state('pbx2'), 'standby');
   return w;
+}
+
+/** A steady pair whose master's trusted link sends its requests to `use`'s function (none until then). */
+async function steadyPairWithRequester(): Promise<{ w: PairWorld; use: (send: PeerRequester) => void }> {
+  let send: PeerRequester = async () => {
+    throw new Error('no requester in this test yet');
+  };
+  const hooks: PeerHooks = {
+    request: (request, stillWanted) => send(request, stillWanted),
+    finalSync: async () => 'no replication',
+    beforeFailback: async () => 'nothing to fetch',
+  };
+  const w = await steadyPair(hooks);
+  return { w, use: (f) => (send = f) };
 }
 
 test('both start at once: exactly one holder, the master; the slave stops its services and starts none', async () => {
@@ -169,20 +184,67 @@ test('a VIP deleted by hand on the master comes back at once (link monitor), wit
   await w.shutdown();
 });
 
-test('a stop with release gives the VIPs up, routes first; a slave still hearing the master stays in standby', async () => {
-  const w = await steadyPair();
+test('a stop of the active master hands over to the slave through the trusted link, then gives the VIPs up, routes first', async () => {
+  const { w, use } = await steadyPairWithRequester();
   const master = w.node('pbx1');
-  const stopping = master.agent.stop(true);
-  await w.clock.advance(0);
-  await stopping;
-  assert.deepEqual(w.holders('voip'), []);
+  const slave = w.node('pbx2');
+  const asked: string[] = [];
+  use(async (request) => {
+    asked.push(request);
+    return (await slave.agent.command({ kind: 'peer-asks', request: 'takeover' })) === 'active';
+  });
+  let stopped = false;
+  void master.agent.stop(true).then(() => (stopped = true));
+  await w.runUntil(() => stopped, 5000);
+  assert.deepEqual(asked, ['peer-takeover']);
+  assert.equal(w.state('pbx2'), 'active');
+  assert.deepEqual(w.holders('voip'), ['pbx2']);
   const last = master.net.applied.at(-1)!.changes.map((c) => c.kind);
   assert.deepEqual(last, ['delete-route', 'delete-address', 'delete-route', 'delete-address']);
-  // The stopped master still answers pings (the host is up), so the slave stays in standby.
+  assert.equal(master.log.matching(/stopping: handed over to pbx2, which is now active/).length, 1);
+  // The stopped master still answers pings (the host is up): the slave goes on serving.
   await w.run(10_000);
+  assert.equal(w.state('pbx2'), 'active');
+  w.nodes.delete('pbx1');
+  await w.shutdown();
+});
+
+test('a stop of the active master whose slave cannot take over keeps the VIPs, with an alert', async () => {
+  const { w, use } = await steadyPairWithRequester();
+  const master = w.node('pbx1');
+  use(async () => {
+    throw new Error('the peer refused "peer-takeover": pbx2 did not take over: it is fault (no carrier on eth0)');
+  });
+  let stopped = false;
+  void master.agent.stop(true).then(() => (stopped = true));
+  await w.runUntil(() => stopped, 5000);
+  assert.deepEqual(w.holders('voip'), ['pbx1'], 'released, they would be nobody\'s: the slave hears the master\'s host');
+  assert.equal(master.log.matching(/ALERT: stopping: pbx2 could not take over \(.*it is fault.*\); the VIPs are kept/).length, 1);
+  await w.run(5000);
   assert.equal(w.state('pbx2'), 'standby');
   w.nodes.delete('pbx1');
   await w.shutdown();
+});
+
+test('a stop of an active master whose slave is silent gives the VIPs up; asked to keep them, it keeps them', async () => {
+  const w = await steadyPair();
+  await w.crash('pbx2');
+  await w.run(5000);
+  const master = w.node('pbx1');
+  let stopped = false;
+  void master.agent.stop(true).then(() => (stopped = true));
+  await w.runUntil(() => stopped, 5000);
+  assert.deepEqual(w.holders('voip'), []);
+  w.nodes.delete('pbx1');
+  await w.shutdown();
+
+  const w2 = await steadyPair();
+  stopped = false;
+  void w2.node('pbx1').agent.stop(false).then(() => (stopped = true));
+  await w2.runUntil(() => stopped, 5000);
+  assert.deepEqual(w2.holders('voip'), ['pbx1']);
+  w2.nodes.delete('pbx1');
+  await w2.shutdown();
 });
 
 test('both agents stall for longer than fall × interval (CPU starved): no takeover, no fault, a warning', async () => {

@@ -94,6 +94,8 @@ function shape(actions: Action[]): string[] {
         return `net(${a.changes.map(change).join(',')})`;
       case 'garp':
         return `garp(${a.vips.join(',')})`;
+      case 'conflict-check':
+        return 'conflict-check';
       case 'services':
         return `services ${a.command} ${a.wait ? 'wait' : 'nowait'}`;
       case 'notify':
@@ -442,13 +444,14 @@ test('failback = manual: a slave that took over keeps the VIPs when the master a
   assert.equal(d.state, 'active', 'still serving until pbx-ha failback');
 });
 
-test('stop: releases the held VIPs unless told to keep them', () => {
+test('stop: an active master alone releases the held VIPs unless told to keep them', () => {
   const m = new Driver(pairConfig(), 'pbx1');
   m.read(0, ['voip', 'data']);
-  assert.deepEqual(m.m.stop(false), []);
-  assert.deepEqual(shape(m.m.stop(true)), ['notify stopping active', RELEASE_BOTH]);
+  assert.equal(m.m.stopPlan(false).kind, 'keep');
+  assert.equal(m.m.stopPlan(true).kind, 'release', 'the peer never answered: nobody to hand over to');
+  assert.deepEqual(shape(m.m.releaseOnStop()), ['notify stopping active', RELEASE_BOTH]);
   const s = standbySlave();
-  assert.deepEqual(s.m.stop(true), [], 'nothing held, nothing to release');
+  assert.equal(s.m.stopPlan(true).kind, 'nothing', 'nothing held, nothing to release');
 });
 
 /** A slave (failback = auto, no delay) that took over from a silent master at about 5000 ms. */
