@@ -17,8 +17,11 @@ const path = require('node:path');
 
 const root = path.resolve(process.argv[2] ?? '');
 const walk = (dir) =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : []);
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : [],
+    );
 for (const file of walk(path.join(root, 'dist/src'))) {
   if (path.relative(root, file) !== path.join('dist', 'src', 'cli', 'main.js')) require(file);
 }

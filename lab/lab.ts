@@ -106,7 +106,8 @@ interface Watched {
 
 /** Can the lab run on this machine? (root, `ip netns`, unshare). */
 export function labAvailability(): { ok: boolean; reason: string } {
-  if (process.platform !== 'linux') return { ok: false, reason: `platform is ${process.platform}, not linux` };
+  if (process.platform !== 'linux')
+    return { ok: false, reason: `platform is ${process.platform}, not linux` };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return { ok: false, reason: 'the network lab needs root (network namespaces, bind mounts)' };
   }
@@ -118,7 +119,10 @@ export function labAvailability(): { ok: boolean; reason: string } {
   ] as const) {
     const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 });
     if (r.error || r.status !== 0) {
-      return { ok: false, reason: `\`${cmd} ${args.join(' ')}\` does not work here (${r.error?.message ?? `exit ${r.status}`})` };
+      return {
+        ok: false,
+        reason: `\`${cmd} ${args.join(' ')}\` does not work here (${r.error?.message ?? `exit ${r.status}`})`,
+      };
     }
   }
   if (!existsSync(LAB_SCRIPT)) return { ok: false, reason: `${LAB_SCRIPT} is missing` };
@@ -335,12 +339,21 @@ export class Lab {
 
   /** IPv4 addresses of a node (all interfaces, lo included), from `ip -json addr`. */
   async addresses(node: LabNode): Promise<Address[]> {
-    type Raw = { ifname: string; addr_info?: { family: string; local: string; prefixlen: number; scope: string }[] };
+    type Raw = {
+      ifname: string;
+      addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+    };
     const raw = await this.ipJson<Raw>(node, ['addr']);
     return raw.flatMap((l) =>
       (l.addr_info ?? [])
         .filter((a) => a.family === 'inet')
-        .map((a) => ({ ifname: l.ifname, local: a.local, prefixlen: a.prefixlen, family: a.family, scope: a.scope })),
+        .map((a) => ({
+          ifname: l.ifname,
+          local: a.local,
+          prefixlen: a.prefixlen,
+          family: a.family,
+          scope: a.scope,
+        })),
     );
   }
 
@@ -372,7 +385,9 @@ export class Lab {
    */
   async ipv4(node: LabNode): Promise<string[]> {
     type Raw = { addr_info?: { family: string; local: string }[] };
-    const r = await run(['ip', '-n', this.namespace(node), '-4', '-json', 'addr', 'show'], { timeoutMs: 10_000 });
+    const r = await run(['ip', '-n', this.namespace(node), '-4', '-json', 'addr', 'show'], {
+      timeoutMs: 10_000,
+    });
     const raw = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as Raw[];
     return raw.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local));
   }
@@ -380,7 +395,9 @@ export class Lab {
   /** Which of pbx1/pbx2 currently hold an address ('192.0.2.10' or '192.0.2.10/24'). */
   async holders(address: string): Promise<PbxNode[]> {
     const ip = address.split('/')[0];
-    const held = await Promise.all(PBX_NODES.map(async (node) => ((await this.ipv4(node)).includes(ip) ? [node] : [])));
+    const held = await Promise.all(
+      PBX_NODES.map(async (node) => ((await this.ipv4(node)).includes(ip) ? [node] : [])),
+    );
     return held.flat();
   }
 
@@ -421,10 +438,14 @@ export class Lab {
 
   /** One ping from any node; true if answered within timeoutMs. */
   async pingOnce(node: LabNode, ip: string, timeoutMs = 1000): Promise<boolean> {
-    const r = await this.exec(node, ['ping', '-n', '-q', '-c', '1', '-W', (timeoutMs / 1000).toFixed(3), ip], {
-      allowFail: true,
-      timeoutMs: timeoutMs + 5000,
-    });
+    const r = await this.exec(
+      node,
+      ['ping', '-n', '-q', '-c', '1', '-W', (timeoutMs / 1000).toFixed(3), ip],
+      {
+        allowFail: true,
+        timeoutMs: timeoutMs + 5000,
+      },
+    );
     return r.code === 0;
   }
 
@@ -432,7 +453,12 @@ export class Lab {
    * Starts argv in a node and waits until `ready(stdout, stderr)` (or the process exits: then
    * throws with its stderr). The caller must stop() it; `down()` kills it anyway.
    */
-  async watch(node: LabNode, argv: readonly string[], desc: string, ready: (stdout: string, stderr: string) => boolean): Promise<Watched> {
+  async watch(
+    node: LabNode,
+    argv: readonly string[],
+    desc: string,
+    ready: (stdout: string, stderr: string) => boolean,
+  ): Promise<Watched> {
     const child = this.spawnIn(node, argv);
     let stdout = '';
     let stderr = '';
@@ -465,7 +491,9 @@ export class Lab {
     const argv = ['ping', '-n', '-D', '-O', '-i', (intervalMs / 1000).toFixed(3), '-W', '1', ip];
     const startedAt = Date.now();
     // ping prints "PING ip (ip) 56(84) bytes of data." as soon as it runs.
-    const ping = await this.watch('phone', argv, `ping ${ip} running in the phone`, (out) => out.includes('PING '));
+    const ping = await this.watch('phone', argv, `ping ${ip} running in the phone`, (out) =>
+      out.includes('PING '),
+    );
     return {
       stop: async () => {
         const stoppedAt = Date.now();
@@ -480,7 +508,12 @@ export class Lab {
    * `filter` is a tcpdump filter expression, passed as one argument.
    */
   async startCapture(node: LabNode = 'phone', filter = 'arp', iface = 'eth0'): Promise<Capture> {
-    return this.capture(node, ['-n', '-e', '-l', '-i', iface], filter, `tcpdump listening on ${node} ${iface}`);
+    return this.capture(
+      node,
+      ['-n', '-e', '-l', '-i', iface],
+      filter,
+      `tcpdump listening on ${node} ${iface}`,
+    );
   }
 
   /**
@@ -489,7 +522,12 @@ export class Lab {
    * agent's ISO log timestamps use, so capture and log times can be subtracted.
    */
   async startTimedCapture(node: LabNode = 'phone', filter = 'arp', iface = 'eth0'): Promise<Capture> {
-    return this.capture(node, ['-tt', '-n', '-e', '-l', '-i', iface], filter, `tcpdump -tt listening on ${node} ${iface}`);
+    return this.capture(
+      node,
+      ['-tt', '-n', '-e', '-l', '-i', iface],
+      filter,
+      `tcpdump -tt listening on ${node} ${iface}`,
+    );
   }
 
   private async capture(node: LabNode, options: string[], filter: string, desc: string): Promise<Capture> {
@@ -539,7 +577,22 @@ export class Lab {
   async psql(node: PbxNode, sql: string, db = 'asterisk'): Promise<string> {
     const r = await this.exec(
       node,
-      ['psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      [
+        'psql',
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '/run/postgresql',
+        '-U',
+        'postgres',
+        '-d',
+        db,
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-c',
+        sql,
+      ],
       { timeoutMs: 30_000 },
     );
     return r.stdout.replace(/\n$/, '');
@@ -554,7 +607,8 @@ export class Lab {
   async hostKeyFingerprint(node: PbxNode): Promise<string> {
     const line = await fsp.readFile(`${this.hostKeyPath(node)}.pub`, 'utf8');
     const [type, base64] = line.trim().split(/\s+/);
-    if (type !== 'ssh-ed25519' || !base64) throw new Error(`${this.hostKeyPath(node)}.pub: not an ed25519 public key`);
+    if (type !== 'ssh-ed25519' || !base64)
+      throw new Error(`${this.hostKeyPath(node)}.pub: not an ed25519 public key`);
     return fingerprint(Buffer.from(base64, 'base64'));
   }
 

@@ -50,7 +50,8 @@ export function parseLayout(text: string, file = LAYOUT_FILE): Record<Key, strin
     if (line === '' || line.startsWith('#')) return;
     const m = /^([A-Z][A-Z0-9_]*)=([A-Za-z0-9./:]+)$/.exec(line);
     if (!m) throw new Error(`${file}:${i + 1}: expected NAME=VALUE (no quotes or spaces), got "${line}"`);
-    if (!(KEYS as readonly string[]).includes(m[1])) throw new Error(`${file}:${i + 1}: unknown name ${m[1]}`);
+    if (!(KEYS as readonly string[]).includes(m[1]))
+      throw new Error(`${file}:${i + 1}: unknown name ${m[1]}`);
     out[m[1] as Key] = m[2];
   });
   const missing = KEYS.filter((k) => out[k] === undefined);
@@ -81,8 +82,20 @@ export interface Vip {
 
 /** The two VIPs of the lab's built-in configuration, as `scripts/lab up` writes it. */
 export const VIPS: readonly Vip[] = [
-  { name: 'voip', address: VOIP_VIP, prefix: PREFIX_LEN, iface: VOIP_IFACE, route: { dst: GATEWAY.extNet, via: GATEWAY.voip } },
-  { name: 'data', address: DATA_VIP, prefix: PREFIX_LEN, iface: DATA_IFACE, route: { dst: 'default', via: GATEWAY.data } },
+  {
+    name: 'voip',
+    address: VOIP_VIP,
+    prefix: PREFIX_LEN,
+    iface: VOIP_IFACE,
+    route: { dst: GATEWAY.extNet, via: GATEWAY.voip },
+  },
+  {
+    name: 'data',
+    address: DATA_VIP,
+    prefix: PREFIX_LEN,
+    iface: DATA_IFACE,
+    route: { dst: 'default', via: GATEWAY.data },
+  },
 ];
 
 const NODE_ADDRESSES: Record<PbxNode, { voip: string; data: string }> = {

@@ -17,7 +17,12 @@ export const SOON_MS = 15_000;
 
 /** `pbx-ha status --json`, with the replication jobs it reports when replication is set up. */
 export type LabAgentStatus = AgentStatus & {
-  jobs?: { kind: string; lastError: { message: string } | null; consecutiveFailures: number; lastSuccess: unknown }[];
+  jobs?: {
+    kind: string;
+    lastError: { message: string } | null;
+    consecutiveFailures: number;
+    lastSuccess: unknown;
+  }[];
 };
 
 export async function agentStatus(lab: Lab, node: PbxNode): Promise<LabAgentStatus> {
@@ -25,8 +30,18 @@ export async function agentStatus(lab: Lab, node: PbxNode): Promise<LabAgentStat
   return JSON.parse(r.stdout) as LabAgentStatus;
 }
 
-export async function waitState(lab: Lab, node: PbxNode, state: AgentStatus['state'], timeoutMs = SOON_MS): Promise<void> {
-  await lab.waitFor(`${node} in state ${state}`, async () => (await agentStatus(lab, node)).state === state, timeoutMs, 200);
+export async function waitState(
+  lab: Lab,
+  node: PbxNode,
+  state: AgentStatus['state'],
+  timeoutMs = SOON_MS,
+): Promise<void> {
+  await lab.waitFor(
+    `${node} in state ${state}`,
+    async () => (await agentStatus(lab, node)).state === state,
+    timeoutMs,
+    200,
+  );
 }
 
 /** Does `node` hold every VIP (whatever the other node holds: a dead host keeps its addresses)? */
@@ -41,13 +56,19 @@ export async function soleHolder(lab: Lab, node: PbxNode): Promise<boolean> {
 }
 
 /** Waits until `node` and only it holds every VIP. */
-export async function waitSoleHolder(lab: Lab, node: PbxNode, timeoutMs = SOON_MS, pollMs = 100): Promise<void> {
+export async function waitSoleHolder(
+  lab: Lab,
+  node: PbxNode,
+  timeoutMs = SOON_MS,
+  pollMs = 100,
+): Promise<void> {
   const vips = VIPS.map((v) => v.address).join(' and ');
   await lab.waitFor(`${node} sole holder of ${vips}`, () => soleHolder(lab, node), timeoutMs, pollMs);
 }
 
 export async function assertNobodyHolds(lab: Lab): Promise<void> {
-  for (const { address } of VIPS) assert.deepEqual(await lab.holders(address), [], `nobody should hold ${address}`);
+  for (const { address } of VIPS)
+    assert.deepEqual(await lab.holders(address), [], `nobody should hold ${address}`);
 }
 
 /** Starts both agents (master first) and waits for the steady state: pbx1 active, pbx2 standby. */
@@ -111,9 +132,14 @@ export function startHolderSampler(lab: Lab, everyMs = 20): { stop(): Promise<Ho
 export async function removeVips(lab: Lab, node: PbxNode): Promise<void> {
   const ns = lab.namespace(node);
   for (const v of VIPS) {
-    await run(['ip', '-n', ns, 'addr', 'del', `${v.address}/${v.prefix}`, 'dev', v.iface], { allowFail: true });
+    await run(['ip', '-n', ns, 'addr', 'del', `${v.address}/${v.prefix}`, 'dev', v.iface], {
+      allowFail: true,
+    });
   }
-  const routes = JSON.parse((await run(['ip', '-n', ns, '-j', 'route'])).stdout || '[]') as { dst: string; prefsrc?: string }[];
+  const routes = JSON.parse((await run(['ip', '-n', ns, '-j', 'route'])).stdout || '[]') as {
+    dst: string;
+    prefsrc?: string;
+  }[];
   for (const r of routes) {
     if (r.prefsrc && VIPS.some((v) => v.address === r.prefsrc)) {
       await run(['ip', '-n', ns, 'route', 'del', r.dst], { allowFail: true });
@@ -122,7 +148,11 @@ export async function removeVips(lab: Lab, node: PbxNode): Promise<void> {
 }
 
 /** Routes a node has with the given preferred source address. */
-export async function routesWithSource(lab: Lab, node: PbxNode, source: string): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
+export async function routesWithSource(
+  lab: Lab,
+  node: PbxNode,
+  source: string,
+): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
   const routes = await lab.routes(node);
   return routes.filter((r) => r.prefsrc === source) as { dst: string; gateway?: string; dev?: string }[];
 }

@@ -96,10 +96,15 @@ export async function startLivePinger(lab: Lab, ip: string, intervalMs: number):
   };
   const waitReplyAfter = async (sinceMs: number, timeoutMs: number) => {
     const desc = `a reply of the VIP ${ip} to the phone`;
-    await pollUntil(desc, () => {
-      if (ping.child.exitCode !== null) throw new Error(`ping exited (code ${ping.child.exitCode})`);
-      return replies.length > 0 && replies[replies.length - 1] >= sinceMs;
-    }, timeoutMs, 10);
+    await pollUntil(
+      desc,
+      () => {
+        if (ping.child.exitCode !== null) throw new Error(`ping exited (code ${ping.child.exitCode})`);
+        return replies.length > 0 && replies[replies.length - 1] >= sinceMs;
+      },
+      timeoutMs,
+      10,
+    );
   };
   return { replyTimes: () => [...replies], waitReplyAfter, stop };
 }

@@ -105,7 +105,12 @@ function safeJson(v: unknown): string {
  * error thrown by fn counts as "not yet". On timeout throws an error naming desc and the last
  * value (or the last error fn threw).
  */
-export async function pollUntil<T>(desc: string, fn: () => Promise<T> | T, timeoutMs: number, pollMs = 100): Promise<T> {
+export async function pollUntil<T>(
+  desc: string,
+  fn: () => Promise<T> | T,
+  timeoutMs: number,
+  pollMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   let lastError: unknown;

@@ -27,9 +27,28 @@ import { calibratePing } from './bench-lib/net';
 import { withSettings } from './bench-lib/ini';
 import { keepalivedConfig, keepalivedVersion } from './bench-lib/keepalived';
 import { isFullRun, renderReport } from './bench-lib/report';
-import { type BenchContext, type ConfigVariant, astdbRun, cutAndFailback, deadHost, idleUse, planned, soak } from './bench-lib/scenarios';
 import {
-  AGENTS, type AgentName, type BenchResults, OUTAGE_SCENARIOS, type OutageRun, type OutageScenario, PARTS, type Part, TIMINGS, type Timing, type TimingName,
+  type BenchContext,
+  type ConfigVariant,
+  astdbRun,
+  cutAndFailback,
+  deadHost,
+  idleUse,
+  planned,
+  soak,
+} from './bench-lib/scenarios';
+import {
+  AGENTS,
+  type AgentName,
+  type BenchResults,
+  OUTAGE_SCENARIOS,
+  type OutageRun,
+  type OutageScenario,
+  PARTS,
+  type Part,
+  TIMINGS,
+  type Timing,
+  type TimingName,
 } from './bench-lib/types';
 
 const BENCH_DIR = path.join(REPO_ROOT, 'bench');
@@ -69,7 +88,8 @@ usage: scripts/bench [--runs N] [--soak-minutes M] [--idle-seconds S] [--only PA
 
 function wholeNumber(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) usage(`${name}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    usage(`${name}: expected a whole number from ${min} to ${max}, got "${value}"`);
   return n;
 }
 
@@ -96,11 +116,19 @@ function parseOptions(argv: string[]): Options {
   if (values.help) usage('help');
   const list = <T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] => {
     if (text === undefined) return [];
-    const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const i of items) if (!allowed.includes(i as T)) usage(`${name}: unknown "${i}" (expected ${allowed.join(', ')})`);
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const i of items)
+      if (!allowed.includes(i as T)) usage(`${name}: unknown "${i}" (expected ${allowed.join(', ')})`);
     return [...new Set(items)] as T[];
   };
-  const timings = list('--timings', values.timings, TIMINGS.map((t) => t.name));
+  const timings = list(
+    '--timings',
+    values.timings,
+    TIMINGS.map((t) => t.name),
+  );
   return {
     runs: wholeNumber('--runs', values.runs!, 1, 1000),
     soakMinutes: wholeNumber('--soak-minutes', values['soak-minutes']!, 1, 24 * 60),
@@ -116,11 +144,18 @@ function parseOptions(argv: string[]): Options {
 function writeReport(results: BenchResults, resultsFile: string): string {
   const stem = path.basename(resultsFile, '.json');
   const full = isFullRun(results) && results.finishedAt !== null;
-  const reportFile = full ? path.join(BENCH_DIR, 'REPORT.md') : path.join(path.dirname(resultsFile), `${stem}.md`);
-  const chartFile = full ? path.join(BENCH_DIR, 'outage.svg') : path.join(path.dirname(resultsFile), `${stem}.svg`);
+  const reportFile = full
+    ? path.join(BENCH_DIR, 'REPORT.md')
+    : path.join(path.dirname(resultsFile), `${stem}.md`);
+  const chartFile = full
+    ? path.join(BENCH_DIR, 'outage.svg')
+    : path.join(path.dirname(resultsFile), `${stem}.svg`);
   writeFileSync(chartFile, renderChart(results));
   const relResults = path.relative(path.dirname(reportFile), resultsFile);
-  writeFileSync(reportFile, renderReport(results, { chart: path.basename(chartFile), resultsFile: relResults }));
+  writeFileSync(
+    reportFile,
+    renderReport(results, { chart: path.basename(chartFile), resultsFile: relResults }),
+  );
   return reportFile;
 }
 
@@ -135,12 +170,17 @@ function newResultsFile(): string {
 
 /** The first three fields of /proc/loadavg (other work on the machine shows here). */
 function loadavg(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 function gitDescribe(): string {
   try {
-    return execFileSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
     return 'unknown';
   }
@@ -160,7 +200,10 @@ function pbxHaConfigFrom(base: string) {
       // astdb loss window: the astdb job as shipped (every 2 min, and 2 s after a change).
       astdb: { 'sync.files': { schedule: NEVER, paths: FILE_PATHS }, 'sync.db': { schedule: NEVER } },
       // Soak: every copy busy — files every 10 s, the database every 30 s, the astdb as shipped.
-      soak: { 'sync.files': { schedule: '*/10 * * * * *', paths: FILE_PATHS }, 'sync.db': { schedule: '*/30 * * * * *' } },
+      soak: {
+        'sync.files': { schedule: '*/10 * * * * *', paths: FILE_PATHS },
+        'sync.db': { schedule: '*/30 * * * * *' },
+      },
     };
     const text = withSettings(base, {
       health: { interval: timing.pbxHaInterval, fall: String(timing.fall), rise: String(timing.rise) },
@@ -174,19 +217,28 @@ function pbxHaConfigFrom(base: string) {
 async function prepareSoakData(lab: Lab): Promise<void> {
   for (const node of PBX_NODES) {
     await lab.startPostgres(node);
-    await lab.psql(node, 'CREATE TABLE IF NOT EXISTS userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, description text)');
+    await lab.psql(
+      node,
+      'CREATE TABLE IF NOT EXISTS userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, description text)',
+    );
   }
-  await lab.psql('pbx1', "INSERT INTO userfeatures (firstname, description) SELECT 'user' || g, md5(g::text) FROM generate_series(1, 2000) g");
+  await lab.psql(
+    'pbx1',
+    "INSERT INTO userfeatures (firstname, description) SELECT 'user' || g, md5(g::text) FROM generate_series(1, 2000) g",
+  );
   const sounds = lab.hostPath('pbx1', '/var/lib/asterisk/sounds/custom');
   mkdirSync(sounds, { recursive: true });
-  for (let f = 0; f < 200; f++) writeFileSync(path.join(sounds, `prompt-${f}.wav`), Buffer.alloc(8192, f % 256));
+  for (let f = 0; f < 200; f++)
+    writeFileSync(path.join(sounds, `prompt-${f}.wav`), Buffer.alloc(8192, f % 256));
 }
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.report) {
     const results = JSON.parse(readFileSync(opts.report, 'utf8')) as BenchResults;
-    say(`bench: report written to ${path.relative(process.cwd(), writeReport(results, path.resolve(opts.report)))}`);
+    say(
+      `bench: report written to ${path.relative(process.cwd(), writeReport(results, path.resolve(opts.report)))}`,
+    );
     return;
   }
   const available = labAvailability();
@@ -202,7 +254,13 @@ async function main(): Promise<void> {
     finishedAt: null,
     durationS: null,
     command: `scripts/bench ${process.argv.slice(2).join(' ')}`.trim(),
-    options: { runs: opts.runs, soakMinutes: opts.soakMinutes, idleSeconds: opts.idleSeconds, only: opts.only, timings: opts.timings },
+    options: {
+      runs: opts.runs,
+      soakMinutes: opts.soakMinutes,
+      idleSeconds: opts.idleSeconds,
+      only: opts.only,
+      timings: opts.timings,
+    },
     machine: {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -249,7 +307,10 @@ async function main(): Promise<void> {
       for (const variant of ['outage', 'astdb', 'soak'] as const) {
         await lab.writeConfig('pbx1', pbxHaConfig(t, variant));
         const check = await lab.exec('pbx1', [PBX_HA, 'check-config'], { allowFail: true });
-        if (check.code !== 0) throw new Error(`the ${variant} configuration (${t.name}) is invalid:\n${check.stdout}${check.stderr}`);
+        if (check.code !== 0)
+          throw new Error(
+            `the ${variant} configuration (${t.name}) is invalid:\n${check.stdout}${check.stderr}`,
+          );
       }
     }
     await lab.writeConfig('pbx1', pbxHaConfig(TIMINGS[0], 'outage'));
@@ -281,12 +342,32 @@ async function main(): Promise<void> {
     const cutGroup = wants('cut-link') || wants('failback') || wants('takeover');
     const deadGroup = wants('dead-host') || wants('takeover');
     // --only takeover (without an outage scenario): pbx-ha's cut-link and dead-host runs alone.
-    const onlyTakeover = opts.only.includes('takeover') && !OUTAGE_SCENARIOS.some((p) => opts.only.includes(p));
+    const onlyTakeover =
+      opts.only.includes('takeover') && !OUTAGE_SCENARIOS.some((p) => opts.only.includes(p));
     const agents: AgentName[] = onlyTakeover ? ['pbx-ha'] : [...AGENTS];
-    const groups: { name: string; scenarios: OutageScenario[]; run: (agent: AgentName, t: Timing, round: number) => Promise<OutageRun[]> }[] = [];
-    if (cutGroup) groups.push({ name: 'cut-link + failback', scenarios: ['cut-link', 'failback'], run: (a, t, r) => cutAndFailback(ctx, a, t, r) });
-    if (deadGroup) groups.push({ name: 'dead-host', scenarios: ['dead-host'], run: async (a, t, r) => [await deadHost(ctx, a, t, r)] });
-    if (wants('planned') && !onlyTakeover) groups.push({ name: 'planned', scenarios: ['planned'], run: async (a, t, r) => [await planned(ctx, a, t, r)] });
+    const groups: {
+      name: string;
+      scenarios: OutageScenario[];
+      run: (agent: AgentName, t: Timing, round: number) => Promise<OutageRun[]>;
+    }[] = [];
+    if (cutGroup)
+      groups.push({
+        name: 'cut-link + failback',
+        scenarios: ['cut-link', 'failback'],
+        run: (a, t, r) => cutAndFailback(ctx, a, t, r),
+      });
+    if (deadGroup)
+      groups.push({
+        name: 'dead-host',
+        scenarios: ['dead-host'],
+        run: async (a, t, r) => [await deadHost(ctx, a, t, r)],
+      });
+    if (wants('planned') && !onlyTakeover)
+      groups.push({
+        name: 'planned',
+        scenarios: ['planned'],
+        run: async (a, t, r) => [await planned(ctx, a, t, r)],
+      });
     let failuresInARow = 0;
     const runGroup = async (group: (typeof groups)[number], timing: Timing, round: number, of: string) => {
       for (const agent of agents) {
@@ -294,22 +375,37 @@ async function main(): Promise<void> {
         const runs = await group.run(agent, timing, round);
         results.outages.push(...runs);
         save();
-        for (const r of runs) say(`  round ${round}/${of} ${timing.name.padEnd(5)} ${r.scenario.padEnd(9)} ${agent.padEnd(10)} ${describeRun(r)}`);
+        for (const r of runs)
+          say(
+            `  round ${round}/${of} ${timing.name.padEnd(5)} ${r.scenario.padEnd(9)} ${agent.padEnd(10)} ${describeRun(r)}`,
+          );
         failuresInARow = runs.some((r) => r.error) ? failuresInARow + 1 : 0;
-        if (failuresInARow >= 6) throw new Error(`6 runs in a row failed; last: ${runs.find((r) => r.error)?.error}`);
+        if (failuresInARow >= 6)
+          throw new Error(`6 runs in a row failed; last: ${runs.find((r) => r.error)?.error}`);
       }
     };
     for (let round = 1; round <= opts.runs; round++) {
-      for (const timing of timings) for (const group of groups) await runGroup(group, timing, round, String(opts.runs));
+      for (const timing of timings)
+        for (const group of groups) await runGroup(group, timing, round, String(opts.runs));
     }
     // Make-up rounds (at most 3) where failed runs left fewer than --runs figures.
     const validCount = (g: (typeof groups)[number], t: Timing) =>
-      Math.min(...agents.flatMap((a) => g.scenarios.map((sc) => {
-        const runs = results.outages.filter((r) => r.scenario === sc && r.timing === t.name && r.agent === a);
-        return runs.some((r) => r.unavailable) ? Infinity : runs.filter((r) => !r.error && r.outageMs !== null).length;
-      })));
+      Math.min(
+        ...agents.flatMap((a) =>
+          g.scenarios.map((sc) => {
+            const runs = results.outages.filter(
+              (r) => r.scenario === sc && r.timing === t.name && r.agent === a,
+            );
+            return runs.some((r) => r.unavailable)
+              ? Infinity
+              : runs.filter((r) => !r.error && r.outageMs !== null).length;
+          }),
+        ),
+      );
     for (let extra = 1; extra <= 3 && !interrupted; extra++) {
-      const short = timings.flatMap((t) => groups.filter((g) => validCount(g, t) < opts.runs).map((g) => ({ g, t })));
+      const short = timings.flatMap((t) =>
+        groups.filter((g) => validCount(g, t) < opts.runs).map((g) => ({ g, t })),
+      );
       if (!short.length) break;
       for (const { g, t } of short) await runGroup(g, t, opts.runs + extra, `${opts.runs}+${extra}`);
     }
@@ -322,7 +418,9 @@ async function main(): Promise<void> {
         const r = await astdbRun(ctx, round);
         results.astdb.push(r);
         save();
-        say(`  round ${round}/${opts.runs} astdb: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (keys ${r.masterKey} vs ${r.slaveKey}), failback ${r.failbackOutageMs} ms`}`);
+        say(
+          `  round ${round}/${opts.runs} astdb: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (keys ${r.masterKey} vs ${r.slaveKey}), failback ${r.failbackOutageMs} ms`}`,
+        );
       }
     }
     if (wants('idle') && !interrupted) {
@@ -341,7 +439,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${(e as Error).message}\n`);
     for (const node of PBX_NODES) {
       const log = await lab.agentLog(node).catch(() => '');
-      if (log) process.stderr.write(`--- ${node} agent.log (tail)\n${log.trimEnd().split('\n').slice(-15).join('\n')}\n`);
+      if (log)
+        process.stderr.write(
+          `--- ${node} agent.log (tail)\n${log.trimEnd().split('\n').slice(-15).join('\n')}\n`,
+        );
     }
   } finally {
     if (!interrupted) {
@@ -353,7 +454,9 @@ async function main(): Promise<void> {
       results.durationS = Math.round((Date.now() - startedMs) / 1000);
       save();
       const report = writeReport(results, resultsFile);
-      say(`bench: done in ${(results.durationS / 60).toFixed(1)} min; report ${path.relative(process.cwd(), report)}`);
+      say(
+        `bench: done in ${(results.durationS / 60).toFixed(1)} min; report ${path.relative(process.cwd(), report)}`,
+      );
     }
   }
   if (results.errors.length) process.exitCode = 1;
@@ -373,7 +476,10 @@ function keepLogs(lab: Lab, dir: string): void {
 function describeRun(r: OutageRun): string {
   if (r.unavailable) return r.unavailable;
   if (r.error) return `FAILED: ${r.error}`;
-  const latency = r.takeoverLatencyMs !== undefined ? ` (takeover latency ${r.takeoverLatencyMs === null ? '?' : `${r.takeoverLatencyMs} ms`})` : '';
+  const latency =
+    r.takeoverLatencyMs !== undefined
+      ? ` (takeover latency ${r.takeoverLatencyMs === null ? '?' : `${r.takeoverLatencyMs} ms`})`
+      : '';
   return `outage ${Math.round(r.outageMs!)} ms${latency}`;
 }
 

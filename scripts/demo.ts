@@ -51,7 +51,8 @@ function outageMs(p: PingerResult): number {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' } } });
   const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs: expected a whole number from 1 to 50, got "${values.runs}"`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50)
+    throw new Error(`--runs: expected a whole number from 1 to 50, got "${values.runs}"`);
 
   const lab = new Lab({ prefix: 'pbxdemo', dir: '/tmp/pbx-ha-demo' });
   const failovers: number[] = [];
@@ -61,7 +62,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stopping);
   try {
     say('pbx-ha demo: a pair of PBX nodes in a network lab (Linux network namespaces)');
-    say(`  pbx1 = master ${voipAddress('pbx1')}, pbx2 = slave ${voipAddress('pbx2')}; VIPs ${VOIP_VIP} (VOIP) and ${DATA_VIP} (DATA)`);
+    say(
+      `  pbx1 = master ${voipAddress('pbx1')}, pbx2 = slave ${voipAddress('pbx2')}; VIPs ${VOIP_VIP} (VOIP) and ${DATA_VIP} (DATA)`,
+    );
     say(`  a phone (${PHONE_ADDRESS}) and a gateway (${GATEWAY.voip}, routing ${GATEWAY.extNet})`);
     say(`  health: interval ${HEALTH.interval}, fall ${HEALTH.fall}, rise ${HEALTH.rise}`);
     say();
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       if (runs > 1) say(`\n=== run ${run} of ${runs} ===`);
       say();
-      say('2. The phone pings the VOIP VIP every 10 ms; now the master\'s cables are pulled');
+      say("2. The phone pings the VOIP VIP every 10 ms; now the master's cables are pulled");
       let pinger = await lab.startPhonePinger(VOIP_VIP, 10);
       await sleep(1000);
       await lab.cut('pbx1');
@@ -87,16 +90,24 @@ async function main(): Promise<void> {
       await sleep(1000);
       let ping = await pinger.stop();
       failovers.push(outageMs(ping));
-      say(`    pbx2 took over. The phone went ${outageMs(ping).toFixed(0)} ms without an answer from the VIP`);
-      say(`    (detection: ${HEALTH.fall} × ${HEALTH.interval} after the master's last answer, which came up to one interval before the cut)`);
-      say(`    the phone now reaches the VIP at MAC ${await lab.phoneArpMac(VOIP_VIP)} = pbx2's eth0 ${await lab.nodeMac('pbx2', 'eth0')}`);
+      say(
+        `    pbx2 took over. The phone went ${outageMs(ping).toFixed(0)} ms without an answer from the VIP`,
+      );
+      say(
+        `    (detection: ${HEALTH.fall} × ${HEALTH.interval} after the master's last answer, which came up to one interval before the cut)`,
+      );
+      say(
+        `    the phone now reaches the VIP at MAC ${await lab.phoneArpMac(VOIP_VIP)} = pbx2's eth0 ${await lab.nodeMac('pbx2', 'eth0')}`,
+      );
       if (run === 1) {
         await showStatus(lab, 'pbx2');
-        say(`    pbx1 sees its own links down and stays out: state ${(await agentStatus(lab, 'pbx1')).state}`);
+        say(
+          `    pbx1 sees its own links down and stays out: state ${(await agentStatus(lab, 'pbx1')).state}`,
+        );
       }
 
       say();
-      say('3. The master\'s cables are plugged back in');
+      say("3. The master's cables are plugged back in");
       pinger = await lab.startPhonePinger(VOIP_VIP, 10);
       await sleep(500);
       await lab.restore('pbx1');
@@ -105,15 +116,23 @@ async function main(): Promise<void> {
       await sleep(1000);
       ping = await pinger.stop();
       failbacks.push(outageMs(ping));
-      say(`    pbx2 yielded when pbx1 answered ${HEALTH.rise} times in a row; pbx1 claimed the VIPs once nobody answered on them`);
+      say(
+        `    pbx2 yielded when pbx1 answered ${HEALTH.rise} times in a row; pbx1 claimed the VIPs once nobody answered on them`,
+      );
       say(`    the phone went ${outageMs(ping).toFixed(0)} ms without an answer during the failback`);
       if (run === 1) await showStatus(lab, 'pbx1');
     }
 
     say();
-    say('Summary (outage = longest gap between two answers to the phone\'s 10 ms pings)');
-    say(`  failover after the master's cables were pulled: ${failovers.map((v) => v.toFixed(0)).join(', ')} ms` + (runs > 1 ? `; median ${median(failovers).toFixed(0)} ms` : ''));
-    say(`  failback when they came back:                  ${failbacks.map((v) => v.toFixed(0)).join(', ')} ms` + (runs > 1 ? `; median ${median(failbacks).toFixed(0)} ms` : ''));
+    say("Summary (outage = longest gap between two answers to the phone's 10 ms pings)");
+    say(
+      `  failover after the master's cables were pulled: ${failovers.map((v) => v.toFixed(0)).join(', ')} ms` +
+        (runs > 1 ? `; median ${median(failovers).toFixed(0)} ms` : ''),
+    );
+    say(
+      `  failback when they came back:                  ${failbacks.map((v) => v.toFixed(0)).join(', ')} ms` +
+        (runs > 1 ? `; median ${median(failbacks).toFixed(0)} ms` : ''),
+    );
   } finally {
     say();
     say('4. Removing the lab (namespaces, processes, directories)');

@@ -25,7 +25,8 @@ async function timed(lab: Lab, what: string): Promise<number> {
 function lastKey(file: string, prefix = 'pbx-ha-test'): number {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get(`/${prefix}/last`) as { value: string } | undefined;
+    const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get(`/${prefix}/last`) as
+      { value: string } | undefined;
     return row ? Number(row.value) : 0;
   } finally {
     db.close();
@@ -39,12 +40,18 @@ async function main(): Promise<void> {
     await prepareSsh(lab, '[sync.files]\npaths = /var/lib/asterisk/sounds, /var/spool/asterisk/voicemail\n');
     for (const node of ['pbx1', 'pbx2'] as const) {
       await lab.startPostgres(node);
-      await lab.psql(node, 'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, description text); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);');
+      await lab.psql(
+        node,
+        'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, description text); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);',
+      );
     }
     await pairNodes(lab);
 
     say('filling the master: database, sound files, astdb');
-    await lab.psql('pbx1', "INSERT INTO userfeatures (firstname, description) SELECT 'user' || g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g;");
+    await lab.psql(
+      'pbx1',
+      "INSERT INTO userfeatures (firstname, description) SELECT 'user' || g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g;",
+    );
     const dbSize = (await lab.psql('pbx1', "SELECT pg_size_pretty(pg_database_size('asterisk'))")).trim();
     const sounds = lab.hostPath('pbx1', '/var/lib/asterisk/sounds/custom');
     const block = Buffer.alloc(8192, 0x55);
@@ -57,12 +64,20 @@ async function main(): Promise<void> {
 
     await startPair(lab);
     say('first copies (nothing on the slave yet):');
-    const first = { db: await timed(lab, 'db'), files: await timed(lab, 'files'), astdb: await timed(lab, 'astdb') };
+    const first = {
+      db: await timed(lab, 'db'),
+      files: await timed(lab, 'files'),
+      astdb: await timed(lab, 'astdb'),
+    };
     say('second copies (one change each):');
     await lab.psql('pbx1', "UPDATE userfeatures SET firstname = 'changed' WHERE id = 1;");
     writeFileSync(path.join(sounds, 'dir0', 'prompt-0.wav'), Buffer.alloc(8192, 0x66));
     await lab.exec('pbx1', [process.execPath, WRITER, '--count', '1']);
-    const second = { db: await timed(lab, 'db'), files: await timed(lab, 'files'), astdb: await timed(lab, 'astdb') };
+    const second = {
+      db: await timed(lab, 'db'),
+      files: await timed(lab, 'files'),
+      astdb: await timed(lab, 'astdb'),
+    };
 
     say('astdb loss window at failover (writer every 10 ms on the master, default debounce):');
     const writer = lab.spawnIn('pbx1', [process.execPath, WRITER, '--every', '10ms']);
@@ -75,12 +90,15 @@ async function main(): Promise<void> {
     writer.kill('SIGTERM');
     const base = 100_001; // the --fill and --count runs above
     const rateMs = (Date.now() - started) / Math.max(1, atCut - base);
-    say(`  master had written key ${atCut} at the cut; the slave serves with key ${onSlave}: ${atCut - onSlave} keys ≈ ${(((atCut - onSlave) * 10) / 1000).toFixed(2)} s lost (writer period measured ${rateMs.toFixed(1)} ms)`);
+    say(
+      `  master had written key ${atCut} at the cut; the slave serves with key ${onSlave}: ${atCut - onSlave} keys ≈ ${(((atCut - onSlave) * 10) / 1000).toFixed(2)} s lost (writer period measured ${rateMs.toFixed(1)} ms)`,
+    );
 
     say('');
     say('| copy | first | second (one change) |');
     say('|---|---|---|');
-    for (const k of ['db', 'files', 'astdb'] as const) say(`| ${k} | ${(first[k] / 1000).toFixed(1)} s | ${(second[k] / 1000).toFixed(1)} s |`);
+    for (const k of ['db', 'files', 'astdb'] as const)
+      say(`| ${k} | ${(first[k] / 1000).toFixed(1)} s | ${(second[k] / 1000).toFixed(1)} s |`);
   } finally {
     await lab.down();
   }

@@ -67,7 +67,9 @@ export class PbxHaDriver implements PairDriver {
   }
 
   plannedUnavailable(): string | null {
-    return this.failover ? null : 'not available in this version (`pbx-ha failover` is not a command of this build)';
+    return this.failover
+      ? null
+      : 'not available in this version (`pbx-ha failover` is not a command of this build)';
   }
 
   async plannedHandover(): Promise<void> {
@@ -118,7 +120,8 @@ export class KeepalivedDriver implements PairDriver {
       100,
     );
     await sleep(3 * timing.intervalMs);
-    if (!(await soleHolder(this.lab, 'pbx1'))) throw new Error('keepalived: pbx1 lost the VIPs when pbx2 started');
+    if (!(await soleHolder(this.lab, 'pbx1')))
+      throw new Error('keepalived: pbx1 lost the VIPs when pbx2 started');
   }
 
   plannedUnavailable(): string | null {

@@ -59,7 +59,12 @@ ${VIPS.map((v, i) => instance(v, 51 + i)).join('')}`;
 /** keepalived's version line, e.g. "Keepalived v2.2.7 (01/16,2022)". */
 export async function keepalivedVersion(): Promise<string> {
   const r = await run(['keepalived', '--version'], { allowFail: true });
-  return `${r.stdout}${r.stderr}`.split('\n').find((l) => /Keepalived v/.test(l))?.trim() ?? 'unknown';
+  return (
+    `${r.stdout}${r.stderr}`
+      .split('\n')
+      .find((l) => /Keepalived v/.test(l))
+      ?.trim() ?? 'unknown'
+  );
 }
 
 /** Runs keepalived (VRRP only, in the foreground, logging to NODEDIR/keepalived.log) in a node. */
@@ -67,7 +72,10 @@ export class KeepalivedNode {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private lab: Lab, readonly node: PbxNode) {}
+  constructor(
+    private lab: Lab,
+    readonly node: PbxNode,
+  ) {}
 
   confPath(): string {
     return path.join(this.lab.nodeDir(this.node), 'keepalived.conf');
@@ -78,14 +86,19 @@ export class KeepalivedNode {
   }
 
   get pid(): number | null {
-    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid ?? null : null;
+    return this.child && this.child.exitCode === null && this.child.signalCode === null
+      ? (this.child.pid ?? null)
+      : null;
   }
 
   async writeConfig(timing: Timing): Promise<string> {
     const text = keepalivedConfig(this.node, timing);
     writeFileSync(this.confPath(), text);
-    const check = await this.lab.exec(this.node, ['keepalived', '-t', '-f', this.confPath()], { allowFail: true });
-    if (check.code !== 0) throw new Error(`keepalived refuses ${this.confPath()}:\n${check.stderr}${check.stdout}`);
+    const check = await this.lab.exec(this.node, ['keepalived', '-t', '-f', this.confPath()], {
+      allowFail: true,
+    });
+    if (check.code !== 0)
+      throw new Error(`keepalived refuses ${this.confPath()}:\n${check.stderr}${check.stdout}`);
     return text;
   }
 
@@ -98,8 +111,22 @@ export class KeepalivedNode {
       // child is still forked); -l -D: detailed log on the console; -G: no syslog.
       const child = spawn(
         this.lab.script,
-        ['exec', this.node, 'keepalived', '-n', '-l', '-D', '-G', '-P', '-f', this.confPath(),
-          '-p', '/run/keepalived.pid', '-r', '/run/keepalived_vrrp.pid'],
+        [
+          'exec',
+          this.node,
+          'keepalived',
+          '-n',
+          '-l',
+          '-D',
+          '-G',
+          '-P',
+          '-f',
+          this.confPath(),
+          '-p',
+          '/run/keepalived.pid',
+          '-r',
+          '/run/keepalived_vrrp.pid',
+        ],
         { env: { ...process.env, ...this.lab.labEnv() }, stdio: ['ignore', log, log], detached: true },
       );
       this.child = child;

@@ -9,11 +9,18 @@ import type { Lab } from '../../lab/lab';
  * 0.5 ms steps, pinging the phone's own loopback, and takes the first whose period is within
  * 5 % of the target (or the closest).
  */
-export async function calibratePing(lab: Lab, targetMs: number): Promise<{ argMs: number; periodMs: number }> {
+export async function calibratePing(
+  lab: Lab,
+  targetMs: number,
+): Promise<{ argMs: number; periodMs: number }> {
   const count = 60;
   let closest = { argMs: targetMs, periodMs: Infinity };
   for (let argMs = targetMs; argMs >= targetMs / 2; argMs -= 0.5) {
-    const r = await lab.exec('phone', ['ping', '-n', '-q', '-i', (argMs / 1000).toFixed(4), '-c', String(count), '127.0.0.1'], { timeoutMs: 30_000 });
+    const r = await lab.exec(
+      'phone',
+      ['ping', '-n', '-q', '-i', (argMs / 1000).toFixed(4), '-c', String(count), '127.0.0.1'],
+      { timeoutMs: 30_000 },
+    );
     const m = /(\d+) packets transmitted, .* time (\d+)ms/.exec(r.stdout);
     if (!m) continue;
     const periodMs = Number(m[2]) / (Number(m[1]) - 1);

@@ -12,22 +12,50 @@ import { AGENTS, OUTAGE_SCENARIOS, SCENARIO_TITLES, TIMINGS, detectionMs } from 
 /** A full run: what the committed report needs. */
 export function isFullRun(r: BenchResults): boolean {
   const o = r.options;
-  return o.only.length === 0 && o.timings.length === TIMINGS.length && o.runs >= 10 && o.soakMinutes >= 10 && o.idleSeconds >= 60;
+  return (
+    o.only.length === 0 &&
+    o.timings.length === TIMINGS.length &&
+    o.runs >= 10 &&
+    o.soakMinutes >= 10 &&
+    o.idleSeconds >= 60
+  );
 }
 
 const MIN_RUNS = 10;
 
-function valid(results: BenchResults, scenario: OutageScenario, timing: TimingName, agent: AgentName): number[] {
+function valid(
+  results: BenchResults,
+  scenario: OutageScenario,
+  timing: TimingName,
+  agent: AgentName,
+): number[] {
   return results.outages
-    .filter((r) => r.scenario === scenario && r.timing === timing && r.agent === agent && !r.error && r.outageMs !== null)
+    .filter(
+      (r) =>
+        r.scenario === scenario &&
+        r.timing === timing &&
+        r.agent === agent &&
+        !r.error &&
+        r.outageMs !== null,
+    )
     .map((r) => r.outageMs!);
 }
 
-function runsOf(results: BenchResults, scenario: OutageScenario, timing: TimingName, agent: AgentName): OutageRun[] {
+function runsOf(
+  results: BenchResults,
+  scenario: OutageScenario,
+  timing: TimingName,
+  agent: AgentName,
+): OutageRun[] {
   return results.outages.filter((r) => r.scenario === scenario && r.timing === timing && r.agent === agent);
 }
 
-function unavailable(results: BenchResults, scenario: OutageScenario, timing: TimingName, agent: AgentName): string | null {
+function unavailable(
+  results: BenchResults,
+  scenario: OutageScenario,
+  timing: TimingName,
+  agent: AgentName,
+): string | null {
   return runsOf(results, scenario, timing, agent).find((r) => r.unavailable)?.unavailable ?? null;
 }
 
@@ -70,9 +98,10 @@ export function targets(results: BenchResults): Target[] {
       const km = median(k);
       out.push({
         target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha median ≤ 0.9 × keepalived's`,
-        measured: pm !== null && km !== null
-          ? `${fmtMs(pm)} vs ${fmtMs(km)} = ${(pm / km).toFixed(2)} ×${fewRuns(Math.min(p.length, k.length))}`
-          : 'no data',
+        measured:
+          pm !== null && km !== null
+            ? `${fmtMs(pm)} vs ${fmtMs(km)} = ${(pm / km).toFixed(2)} ×${fewRuns(Math.min(p.length, k.length))}`
+            : 'no data',
         status: verdict(pm !== null && km !== null ? pm <= 0.9 * km : null),
       });
     }
@@ -84,19 +113,27 @@ export function targets(results: BenchResults): Target[] {
       const d = detectionMs(t);
       out.push({
         target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha outage − detection (${t.fall} × ${t.pbxHaInterval} = ${fmtMs(d)}) ≤ 20 ms`,
-        measured: pm !== null ? `median ${fmtMs(pm)} − ${fmtMs(d)} = ${fmtMs(pm - d)}; worst ${fmtMs(worst(p)! - d)}${fewRuns(p.length)}` : 'no data',
+        measured:
+          pm !== null
+            ? `median ${fmtMs(pm)} − ${fmtMs(d)} = ${fmtMs(pm - d)}; worst ${fmtMs(worst(p)! - d)}${fewRuns(p.length)}`
+            : 'no data',
         status: verdict(pm !== null ? pm - d <= 20 : null),
       });
     }
   }
-  for (const [scenario, limit] of [['planned', 100], ['failback', 200]] as const) {
+  for (const [scenario, limit] of [
+    ['planned', 100],
+    ['failback', 200],
+  ] as const) {
     for (const t of timings) {
       const p = valid(results, scenario, t.name, 'pbx-ha');
       const pm = median(p);
       const why = unavailable(results, scenario, t.name, 'pbx-ha');
       out.push({
         target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha ≤ ${limit} ms`,
-        measured: why ?? (pm !== null ? `median ${fmtMs(pm)}, worst ${fmtMs(worst(p))}${fewRuns(p.length)}` : 'no data'),
+        measured:
+          why ??
+          (pm !== null ? `median ${fmtMs(pm)}, worst ${fmtMs(worst(p))}${fewRuns(p.length)}` : 'no data'),
         status: why ? 'not available' : verdict(pm !== null ? pm <= limit : null),
       });
     }
@@ -105,20 +142,30 @@ export function targets(results: BenchResults): Target[] {
   const lm = median(loss);
   out.push({
     target: 'astdb loss window ≤ 5 s',
-    measured: lm !== null ? `median ${lm.toFixed(2)} s, worst ${worst(loss)!.toFixed(2)} s${fewRuns(loss.length)}` : 'no data',
+    measured:
+      lm !== null
+        ? `median ${lm.toFixed(2)} s, worst ${worst(loss)!.toFixed(2)} s${fewRuns(loss.length)}`
+        : 'no data',
     status: verdict(lm !== null ? lm <= 5 : null),
   });
   const soak = results.soak;
   out.push({
     target: 'zero false failovers (master busy, 100 ms probes)',
-    measured: soak && !soak.error ? `${soak.takeovers} takeover(s) in ${soak.minutes} min` : soak?.error ? `failed: ${soak.error}` : 'no data',
+    measured:
+      soak && !soak.error
+        ? `${soak.takeovers} takeover(s) in ${soak.minutes} min`
+        : soak?.error
+          ? `failed: ${soak.error}`
+          : 'no data',
     status: verdict(soak && !soak.error ? soak.takeovers === 0 : null),
   });
   const idle = results.idle.find((i) => i.timing === '100ms')?.use['pbx-ha'];
   const cpu = idle ? Math.max(idle.pbx1?.cpuPercent ?? 0, idle.pbx2?.cpuPercent ?? 0) : null;
   out.push({
     target: 'idle CPU < 1 % of one core at 100 ms probes',
-    measured: idle ? `master ${idle.pbx1?.cpuPercent.toFixed(2)} %, slave ${idle.pbx2?.cpuPercent.toFixed(2)} %` : 'no data',
+    measured: idle
+      ? `master ${idle.pbx1?.cpuPercent.toFixed(2)} %, slave ${idle.pbx2?.cpuPercent.toFixed(2)} %`
+      : 'no data',
     status: verdict(cpu !== null ? cpu < 1 : null),
   });
   return out;
@@ -126,7 +173,10 @@ export function targets(results: BenchResults): Target[] {
 
 /** The headline table: median / worst per scenario × timing, both agents. */
 export function headlineTable(results: BenchResults): string {
-  const rows = ['| scenario | timing | pbx-ha median | pbx-ha worst | keepalived median | keepalived worst | runs |', '|---|---|--:|--:|--:|--:|--:|'];
+  const rows = [
+    '| scenario | timing | pbx-ha median | pbx-ha worst | keepalived median | keepalived worst | runs |',
+    '|---|---|--:|--:|--:|--:|--:|',
+  ];
   for (const scenario of OUTAGE_SCENARIOS) {
     for (const t of TIMINGS) {
       if (!results.outages.some((r) => r.scenario === scenario && r.timing === t.name)) continue;
@@ -139,7 +189,9 @@ export function headlineTable(results: BenchResults): string {
         else cells.push(fmtMs(median(v)), fmtMs(worst(v)));
         counts.push(v.length);
       }
-      rows.push(`| ${SCENARIO_TITLES[scenario]} | ${t.name} | ${cells.join(' | ')} | ${counts.join(' / ')} |`);
+      rows.push(
+        `| ${SCENARIO_TITLES[scenario]} | ${t.name} | ${cells.join(' | ')} | ${counts.join(' / ')} |`,
+      );
     }
   }
   return rows.join('\n');
@@ -175,14 +227,20 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
       (full ? '' : ' **Partial or short run: not the committed benchmark.**'),
   );
   L.push('');
-  L.push(`Reproduce: \`sudo npm run bench\` (or \`sudo scripts/bench --runs N --soak-minutes M --only ${'cut-link,...'}\`); see [How](#how-it-is-measured).`);
+  L.push(
+    `Reproduce: \`sudo npm run bench\` (or \`sudo scripts/bench --runs N --soak-minutes M --only ${'cut-link,...'}\`); see [How](#how-it-is-measured).`,
+  );
   L.push('');
   L.push('## Outage seen by a phone');
   L.push('');
-  const periods = results.outages.filter((r) => typeof r.pingPeriodMs === 'number').map((r) => r.pingPeriodMs!);
+  const periods = results.outages
+    .filter((r) => typeof r.pingPeriodMs === 'number')
+    .map((r) => r.pingPeriodMs!);
   L.push(
     `The phone pings the VOIP VIP every ${results.pingIntervalMs} ms (\`ping -i ${((results.pingArgMs ?? results.pingIntervalMs) / 1000).toFixed(4).replace(/0+$/, '')}\`` +
-      (results.pingCalibratedMs ? `, chosen at the start for a real period of ${results.pingCalibratedMs} ms: iputils' ping paces \`-i 0.01\` slower` : '') +
+      (results.pingCalibratedMs
+        ? `, chosen at the start for a real period of ${results.pingCalibratedMs} ms: iputils' ping paces \`-i 0.01\` slower`
+        : '') +
       `${periods.length ? `; replies came every ${median(periods)!.toFixed(1)} ms in the median run` : ''}); ` +
       'the outage is the longest gap without a reply around the event. Median and worst of the runs (runs: pbx-ha / keepalived).',
   );
@@ -193,7 +251,9 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   L.push('');
   L.push('## Targets');
   L.push('');
-  L.push('Verdicts use the median of the runs; the worst run is shown beside it. No test asserts these times.');
+  L.push(
+    'Verdicts use the median of the runs; the worst run is shown beside it. No test asserts these times.',
+  );
   L.push('');
   L.push('| target | measured | |');
   L.push('|---|---|---|');
@@ -204,15 +264,27 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   L.push('');
   const lat = TIMINGS.map((t) => {
     const v = results.outages
-      .filter((r) => r.agent === 'pbx-ha' && r.timing === t.name && (r.scenario === 'cut-link' || r.scenario === 'dead-host') && typeof r.takeoverLatencyMs === 'number')
+      .filter(
+        (r) =>
+          r.agent === 'pbx-ha' &&
+          r.timing === t.name &&
+          (r.scenario === 'cut-link' || r.scenario === 'dead-host') &&
+          typeof r.takeoverLatencyMs === 'number',
+      )
       .map((r) => r.takeoverLatencyMs!);
     return { t, v };
   }).filter((x) => x.v.length);
   if (lat.length) {
     L.push(
-      '**Takeover latency** (from the decision line `pbx2: standby -> active (…)` in the slave\'s log to the first gratuitous ARP for the VIP ' +
+      "**Takeover latency** (from the decision line `pbx2: standby -> active (…)` in the slave's log to the first gratuitous ARP for the VIP " +
         'on the wire, tcpdump -tt on the phone; cut-link and dead-host runs): ' +
-        lat.map(({ t, v }) => `${t.name}: median ${v.length ? median(v)!.toFixed(1) : '–'} ms, worst ${worst(v)!.toFixed(1)} ms (${v.length} runs)`).join('; ') + '.',
+        lat
+          .map(
+            ({ t, v }) =>
+              `${t.name}: median ${v.length ? median(v)!.toFixed(1) : '–'} ms, worst ${worst(v)!.toFixed(1)} ms (${v.length} runs)`,
+          )
+          .join('; ') +
+        '.',
     );
     L.push('');
   }
@@ -230,7 +302,9 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   }
   const s = results.soak;
   if (s) {
-    const copies = Object.entries(s.copies).map(([k, c]) => `${k} ${c.done} done${c.failed ? ` / ${c.failed} failed` : ''}`).join(', ');
+    const copies = Object.entries(s.copies)
+      .map(([k, c]) => `${k} ${c.done} done${c.failed ? ` / ${c.failed} failed` : ''}`)
+      .join(', ');
     L.push(
       `**False failovers**: ${s.minutes} min at 100 ms probes with the master busy (two CPU hogs in its namespace, at ${s.hogCpuPercent.join(' % and ')} % of a core; ` +
         `the astdb written every 10 ms; copies: ${copies || 'none'}): **${s.takeovers} takeover(s)**` +
@@ -243,7 +317,9 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   }
   const idle = results.idle.find((i) => i.timing === '100ms');
   if (idle) {
-    L.push(`**Idle use at 100 ms probes** (steady state, ${idle.use['pbx-ha']?.pbx1?.windowS ?? results.options.idleSeconds} s window; CPU = time on CPU of every thread of the daemon and its children (/proc/PID/task/*/schedstat, and cutime + cstime of /proc/PID/stat for children reaped meanwhile), % of one core; memory = VmRSS of /proc/PID/status summed over them):`);
+    L.push(
+      `**Idle use at 100 ms probes** (steady state, ${idle.use['pbx-ha']?.pbx1?.windowS ?? results.options.idleSeconds} s window; CPU = time on CPU of every thread of the daemon and its children (/proc/PID/task/*/schedstat, and cutime + cstime of /proc/PID/stat for children reaped meanwhile), % of one core; memory = VmRSS of /proc/PID/status summed over them):`,
+    );
     L.push('');
     L.push('| agent | node | CPU | RSS mean | RSS max | processes |');
     L.push('|---|---|--:|--:|--:|---|');
@@ -251,7 +327,9 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
       for (const node of ['pbx1', 'pbx2'] as const) {
         const u = idle.use[agent]?.[node];
         if (!u) continue;
-        L.push(`| ${agent} | ${node} (${node === 'pbx1' ? 'master' : 'slave'}) | ${u.cpuPercent.toFixed(2)} % | ${(u.rssKbMean / 1024).toFixed(1)} MiB | ${(u.rssKbMax / 1024).toFixed(1)} MiB | ${[...new Set(u.processes.map((p) => p.split(' ').slice(1).join(' ')))].join(', ')} |`);
+        L.push(
+          `| ${agent} | ${node} (${node === 'pbx1' ? 'master' : 'slave'}) | ${u.cpuPercent.toFixed(2)} % | ${(u.rssKbMean / 1024).toFixed(1)} MiB | ${(u.rssKbMax / 1024).toFixed(1)} MiB | ${[...new Set(u.processes.map((p) => p.split(' ').slice(1).join(' ')))].join(', ')} |`,
+        );
       }
     }
     if (idle.error) L.push(`\nError: ${idle.error}`);
@@ -280,8 +358,9 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
     `- pbx-ha: the lab configuration (VOIP and DATA VIPs with their routes, \`track = ${GATEWAY.voip}\`, \`[garp] count = 5, interval = 200ms, repeat_after = 5s\`), \`timeout\` = interval (default), replication on and paired (sshd in both nodes, \`pbx-ha pair\`), scheduled copies moved out of the outage runs.`,
   );
   L.push(
-    '- keepalived: two VRRP instances (VOIP on eth0, DATA on eth1, same routes with the VIP as source) in a sync group, priorities 150 (pbx1, `state MASTER`) and 100, `nopreempt` not set, multicast adverts (its default; on one LAN segment unicast peers would take the same path). Run with `keepalived -n -l -D -G -P` in each node, pid files in the node\'s private /run. Defaults left as they are: ' +
-      KEEPALIVED_DEFAULTS.join('; ') + '.',
+    "- keepalived: two VRRP instances (VOIP on eth0, DATA on eth1, same routes with the VIP as source) in a sync group, priorities 150 (pbx1, `state MASTER`) and 100, `nopreempt` not set, multicast adverts (its default; on one LAN segment unicast peers would take the same path). Run with `keepalived -n -l -D -G -P` in each node, pid files in the node's private /run. Defaults left as they are: " +
+      KEEPALIVED_DEFAULTS.join('; ') +
+      '.',
   );
   L.push('');
   const failed = results.outages.filter((r) => r.error);

@@ -74,7 +74,10 @@ async function measureEvent(
     const gaps = res.replyTimes.slice(1).map((t, i) => t - res.replyTimes[i]);
     const period = median(gaps);
     return {
-      outageMs: outageAround(res, eventAt), eventAt, replies: res.replies, sent: res.sent,
+      outageMs: outageAround(res, eventAt),
+      eventAt,
+      replies: res.replies,
+      sent: res.sent,
       pingPeriodMs: period === null ? null : Math.round(period * 10) / 10,
     };
   } finally {
@@ -87,7 +90,10 @@ async function measureEvent(
  * (ISO time in its log) to the first gratuitous ARP for the VOIP VIP from pbx2's MAC that the
  * phone's tcpdump -tt saw. The capture also runs for keepalived, so both runs carry the same load.
  */
-async function startLatencyProbe(ctx: BenchContext, driver: PairDriver): Promise<{ finish(): Promise<number | null> }> {
+async function startLatencyProbe(
+  ctx: BenchContext,
+  driver: PairDriver,
+): Promise<{ finish(): Promise<number | null> }> {
   const mac = (await ctx.lab.nodeMac('pbx2', 'eth0')).toLowerCase();
   const logFile = driver.logPath('pbx2');
   const offset = logSize(logFile);
@@ -106,7 +112,9 @@ export function takeoverLatency(log: string, capture: string, mac: string): numb
   if (!decision) return null;
   const decidedAt = Date.parse(decision[1]);
   const vip = VOIP_VIP.replace(/\./g, '\\.');
-  const garp = new RegExp(`^(\\d+\\.\\d+) ([0-9a-f:]{17}) > ff:ff:ff:ff:ff:ff, .*Request who-has ${vip} (\\([0-9a-f:]{17}\\) )?tell ${vip},`);
+  const garp = new RegExp(
+    `^(\\d+\\.\\d+) ([0-9a-f:]{17}) > ff:ff:ff:ff:ff:ff, .*Request who-has ${vip} (\\([0-9a-f:]{17}\\) )?tell ${vip},`,
+  );
   for (const line of capture.split('\n')) {
     const m = garp.exec(line);
     if (!m || m[2].toLowerCase() !== mac) continue;
@@ -116,7 +124,14 @@ export function takeoverLatency(log: string, capture: string, mac: string): numb
   return null;
 }
 
-function outageRun(scenario: OutageScenario, timing: Timing, agent: AgentName, round: number, m: Measured | null, extra: Partial<OutageRun> = {}): OutageRun {
+function outageRun(
+  scenario: OutageScenario,
+  timing: Timing,
+  agent: AgentName,
+  round: number,
+  m: Measured | null,
+  extra: Partial<OutageRun> = {},
+): OutageRun {
   return {
     scenario,
     timing: timing.name,
@@ -133,7 +148,12 @@ function message(e: unknown): string {
   return (e as Error).message?.split('\n').slice(0, 3).join(' | ') ?? String(e);
 }
 
-async function startPair(ctx: BenchContext, driver: PairDriver, timing: Timing, variant: ConfigVariant): Promise<void> {
+async function startPair(
+  ctx: BenchContext,
+  driver: PairDriver,
+  timing: Timing,
+  variant: ConfigVariant,
+): Promise<void> {
   await driver.start(timing, driver.agent === 'pbx-ha' ? ctx.pbxHaConfig(timing, variant) : undefined);
   // Both settle as long: a few intervals for the slave's detector to have a baseline.
   await sleep(Math.max(1000, 3 * timing.intervalMs));
@@ -146,7 +166,12 @@ async function finishRun(ctx: BenchContext, driver: PairDriver): Promise<void> {
 }
 
 /** Scenario 1 (cut link) and, after it, scenario 4 (failback when the cable is back). */
-export async function cutAndFailback(ctx: BenchContext, agent: AgentName, timing: Timing, round: number): Promise<OutageRun[]> {
+export async function cutAndFailback(
+  ctx: BenchContext,
+  agent: AgentName,
+  timing: Timing,
+  round: number,
+): Promise<OutageRun[]> {
   const { lab } = ctx;
   const driver = ctx.drivers[agent];
   const runs: OutageRun[] = [];
@@ -164,7 +189,16 @@ export async function cutAndFailback(ctx: BenchContext, agent: AgentName, timing
     } finally {
       latency = await probe.finish().catch(() => null);
     }
-    runs.push(outageRun('cut-link', timing, agent, round, cut, agent === 'pbx-ha' ? { takeoverLatencyMs: latency } : {}));
+    runs.push(
+      outageRun(
+        'cut-link',
+        timing,
+        agent,
+        round,
+        cut,
+        agent === 'pbx-ha' ? { takeoverLatencyMs: latency } : {},
+      ),
+    );
     const back = await measureEvent(ctx, timing, {
       event: () => lab.restore('pbx1'),
       done: () => soleHolder(lab, 'pbx1'),
@@ -173,7 +207,8 @@ export async function cutAndFailback(ctx: BenchContext, agent: AgentName, timing
     runs.push(outageRun('failback', timing, agent, round, back));
   } catch (e) {
     for (const s of ['cut-link', 'failback'] as const) {
-      if (!runs.some((r) => r.scenario === s)) runs.push(outageRun(s, timing, agent, round, null, { error: message(e) }));
+      if (!runs.some((r) => r.scenario === s))
+        runs.push(outageRun(s, timing, agent, round, null, { error: message(e) }));
     }
   } finally {
     await finishRun(ctx, driver);
@@ -182,7 +217,12 @@ export async function cutAndFailback(ctx: BenchContext, agent: AgentName, timing
 }
 
 /** Scenario 2: every process of the master's namespace killed (SIGKILL) and its cables pulled. */
-export async function deadHost(ctx: BenchContext, agent: AgentName, timing: Timing, round: number): Promise<OutageRun> {
+export async function deadHost(
+  ctx: BenchContext,
+  agent: AgentName,
+  timing: Timing,
+  round: number,
+): Promise<OutageRun> {
   const { lab } = ctx;
   const driver = ctx.drivers[agent];
   try {
@@ -214,7 +254,14 @@ export async function deadHost(ctx: BenchContext, agent: AgentName, timing: Timi
     } finally {
       latency = await probe.finish().catch(() => null);
     }
-    return outageRun('dead-host', timing, agent, round, m, agent === 'pbx-ha' ? { takeoverLatencyMs: latency } : {});
+    return outageRun(
+      'dead-host',
+      timing,
+      agent,
+      round,
+      m,
+      agent === 'pbx-ha' ? { takeoverLatencyMs: latency } : {},
+    );
   } catch (e) {
     return outageRun('dead-host', timing, agent, round, null, { error: message(e) });
   } finally {
@@ -223,7 +270,12 @@ export async function deadHost(ctx: BenchContext, agent: AgentName, timing: Timi
 }
 
 /** Scenario 3: planned handover (pbx-ha failover; keepalived: the master's daemon stopped). */
-export async function planned(ctx: BenchContext, agent: AgentName, timing: Timing, round: number): Promise<OutageRun> {
+export async function planned(
+  ctx: BenchContext,
+  agent: AgentName,
+  timing: Timing,
+  round: number,
+): Promise<OutageRun> {
   const { lab } = ctx;
   const driver = ctx.drivers[agent];
   const why = driver.plannedUnavailable();
@@ -249,7 +301,8 @@ export function lastKey(lab: Lab, node: PbxNode): number {
   if (!existsSync(file)) return 0;
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
   try {
-    const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get('/pbx-ha-test/last') as { value: string } | undefined;
+    const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get('/pbx-ha-test/last') as
+      { value: string } | undefined;
     return row ? Number(row.value) : 0;
   } finally {
     db.close();
@@ -290,7 +343,15 @@ export async function astdbRun(ctx: BenchContext, round: number): Promise<AstdbR
       done: () => soleHolder(lab, 'pbx1'),
       desc: 'pbx1 alone holding the VIPs after the cable is back',
     });
-    return { round, at, lossS, masterKey, slaveKey, periodMs: Math.round(periodMs * 100) / 100, failbackOutageMs: back.outageMs };
+    return {
+      round,
+      at,
+      lossS,
+      masterKey,
+      slaveKey,
+      periodMs: Math.round(periodMs * 100) / 100,
+      failbackOutageMs: back.outageMs,
+    };
   } catch (e) {
     return { round, at, lossS: null, error: message(e) };
   } finally {
@@ -326,12 +387,24 @@ export async function idleUse(ctx: BenchContext, timing: Timing, seconds: number
  * astdb written every 10 ms, files, database and astdb copies running), probes every 100 ms.
  * Counts the slave's takeovers (there should be none) and every transition either node logged.
  */
-export async function soak(ctx: BenchContext, minutes: number, prepare: () => Promise<void>): Promise<SoakResult> {
+export async function soak(
+  ctx: BenchContext,
+  minutes: number,
+  prepare: () => Promise<void>,
+): Promise<SoakResult> {
   const { lab } = ctx;
   const timing = TIMINGS.find((t) => t.name === '100ms')!;
   const driver = ctx.drivers['pbx-ha'];
   const result: SoakResult = {
-    minutes, timing: timing.name, takeovers: 0, masterFaults: 0, transitions: [], copies: {}, longestGapMs: null, loadavg: '', hogCpuPercent: [],
+    minutes,
+    timing: timing.name,
+    takeovers: 0,
+    masterFaults: 0,
+    transitions: [],
+    copies: {},
+    longestGapMs: null,
+    loadavg: '',
+    hogCpuPercent: [],
   };
   const children: ReturnType<Lab['spawnIn']>[] = [];
   try {
@@ -348,12 +421,15 @@ export async function soak(ctx: BenchContext, minutes: number, prepare: () => Pr
       for (let minute = 1; minute <= minutes; minute++) {
         await sleep(Math.max(0, started + minute * 60_000 - performance.now()));
         const takeovers = countTakeovers(readFrom(driver.logPath('pbx2'), offsets.pbx2));
-        const copies = readFrom(driver.logPath('pbx1'), offsets.pbx1).match(/ copy \([^)]*\) done /g)?.length ?? 0;
+        const copies =
+          readFrom(driver.logPath('pbx1'), offsets.pbx1).match(/ copy \([^)]*\) done /g)?.length ?? 0;
         ctx.say(`  soak: ${minute}/${minutes} min, ${takeovers} takeover(s), ${copies} copies done`);
       }
     } finally {
       const elapsedS = (performance.now() - started) / 1000;
-      result.hogCpuPercent = hogs.map((h, i) => Math.round((ticksToSeconds(cpuTicks(h.pid!) - hogTicks0[i]) / elapsedS) * 1000) / 10);
+      result.hogCpuPercent = hogs.map(
+        (h, i) => Math.round((ticksToSeconds(cpuTicks(h.pid!) - hogTicks0[i]) / elapsedS) * 1000) / 10,
+      );
       const ping = await pinger.stop();
       result.longestGapMs = Math.round(Math.max(ping.longestGapMs, ping.trailingGapMs));
     }
@@ -362,13 +438,16 @@ export async function soak(ctx: BenchContext, minutes: number, prepare: () => Pr
     const log2 = readFrom(driver.logPath('pbx2'), offsets.pbx2);
     result.takeovers = countTakeovers(log2);
     result.masterFaults = log1.match(/\spbx1: \S+ -> fault \(/g)?.length ?? 0;
-    result.transitions = [...log1.split('\n'), ...log2.split('\n')].filter((l) => /\spbx[12]: \S+ -> \S+ \(/.test(l));
+    result.transitions = [...log1.split('\n'), ...log2.split('\n')].filter((l) =>
+      /\spbx[12]: \S+ -> \S+ \(/.test(l),
+    );
     for (const m of log1.matchAll(/ (\w+) copy \([^)]*\) (done|failed) /g)) {
       const c = (result.copies[m[1]] ??= { done: 0, failed: 0 });
       if (m[2] === 'done') c.done++;
       else c.failed++;
     }
-    if ((await agentStatus(lab, 'pbx1')).state !== 'active') result.error = 'pbx1 is not active at the end of the soak';
+    if ((await agentStatus(lab, 'pbx1')).state !== 'active')
+      result.error = 'pbx1 is not active at the end of the soak';
   } catch (e) {
     result.error = message(e);
   } finally {

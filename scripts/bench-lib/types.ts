@@ -24,7 +24,15 @@ export interface Timing {
 
 export const TIMINGS: readonly Timing[] = [
   { name: '1s', intervalMs: 1000, fall: 3, rise: 3, pbxHaInterval: '1s', advertInt: '1', vrrpVersion: 2 },
-  { name: '100ms', intervalMs: 100, fall: 3, rise: 3, pbxHaInterval: '100ms', advertInt: '0.1', vrrpVersion: 3 },
+  {
+    name: '100ms',
+    intervalMs: 100,
+    fall: 3,
+    rise: 3,
+    pbxHaInterval: '100ms',
+    advertInt: '0.1',
+    vrrpVersion: 3,
+  },
 ];
 
 /** Detection time as configured: fall × interval. */
@@ -129,7 +137,16 @@ export interface BenchResults {
   durationS: number | null;
   command: string;
   options: { runs: number; soakMinutes: number; idleSeconds: number; only: Part[]; timings: TimingName[] };
-  machine: { cpus: number; cpuModel: string; kernel: string; node: string; keepalived: string; commit: string; loadavgStart?: string; loadavgEnd?: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    kernel: string;
+    node: string;
+    keepalived: string;
+    commit: string;
+    loadavgStart?: string;
+    loadavgEnd?: string;
+  };
   /** Configuration of each agent, as used (pbx-ha.conf for 1s, keepalived.conf of pbx1 for 1s ...). */
   configs: Record<string, string>;
   /** Whether `pbx-ha failover` existed in the build that ran. */

@@ -30,7 +30,10 @@ const ZERO_MAC = '00:00:00:00:00:00';
 
 /** Six bytes from `aa:bb:cc:dd:ee:ff` (or with `-`, any case); throws on anything else. */
 export function parseMac(mac: string): Buffer {
-  const m = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(mac);
+  const m =
+    /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(
+      mac,
+    );
   if (!m) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`);
   return Buffer.from([m[1], m[3], m[4], m[5], m[6], m[7]].map((h) => parseInt(h, 16)));
 }
@@ -98,10 +101,17 @@ export function gratuitousArpRequest(senderMac: string, ipv4: string): Buffer {
 
 /** Decodes an Ethernet/ARP-for-IPv4 frame; throws if `frame` is not one. */
 export function decodeArp(frame: Buffer): ArpFields {
-  if (frame.length < ARP_FRAME_LENGTH) throw new Error(`an ARP frame has at least ${ARP_FRAME_LENGTH} bytes, not ${frame.length}`);
+  if (frame.length < ARP_FRAME_LENGTH)
+    throw new Error(`an ARP frame has at least ${ARP_FRAME_LENGTH} bytes, not ${frame.length}`);
   const ethertype = frame.readUInt16BE(12);
-  if (ethertype !== ETHERTYPE_ARP) throw new Error(`ethertype 0x${ethertype.toString(16).padStart(4, '0')} is not ARP`);
-  if (frame.readUInt16BE(14) !== 1 || frame.readUInt16BE(16) !== 0x0800 || frame[18] !== 6 || frame[19] !== 4) {
+  if (ethertype !== ETHERTYPE_ARP)
+    throw new Error(`ethertype 0x${ethertype.toString(16).padStart(4, '0')} is not ARP`);
+  if (
+    frame.readUInt16BE(14) !== 1 ||
+    frame.readUInt16BE(16) !== 0x0800 ||
+    frame[18] !== 6 ||
+    frame[19] !== 4
+  ) {
     throw new Error('not ARP for IPv4 over Ethernet');
   }
   const operation = frame.readUInt16BE(20);

@@ -6,7 +6,10 @@ import type { Logger, LogLevel } from '../ports/log';
 
 const PRIORITY: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 };
 
-export function consoleLogger(minLevel: LogLevel = 'info', journal = process.env.JOURNAL_STREAM !== undefined): Logger {
+export function consoleLogger(
+  minLevel: LogLevel = 'info',
+  journal = process.env.JOURNAL_STREAM !== undefined,
+): Logger {
   return {
     log(level, message) {
       if (PRIORITY[level] > PRIORITY[minLevel]) return;

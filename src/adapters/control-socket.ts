@@ -104,7 +104,11 @@ export class AgentNotRunningError extends Error {
  * Sends one request to a running agent and returns its answer. Rejects with an
  * AgentNotRunningError when no agent listens, an Error saying why otherwise.
  */
-export function controlRequest(socketPath: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlAnswer> {
+export function controlRequest(
+  socketPath: string,
+  req: ControlRequest,
+  timeoutMs = 5000,
+): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socketPath);
     let buffered = '';
@@ -117,7 +121,8 @@ export function controlRequest(socketPath: string, req: ControlRequest, timeoutM
     conn.on('data', (d: string) => (buffered += d));
     conn.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return reject(new AgentNotRunningError(socketPath));
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')
+        return reject(new AgentNotRunningError(socketPath));
       reject(new Error(e.code === 'EACCES' ? `permission denied on ${socketPath}: run as root` : e.message));
     });
     conn.on('end', () => {

@@ -27,7 +27,11 @@ interface IpRouteJson {
 }
 
 /** Parses `ip -json addr show`; exported for tests. */
-export function parseAddrJson(text: string): { addresses: ActualAddress[]; carrier: Record<string, boolean>; macs: Record<string, string> } {
+export function parseAddrJson(text: string): {
+  addresses: ActualAddress[];
+  carrier: Record<string, boolean>;
+  macs: Record<string, string>;
+} {
   const links = JSON.parse(text) as IpAddrJson[];
   const addresses: ActualAddress[] = [];
   const carrier: Record<string, boolean> = {};
@@ -35,9 +39,11 @@ export function parseAddrJson(text: string): { addresses: ActualAddress[]; carri
   for (const link of links) {
     // LOWER_UP is the carrier as the driver reports it; UP alone is only the admin state.
     carrier[link.ifname] = (link.flags ?? []).includes('LOWER_UP');
-    if (typeof link.address === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.address)) macs[link.ifname] = link.address;
+    if (typeof link.address === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.address))
+      macs[link.ifname] = link.address;
     for (const a of link.addr_info ?? []) {
-      if (a.family === 'inet') addresses.push({ ifname: link.ifname, address: a.local, prefixLength: a.prefixlen });
+      if (a.family === 'inet')
+        addresses.push({ ifname: link.ifname, address: a.local, prefixLength: a.prefixlen });
     }
   }
   return { addresses, carrier, macs };
@@ -70,7 +76,12 @@ export function batchLine(c: NetChange): string {
 }
 
 /** Kernel answers that mean "already gone": not an error when deleting. */
-const ALREADY_ABSENT = [/Cannot assign requested address/, /Address not found/, /No such process/, /No such device/];
+const ALREADY_ABSENT = [
+  /Cannot assign requested address/,
+  /Address not found/,
+  /No such process/,
+  /No such device/,
+];
 
 /**
  * Failed batch lines from iproute2's stderr: each failure prints the kernel's answer, then
@@ -97,7 +108,9 @@ const READ_BATCH = 'address show\nroute show table main\n';
 export function splitBatchJson(stdout: string, expected: number): string[] {
   const docs = stdout.split('\n').filter((l) => l.trim() !== '');
   if (docs.length !== expected) {
-    throw new Error(`ip -json -batch printed ${docs.length} JSON documents, ${expected} expected: ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new Error(
+      `ip -json -batch printed ${docs.length} JSON documents, ${expected} expected: ${JSON.stringify(stdout.slice(0, 200))}`,
+    );
   }
   return docs;
 }
@@ -106,7 +119,10 @@ export class Iproute2Net implements NetPort {
   async read(): Promise<NetReading> {
     // One process for both lists (this runs every reconcile interval and at every link event):
     // each spawn forks the whole agent, which costs more CPU than `ip` itself.
-    const { stdout } = await runCommand([IP, '-json', '-batch', '-'], { timeoutMs: TIMEOUT_MS, input: READ_BATCH });
+    const { stdout } = await runCommand([IP, '-json', '-batch', '-'], {
+      timeoutMs: TIMEOUT_MS,
+      input: READ_BATCH,
+    });
     const [addr, route] = splitBatchJson(stdout, 2);
     const { addresses, carrier, macs } = parseAddrJson(addr);
     return { actual: { addresses, routes: parseRouteJson(route) }, carrier, macs };
@@ -118,7 +134,8 @@ export class Iproute2Net implements NetPort {
     const kept = await this.unsafeDeletions(all);
     const changes = all.filter((c) => !kept.some((k) => k.change === c));
     await this.applyBatch(changes);
-    if (kept.length) throw new Error(kept.map((k) => `"ip ${batchLine(k.change)}" not run: ${k.why}`).join('; '));
+    if (kept.length)
+      throw new Error(kept.map((k) => `"ip ${batchLine(k.change)}" not run: ${k.why}`).join('; '));
   }
 
   /**
@@ -133,7 +150,10 @@ export class Iproute2Net implements NetPort {
       const addresses = await this.inetAddresses(ifname).catch(() => null);
       for (const c of deletions.filter((d) => d.ifname === ifname)) {
         if (addresses === null || deletionTakesOthers(c.address, addresses)) {
-          unsafe.push({ change: c, why: `${c.address} is the primary address of its subnet on ${ifname} and promote_secondaries cannot be set there (${error}): deleting it would delete the node's own address with it` });
+          unsafe.push({
+            change: c,
+            why: `${c.address} is the primary address of its subnet on ${ifname} and promote_secondaries cannot be set there (${error}): deleting it would delete the node's own address with it`,
+          });
         }
       }
     }
@@ -141,16 +161,23 @@ export class Iproute2Net implements NetPort {
   }
 
   private async inetAddresses(ifname: string): Promise<InetAddress[]> {
-    const { stdout } = await runCommand([IP, '-json', 'address', 'show', 'dev', ifname], { timeoutMs: TIMEOUT_MS });
+    const { stdout } = await runCommand([IP, '-json', 'address', 'show', 'dev', ifname], {
+      timeoutMs: TIMEOUT_MS,
+    });
     const [link] = JSON.parse(stdout) as IpAddrJson[];
-    return (link?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
+    return (link?.addr_info ?? [])
+      .filter((a) => a.family === 'inet')
+      .map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
   }
 
   private async applyBatch(changes: NetChange[]): Promise<void> {
     if (changes.length === 0) return;
     const lines = changes.map(batchLine);
     try {
-      await runCommand([IP, '-force', '-batch', '-'], { timeoutMs: TIMEOUT_MS, input: lines.join('\n') + '\n' });
+      await runCommand([IP, '-force', '-batch', '-'], {
+        timeoutMs: TIMEOUT_MS,
+        input: lines.join('\n') + '\n',
+      });
     } catch (e) {
       if (!(e instanceof CommandError) || e.exitCode === null) throw e;
       const real = failedLines(e.stderr).filter((f) => {
@@ -159,7 +186,9 @@ export class Iproute2Net implements NetPort {
         return !(deleting && ALREADY_ABSENT.some((re) => re.test(f.message)));
       });
       if (real.length) {
-        const detail = real.map((f) => `"ip ${lines[f.line - 1] ?? '?'}": ${f.message || 'failed'}`).join('; ');
+        const detail = real
+          .map((f) => `"ip ${lines[f.line - 1] ?? '?'}": ${f.message || 'failed'}`)
+          .join('; ');
         throw new Error(`iproute2 refused ${real.length} change(s): ${detail}`);
       }
     }

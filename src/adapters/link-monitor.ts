@@ -20,7 +20,9 @@ export class LinkMonitor {
 
   start(): void {
     this.stopped = false;
-    const child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address', 'route'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address', 'route'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     let buffered = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -34,7 +36,10 @@ export class LinkMonitor {
     child.on('error', (e) => this.log.log('error', `ip monitor could not start: ${e.message}`));
     child.on('close', (code, signal) => {
       if (this.stopped) return;
-      this.log.log('warn', `ip monitor exited (code ${code}, signal ${signal}) ${stderr.trim()}; restarting it`);
+      this.log.log(
+        'warn',
+        `ip monitor exited (code ${code}, signal ${signal}) ${stderr.trim()}; restarting it`,
+      );
       this.restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS);
     });
   }

@@ -31,7 +31,6 @@ export interface MetricsServer {
   address: { host: string; port: number };
 }
 
-
 const PREFIX = 'pbx_ha_';
 
 /** Milliseconds to seconds, rounded to the microsecond (0.42 ms gives 0.00042, not 0.00041999999999999996). */
@@ -73,7 +72,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     collect() {
       const s = status();
       this.reset();
-      for (const state of NODE_STATES) this.set({ node: s.node, role: s.role, state }, state === s.state ? 1 : 0);
+      for (const state of NODE_STATES)
+        this.set({ node: s.node, role: s.role, state }, state === s.state ? 1 : 0);
     },
   });
 
@@ -135,7 +135,6 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
 
-
   new Gauge({
     name: `${PREFIX}vip_held`,
     help: 'Whether this node holds the virtual IP (by its name, address and interface): 1 held here, 0 not held here.',
@@ -143,7 +142,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     registers,
     collect() {
       this.reset();
-      for (const v of status().vips) this.set({ vip: v.name, address: v.address, interface: v.interface }, v.held ? 1 : 0);
+      for (const v of status().vips)
+        this.set({ vip: v.name, address: v.address, interface: v.interface }, v.held ? 1 : 0);
     },
   });
   new Gauge({
@@ -215,7 +215,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     registers,
     collect() {
       this.reset();
-      for (const j of jobs()) if (j.lastSuccess) this.set({ kind: j.kind }, seconds(j.lastSuccess.durationMs));
+      for (const j of jobs())
+        if (j.lastSuccess) this.set({ kind: j.kind }, seconds(j.lastSuccess.durationMs));
     },
   });
 
@@ -247,9 +248,13 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
 function listenError(e: NodeJS.ErrnoException, where: string): Error {
   switch (e.code) {
     case 'EADDRINUSE':
-      return new Error(`metrics: cannot listen on ${where}: the port is already in use (another pbx-ha, or another exporter?); change listen in [metrics]`);
+      return new Error(
+        `metrics: cannot listen on ${where}: the port is already in use (another pbx-ha, or another exporter?); change listen in [metrics]`,
+      );
     case 'EADDRNOTAVAIL':
-      return new Error(`metrics: cannot listen on ${where}: this host has no such address; change listen in [metrics]`);
+      return new Error(
+        `metrics: cannot listen on ${where}: this host has no such address; change listen in [metrics]`,
+      );
     case 'EACCES':
       return new Error(`metrics: cannot listen on ${where}: permission denied`);
     default:
@@ -258,18 +263,26 @@ function listenError(e: NodeJS.ErrnoException, where: string): Error {
 }
 
 /** Serves GET /metrics on settings.host:settings.port (port 0: any free port). Ignores settings.enabled. */
-export function startMetricsServer(settings: MetricsConfig, source: MetricsSource, log: Logger): Promise<MetricsServer> {
+export function startMetricsServer(
+  settings: MetricsConfig,
+  source: MetricsSource,
+  log: Logger,
+): Promise<MetricsServer> {
   const registry = createMetricsRegistry(source);
   const where = formatHostPort(settings.host, settings.port);
 
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: the metrics are at /metrics\n');
+      res
+        .writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+        .end('not found: the metrics are at /metrics\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('method not allowed\n');
+      res
+        .writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+        .end('method not allowed\n');
       return;
     }
     registry.metrics().then(
@@ -279,7 +292,9 @@ export function startMetricsServer(settings: MetricsConfig, source: MetricsSourc
       },
       (e: Error) => {
         log.log('warn', `metrics: cannot collect: ${e.message}`);
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`cannot collect the metrics: ${e.message}\n`);
+        res
+          .writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+          .end(`cannot collect the metrics: ${e.message}\n`);
       },
     );
   });

@@ -27,7 +27,10 @@ export function promoteSecondariesPath(ifname: string): string | null {
  * Sets `promote_secondaries` = 1 on each interface. Returns the interfaces where it could not be
  * set, with why (the caller must then not delete a VIP that is a primary with secondaries there).
  */
-export function allowPromotion(ifnames: readonly string[], write: (file: string, data: string) => void = writeFileSync): { ifname: string; error: string }[] {
+export function allowPromotion(
+  ifnames: readonly string[],
+  write: (file: string, data: string) => void = writeFileSync,
+): { ifname: string; error: string }[] {
   const failed: { ifname: string; error: string }[] = [];
   for (const ifname of ifnames) {
     const file = promoteSecondariesPath(ifname);
@@ -65,5 +68,7 @@ export function deletionTakesOthers(address: string, addresses: readonly InetAdd
   const self = addresses.find((a) => a.local === address);
   if (!self || self.secondary) return false;
   const subnet = subnetOf(self.local, self.prefixlen);
-  return addresses.some((a) => a.secondary && a.prefixlen === self.prefixlen && subnetOf(a.local, a.prefixlen) === subnet);
+  return addresses.some(
+    (a) => a.secondary && a.prefixlen === self.prefixlen && subnetOf(a.local, a.prefixlen) === subnet,
+  );
 }

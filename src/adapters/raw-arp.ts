@@ -126,8 +126,10 @@ export class RawArp implements ArpPort {
   async announce(address: string, ifname: string, count: number, intervalMs: number): Promise<void> {
     checkIpv4(address);
     checkIfname(ifname);
-    if (!Number.isInteger(count) || count < 1) throw new Error(`announce: count must be a positive integer, not ${count}`);
-    if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new Error(`announce: bad interval ${intervalMs}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`announce: count must be a positive integer, not ${count}`);
+    if (!(intervalMs >= 0) || !Number.isFinite(intervalMs))
+      throw new Error(`announce: bad interval ${intervalMs}`);
     let failed = 0;
     let firstError: Error | null = null;
     for (let i = 0; i < count; i++) {
@@ -143,7 +145,9 @@ export class RawArp implements ArpPort {
       }
     }
     if (firstError) {
-      throw new Error(`gratuitous ARP for ${address} on ${ifname}: ${failed} of ${count} frames not sent: ${firstError.message}`);
+      throw new Error(
+        `gratuitous ARP for ${address} on ${ifname}: ${failed} of ${count} frames not sent: ${firstError.message}`,
+      );
     }
   }
 
@@ -159,7 +163,13 @@ export class RawArp implements ArpPort {
     if (!(ms >= 1 && ms <= MAX_PROBE_TIMEOUT_MS)) {
       throw new Error(`whoHas: timeout must be 1 to ${MAX_PROBE_TIMEOUT_MS} ms, not ${timeoutMs}`);
     }
-    const answer = await this.request('probe', [ifname, address, String(ms)], `probe of ${address} on ${ifname}`, ['free', 'taken'], ms + this.requestTimeoutMs);
+    const answer = await this.request(
+      'probe',
+      [ifname, address, String(ms)],
+      `probe of ${address} on ${ifname}`,
+      ['free', 'taken'],
+      ms + this.requestTimeoutMs,
+    );
     return answer.kind === 'taken' ? (answer.rest[0] ?? '').split(',').filter((m) => m !== '') : [];
   }
 
@@ -174,7 +184,8 @@ export class RawArp implements ArpPort {
     if (this.closed) throw new Error(`pbx-ha-arp mac of ${ifname}: RawArp is closed`);
     const a = await this.request('mac', [ifname], `mac of ${ifname}`, ['mac'], this.requestTimeoutMs);
     const text = a.rest[0] ?? '';
-    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(text)) throw new Error(`pbx-ha-arp: bad answer to mac of ${ifname}: ${a.rest.join(' ')}`);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(text))
+      throw new Error(`pbx-ha-arp: bad answer to mac of ${ifname}: ${a.rest.join(' ')}`);
     return text;
   }
 
@@ -194,7 +205,13 @@ export class RawArp implements ArpPort {
 
   // --- the helper ------------------------------------------------------------------------
 
-  private async request(cmd: string, args: string[], what: string, expect: readonly AnswerKind[], timeoutMs: number): Promise<Answer> {
+  private async request(
+    cmd: string,
+    args: string[],
+    what: string,
+    expect: readonly AnswerKind[],
+    timeoutMs: number,
+  ): Promise<Answer> {
     if (this.closed) throw new Error(`pbx-ha-arp ${what}: RawArp is closed`);
     const h = await this.running();
     const id = String(++this.nextId);
@@ -250,7 +267,9 @@ export class RawArp implements ArpPort {
     // Writing to a helper that just died raises EPIPE here; its 'close' says what happened.
     child.stdin.on('error', () => undefined);
     child.on('error', (e) => this.onExit(h, `could not be started (${e.message})`));
-    child.on('close', (code, signal) => this.onExit(h, code !== null ? `exited with code ${code}` : `was killed by ${signal}`));
+    child.on('close', (code, signal) =>
+      this.onExit(h, code !== null ? `exited with code ${code}` : `was killed by ${signal}`),
+    );
     return h;
   }
 

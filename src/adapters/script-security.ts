@@ -38,7 +38,13 @@ export interface ScriptEntry {
 export type ScriptWalk = { ok: true; entries: ScriptEntry[] } | { ok: false; reason: string };
 
 export interface ScriptFs {
-  lstat(p: string): { uid: number; mode: number; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean };
+  lstat(p: string): {
+    uid: number;
+    mode: number;
+    isDirectory(): boolean;
+    isFile(): boolean;
+    isSymbolicLink(): boolean;
+  };
   readlink(p: string): string;
 }
 
@@ -68,7 +74,8 @@ export function judgeScript(walk: ScriptWalk): ScriptVerdict {
       if (owner !== null) return refuse(`directory ${e.path} is ${owner}`);
       const writers = otherWriters(e.mode);
       // Sticky and root's: only root can rename or delete what root owns in it (as /tmp).
-      if (writers !== null && (e.mode & 0o1000) === 0) return refuse(`directory ${e.path} is writable by ${writers} (mode ${octal(e.mode)})`);
+      if (writers !== null && (e.mode & 0o1000) === 0)
+        return refuse(`directory ${e.path} is writable by ${writers} (mode ${octal(e.mode)})`);
     } else if (e.role === 'link') {
       if (owner !== null) return refuse(`symbolic link ${e.path} is ${owner}`);
     } else {
@@ -76,11 +83,16 @@ export function judgeScript(walk: ScriptWalk): ScriptVerdict {
     }
   }
   if (file === null) return { ok: false, reason: 'no file at the end of the path' };
-  if (file.type !== 'file') return { ok: false, reason: `${file.path} is ${file.type === 'directory' ? 'a directory' : 'not a regular file'}` };
+  if (file.type !== 'file')
+    return {
+      ok: false,
+      reason: `${file.path} is ${file.type === 'directory' ? 'a directory' : 'not a regular file'}`,
+    };
   if (file.uid !== 0) return refuse(`${file.path} is owned by uid ${file.uid}, not root`);
   const writers = otherWriters(file.mode);
   if (writers !== null) return refuse(`${file.path} is writable by ${writers} (mode ${octal(file.mode)})`);
-  if ((file.mode & 0o111) === 0) return { ok: false, reason: `${file.path} is not executable (mode ${octal(file.mode)})` };
+  if ((file.mode & 0o111) === 0)
+    return { ok: false, reason: `${file.path} is not executable (mode ${octal(file.mode)})` };
   return { ok: true };
 }
 
@@ -90,7 +102,13 @@ export function walkScriptPath(program: string, fs: ScriptFs = NODE_FS): ScriptW
   const entries: ScriptEntry[] = [];
   const seen = new Set<string>();
   const entry = (p: string, role: ScriptEntry['role'], st: ReturnType<ScriptFs['lstat']>): void => {
-    const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
+    const type = st.isSymbolicLink()
+      ? 'symlink'
+      : st.isDirectory()
+        ? 'directory'
+        : st.isFile()
+          ? 'file'
+          : 'other';
     const key = `${role} ${p}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -101,7 +119,11 @@ export function walkScriptPath(program: string, fs: ScriptFs = NODE_FS): ScriptW
       return fs.lstat(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' ? `${p} does not exist` : code === 'ENOTDIR' ? `${path.dirname(p)} is not a directory` : `cannot examine ${p} (${(e as Error).message})`;
+      return code === 'ENOENT'
+        ? `${p} does not exist`
+        : code === 'ENOTDIR'
+          ? `${path.dirname(p)} is not a directory`
+          : `cannot examine ${p} (${(e as Error).message})`;
     }
   };
 
@@ -123,7 +145,8 @@ export function walkScriptPath(program: string, fs: ScriptFs = NODE_FS): ScriptW
     if (typeof st === 'string') return { ok: false, reason: st };
     if (st.isSymbolicLink()) {
       entry(next, 'link', st);
-      if (++links > MAX_LINKS) return { ok: false, reason: `too many symbolic links on the way to ${program}` };
+      if (++links > MAX_LINKS)
+        return { ok: false, reason: `too many symbolic links on the way to ${program}` };
       let target: string;
       try {
         target = fs.readlink(next);

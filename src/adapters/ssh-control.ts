@@ -34,7 +34,11 @@ export class SshControl {
   private client: Client | null = null;
   private channel: ClientChannel | null = null;
   private buffered = '';
-  private waiting: { resolve(a: Record<string, unknown>): void; reject(e: Error): void; timer: NodeJS.Timeout }[] = [];
+  private waiting: {
+    resolve(a: Record<string, unknown>): void;
+    reject(e: Error): void;
+    timer: NodeJS.Timeout;
+  }[] = [];
 
   constructor(private target: SshTarget) {}
 
@@ -46,8 +50,12 @@ export class SshControl {
     // ("Unsupported OpenSSH key magic: ..."), which would reach the logs and the history.
     const parsed = utils.parseKey(privateKey);
     if (parsed instanceof Error) {
-      const why = /encrypted/i.test(parsed.message) ? 'it is encrypted (pbx-ha\'s own key has no passphrase)' : 'it is not a private key ssh2 can read';
-      throw new Error(`cannot use pbx-ha's key ${t.keyFile}: ${why}; move it away and run "pbx-ha pair" again`);
+      const why = /encrypted/i.test(parsed.message)
+        ? "it is encrypted (pbx-ha's own key has no passphrase)"
+        : 'it is not a private key ssh2 can read';
+      throw new Error(
+        `cannot use pbx-ha's key ${t.keyFile}: ${why}; move it away and run "pbx-ha pair" again`,
+      );
     }
     let refused: HostKeyChangedError | null = null;
     const client = new Client();
@@ -58,7 +66,9 @@ export class SshControl {
         const denied =
           e.level === 'client-authentication'
             ? Object.assign(
-                new Error(`${t.user}@${t.host} refused pbx-ha's key ${t.keyFile} (not, or no longer, in its authorized_keys); replication stopped; run "pbx-ha pair" again`),
+                new Error(
+                  `${t.user}@${t.host} refused pbx-ha's key ${t.keyFile} (not, or no longer, in its authorized_keys); replication stopped; run "pbx-ha pair" again`,
+                ),
                 { needsAdministrator: true },
               )
             : null;
@@ -86,7 +96,9 @@ export class SshControl {
     this.channel.setEncoding('utf8');
     this.channel.on('data', (d: string) => this.onData(d));
     this.channel.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-1000)));
-    this.channel.on('close', () => this.failAll(new Error(`the peer closed the control channel${stderr ? `: ${stderr.trim()}` : ''}`)));
+    this.channel.on('close', () =>
+      this.failAll(new Error(`the peer closed the control channel${stderr ? `: ${stderr.trim()}` : ''}`)),
+    );
     client.on('close', () => this.failAll(new Error('the SSH connection to the peer closed')));
   }
 
@@ -126,7 +138,11 @@ export class SshControl {
     if (this.buffered.length > MAX_ANSWER_CHARS && !this.buffered.includes('\n')) {
       // A peer that never ends its line would fill our memory: the channel is given up.
       this.buffered = '';
-      this.failAll(new Error(`the peer sent an answer longer than ${MAX_ANSWER_CHARS} characters without ending it; the control channel is closed`));
+      this.failAll(
+        new Error(
+          `the peer sent an answer longer than ${MAX_ANSWER_CHARS} characters without ending it; the control channel is closed`,
+        ),
+      );
       this.close();
       return;
     }
@@ -139,11 +155,16 @@ export class SshControl {
       clearTimeout(waiter.timer);
       try {
         const value = JSON.parse(line) as unknown;
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          throw new Error('not an object');
         waiter.resolve(value as Record<string, unknown>);
       } catch {
         // Quoted: the peer's bytes go into logs and the history, escape sequences included.
-        waiter.reject(new Error(`the peer sent a malformed answer: ${JSON.stringify(line.slice(0, 200))}${line.length > 200 ? '…' : ''}`));
+        waiter.reject(
+          new Error(
+            `the peer sent a malformed answer: ${JSON.stringify(line.slice(0, 200))}${line.length > 200 ? '…' : ''}`,
+          ),
+        );
       }
     }
   }
@@ -157,7 +178,11 @@ export class SshControl {
 }
 
 /** Connects, sends one request, closes: what the jobs and the CLI need. */
-export async function askPeer(target: SshTarget, req: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+export async function askPeer(
+  target: SshTarget,
+  req: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
   const control = new SshControl(target);
   try {
     await control.connect();

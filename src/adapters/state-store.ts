@@ -43,7 +43,9 @@ export class StateStore {
   }
 
   add(event: HistoryEvent): void {
-    this.db.prepare('INSERT INTO history (at_wall_ms, kind, summary, ok) VALUES (?, ?, ?, ?)').run(event.atWallMs, event.kind, event.summary, event.ok ? 1 : 0);
+    this.db
+      .prepare('INSERT INTO history (at_wall_ms, kind, summary, ok) VALUES (?, ?, ?, ?)')
+      .run(event.atWallMs, event.kind, event.summary, event.ok ? 1 : 0);
     this.db.prepare('DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?').run(KEEP_ROWS);
   }
 
@@ -51,16 +53,23 @@ export class StateStore {
     const rows = this.db
       .prepare('SELECT at_wall_ms, kind, summary, ok FROM history ORDER BY id DESC LIMIT ?')
       .all(limit) as { at_wall_ms: number; kind: HistoryEvent['kind']; summary: string; ok: number }[];
-    return rows.reverse().map((r) => ({ atWallMs: r.at_wall_ms, kind: r.kind, summary: r.summary, ok: r.ok === 1 }));
+    return rows
+      .reverse()
+      .map((r) => ({ atWallMs: r.at_wall_ms, kind: r.kind, summary: r.summary, ok: r.ok === 1 }));
   }
 
   fact(key: string): string | null {
-    const row = this.db.prepare('SELECT value FROM facts WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM facts WHERE key = ?').get(key) as
+      { value: string } | undefined;
     return row?.value ?? null;
   }
 
   setFact(key: string, value: string): void {
-    this.db.prepare('INSERT INTO facts (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare(
+        'INSERT INTO facts (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 
   close(): void {

@@ -78,7 +78,8 @@ export class SystemdNotifier {
       this.failed = false;
     } catch (e) {
       // Logged once per run of failures: a watchdog ping failing every 15 s would flood the log.
-      if (!this.failed) this.log.log('warn', `systemd-notify ${assignments.join(' ')} failed: ${(e as Error).message}`);
+      if (!this.failed)
+        this.log.log('warn', `systemd-notify ${assignments.join(' ')} failed: ${(e as Error).message}`);
       this.failed = true;
     }
   }

@@ -25,8 +25,6 @@ import type { Identity } from './identity';
 export { identityFor, type Identity } from './identity';
 export type { HistorySink, PeerRequester };
 
-
-
 export interface AgentDeps {
   history?: HistorySink;
   clock: Clock;
@@ -48,14 +46,16 @@ const CONFLICT_CHECK_TIMEOUT_MS = 500;
 /** Link-monitor events come in bursts (one per address and flag); read once per burst. */
 const LINK_EVENT_DEBOUNCE_MS = 20;
 
-
-
 export class Agent {
   private machine: NodeMachine;
   private queue: Promise<void> = Promise.resolve();
   private timers: Timer[] = [];
   private deadline: Timer | null = null;
-  private stalls: { count: number; worstMs: number; loggedAtMs: number | null } = { count: 0, worstMs: 0, loggedAtMs: null };
+  private stalls: { count: number; worstMs: number; loggedAtMs: number | null } = {
+    count: 0,
+    worstMs: 0,
+    loggedAtMs: null,
+  };
   private stallMeter = new StallMeter(stallMarginMs(1000));
   /** When the next probe round is due (its lateness is the first sign of a stall). */
   private roundDueMs = 0;
@@ -112,8 +112,10 @@ export class Agent {
       peerRequest: (request) => this.askPeer(request),
       // At the moments when the peer may have taken the VIPs, the check listens no longer than a
       // probe does: a slave beside a master that holds them yields within one detection interval.
-      conflictCheck: () => this.conflictCheck(Math.min(CONFLICT_CHECK_TIMEOUT_MS, this.config.health.timeoutMs)),
-      onAlert: (message) => this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
+      conflictCheck: () =>
+        this.conflictCheck(Math.min(CONFLICT_CHECK_TIMEOUT_MS, this.config.health.timeoutMs)),
+      onAlert: (message) =>
+        this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
       checkScript: deps.checkScript,
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
@@ -129,7 +131,13 @@ export class Agent {
     this.machine = new NodeMachine(this.settings(this.ownInterfaces(first)), this.deps.clock.nowMs());
     const { node, role, peer } = this.identity;
     this.deps.log.log('info', `pbx-ha agent started: node ${node}, role ${role}, peer ${peer}, state init`);
-    this.enqueue({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: first.actual, carrier: first.carrier, macs: first.macs });
+    this.enqueue({
+      kind: 'net-read',
+      nowMs: this.deps.clock.nowMs(),
+      actual: first.actual,
+      carrier: first.carrier,
+      macs: first.macs,
+    });
     this.startLoops();
   }
 
@@ -161,14 +169,20 @@ export class Agent {
         break;
       case 'hand-over': {
         const { peer } = this.identity;
-        const failure = await handOver(this.deps.peer?.request ?? null, this.deps.clock, STOP_HANDOVER_TIMEOUT_MS);
+        const failure = await handOver(
+          this.deps.peer?.request ?? null,
+          this.deps.clock,
+          STOP_HANDOVER_TIMEOUT_MS,
+        );
         if (failure === null) {
           this.deps.log.log('info', `stopping: handed over to ${peer}, which is now active`);
           await this.executor.run(this.machine.releaseOnStop());
           outcome = `VIPs released, handed over to ${peer}`;
         } else {
           // Released, they would be nobody's: the slave hears this host and never takes over.
-          this.executor.alert(`stopping: ${peer} could not take over (${failure}); the VIPs are kept on ${this.identity.node}, which no agent watches until pbx-ha starts again`);
+          this.executor.alert(
+            `stopping: ${peer} could not take over (${failure}); the VIPs are kept on ${this.identity.node}, which no agent watches until pbx-ha starts again`,
+          );
           outcome = 'VIPs kept as they are: nobody could take them over';
         }
         break;
@@ -184,9 +198,17 @@ export class Agent {
   async reload(config: PbxHaConfig, identity: Identity): Promise<void> {
     await this.enqueueWork(async () => {
       const kept = new Set(config.vips.map((v) => `${v.address}/${v.prefixLength}@${v.interface}`));
-      const dropped = this.config.vips.filter((v) => !kept.has(`${v.address}/${v.prefixLength}@${v.interface}`));
+      const dropped = this.config.vips.filter(
+        (v) => !kept.has(`${v.address}/${v.prefixLength}@${v.interface}`),
+      );
       if (dropped.length) {
-        await this.executor.run([{ kind: 'net', changes: dropped.flatMap(releaseChanges), reason: 'VIPs removed from the configuration' }]);
+        await this.executor.run([
+          {
+            kind: 'net',
+            changes: dropped.flatMap(releaseChanges),
+            reason: 'VIPs removed from the configuration',
+          },
+        ]);
       }
       this.config = config;
       this.identity = identity;
@@ -197,7 +219,13 @@ export class Agent {
       this.stopLoops();
       this.startLoops();
       this.deps.log.log('info', `configuration reloaded from ${config.file}`);
-      await this.process({ kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: reading.actual, carrier: reading.carrier, macs: reading.macs });
+      await this.process({
+        kind: 'net-read',
+        nowMs: this.deps.clock.nowMs(),
+        actual: reading.actual,
+        carrier: reading.carrier,
+        macs: reading.macs,
+      });
     });
   }
 
@@ -224,7 +252,11 @@ export class Agent {
    * An administrator's command or the peer's request, handled in the event queue like any
    * event; resolves once its actions ran, with the state it led to.
    */
-  async command(event: { kind: 'admin'; command: 'failover' | 'failback' } | { kind: 'peer-asks'; request: 'takeover' | 'release' }): Promise<NodeState> {
+  async command(
+    event:
+      | { kind: 'admin'; command: 'failover' | 'failback' }
+      | { kind: 'peer-asks'; request: 'takeover' | 'release' },
+  ): Promise<NodeState> {
     // Stamped when it arrives, like every other event: events wait in the queue in the order of
     // their times (behind a slow services stop, say), and a stamp taken when its turn comes would
     // be later than those of the probe results still waiting, making the detectors believe that
@@ -261,7 +293,9 @@ export class Agent {
 
   /** The interface carrying this node's own address: its carrier matters too. */
   private ownInterfaces(reading: NetReading): string[] {
-    return reading.actual.addresses.filter((a) => a.address === this.identity.ownAddress).map((a) => a.ifname);
+    return reading.actual.addresses
+      .filter((a) => a.address === this.identity.ownAddress)
+      .map((a) => a.ifname);
   }
 
   private startLoops(): void {
@@ -280,7 +314,8 @@ export class Agent {
     );
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => void this.readNet()));
     this.timers.push(clock.every(this.config.agent.reconcileIntervalMs, () => this.conflictCheck()));
-    for (const check of this.config.checks) this.timers.push(clock.every(check.intervalMs, () => void this.runCheck(check)));
+    for (const check of this.config.checks)
+      this.timers.push(clock.every(check.intervalMs, () => void this.runCheck(check)));
     this.probeRound();
   }
 
@@ -323,7 +358,10 @@ export class Agent {
             arp.whoHas(vip.address, vip.interface, timeoutMs).catch((e: Error) => {
               // Without ARP the check falls back on ICMP alone rather than never claiming:
               // a master that cannot check would otherwise leave the phones with nobody.
-              this.alertOnce(`arp-${vip.name}`, `ARP check of ${vip.address} on ${vip.interface} failed, relying on ICMP alone: ${e.message}`);
+              this.alertOnce(
+                `arp-${vip.name}`,
+                `ARP check of ${vip.address} on ${vip.interface} failed, relying on ICMP alone: ${e.message}`,
+              );
               return [];
             }),
           ]);
@@ -337,7 +375,11 @@ export class Agent {
     const nowMs = clock.nowMs();
     if (!answered) {
       // A timeout that fired late may have beaten an answer still waiting to be read.
-      const blind = this.noticeLateness(sentAtMs + timeoutMs, nowMs, `the timeout of a probe of ${probeName(target)}`);
+      const blind = this.noticeLateness(
+        sentAtMs + timeoutMs,
+        nowMs,
+        `the timeout of a probe of ${probeName(target)}`,
+      );
       // "Nobody answers on the VIP" is what lets a master claim: never on a late timeout.
       if (blind && target.kind === 'vip') return;
     }
@@ -360,7 +402,9 @@ export class Agent {
       this.deps.log.log(
         'warn',
         `the agent did not run for ${Math.round(lateMs)} ms (${what} fired late: CPU starved or blocked); that time is not counted as silence` +
-          (this.stalls.count > 1 ? ` (${this.stalls.count} stalls since the last report, worst ${Math.round(this.stalls.worstMs)} ms)` : ''),
+          (this.stalls.count > 1
+            ? ` (${this.stalls.count} stalls since the last report, worst ${Math.round(this.stalls.worstMs)} ms)`
+            : ''),
       );
       this.stalls = { count: 0, worstMs: 0, loggedAtMs: nowMs };
     }
@@ -391,7 +435,11 @@ export class Agent {
     let problem: string | null = null;
     try {
       // Through the executor: an insecure check script is never run, and is alerted once.
-      await this.executor.runConfigured(check.command, { timeoutMs: check.timeoutMs }, `tracked check ${check.name}`);
+      await this.executor.runConfigured(
+        check.command,
+        { timeoutMs: check.timeoutMs },
+        `tracked check ${check.name}`,
+      );
     } catch (e) {
       ok = false;
       problem = (e as Error).message.slice(0, 300);
@@ -419,7 +467,11 @@ export class Agent {
         this.peerFailures.set(request, failures);
         const message = `${request} to ${this.identity.peer} failed: ${e.message}`;
         const alertAfter = request === 'peer-takeover' ? 1 : RELEASE_FAILURES_ALERTED;
-        if (failures >= alertAfter) this.alertOnce(`peer-${request}`, failures > 1 ? `${message} (${failures} times in a row)` : message);
+        if (failures >= alertAfter)
+          this.alertOnce(
+            `peer-${request}`,
+            failures > 1 ? `${message} (${failures} times in a row)` : message,
+          );
         else this.deps.log.log('warn', `${message}; asked again`);
         return false;
       })
@@ -438,7 +490,13 @@ export class Agent {
     try {
       const r = await this.deps.net.read();
       this.lastReadError = null;
-      const event: MachineEvent = { kind: 'net-read', nowMs: this.deps.clock.nowMs(), actual: r.actual, carrier: r.carrier, macs: r.macs };
+      const event: MachineEvent = {
+        kind: 'net-read',
+        nowMs: this.deps.clock.nowMs(),
+        actual: r.actual,
+        carrier: r.carrier,
+        macs: r.macs,
+      };
       // Checked when its turn in the queue comes: the events before it may change addresses.
       void this.enqueueWork(async () => {
         if (epoch === this.netEpoch) return this.process(event);
@@ -459,9 +517,12 @@ export class Agent {
       this.deps.arp
         .whoHas(vip.address, vip.interface, timeoutMs)
         .then((macs) => {
-          if (macs.length) this.enqueue({ kind: 'conflict', nowMs: this.deps.clock.nowMs(), vip: vip.name, macs });
+          if (macs.length)
+            this.enqueue({ kind: 'conflict', nowMs: this.deps.clock.nowMs(), vip: vip.name, macs });
         })
-        .catch((e: Error) => this.deps.log.log('warn', `ARP conflict check of ${vip.address} failed: ${e.message}`));
+        .catch((e: Error) =>
+          this.deps.log.log('warn', `ARP conflict check of ${vip.address} failed: ${e.message}`),
+        );
     }
   }
 
@@ -487,7 +548,12 @@ export class Agent {
       this.transitions = [record, ...this.transitions].slice(0, TRANSITIONS_KEPT);
       const summary = `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`;
       this.deps.log.log('info', summary);
-      this.remember({ atWallMs: this.deps.clock.wallMs(), kind: 'transition', summary, ok: transition.to !== 'fault' });
+      this.remember({
+        atWallMs: this.deps.clock.wallMs(),
+        kind: 'transition',
+        summary,
+        ok: transition.to !== 'fault',
+      });
     }
     await this.executor.run(actions);
     this.garp.setActive(this.machine.view().state === 'active');

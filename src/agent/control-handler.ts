@@ -37,7 +37,8 @@ export function controlHandler(parts: ControlParts): ControlHandler {
     }
     if (hello.state === 'fault' || hello.state === 'stopped') return `${hello.node} is ${hello.state}`;
     const failing = runner.state().filter((j) => j.consecutiveFailures > 0);
-    if (failing.length) return `replication is failing (${failing.map((j) => `${j.kind}: ${j.lastError?.message ?? 'failed'}`).join('; ')})`;
+    if (failing.length)
+      return `replication is failing (${failing.map((j) => `${j.kind}: ${j.lastError?.message ?? 'failed'}`).join('; ')})`;
     return null;
   }
 
@@ -69,39 +70,63 @@ export function controlHandler(parts: ControlParts): ControlHandler {
         const result = await runner.run(kind as CopyKind, req.force === true ? 'forced' : 'manual');
         if (!result.ran) return { ok: false, error: `not copied: ${result.reason}` };
         return result.record.ok
-          ? { ok: true, detail: result.record.detail, bytes: result.record.bytes, durationMs: result.record.durationMs }
+          ? {
+              ok: true,
+              detail: result.record.detail,
+              bytes: result.record.bytes,
+              durationMs: result.record.durationMs,
+            }
           : { ok: false, error: result.record.error ?? 'failed' };
       }
       case 'failover': {
         const me = agent.identityNow();
-        if (me.role !== 'master') return { ok: false, error: `run it on the master (${me.peer}); this is the slave` };
-        if (req.to !== undefined && req.to !== me.peer) return { ok: false, error: `--to ${String(req.to)}: the peer of ${me.node} is ${me.peer}` };
+        if (me.role !== 'master')
+          return { ok: false, error: `run it on the master (${me.peer}); this is the slave` };
+        if (req.to !== undefined && req.to !== me.peer)
+          return { ok: false, error: `--to ${String(req.to)}: the peer of ${me.node} is ${me.peer}` };
         const state = agent.status().state;
-        if (state !== 'active') return { ok: false, error: `${me.node} is ${state}, not active: there is nothing to hand over` };
+        if (state !== 'active')
+          return { ok: false, error: `${me.node} is ${state}, not active: there is nothing to hand over` };
         const notReady = await peerNotReady();
-        if (notReady && req.force !== true) return { ok: false, error: `refused: ${notReady}; --force hands over anyway` };
+        if (notReady && req.force !== true)
+          return { ok: false, error: `refused: ${notReady}; --force hands over anyway` };
         const started = clock.nowMs();
         await agent.command({ kind: 'admin', command: 'failover' });
         const taken = await settle(async () => (await replication.hello()).state === 'active', 15_000);
         const took = Math.round(clock.nowMs() - started);
         return taken
-          ? { ok: true, detail: `${me.peer} is active; ${me.node} is in maintenance until "pbx-ha failback" (${took} ms)${notReady ? `; forced although ${notReady}` : ''}` }
-          : { ok: false, error: `${me.node} is in maintenance but ${me.peer} did not become active within 15 s${notReady ? ` (${notReady})` : ''}` };
+          ? {
+              ok: true,
+              detail: `${me.peer} is active; ${me.node} is in maintenance until "pbx-ha failback" (${took} ms)${notReady ? `; forced although ${notReady}` : ''}`,
+            }
+          : {
+              ok: false,
+              error: `${me.node} is in maintenance but ${me.peer} did not become active within 15 s${notReady ? ` (${notReady})` : ''}`,
+            };
       }
       case 'failback': {
         const me = agent.identityNow();
-        if (me.role !== 'master') return { ok: false, error: `run it on the master (${me.peer}); this is the slave` };
+        if (me.role !== 'master')
+          return { ok: false, error: `run it on the master (${me.peer}); this is the slave` };
         const state = agent.status().state;
         if (state === 'active') return { ok: false, error: `${me.node} is already active` };
-        if (state === 'fault') return { ok: false, error: `${me.node} is in fault (${agent.status().reason}): it cannot serve` };
+        if (state === 'fault')
+          return { ok: false, error: `${me.node} is in fault (${agent.status().reason}): it cannot serve` };
         const notReady = await peerNotReady();
-        if (notReady && req.force !== true) return { ok: false, error: `refused: ${notReady}; --force takes the VIPs back as soon as nobody answers on them` };
+        if (notReady && req.force !== true)
+          return {
+            ok: false,
+            error: `refused: ${notReady}; --force takes the VIPs back as soon as nobody answers on them`,
+          };
         const started = clock.nowMs();
         await agent.command({ kind: 'admin', command: 'failback' });
         const back = await settle(async () => agent.status().state === 'active', 60_000);
         return back
           ? { ok: true, detail: `${me.node} is active again (${Math.round(clock.nowMs() - started)} ms)` }
-          : { ok: false, error: `${me.node} is ${agent.status().state}: the VIPs did not come back within 60 s` };
+          : {
+              ok: false,
+              error: `${me.node} is ${agent.status().state}: the VIPs did not come back within 60 s`,
+            };
       }
       case 'release-on-stop':
         if (typeof req.release !== 'boolean') return { ok: false, error: '"release" must be true or false' };

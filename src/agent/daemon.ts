@@ -43,7 +43,9 @@ function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number, what: string): 
   let timer: { cancel(): void } | undefined;
   return Promise.race([
     p.finally(() => timer?.cancel()),
-    new Promise<never>((_, reject) => (timer = clock.after(ms, () => reject(new Error(`${what} took more than ${ms} ms`))))),
+    new Promise<never>(
+      (_, reject) => (timer = clock.after(ms, () => reject(new Error(`${what} took more than ${ms} ms`)))),
+    ),
   ]);
 }
 
@@ -65,7 +67,10 @@ function openHistory(stateDir: string, log: Logger): StateStore | null {
   try {
     return new StateStore(path.join(stateDir, 'state.db'));
   } catch (e) {
-    log.log('error', `cannot open the history in ${stateDir}/state.db: ${(e as Error).message}; running without it`);
+    log.log(
+      'error',
+      `cannot open the history in ${stateDir}/state.db: ${(e as Error).message}; running without it`,
+    );
     return null;
   }
 }
@@ -113,7 +118,14 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   let agent: Agent;
   const identity = () => agent.identityNow();
   const link = ports.link(config, identity);
-  const replication = new Replication({ config, identity, state: () => agent.status().state, facts: ports.facts, log, link });
+  const replication = new Replication({
+    config,
+    identity,
+    state: () => agent.status().state,
+    facts: ports.facts,
+    log,
+    link,
+  });
   agent = new Agent(config(), identityFor(config(), node), {
     clock,
     log,
@@ -126,7 +138,13 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peer: {
       request: (request, stillWanted) => replication.askPeer(request, stillWanted),
       finalSync: () => replication.finalAstdb(),
-      beforeFailback: () => withTimeout(clock, replication.pullAstdbIfNewer(() => agent.servicesNow('stop')), BEFORE_FAILBACK_TIMEOUT_MS, 'fetching the slave\'s astdb'),
+      beforeFailback: () =>
+        withTimeout(
+          clock,
+          replication.pullAstdbIfNewer(() => agent.servicesNow('stop')),
+          BEFORE_FAILBACK_TIMEOUT_MS,
+          "fetching the slave's astdb",
+        ),
     },
   });
   const runner = new JobRunner(
@@ -134,7 +152,11 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     clock,
     log,
     () => config().replication,
-    (r) => agent.recordJob(`${r.kind} copy (${r.trigger}) ${r.ok ? `done in ${Math.round(r.durationMs)} ms: ${r.detail}` : `FAILED: ${r.error}`}`, r.ok),
+    (r) =>
+      agent.recordJob(
+        `${r.kind} copy (${r.trigger}) ${r.ok ? `done in ${Math.round(r.durationMs)} ms: ${r.detail}` : `FAILED: ${r.error}`}`,
+        r.ok,
+      ),
     (message) => agent.alert(message),
   );
   const schedule = new JobSchedule(runner, clock, log);
@@ -148,8 +170,21 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
     peerSeen: () => agent.notePeerLink(),
   });
-  const statusAnswer = (): StatusAnswer => ({ ...agent.status(), jobs: runner.state(), nextRuns: schedule.nextRuns() });
-  const handle = controlHandler({ agent, receiver, runner, log, clock, replication, status: statusAnswer, setReleaseOnStop: (r) => (releaseOnStop = r) });
+  const statusAnswer = (): StatusAnswer => ({
+    ...agent.status(),
+    jobs: runner.state(),
+    nextRuns: schedule.nextRuns(),
+  });
+  const handle = controlHandler({
+    agent,
+    receiver,
+    runner,
+    log,
+    clock,
+    replication,
+    status: statusAnswer,
+    setReleaseOnStop: (r) => (releaseOnStop = r),
+  });
   return {
     agent,
     replication,
@@ -173,7 +208,12 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
  * Runs the agent of `file` until SIGTERM or SIGINT; resolves with the exit code. A configuration
  * that is not valid is reported and the agent does not start (EXIT_CONFIG).
  */
-export async function runDaemon(file: string, nodeOverride: string | undefined, log: Logger, exitConfig: number): Promise<number> {
+export async function runDaemon(
+  file: string,
+  nodeOverride: string | undefined,
+  log: Logger,
+  exitConfig: number,
+): Promise<number> {
   const loaded = await loadNode(file, nodeOverride);
   if (!loaded.ok) {
     for (const p of loaded.problems) log.log('error', formatProblem(p));
@@ -210,10 +250,12 @@ export async function runDaemon(file: string, nodeOverride: string | undefined, 
     await metrics?.close();
     metrics = null;
     if (!config.metrics.enabled) return;
-    metrics = await startMetricsServer(config.metrics, { status: parts.statusAnswer }, log).catch((e: Error) => {
-      agent.alert(e.message);
-      return null;
-    });
+    metrics = await startMetricsServer(config.metrics, { status: parts.statusAnswer }, log).catch(
+      (e: Error) => {
+        agent.alert(e.message);
+        return null;
+      },
+    );
     if (metrics) log.log('info', `metrics on http://${metrics.address.host}:${metrics.address.port}/metrics`);
   };
   await startMetrics();

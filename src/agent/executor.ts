@@ -85,7 +85,9 @@ export class Executor {
             await this.deps.net.apply(action.changes);
             this.deps.log.log('info', `${action.reason}: ${describe(action.changes)}`);
           } catch (e) {
-            this.alert(`could not apply ${action.reason} (${describe(action.changes)}): ${(e as Error).message}`);
+            this.alert(
+              `could not apply ${action.reason} (${describe(action.changes)}): ${(e as Error).message}`,
+            );
           }
           break;
         case 'garp':
@@ -104,7 +106,9 @@ export class Executor {
             try {
               this.deps.log.log('info', `before failback: ${await this.deps.beforeFailback()}`);
             } catch (e) {
-              this.alert(`before failback: could not check the slave's astdb, claiming anyway: ${(e as Error).message}`);
+              this.alert(
+                `before failback: could not check the slave's astdb, claiming anyway: ${(e as Error).message}`,
+              );
             }
           }
           break;
@@ -170,7 +174,11 @@ export class Executor {
    * otherwise throws ScriptRefusedError without running it, after an alert the first time (and
    * again only if the reason changes after the program passed in between).
    */
-  async runConfigured(argv: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }, what: string): Promise<unknown> {
+  async runConfigured(
+    argv: readonly string[],
+    options: { timeoutMs: number; signal?: AbortSignal },
+    what: string,
+  ): Promise<unknown> {
     const verdict = this.deps.checkScript?.(argv[0]) ?? { ok: true };
     if (!verdict.ok) {
       const message = `${what}: ${argv[0]} is not run as root: ${verdict.reason} (a program run as root must be owned by root and writable by root alone, in directories that are too)`;
@@ -181,7 +189,8 @@ export class Executor {
       }
       throw new ScriptRefusedError(message);
     }
-    if (this.refusedScripts.delete(argv[0])) this.deps.log.log('info', `${what}: ${argv[0]} passes the script checks again and is run`);
+    if (this.refusedScripts.delete(argv[0]))
+      this.deps.log.log('info', `${what}: ${argv[0]} passes the script checks again and is run`);
     return this.deps.run(argv, options);
   }
 
@@ -191,12 +200,17 @@ export class Executor {
     const cancel = command === 'start' ? new AbortController() : null;
     this.runningStart = cancel;
     try {
-      await this.runConfigured(cmd.argv, { timeoutMs: cmd.timeoutMs, signal: cancel?.signal }, `services ${command}`);
+      await this.runConfigured(
+        cmd.argv,
+        { timeoutMs: cmd.timeoutMs, signal: cancel?.signal },
+        `services ${command}`,
+      );
       this.deps.log.log('info', `services ${command}: ${cmd.argv.join(' ')} succeeded`);
     } catch (e) {
       // A refused script was alerted once already; every attempt is still logged.
       if (e instanceof ScriptRefusedError) this.deps.log.log('warn', (e as Error).message);
-      else if (cancel?.signal.aborted) this.deps.log.log('warn', `services start cancelled for the stop: ${(e as Error).message}`);
+      else if (cancel?.signal.aborted)
+        this.deps.log.log('warn', `services start cancelled for the stop: ${(e as Error).message}`);
       else this.alert(`services ${command} failed: ${(e as Error).message}`);
     } finally {
       if (this.runningStart === cancel) this.runningStart = null;
@@ -211,7 +225,10 @@ export class Executor {
     const argv = [...script.argv, event, node, state, role, ...extra];
     this.runConfigured(argv, { timeoutMs: script.timeoutMs }, 'notify script').catch((e: Error) => {
       // Not an alert: alerting would call the same failing script again.
-      this.deps.log.log('warn', e instanceof ScriptRefusedError ? e.message : `notify script failed: ${e.message}`);
+      this.deps.log.log(
+        'warn',
+        e instanceof ScriptRefusedError ? e.message : `notify script failed: ${e.message}`,
+      );
     });
   }
 }

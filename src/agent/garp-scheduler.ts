@@ -35,7 +35,13 @@ export class GarpScheduler {
   setActive(active: boolean): void {
     const { refreshMs } = this.settings().garp;
     if (active && refreshMs > 0 && !this.refreshTimer) {
-      this.refreshTimer = this.clock.every(refreshMs, () => this.burst(this.settings().vips.map((v) => v.name).filter((v) => this.holds(v))));
+      this.refreshTimer = this.clock.every(refreshMs, () =>
+        this.burst(
+          this.settings()
+            .vips.map((v) => v.name)
+            .filter((v) => this.holds(v)),
+        ),
+      );
     } else if ((!active || refreshMs === 0) && this.refreshTimer) {
       this.refreshTimer.cancel();
       this.refreshTimer = null;

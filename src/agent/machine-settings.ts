@@ -6,7 +6,11 @@ import type { MachineSettings } from '../domain/node-machine';
 import type { Identity } from './identity';
 
 /** `ownInterfaces`: the interfaces carrying this node's own address; their carrier matters too. */
-export function machineSettingsFor(config: PbxHaConfig, identity: Identity, ownInterfaces: string[]): MachineSettings {
+export function machineSettingsFor(
+  config: PbxHaConfig,
+  identity: Identity,
+  ownInterfaces: string[],
+): MachineSettings {
   return {
     nodeName: identity.node,
     role: identity.role,
@@ -23,4 +27,3 @@ export function machineSettingsFor(config: PbxHaConfig, identity: Identity, ownI
     trustedLink: config.replication.enabled,
   };
 }
-

@@ -43,7 +43,11 @@ export function buildStatus(
       held: view.held.includes(v.name),
     })),
     tracks: Object.entries(view.tracks).map(([address, d]) => ({ address, reachability: d.status })),
-    checks: Object.entries(view.checks).map(([name, c]) => ({ name, status: c.status, lastProblem: c.lastProblem })),
+    checks: Object.entries(view.checks).map(([name, c]) => ({
+      name,
+      status: c.status,
+      lastProblem: c.lastProblem,
+    })),
     handedOver: view.handedOver,
     links: view.carrier ?? {},
     transitions,

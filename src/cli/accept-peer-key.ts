@@ -21,7 +21,9 @@ export async function acceptPeerKeyCommand(args: string[]): Promise<number> {
   const text = (await readStdin()).trim();
   const key = parsePublicKey(text);
   if (!key) {
-    process.stderr.write(`pbx-ha accept-peer-key: expected one OpenSSH public key line on standard input, got ${JSON.stringify(text.slice(0, 80))}\n`);
+    process.stderr.write(
+      `pbx-ha accept-peer-key: expected one OpenSSH public key line on standard input, got ${JSON.stringify(text.slice(0, 80))}\n`,
+    );
     return 1;
   }
   const sshDir = path.join(os.homedir(), '.ssh');
@@ -34,6 +36,8 @@ export async function acceptPeerKeyCommand(args: string[]): Promise<number> {
   writeFileSync(tmp, withKeyLine(existing, line, key), { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
-  process.stdout.write(`${os.hostname()}: pbx-ha key ${fingerprint(Buffer.from(key.base64, 'base64'))} installed in ${file}, restricted to "pbx-ha peer-command"\n`);
+  process.stdout.write(
+    `${os.hostname()}: pbx-ha key ${fingerprint(Buffer.from(key.base64, 'base64'))} installed in ${file}, restricted to "pbx-ha peer-command"\n`,
+  );
   return 0;
 }

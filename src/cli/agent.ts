@@ -7,7 +7,11 @@ import { CONFIG_OPTION, configFile, NODE_OPTION, parseOptions } from './options'
 import { EXIT_CONFIG } from './usage';
 
 export async function agentCommand(args: string[]): Promise<number> {
-  const values = parseOptions('agent', args, { ...CONFIG_OPTION, ...NODE_OPTION, debug: { type: 'boolean' } });
+  const values = parseOptions('agent', args, {
+    ...CONFIG_OPTION,
+    ...NODE_OPTION,
+    debug: { type: 'boolean' },
+  });
   const log = consoleLogger(values.debug ? 'debug' : 'info');
   return runDaemon(configFile(values), values.node, log, EXIT_CONFIG);
 }

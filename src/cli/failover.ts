@@ -19,7 +19,11 @@ async function ask(command: 'failover' | 'failback', args: string[]): Promise<nu
         : 'pbx-ha failback --force: the slave is not asked first when it cannot be reached; this node takes the VIPs when nobody answers on them.\n',
     );
   }
-  const answer = await controlRequest(socketPathFor(configFile(values)), { request: command, force: values.force === true, to: values.to }, 120_000);
+  const answer = await controlRequest(
+    socketPathFor(configFile(values)),
+    { request: command, force: values.force === true, to: values.to },
+    120_000,
+  );
   if (!answer.ok) {
     process.stderr.write(`pbx-ha ${command}: ${answer.error}\n`);
     return 1;

@@ -10,11 +10,21 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const CONFIG_NOTE = '\n\n  --config FILE, -c FILE   the configuration (default /etc/pbx-ha/pbx-ha.conf)';
-const NODE_NOTE = '\n  --node NAME              this node\'s [node.NAME] section (default: found by hostname)';
+const NODE_NOTE = "\n  --node NAME              this node's [node.NAME] section (default: found by hostname)";
 
 /** Commands offered to people, in the order of the usage text. */
 export const PUBLIC_COMMANDS = [
-  'agent', 'status', 'check-config', 'sync', 'failover', 'failback', 'ifup', 'keep-vips-on-stop', 'history', 'pair', 'help',
+  'agent',
+  'status',
+  'check-config',
+  'sync',
+  'failover',
+  'failback',
+  'ifup',
+  'keep-vips-on-stop',
+  'history',
+  'pair',
+  'help',
 ] as const;
 
 /** Run by sshd (the forced command of pbx-ha's key) and by pairing on the peer, not by people. */
@@ -23,13 +33,16 @@ export const INTERNAL_COMMANDS = ['peer-command', 'accept-peer-key'] as const;
 export const COMMAND_HELP: Record<string, string> = {
   agent:
     'usage: pbx-ha agent [--config FILE] [--node NAME] [--debug]\n\nRuns the agent in the foreground (systemd runs this): probes the peer, holds or releases the\nVIPs, copies the data. SIGTERM releases the VIPs and exits; SIGHUP reloads the configuration.' +
-    CONFIG_NOTE + NODE_NOTE + '\n  --debug                  log at debug level',
+    CONFIG_NOTE +
+    NODE_NOTE +
+    '\n  --debug                  log at debug level',
   status:
-    'usage: pbx-ha status [--json] [--config FILE]\n\nShows the running agent\'s state, peer, VIPs, checks and copies. Exit 0; 3 when no agent runs.\n\n  --json                   the same as one JSON object' +
+    "usage: pbx-ha status [--json] [--config FILE]\n\nShows the running agent's state, peer, VIPs, checks and copies. Exit 0; 3 when no agent runs.\n\n  --json                   the same as one JSON object" +
     CONFIG_NOTE.slice(1),
   'check-config':
     'usage: pbx-ha check-config [--config FILE] [--node NAME]\n\nValidates the configuration for this node (its interfaces, addresses, scripts). Exit 0 when it\nis good, 78 with one line per problem when not.' +
-    CONFIG_NOTE + NODE_NOTE,
+    CONFIG_NOTE +
+    NODE_NOTE,
   sync:
     'usage: pbx-ha sync [files|db|astdb|all] [--now] [--config FILE]\n\nOn the active master: makes the copies to the slave now (all when no kind is given), one line\nper copy; exit 1 when a copy failed.\n\n  --now                    also send an astdb unchanged since the last copy' +
     CONFIG_NOTE.slice(1),
@@ -37,7 +50,8 @@ export const COMMAND_HELP: Record<string, string> = {
     'usage: pbx-ha failover [--to NAME] [--force] [--config FILE]\n\nOn the active master: stops its services, sends a last astdb copy, releases the VIPs and hands\nover to the slave; refused, with the reason, when the slave is not ready.\n\n  --to NAME                the node expected to take over (must be the peer)\n  --force                  release the VIPs even if the slave is not ready' +
     CONFIG_NOTE.slice(1),
   failback:
-    'usage: pbx-ha failback [--force] [--config FILE]\n\nOn the master: asks the slave to release the VIPs, fetches its astdb if it changed, then\nclaims the VIPs.\n\n  --force                  even when the slave is not ready or cannot be reached' + CONFIG_NOTE.slice(1),
+    'usage: pbx-ha failback [--force] [--config FILE]\n\nOn the master: asks the slave to release the VIPs, fetches its astdb if it changed, then\nclaims the VIPs.\n\n  --force                  even when the slave is not ready or cannot be reached' +
+    CONFIG_NOTE.slice(1),
   ifup:
     'usage: pbx-ha ifup IFACE [--config FILE]\n\nTells the agent that interface IFACE came up (the ifupdown hook runs this). Never fails.' +
     CONFIG_NOTE,
@@ -48,11 +62,13 @@ export const COMMAND_HELP: Record<string, string> = {
     'usage: pbx-ha history [--limit N] [--json] [--config FILE]\n\nTransitions, copies and alerts, oldest first.\n\n  --limit N                the last N entries (1 to 100000)\n  --json                   one JSON object per line' +
     CONFIG_NOTE.slice(1),
   pair:
-    'usage: pbx-ha pair [--fingerprint SHA256:…] [--yes] [--manual] [--config FILE] [--node NAME]\n\nSets up the trusted link to the peer, once, on the master: pbx-ha\'s own SSH key, pinned host keys.\n\n  --fingerprint SHA256:…   the peer\'s host key fingerprint, checked before it is trusted\n  --yes                    do not ask for confirmation\n  --manual                 print what to install on the peer instead of installing it' +
-    CONFIG_NOTE.slice(1) + NODE_NOTE,
+    "usage: pbx-ha pair [--fingerprint SHA256:…] [--yes] [--manual] [--config FILE] [--node NAME]\n\nSets up the trusted link to the peer, once, on the master: pbx-ha's own SSH key, pinned host keys.\n\n  --fingerprint SHA256:…   the peer's host key fingerprint, checked before it is trusted\n  --yes                    do not ask for confirmation\n  --manual                 print what to install on the peer instead of installing it" +
+    CONFIG_NOTE.slice(1) +
+    NODE_NOTE,
   help: 'usage: pbx-ha help\n\nShows the commands.',
   'peer-command':
-    'usage: pbx-ha peer-command [--config FILE]\n\nInternal: the forced command of pbx-ha\'s key on the peer, run by sshd with SSH_ORIGINAL_COMMAND.' + CONFIG_NOTE,
+    "usage: pbx-ha peer-command [--config FILE]\n\nInternal: the forced command of pbx-ha's key on the peer, run by sshd with SSH_ORIGINAL_COMMAND." +
+    CONFIG_NOTE,
   'accept-peer-key':
     'usage: pbx-ha accept-peer-key\n\nInternal: run by `pbx-ha pair` on the peer; installs the key read on standard input.',
 };

@@ -13,13 +13,21 @@ const HOOK_TIMEOUT_MS = 2000;
 export async function ifupCommand(args: string[]): Promise<number> {
   const iface = args[0] !== undefined && !args[0].startsWith('-') ? args.shift()! : undefined;
   const values = parseOptions('ifup', args, { ...CONFIG_OPTION });
-  if (!iface || !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) throw new UsageError(`pbx-ha ifup: expected an interface name, got ${JSON.stringify(iface ?? '')}`);
+  if (!iface || !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface))
+    throw new UsageError(`pbx-ha ifup: expected an interface name, got ${JSON.stringify(iface ?? '')}`);
   try {
     // Inside the try: even a bad --config must not fail the network start-up.
-    await controlRequest(socketPathFor(configFile(values)), { request: 'link-up', interface: iface }, HOOK_TIMEOUT_MS);
+    await controlRequest(
+      socketPathFor(configFile(values)),
+      { request: 'link-up', interface: iface },
+      HOOK_TIMEOUT_MS,
+    );
   } catch (e) {
     // No agent (not configured, or stopped): nothing to tell, and nothing to fail.
-    const why = e instanceof ConfigError ? `${e.message}: ${e.problems.map(formatProblem).join('; ')}` : (e as Error).message;
+    const why =
+      e instanceof ConfigError
+        ? `${e.message}: ${e.problems.map(formatProblem).join('; ')}`
+        : (e as Error).message;
     process.stderr.write(`pbx-ha ifup ${iface}: ${why}\n`);
   }
   return 0;

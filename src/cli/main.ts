@@ -48,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   // Internal commands (run by sshd and by pairing) work but are not offered.
-  if (!run) throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${PUBLIC_COMMANDS.join(', ')}`);
+  if (!run)
+    throw new UsageError(`pbx-ha: unknown command "${command}"; commands: ${PUBLIC_COMMANDS.join(', ')}`);
   if (asksForHelp(args)) {
     process.stdout.write(COMMAND_HELP[command] + '\n');
     return 0;

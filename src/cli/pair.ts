@@ -57,7 +57,9 @@ export async function pairCommand(args: string[]): Promise<number> {
   }
   const { config, selection } = loaded;
   if (selection.role !== 'master') {
-    process.stderr.write(`pbx-ha pair: run it on the master (${config.master}); this is ${selection.node.name}, the slave\n`);
+    process.stderr.write(
+      `pbx-ha pair: run it on the master (${config.master}); this is ${selection.node.name}, the slave\n`,
+    );
     return 1;
   }
   const target = peerTarget(config, selection.peer.address);
@@ -66,7 +68,21 @@ export async function pairCommand(args: string[]): Promise<number> {
   // 1. pbx-ha's own key.
   if (!existsSync(target.keyFile)) {
     mkdirSync(path.dirname(target.keyFile), { recursive: true, mode: 0o700 });
-    await runCommand(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `pbx-ha@${selection.node.name}`, '-f', target.keyFile], { timeoutMs: 30_000 });
+    await runCommand(
+      [
+        'ssh-keygen',
+        '-q',
+        '-t',
+        'ed25519',
+        '-N',
+        '',
+        '-C',
+        `pbx-ha@${selection.node.name}`,
+        '-f',
+        target.keyFile,
+      ],
+      { timeoutMs: 30_000 },
+    );
     say(`created pbx-ha's key ${target.keyFile}`);
   } else {
     say(`using pbx-ha's key ${target.keyFile}`);
@@ -75,19 +91,35 @@ export async function pairCommand(args: string[]): Promise<number> {
 
   // 2. The peer's host key.
   const scan = await runCommand(
-    ['ssh-keyscan', '-T', String(Math.ceil(target.connectTimeoutMs / 1000)), '-t', 'ed25519', '-p', String(target.port), target.host],
+    [
+      'ssh-keyscan',
+      '-T',
+      String(Math.ceil(target.connectTimeoutMs / 1000)),
+      '-t',
+      'ed25519',
+      '-p',
+      String(target.port),
+      target.host,
+    ],
     { timeoutMs: target.connectTimeoutMs + 5000 },
   );
-  const hostKey = scan.stdout.split('\n').map(parseKeyscanLine).find((k) => k !== null);
+  const hostKey = scan.stdout
+    .split('\n')
+    .map(parseKeyscanLine)
+    .find((k) => k !== null);
   if (!hostKey) {
-    process.stderr.write(`pbx-ha pair: ${target.host}:${target.port} sent no ed25519 host key (is sshd running on ${selection.peer.name}?)\n`);
+    process.stderr.write(
+      `pbx-ha pair: ${target.host}:${target.port} sent no ed25519 host key (is sshd running on ${selection.peer.name}?)\n`,
+    );
     return 1;
   }
   const offered = fingerprint(Buffer.from(hostKey.base64, 'base64'));
   say(`${selection.peer.name} (${target.host}) presents host key ${offered}`);
   if (values.fingerprint !== undefined) {
     if (values.fingerprint !== offered) {
-      process.stderr.write(`pbx-ha pair: REFUSED: expected ${values.fingerprint}, the host at ${target.host} presents ${offered}\n`);
+      process.stderr.write(
+        `pbx-ha pair: REFUSED: expected ${values.fingerprint}, the host at ${target.host} presents ${offered}\n`,
+      );
       return 1;
     }
   } else if (!values.yes) {
@@ -98,7 +130,11 @@ export async function pairCommand(args: string[]): Promise<number> {
       );
       return 1;
     }
-    if (!(await confirm(`Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" on ${selection.peer.name}. Is it the same? [y/N] `))) {
+    if (
+      !(await confirm(
+        `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" on ${selection.peer.name}. Is it the same? [y/N] `,
+      ))
+    ) {
       process.stderr.write('pbx-ha pair: not confirmed; nothing was changed on the peer\n');
       return 1;
     }
@@ -109,7 +145,11 @@ export async function pairCommand(args: string[]): Promise<number> {
   // 3. The key on the peer: already there (pairing again), pasted by the administrator on
   // the peer's console (--manual: Debian's sshd refuses root passwords by default), or
   // installed through the administrator's own SSH access (password or key), once.
-  const alreadyThere = await askPeer(target, { request: 'peer-hello', from: selection.node.name }, 15_000).then(
+  const alreadyThere = await askPeer(
+    target,
+    { request: 'peer-hello', from: selection.node.name },
+    15_000,
+  ).then(
     () => true,
     () => false,
   );
@@ -121,13 +161,18 @@ export async function pairCommand(args: string[]): Promise<number> {
     say('then run "pbx-ha pair" here again to check the link');
     return 0;
   } else {
-    say(`installing pbx-ha's key on ${selection.peer.name} as ${target.user} (you may be asked for ${target.user}'s password there)`);
+    say(
+      `installing pbx-ha's key on ${selection.peer.name} as ${target.user} (you may be asked for ${target.user}'s password there)`,
+    );
     await runPassThrough(
       [
         'ssh',
-        '-p', String(target.port),
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', `UserKnownHostsFile=${target.knownHostsFile}`,
+        '-p',
+        String(target.port),
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${target.knownHostsFile}`,
         `${target.user}@${target.host}`,
         `${selfPath()} accept-peer-key`,
       ],
@@ -136,7 +181,9 @@ export async function pairCommand(args: string[]): Promise<number> {
   }
 
   // 4. The link itself, with the restricted key.
-  const hello = parseHello(await askPeer(target, { request: 'peer-hello', from: selection.node.name }, 15_000));
+  const hello = parseHello(
+    await askPeer(target, { request: 'peer-hello', from: selection.node.name }, 15_000),
+  );
   say(`paired: ${hello.node} (${hello.role}, ${hello.state}) answers through pbx-ha's restricted key`);
   return 0;
 }

@@ -38,7 +38,9 @@ async function controlLoop(config: PbxHaConfig): Promise<number> {
       answer = { ok: false, error: parsed.error };
     } else {
       answer = await controlRequest(config.agent.socketPath, parsed.request, 15 * 60_000).catch((e: Error) =>
-        parsed.request.request === 'peer-hello' && /not running/.test(e.message) ? helloWithoutAgent(config) : { ok: false, error: e.message },
+        parsed.request.request === 'peer-hello' && /not running/.test(e.message)
+          ? helloWithoutAgent(config)
+          : { ok: false, error: e.message },
       );
     }
     process.stdout.write(JSON.stringify(answer) + '\n');

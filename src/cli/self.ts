@@ -4,6 +4,7 @@
 export function selfPath(): string {
   const self = process.env.PBX_HA_SELF ?? '/usr/bin/pbx-ha';
   // It goes into a remote command line and into authorized_keys: keep it to plain characters.
-  if (!/^\/[A-Za-z0-9_./-]+$/.test(self)) throw new Error(`pbx-ha is installed at a path with unusual characters: ${self}`);
+  if (!/^\/[A-Za-z0-9_./-]+$/.test(self))
+    throw new Error(`pbx-ha is installed at a path with unusual characters: ${self}`);
   return self;
 }

@@ -32,7 +32,9 @@ function jobLine(j: JobState, next: string | null | undefined, nowMs: number): s
   const last = j.lastSuccess
     ? `last success ${ago(new Date(j.lastSuccess.startedAtWallMs).toISOString(), nowMs)}, ${Math.round(j.lastSuccess.durationMs)} ms, ${j.lastSuccess.bytes} bytes`
     : 'no success yet';
-  const error = j.lastError ? `; last error ${ago(new Date(j.lastError.atWallMs).toISOString(), nowMs)}: ${j.lastError.message}` : '';
+  const error = j.lastError
+    ? `; last error ${ago(new Date(j.lastError.atWallMs).toISOString(), nowMs)}: ${j.lastError.message}`
+    : '';
   const failing = j.consecutiveFailures ? ` (${j.consecutiveFailures} failures in a row)` : '';
   return `copy ${j.kind.padEnd(6)} ${j.running ? 'RUNNING; ' : ''}${last}; next ${next ?? 'not scheduled'}${failing}${error}`;
 }
@@ -43,13 +45,24 @@ export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
     `state       ${s.state.toUpperCase()} since ${ago(s.since, nowMs)} — ${s.reason}`,
     `peer        ${s.peer.name} ${s.peer.address}: ${s.peer.reachability}, last answer ${ago(s.peer.lastAnswer, nowMs)}` +
       (s.peer.rttMs !== null ? `, rtt ${s.peer.rttMs} ms` : ''),
-    ...s.vips.map((v) => `vip ${v.name.padEnd(7)} ${v.address} on ${v.interface}: ${v.held ? 'HELD here' : 'not held here'}`),
+    ...s.vips.map(
+      (v) =>
+        `vip ${v.name.padEnd(7)} ${v.address} on ${v.interface}: ${v.held ? 'HELD here' : 'not held here'}`,
+    ),
     ...s.tracks.map((t) => `track       ${t.address}: ${t.reachability}`),
-    ...(s.checks ?? []).map((c) => `check ${c.name.padEnd(6)}${c.status}${c.status === 'down' && c.lastProblem ? ` — ${c.lastProblem}` : ''}`),
-    `links       ${Object.entries(s.links).filter(([i]) => i !== 'lo').map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`).join(', ')}`,
+    ...(s.checks ?? []).map(
+      (c) =>
+        `check ${c.name.padEnd(6)}${c.status}${c.status === 'down' && c.lastProblem ? ` — ${c.lastProblem}` : ''}`,
+    ),
+    `links       ${Object.entries(s.links)
+      .filter(([i]) => i !== 'lo')
+      .map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`)
+      .join(', ')}`,
     ...(s.jobs ?? []).map((j) => jobLine(j, s.nextRuns?.[j.kind], nowMs)),
     'transitions',
-    ...(s.transitions.length ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`) : ['  none yet']),
+    ...(s.transitions.length
+      ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`)
+      : ['  none yet']),
   ];
   return lines.join('\n') + '\n';
 }

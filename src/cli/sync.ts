@@ -13,8 +13,13 @@ export async function syncCommand(args: string[]): Promise<number> {
   const what = args[0] !== undefined && !args[0].startsWith('-') ? args.shift()! : 'all';
   const values = parseOptions('sync', args, { ...CONFIG_OPTION, now: { type: 'boolean' } });
   const kinds: CopyKind[] =
-    what === 'all' ? ['astdb', 'db', 'files'] : (COPY_KINDS as readonly string[]).includes(what) ? [what as CopyKind] : [];
-  if (kinds.length === 0) throw new UsageError(`pbx-ha sync: expected files, db, astdb or all, got "${what}"`);
+    what === 'all'
+      ? ['astdb', 'db', 'files']
+      : (COPY_KINDS as readonly string[]).includes(what)
+        ? [what as CopyKind]
+        : [];
+  if (kinds.length === 0)
+    throw new UsageError(`pbx-ha sync: expected files, db, astdb or all, got "${what}"`);
   const socket = socketPathFor(configFile(values));
   let failed = 0;
   for (const kind of kinds) {
@@ -22,9 +27,16 @@ export async function syncCommand(args: string[]): Promise<number> {
     // On a terminal, a live line says the copy is under way and for how long; the agent does
     // not report a percentage, so none is shown.
     const ticker = process.stdout.isTTY
-      ? setInterval(() => process.stdout.write(`\r${kind}: copying… ${((Date.now() - started) / 1000).toFixed(1)} s`), 200)
+      ? setInterval(
+          () => process.stdout.write(`\r${kind}: copying… ${((Date.now() - started) / 1000).toFixed(1)} s`),
+          200,
+        )
       : null;
-    const answer = await controlRequest(socket, { request: 'sync', kind, force: values.now === true }, 6 * 3600_000).finally(() => {
+    const answer = await controlRequest(
+      socket,
+      { request: 'sync', kind, force: values.now === true },
+      6 * 3600_000,
+    ).finally(() => {
       if (ticker) {
         clearInterval(ticker);
         process.stdout.write('\r\x1b[K');

@@ -60,7 +60,10 @@ export function splitCommandLine(text: string): SplitResult {
     }
   }
   if (quote !== null) {
-    return { ok: false, reason: `unterminated ${quote === '"' ? 'double' : 'single'} quote opened at character ${quoteStart + 1} of the command` };
+    return {
+      ok: false,
+      reason: `unterminated ${quote === '"' ? 'double' : 'single'} quote opened at character ${quoteStart + 1} of the command`,
+    };
   }
   if (inArgument) argv.push(current);
   return { ok: true, argv };

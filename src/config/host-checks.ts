@@ -29,15 +29,25 @@ export interface IpAddrInterface {
   addr_info: IpAddrInfo[];
 }
 
-export function checkHost(config: PbxHaConfig, nodeName: string, interfaces: IpAddrInterface[]): ConfigProblem[] {
+export function checkHost(
+  config: PbxHaConfig,
+  nodeName: string,
+  interfaces: IpAddrInterface[],
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const file = config.file;
   const node = config.nodes.find((n) => n.name === nodeName);
   if (node === undefined) {
-    return [{
-      file, section: null, key: null, value: nodeName,
-      problem: 'no such node', expected: `one of ${config.nodes.map((n) => n.name).join(', ')}`,
-    }];
+    return [
+      {
+        file,
+        section: null,
+        key: null,
+        value: nodeName,
+        problem: 'no such node',
+        expected: `one of ${config.nodes.map((n) => n.name).join(', ')}`,
+      },
+    ];
   }
   const ipv4 = (i: IpAddrInterface): IpAddrInfo[] =>
     (i.addr_info ?? []).filter((a) => a.family === 'inet' && parseIpv4(a.local) !== null);
@@ -48,7 +58,10 @@ export function checkHost(config: PbxHaConfig, nodeName: string, interfaces: IpA
     const found = interfaces.find((i) => i.ifname === vip.interface);
     if (found === undefined) {
       problems.push({
-        file, section, key: 'interface', value: vip.interface,
+        file,
+        section,
+        key: 'interface',
+        value: vip.interface,
         problem: `no interface ${vip.interface} on this node (${node.name})`,
         expected: `one of this node's interfaces: ${interfaces.map((i) => i.ifname).join(', ') || '(none)'}; interface names must be the same on both nodes`,
       });
@@ -57,21 +70,30 @@ export function checkHost(config: PbxHaConfig, nodeName: string, interfaces: IpA
     const subnets = ipv4(found)
       .filter((a) => a.local !== vip.address)
       .map((a) => `${networkAddress(a.local, a.prefixlen)}/${a.prefixlen}`);
-    const inside = ipv4(found).some((a) => a.local !== vip.address && inSubnet(vip.address, a.local, a.prefixlen));
+    const inside = ipv4(found).some(
+      (a) => a.local !== vip.address && inSubnet(vip.address, a.local, a.prefixlen),
+    );
     if (!inside) {
       problems.push({
-        file, section, key: 'address', value: `${vip.address}/${vip.prefixLength}`,
+        file,
+        section,
+        key: 'address',
+        value: `${vip.address}/${vip.prefixLength}`,
         problem: `VIP outside its interface's subnet (${vip.interface} on ${node.name})`,
-        expected: subnets.length === 0
-          ? `an IPv4 address on ${vip.interface} besides the VIP, in the VIP's subnet (${vip.interface} has none)`
-          : `an address inside one of the interface's subnets: ${unique(subnets).join(', ')}`,
+        expected:
+          subnets.length === 0
+            ? `an IPv4 address on ${vip.interface} besides the VIP, in the VIP's subnet (${vip.interface} has none)`
+            : `an address inside one of the interface's subnets: ${unique(subnets).join(', ')}`,
       });
     }
   }
 
   if (!allLocal.some((a) => a.address === node.address)) {
     problems.push({
-      file, section: `node.${node.name}`, key: 'address', value: node.address,
+      file,
+      section: `node.${node.name}`,
+      key: 'address',
+      value: node.address,
       problem: `address not configured on this node (${node.name})`,
       expected: `one of this node's addresses: ${allLocal.map((a) => `${a.address} (${a.ifname})`).join(', ') || '(none)'}`,
     });
@@ -79,7 +101,10 @@ export function checkHost(config: PbxHaConfig, nodeName: string, interfaces: IpA
   const peer = config.nodes.find((n) => n !== node);
   if (peer !== undefined && allLocal.some((a) => a.address === peer.address)) {
     problems.push({
-      file, section: `node.${peer.name}`, key: 'address', value: peer.address,
+      file,
+      section: `node.${peer.name}`,
+      key: 'address',
+      value: peer.address,
       problem: `the peer's address is configured on this node (${node.name})`,
       expected: `the address of ${peer.name}, not of ${node.name}; are the two [node.NAME] addresses swapped?`,
     });

@@ -6,6 +6,15 @@ export { formatProblem } from './format';
 export { selectNode, isConfigProblem, type NodeSelection } from './select-node';
 export { checkHost, type IpAddrInterface, type IpAddrInfo } from './host-checks';
 export { parseDurationMs, formatDurationMs } from './duration';
-export { parseIpv4, formatIpv4, isIpv4, parseCidr, networkAddress, broadcastAddress, inSubnet, type Cidr } from './ipv4';
+export {
+  parseIpv4,
+  formatIpv4,
+  isIpv4,
+  parseCidr,
+  networkAddress,
+  broadcastAddress,
+  inSubnet,
+  type Cidr,
+} from './ipv4';
 export { splitCommandLine, type SplitResult } from './command-line';
 export { CONFIG_DEFAULTS, CONFIG_LIMITS, DEFAULT_CONFIG_FILE } from './defaults';

@@ -68,7 +68,11 @@ export function scanIni(text: string, file: string): IniScan {
       const name = header === null ? '' : header[1].trim();
       if (header === null || name === '') {
         problems.push({
-          file, line, section: null, key: null, value: trimmed,
+          file,
+          line,
+          section: null,
+          key: null,
+          value: trimmed,
           problem: 'malformed section header',
           expected: 'a header such as [cluster] or [vip.voip]',
         });
@@ -80,7 +84,11 @@ export function scanIni(text: string, file: string): IniScan {
       if (first !== undefined) {
         const sameCase = first.name === name;
         problems.push({
-          file, line, section: name, key: null, value: null,
+          file,
+          line,
+          section: name,
+          key: null,
+          value: null,
           problem: sameCase
             ? `duplicate section (first on line ${first.line})`
             : `duplicate section: same as [${first.name}] on line ${first.line} (section names are compared without case; node names are hostnames)`,
@@ -100,7 +108,11 @@ export function scanIni(text: string, file: string): IniScan {
     const equals = trimmed.indexOf('=');
     if (equals < 0) {
       problems.push({
-        file, line, section: current?.name ?? null, key: null, value: trimmed,
+        file,
+        line,
+        section: current?.name ?? null,
+        key: null,
+        value: trimmed,
         problem: 'line is not understood',
         expected: 'a `key = value` line, a [section] header, or a comment starting with ; or #',
       });
@@ -110,7 +122,11 @@ export function scanIni(text: string, file: string): IniScan {
     const value = stripInlineComment(trimmed.slice(equals + 1)).trim();
     if (!KEY.test(key)) {
       problems.push({
-        file, line, section: current?.name ?? null, key: key === '' ? null : key, value,
+        file,
+        line,
+        section: current?.name ?? null,
+        key: key === '' ? null : key,
+        value,
         problem: key === '' ? 'value without a key' : 'malformed key',
         expected: 'a key made of letters, digits, "_" and "-", then "=" and the value',
       });
@@ -119,7 +135,11 @@ export function scanIni(text: string, file: string): IniScan {
     if (current === null) {
       if (!ignoring) {
         problems.push({
-          file, line, section: null, key, value,
+          file,
+          line,
+          section: null,
+          key,
+          value,
           problem: 'key outside any section',
           expected: 'a [section] header before the first key',
         });
@@ -129,7 +149,11 @@ export function scanIni(text: string, file: string): IniScan {
     const previous = current.entries.find((entry) => entry.key === key);
     if (previous !== undefined) {
       problems.push({
-        file, line, section: current.name, key, value,
+        file,
+        line,
+        section: current.name,
+        key,
+        value,
         problem: `duplicate key (first set on line ${previous.line} to "${previous.value}")`,
         expected: 'each key once per section; remove one of them',
       });

@@ -77,5 +77,5 @@ export function inSubnet(address: string, network: string, prefixLength: number)
   const n = parseIpv4(network);
   if (a === null || n === null) return false;
   const m = mask(prefixLength);
-  return ((a & m) >>> 0) === ((n & m) >>> 0);
+  return (a & m) >>> 0 === (n & m) >>> 0;
 }

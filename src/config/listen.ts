@@ -29,7 +29,8 @@ export function parseListenAddress(text: string): ListenResult {
     if (rest === '') return fail('the port is missing');
     if (!rest.startsWith(':')) return fail(`"${rest}" after "]" (expected ":" and the port)`);
     port = rest.slice(1);
-    if (!isIPv6(host)) return fail(isIpv4(host) ? 'an IPv4 address takes no brackets' : `"${host}" is not an IPv6 address`);
+    if (!isIPv6(host))
+      return fail(isIpv4(host) ? 'an IPv4 address takes no brackets' : `"${host}" is not an IPv6 address`);
   } else {
     const colon = text.lastIndexOf(':');
     if (colon < 0) {
@@ -41,16 +42,23 @@ export function parseListenAddress(text: string): ListenResult {
     port = text.slice(colon + 1);
     if (host.includes(':')) {
       // `::1:9549` is itself a valid IPv6 address: only brackets tell the port apart.
-      return fail(isIPv6(text) || isIPv6(host)
-        ? 'an IPv6 address must be written in brackets, such as [::1]:9549'
-        : 'more than one ":" (an IPv6 address goes in brackets, such as [::1]:9549)');
+      return fail(
+        isIPv6(text) || isIPv6(host)
+          ? 'an IPv6 address must be written in brackets, such as [::1]:9549'
+          : 'more than one ":" (an IPv6 address goes in brackets, such as [::1]:9549)',
+      );
     }
     if (host === '') return fail('the address is missing');
     if (!isIpv4(host)) {
-      return fail(/^[A-Za-z0-9.-]+$/.test(host) && /[A-Za-z]/.test(host) ? `"${host}" is a host name, not an address` : `"${host}" is not an IPv4 address`);
+      return fail(
+        /^[A-Za-z0-9.-]+$/.test(host) && /[A-Za-z]/.test(host)
+          ? `"${host}" is a host name, not an address`
+          : `"${host}" is not an IPv4 address`,
+      );
     }
   }
   if (port === '') return fail('the port is missing');
-  if (!PORT.test(port) || Number(port) > 65_535) return fail(`port "${port}" is not a whole number from 1 to 65535`);
+  if (!PORT.test(port) || Number(port) > 65_535)
+    return fail(`port "${port}" is not a whole number from 1 to 65535`);
   return { ok: true, host, port: Number(port) };
 }

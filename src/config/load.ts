@@ -24,18 +24,33 @@ export function loadConfigFile(file: string): ConfigResult {
     const message = error instanceof Error ? error.message : String(error);
     return {
       ok: false,
-      problems: [{
-        file, section: null, key: null, value: null,
-        problem: `cannot read the file (${message})`,
-        expected: 'a readable configuration file',
-      }],
+      problems: [
+        {
+          file,
+          section: null,
+          key: null,
+          value: null,
+          problem: `cannot read the file (${message})`,
+          expected: 'a readable configuration file',
+        },
+      ],
     };
   }
   const badLine = firstInvalidUtf8Line(bytes);
   if (badLine !== null) {
     return {
       ok: false,
-      problems: [{ file, line: badLine, section: null, key: null, value: null, problem: 'invalid UTF-8', expected: NOT_TEXT }],
+      problems: [
+        {
+          file,
+          line: badLine,
+          section: null,
+          key: null,
+          value: null,
+          problem: 'invalid UTF-8',
+          expected: NOT_TEXT,
+        },
+      ],
     };
   }
   return parseConfigText(bytes.toString('utf8'), file);
@@ -53,7 +68,15 @@ function notTextProblem(text: string, file: string): ConfigProblem | null {
   if (at < 0) return null;
   const line = text.slice(0, at).split('\n').length;
   const what = text[at] === '\0' ? 'NUL byte' : 'invalid UTF-8';
-  return { file, line, section: null, key: null, value: null, problem: `the file is not text (${what})`, expected: NOT_TEXT };
+  return {
+    file,
+    line,
+    section: null,
+    key: null,
+    value: null,
+    problem: `the file is not text (${what})`,
+    expected: NOT_TEXT,
+  };
 }
 
 /** 1-based line of the first invalid UTF-8 sequence, or null when the bytes are valid UTF-8. */

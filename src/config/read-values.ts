@@ -39,7 +39,12 @@ export class SectionReader {
   /** Record a problem with the key's value and line. */
   report(entry: IniEntry, expected: string, problem?: string, value: string = entry.value): void {
     this.problems.push({
-      file: this.file, line: entry.line, section: this.section.name, key: entry.key, value, expected,
+      file: this.file,
+      line: entry.line,
+      section: this.section.name,
+      key: entry.key,
+      value,
+      expected,
       ...(problem === undefined ? {} : { problem }),
     });
   }
@@ -47,8 +52,13 @@ export class SectionReader {
   /** Record a missing required key; the line is the section header's, where it belongs. */
   missing(key: string, expected: string): void {
     this.problems.push({
-      file: this.file, line: this.section.line, section: this.section.name, key, value: null,
-      problem: 'missing required key', expected,
+      file: this.file,
+      line: this.section.line,
+      section: this.section.name,
+      key,
+      value: null,
+      problem: 'missing required key',
+      expected,
     });
   }
 
@@ -127,7 +137,10 @@ export class SectionReader {
     return cidr;
   }
 
-  duration(key: string, o: { defaultMs: number; minMs: number; maxMs: number; zeroAllowed?: boolean }): number | null {
+  duration(
+    key: string,
+    o: { defaultMs: number; minMs: number; maxMs: number; zeroAllowed?: boolean },
+  ): number | null {
     const entry = this.entry(key);
     if (entry === undefined) return o.defaultMs;
     const text = this.plain(entry);
@@ -140,7 +153,11 @@ export class SectionReader {
     if (ms === 0 && o.zeroAllowed === true) return 0;
     if (ms < o.minMs || ms > o.maxMs) {
       const zero = o.zeroAllowed === true ? '0 or ' : '';
-      this.report(entry, `${zero}a duration from ${formatDurationMs(o.minMs)} to ${formatDurationMs(o.maxMs)}`, 'out of range');
+      this.report(
+        entry,
+        `${zero}a duration from ${formatDurationMs(o.minMs)} to ${formatDurationMs(o.maxMs)}`,
+        'out of range',
+      );
       return null;
     }
     return ms;
@@ -187,14 +204,23 @@ export class SectionReader {
       return null;
     }
     if (maxBytes !== undefined && Buffer.byteLength(text) > maxBytes) {
-      this.report(entry, `an absolute path of at most ${maxBytes} bytes (the limit of a Unix socket address)`, 'path too long');
+      this.report(
+        entry,
+        `an absolute path of at most ${maxBytes} bytes (the limit of a Unix socket address)`,
+        'path too long',
+      );
       return null;
     }
     return text;
   }
 
   /** An optional plain value with a default; `valid` returns null when good, else the problem (or ''). */
-  text(key: string, defaultValue: string, expected: string, valid: (text: string) => string | null): string | null {
+  text(
+    key: string,
+    defaultValue: string,
+    expected: string,
+    valid: (text: string) => string | null,
+  ): string | null {
     const entry = this.entry(key);
     if (entry === undefined) return defaultValue;
     const text = this.plain(entry)?.trim();
@@ -215,7 +241,12 @@ export class SectionReader {
    * Comma-separated items with a default when the key is absent; empty means none. Bad items and
    * repeated ones are reported one by one (value = the item); the good ones are returned.
    */
-  textList(key: string, defaultValue: readonly string[], expected: string, valid: (item: string) => boolean): string[] {
+  textList(
+    key: string,
+    defaultValue: readonly string[],
+    expected: string,
+    valid: (item: string) => boolean,
+  ): string[] {
     const entry = this.entry(key);
     if (entry === undefined) return [...defaultValue];
     const text = this.plain(entry);
@@ -338,7 +369,11 @@ export class SectionReader {
     if (split.argv.length === 0) return null;
     if (!split.argv[0].startsWith('/')) {
       // No shell and no PATH search: the program that runs must be the one the administrator named.
-      this.report(entry, `an absolute path to the program, such as ${example}`, `"${split.argv[0]}" is not an absolute path`);
+      this.report(
+        entry,
+        `an absolute path to the program, such as ${example}`,
+        `"${split.argv[0]}" is not an absolute path`,
+      );
       return null;
     }
     return split.argv;
@@ -347,5 +382,8 @@ export class SectionReader {
 
 /** Split `a, b,c` into trimmed non-empty items. */
 export function splitList(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }

@@ -27,24 +27,34 @@ export function selectNode(
   source: 'hostname' | '--node' = 'hostname',
 ): NodeSelection | ConfigProblem {
   const wanted = hostnameOrOverride.trim().toLowerCase();
-  const byName = (name: string): NodeConfig | undefined => config.nodes.find((n) => n.name.toLowerCase() === name);
+  const byName = (name: string): NodeConfig | undefined =>
+    config.nodes.find((n) => n.name.toLowerCase() === name);
   const shortName = wanted.split('.')[0];
-  const node = wanted === '' ? undefined : byName(wanted) ?? (shortName !== wanted ? byName(shortName) : undefined);
-  const peerName = node === undefined ? undefined : node.name === config.master ? config.slave : config.master;
+  const node =
+    wanted === '' ? undefined : (byName(wanted) ?? (shortName !== wanted ? byName(shortName) : undefined));
+  const peerName =
+    node === undefined ? undefined : node.name === config.master ? config.slave : config.master;
   const peer = peerName === undefined ? undefined : config.nodes.find((n) => n.name === peerName);
 
-  if (node !== undefined && peer !== undefined && (node.name === config.master || node.name === config.slave)) {
+  if (
+    node !== undefined &&
+    peer !== undefined &&
+    (node.name === config.master || node.name === config.slave)
+  ) {
     return { node, role: node.name === config.master ? 'master' : 'slave', peer };
   }
   const names = config.nodes.map((n) => n.name).join(', ');
   const shown = hostnameOrOverride.trim() === '' ? '(empty)' : hostnameOrOverride.trim();
   return {
-    file, section: null, key: null, value: null,
-    problem: source === 'hostname'
-      ? `hostname ${shown} matches no [node.NAME] section`
-      : `--node ${shown} matches no [node.NAME] section`,
-    expected: source === 'hostname'
-      ? `one of ${names}; use --node NAME or rename the section`
-      : `one of ${names}`,
+    file,
+    section: null,
+    key: null,
+    value: null,
+    problem:
+      source === 'hostname'
+        ? `hostname ${shown} matches no [node.NAME] section`
+        : `--node ${shown} matches no [node.NAME] section`,
+    expected:
+      source === 'hostname' ? `one of ${names}; use --node NAME or rename the section` : `one of ${names}`,
   };
 }

@@ -12,10 +12,15 @@ import type { AgentConfig } from './types';
 export const AGENT_KEYS: readonly string[] = ['reconcile_interval', 'socket', 'state_dir', 'release_on_stop'];
 
 export function readAgent(agent: SectionReader): { config: AgentConfig | null; stateDir: string | null } {
-  const reconcileIntervalMs = agent.duration('reconcile_interval', { defaultMs: D.agent.reconcileIntervalMs, minMs: L.reconcileIntervalMs.min, maxMs: L.reconcileIntervalMs.max });
+  const reconcileIntervalMs = agent.duration('reconcile_interval', {
+    defaultMs: D.agent.reconcileIntervalMs,
+    minMs: L.reconcileIntervalMs.min,
+    maxMs: L.reconcileIntervalMs.max,
+  });
   const socketPath = agent.absolutePath('socket', D.agent.socketPath, L.socketPathBytes);
   const stateDir = agent.absolutePath('state_dir', D.agent.stateDir);
   const releaseOnStop = agent.boolean('release_on_stop', D.agent.releaseOnStop);
-  if (reconcileIntervalMs === null || socketPath === null || stateDir === null || releaseOnStop === null) return { config: null, stateDir };
+  if (reconcileIntervalMs === null || socketPath === null || stateDir === null || releaseOnStop === null)
+    return { config: null, stateDir };
   return { config: { reconcileIntervalMs, socketPath, stateDir, releaseOnStop }, stateDir };
 }

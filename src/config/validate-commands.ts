@@ -11,10 +11,15 @@ import type { CommandConfig, NotifyConfig, ServicesConfig } from './types';
 export const SERVICES_KEYS: readonly string[] = ['start', 'stop', 'timeout'];
 export const NOTIFY_KEYS: readonly string[] = ['script', 'timeout'];
 
-const command = (argv: string[] | null, timeoutMs: number): CommandConfig | null => (argv === null ? null : { argv, timeoutMs });
+const command = (argv: string[] | null, timeoutMs: number): CommandConfig | null =>
+  argv === null ? null : { argv, timeoutMs };
 
 export function readServices(services: SectionReader): ServicesConfig | null {
-  const serviceTimeoutMs = services.duration('timeout', { defaultMs: D.services.timeoutMs, minMs: L.commandTimeoutMs.min, maxMs: L.commandTimeoutMs.max });
+  const serviceTimeoutMs = services.duration('timeout', {
+    defaultMs: D.services.timeoutMs,
+    minMs: L.commandTimeoutMs.min,
+    maxMs: L.commandTimeoutMs.max,
+  });
   const startArgv = services.command('start', '/usr/bin/xivo-service start');
   const stopArgv = services.command('stop', '/usr/bin/xivo-service stop');
   if (serviceTimeoutMs === null) return null;
@@ -22,7 +27,11 @@ export function readServices(services: SectionReader): ServicesConfig | null {
 }
 
 export function readNotify(notify: SectionReader): NotifyConfig | null {
-  const notifyTimeoutMs = notify.duration('timeout', { defaultMs: D.notify.timeoutMs, minMs: L.commandTimeoutMs.min, maxMs: L.commandTimeoutMs.max });
+  const notifyTimeoutMs = notify.duration('timeout', {
+    defaultMs: D.notify.timeoutMs,
+    minMs: L.commandTimeoutMs.min,
+    maxMs: L.commandTimeoutMs.max,
+  });
   const scriptArgv = notify.command('script', '/etc/pbx-ha/notify');
   if (notifyTimeoutMs === null) return null;
   return { script: command(scriptArgv, notifyTimeoutMs) };

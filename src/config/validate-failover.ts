@@ -28,11 +28,18 @@ export function readFailover(r: SectionReader): FailoverConfig | null {
     return guess === null ? 'unknown failback mode' : `unknown failback mode (did you mean "${guess}"?)`;
   });
   const failback = text === null ? null : (text.toLowerCase() as FailoverConfig['failback']);
-  const failbackDelayMs = r.duration('failback_delay', { defaultMs: D.failbackDelayMs, minMs: L.failbackDelayMs.min, maxMs: L.failbackDelayMs.max });
+  const failbackDelayMs = r.duration('failback_delay', {
+    defaultMs: D.failbackDelayMs,
+    minMs: L.failbackDelayMs.min,
+    maxMs: L.failbackDelayMs.max,
+  });
   const delayEntry = r.entry('failback_delay');
   if (failback === 'manual' && failbackDelayMs !== null && failbackDelayMs > 0 && delayEntry !== undefined) {
-    r.report(delayEntry, '0, or no failback_delay: with failback = manual the VIPs go back only on `pbx-ha failback`, at once',
-      'failback_delay applies only to failback = auto');
+    r.report(
+      delayEntry,
+      '0, or no failback_delay: with failback = manual the VIPs go back only on `pbx-ha failback`, at once',
+      'failback_delay applies only to failback = auto',
+    );
   }
   if (failback === null || failbackDelayMs === null) return null;
   return { failback, failbackDelayMs };

@@ -26,8 +26,18 @@ export type ReplicationSection = 'replication' | 'sync.files' | 'sync.db' | 'syn
 
 export const REPLICATION_KEYS: Readonly<Record<ReplicationSection, readonly string[]>> = {
   replication: [
-    'enabled', 'user', 'port', 'key', 'known_hosts', 'connect_timeout', 'retry_min', 'retry_max',
-    'alert_after', 'exchange_dir', 'backup_dir', 'keep_backups',
+    'enabled',
+    'user',
+    'port',
+    'key',
+    'known_hosts',
+    'connect_timeout',
+    'retry_min',
+    'retry_max',
+    'alert_after',
+    'exchange_dir',
+    'backup_dir',
+    'keep_backups',
   ],
   'sync.files': ['schedule', 'timeout', 'paths'],
   'sync.db': ['schedule', 'timeout', 'database', 'host', 'port', 'user', 'exclude_tables'],
@@ -50,25 +60,56 @@ export function readReplication(
   // [replication]
   const r = reader('replication');
   const enabled = r.boolean('enabled', D.enabled);
-  const user = r.text('user', D.user,
+  const user = r.text(
+    'user',
+    D.user,
     'a user name on the peer: letters, digits, "_", "." and "-", not starting with "-", "." or a digit, at most 32 characters, such as root',
-    (t) => ok(USER_NAME.test(t)));
+    (t) => ok(USER_NAME.test(t)),
+  );
   const port = r.integer('port', { default: D.port, min: L.tcpPort.min, max: L.tcpPort.max });
   const keyPath = r.path('key', D.keyPath, `an absolute path to pbx-ha's private key, such as ${D.keyPath}`);
-  const knownHostsPath = r.path('known_hosts', D.knownHostsPath, `an absolute path to pbx-ha's known_hosts file, such as ${D.knownHostsPath}`);
-  const connectTimeoutMs = r.duration('connect_timeout', { defaultMs: D.connectTimeoutMs, minMs: L.connectTimeoutMs.min, maxMs: L.connectTimeoutMs.max });
-  const retryMinMs = r.duration('retry_min', { defaultMs: D.retryMinMs, minMs: L.retryMinMs.min, maxMs: L.retryMinMs.max });
-  const retryMaxMs = r.duration('retry_max', { defaultMs: D.retryMaxMs, minMs: L.retryMaxMs.min, maxMs: L.retryMaxMs.max });
+  const knownHostsPath = r.path(
+    'known_hosts',
+    D.knownHostsPath,
+    `an absolute path to pbx-ha's known_hosts file, such as ${D.knownHostsPath}`,
+  );
+  const connectTimeoutMs = r.duration('connect_timeout', {
+    defaultMs: D.connectTimeoutMs,
+    minMs: L.connectTimeoutMs.min,
+    maxMs: L.connectTimeoutMs.max,
+  });
+  const retryMinMs = r.duration('retry_min', {
+    defaultMs: D.retryMinMs,
+    minMs: L.retryMinMs.min,
+    maxMs: L.retryMinMs.max,
+  });
+  const retryMaxMs = r.duration('retry_max', {
+    defaultMs: D.retryMaxMs,
+    minMs: L.retryMaxMs.min,
+    maxMs: L.retryMaxMs.max,
+  });
   if (retryMinMs !== null && retryMaxMs !== null && retryMaxMs < retryMinMs) {
     const maxEntry = r.entry('retry_max');
     if (maxEntry !== undefined) {
-      r.report(maxEntry, `a duration at least retry_min (${formatDurationMs(retryMinMs)})`, 'retry_max shorter than retry_min');
+      r.report(
+        maxEntry,
+        `a duration at least retry_min (${formatDurationMs(retryMinMs)})`,
+        'retry_max shorter than retry_min',
+      );
     } else {
       // Only retry_min was written, beyond retry_max's default: that is the line to fix.
-      r.report(r.entry('retry_min')!, `a duration at most retry_max (${formatDurationMs(retryMaxMs)}, its default), or a longer retry_max`, 'retry_min longer than retry_max');
+      r.report(
+        r.entry('retry_min')!,
+        `a duration at most retry_max (${formatDurationMs(retryMaxMs)}, its default), or a longer retry_max`,
+        'retry_min longer than retry_max',
+      );
     }
   }
-  const alertAfter = r.integer('alert_after', { default: D.alertAfter, min: L.alertAfter.min, max: L.alertAfter.max });
+  const alertAfter = r.integer('alert_after', {
+    default: D.alertAfter,
+    min: L.alertAfter.min,
+    max: L.alertAfter.max,
+  });
   // Entries with a problem already: a cross-check does not add a second message to the same line.
   const alreadyReported = new Set<IniEntry>();
   const exchangeDir = r.path('exchange_dir', D.exchangeDir, `an absolute path such as ${D.exchangeDir}`);
@@ -76,17 +117,29 @@ export function readReplication(
   if (exchangeDir !== null && backupDir !== null) {
     // The peer writes into the staging area: backups there could be overwritten or read by it, and
     // a staging area among the backups could be rotated away.
-    const relation = backupDir === exchangeDir ? 'same directory as exchange_dir'
-      : isInside(backupDir, exchangeDir) ? `inside exchange_dir ${exchangeDir}`
-      : isInside(exchangeDir, backupDir) ? `contains exchange_dir ${exchangeDir}`
-      : null;
+    const relation =
+      backupDir === exchangeDir
+        ? 'same directory as exchange_dir'
+        : isInside(backupDir, exchangeDir)
+          ? `inside exchange_dir ${exchangeDir}`
+          : isInside(exchangeDir, backupDir)
+            ? `contains exchange_dir ${exchangeDir}`
+            : null;
     const entry = r.entry('backup_dir') ?? r.entry('exchange_dir');
     if (relation !== null && entry !== undefined) {
       alreadyReported.add(entry);
-      r.report(entry, 'a directory apart from the staging area (exchange_dir), neither inside nor around it', relation);
+      r.report(
+        entry,
+        'a directory apart from the staging area (exchange_dir), neither inside nor around it',
+        relation,
+      );
     }
   }
-  const keepBackups = r.integer('keep_backups', { default: D.keepBackups, min: L.keepBackups.min, max: L.keepBackups.max });
+  const keepBackups = r.integer('keep_backups', {
+    default: D.keepBackups,
+    min: L.keepBackups.min,
+    max: L.keepBackups.max,
+  });
 
   const syncTimeout = (job: SectionReader, defaultMs: number): number | null =>
     job.duration('timeout', { defaultMs, minMs: L.syncTimeoutMs.min, maxMs: L.syncTimeoutMs.max });
@@ -95,70 +148,146 @@ export function readReplication(
   const f = reader('sync.files');
   const filesSchedule = f.cron('schedule', D.files.schedule);
   const filesTimeoutMs = syncTimeout(f, D.files.timeoutMs);
-  const paths = f.pathList('paths', D.files.paths, 'comma-separated absolute paths such as /etc/asterisk, /var/spool/asterisk/voicemail');
+  const paths = f.pathList(
+    'paths',
+    D.files.paths,
+    'comma-separated absolute paths such as /etc/asterisk, /var/spool/asterisk/voicemail',
+  );
 
   // [sync.db]
   const d = reader('sync.db');
   const dbSchedule = d.cron('schedule', D.db.schedule);
   const dbTimeoutMs = syncTimeout(d, D.db.timeoutMs);
-  const database = d.text('database', D.db.database,
+  const database = d.text(
+    'database',
+    D.db.database,
     'a PostgreSQL database name: letters, digits and "_", not starting with a digit, at most 63 characters, such as asterisk',
-    (t) => ok(PG_NAME.test(t)));
-  const host = d.text('host', D.db.host,
+    (t) => ok(PG_NAME.test(t)),
+  );
+  const host = d.text(
+    'host',
+    D.db.host,
     'a socket directory such as /run/postgresql, or a host name or IPv4 address such as 192.0.2.20 (as PGHOST)',
     (t) => {
       if (!t.startsWith('/')) return ok(isHostName(t));
       const checked = checkPath(t);
       return checked.ok ? null : checked.problem;
-    });
+    },
+  );
   const dbPort = d.integer('port', { default: D.db.port, min: L.tcpPort.min, max: L.tcpPort.max });
-  const dbUser = d.text('user', D.db.user,
+  const dbUser = d.text(
+    'user',
+    D.db.user,
     'a PostgreSQL role name: letters, digits and "_", not starting with a digit, at most 63 characters, such as postgres',
-    (t) => ok(PG_NAME.test(t)));
-  const excludeTables = d.textList('exclude_tables', D.db.excludeTables,
+    (t) => ok(PG_NAME.test(t)),
+  );
+  const excludeTables = d.textList(
+    'exclude_tables',
+    D.db.excludeTables,
     'comma-separated table names or pg_dump patterns (letters, digits, "_", "*", an optional "schema." in front), such as cel, stat_*; not "*" alone',
-    (t) => TABLE_PATTERN.test(t) && !/(^|\.)\*+$/.test(t));
+    (t) => TABLE_PATTERN.test(t) && !/(^|\.)\*+$/.test(t),
+  );
 
   // [sync.astdb]
   const a = reader('sync.astdb');
   const astdbSchedule = a.cron('schedule', D.astdb.schedule);
   const astdbTimeoutMs = syncTimeout(a, D.astdb.timeoutMs);
   const astdbPath = a.path('path', D.astdb.path, `an absolute path such as ${D.astdb.path}`);
-  const debounceMs = a.duration('debounce', { defaultMs: D.astdb.debounceMs, minMs: L.astdbDebounceMs.min, maxMs: L.astdbDebounceMs.max, zeroAllowed: true });
+  const debounceMs = a.duration('debounce', {
+    defaultMs: D.astdb.debounceMs,
+    minMs: L.astdbDebounceMs.min,
+    maxMs: L.astdbDebounceMs.max,
+    zeroAllowed: true,
+  });
 
   // What the files job must leave alone: a listed path may not lie `inside` an area (a directory),
   // nor contain it (`around`: a listed /var/lib would copy /var/lib/pbx-ha too).
   interface Area {
-    dir: string; inside: boolean; around: boolean; what: string; expected: string;
+    dir: string;
+    inside: boolean;
+    around: boolean;
+    what: string;
+    expected: string;
     /** The key that sets `dir`, when one does. */
     owner?: { reader: SectionReader; key: string };
   }
-  const SYSTEM = 'paths of ordinary files, outside /proc, /sys, /dev and /run (kernel and runtime file systems, different on each node)';
-  const PBX_HA = "paths apart from pbx-ha's own directories (state, staging area, backups): a copy would copy the copies";
+  const SYSTEM =
+    'paths of ordinary files, outside /proc, /sys, /dev and /run (kernel and runtime file systems, different on each node)';
+  const PBX_HA =
+    "paths apart from pbx-ha's own directories (state, staging area, backups): a copy would copy the copies";
   const SSH = "paths that leave out pbx-ha's SSH key and known_hosts, which differ on each node";
   const areas: Area[] = [
     // /var/run is a link to /run on Debian; links are not resolved, so it is named too.
-    ...['/proc', '/sys', '/dev', '/run', '/var/run'].map((dir) => ({ dir, inside: true, around: false, what: 'not ordinary files', expected: SYSTEM })),
-    { dir: CONFIG_DEFAULTS.agent.stateDir, inside: true, around: true, what: "pbx-ha's state directory", expected: PBX_HA },
+    ...['/proc', '/sys', '/dev', '/run', '/var/run'].map((dir) => ({
+      dir,
+      inside: true,
+      around: false,
+      what: 'not ordinary files',
+      expected: SYSTEM,
+    })),
+    {
+      dir: CONFIG_DEFAULTS.agent.stateDir,
+      inside: true,
+      around: true,
+      what: "pbx-ha's state directory",
+      expected: PBX_HA,
+    },
   ];
   const add = (dir: string | null, area: Omit<Area, 'dir'>): void => {
     if (dir !== null) areas.push({ dir, ...area });
   };
   // [agent] state_dir is read as written (absolutePath); compare its normalised form.
   const stateDir = agent.stateDir === null ? null : checkPath(agent.stateDir);
-  add(stateDir?.ok === true ? stateDir.path : null, { inside: true, around: true, what: '[agent] state_dir', expected: PBX_HA, owner: { reader: agent.reader, key: 'state_dir' } });
-  add(exchangeDir, { inside: true, around: true, what: '[replication] exchange_dir', expected: PBX_HA, owner: { reader: r, key: 'exchange_dir' } });
-  add(backupDir, { inside: true, around: true, what: '[replication] backup_dir', expected: PBX_HA, owner: { reader: r, key: 'backup_dir' } });
+  add(stateDir?.ok === true ? stateDir.path : null, {
+    inside: true,
+    around: true,
+    what: '[agent] state_dir',
+    expected: PBX_HA,
+    owner: { reader: agent.reader, key: 'state_dir' },
+  });
+  add(exchangeDir, {
+    inside: true,
+    around: true,
+    what: '[replication] exchange_dir',
+    expected: PBX_HA,
+    owner: { reader: r, key: 'exchange_dir' },
+  });
+  add(backupDir, {
+    inside: true,
+    around: true,
+    what: '[replication] backup_dir',
+    expected: PBX_HA,
+    owner: { reader: r, key: 'backup_dir' },
+  });
   add('/var/lib/postgresql', {
-    inside: true, around: true, what: "PostgreSQL's data directory",
-    expected: 'paths apart from /var/lib/postgresql: a running database cannot be copied as files; [sync.db] copies its data',
+    inside: true,
+    around: true,
+    what: "PostgreSQL's data directory",
+    expected:
+      'paths apart from /var/lib/postgresql: a running database cannot be copied as files; [sync.db] copies its data',
   });
   add(astdbPath, {
-    inside: false, around: true, what: '[sync.astdb] path', owner: { reader: a, key: 'path' },
-    expected: 'paths that leave out astdb, which [sync.astdb] copies safely while Asterisk writes it (list subdirectories such as /var/lib/asterisk/sounds, not /var/lib/asterisk)',
+    inside: false,
+    around: true,
+    what: '[sync.astdb] path',
+    owner: { reader: a, key: 'path' },
+    expected:
+      'paths that leave out astdb, which [sync.astdb] copies safely while Asterisk writes it (list subdirectories such as /var/lib/asterisk/sounds, not /var/lib/asterisk)',
   });
-  add(keyPath, { inside: false, around: true, what: '[replication] key', expected: SSH, owner: { reader: r, key: 'key' } });
-  add(knownHostsPath, { inside: false, around: true, what: '[replication] known_hosts', expected: SSH, owner: { reader: r, key: 'known_hosts' } });
+  add(keyPath, {
+    inside: false,
+    around: true,
+    what: '[replication] key',
+    expected: SSH,
+    owner: { reader: r, key: 'key' },
+  });
+  add(knownHostsPath, {
+    inside: false,
+    around: true,
+    what: '[replication] known_hosts',
+    expected: SSH,
+    owner: { reader: r, key: 'known_hosts' },
+  });
 
   /** How `path` (a listed one) stands to `area`, when that is refused: 'is', 'inside' or 'contains'. */
   const relation = (path: string, area: Area): 'is' | 'inside' | 'contains' | null => {
@@ -172,7 +301,8 @@ export function readReplication(
     if (pathsEntry !== undefined) {
       // The listed path is the one to fix; its first clash is enough.
       const area = areas.find((x) => relation(path, x) !== null);
-      if (area !== undefined) f.report(pathsEntry, area.expected, `${relation(path, area)} ${area.dir} (${area.what})`, path);
+      if (area !== undefined)
+        f.report(pathsEntry, area.expected, `${relation(path, area)} ${area.dir} (${area.what})`, path);
       continue;
     }
     // The default paths are fine with the default values: the key that moved is the one to fix.
@@ -182,26 +312,65 @@ export function readReplication(
       if (how === null || entry === undefined || alreadyReported.has(entry)) continue;
       alreadyReported.add(entry);
       const reverse = how === 'inside' ? 'contains' : how === 'contains' ? 'inside' : 'is';
-      area.owner!.reader.report(entry, `a path apart from the [sync.files] paths (by default ${D.files.paths.join(', ')})`,
-        `${reverse} ${path}, which [sync.files] copies`);
+      area.owner!.reader.report(
+        entry,
+        `a path apart from the [sync.files] paths (by default ${D.files.paths.join(', ')})`,
+        `${reverse} ${path}, which [sync.files] copies`,
+      );
     }
   }
 
   if (
-    enabled === null || user === null || port === null || keyPath === null || knownHostsPath === null ||
-    connectTimeoutMs === null || retryMinMs === null || retryMaxMs === null || alertAfter === null ||
-    exchangeDir === null || backupDir === null || keepBackups === null ||
-    filesSchedule === null || filesTimeoutMs === null ||
-    dbSchedule === null || dbTimeoutMs === null || database === null || host === null || dbPort === null || dbUser === null ||
-    astdbSchedule === null || astdbTimeoutMs === null || astdbPath === null || debounceMs === null
+    enabled === null ||
+    user === null ||
+    port === null ||
+    keyPath === null ||
+    knownHostsPath === null ||
+    connectTimeoutMs === null ||
+    retryMinMs === null ||
+    retryMaxMs === null ||
+    alertAfter === null ||
+    exchangeDir === null ||
+    backupDir === null ||
+    keepBackups === null ||
+    filesSchedule === null ||
+    filesTimeoutMs === null ||
+    dbSchedule === null ||
+    dbTimeoutMs === null ||
+    database === null ||
+    host === null ||
+    dbPort === null ||
+    dbUser === null ||
+    astdbSchedule === null ||
+    astdbTimeoutMs === null ||
+    astdbPath === null ||
+    debounceMs === null
   ) {
     return null;
   }
   return {
-    enabled, user, port, keyPath, knownHostsPath, connectTimeoutMs, retryMinMs, retryMaxMs, alertAfter,
-    exchangeDir, backupDir, keepBackups,
+    enabled,
+    user,
+    port,
+    keyPath,
+    knownHostsPath,
+    connectTimeoutMs,
+    retryMinMs,
+    retryMaxMs,
+    alertAfter,
+    exchangeDir,
+    backupDir,
+    keepBackups,
     files: { schedule: filesSchedule, timeoutMs: filesTimeoutMs, paths },
-    db: { schedule: dbSchedule, timeoutMs: dbTimeoutMs, database, host, port: dbPort, user: dbUser, excludeTables },
+    db: {
+      schedule: dbSchedule,
+      timeoutMs: dbTimeoutMs,
+      database,
+      host,
+      port: dbPort,
+      user: dbUser,
+      excludeTables,
+    },
     astdb: { schedule: astdbSchedule, timeoutMs: astdbTimeoutMs, path: astdbPath, debounceMs },
   };
 }

@@ -32,24 +32,39 @@ const EXAMPLE = '/usr/sbin/asterisk -rx "core show uptime"';
 export function readTrackCheck(r: SectionReader): TrackCheckConfig | null {
   const name = r.section.name.slice('track.'.length);
   const command = r.requiredCommand('command', EXAMPLE);
-  const intervalMs = r.duration('interval', { defaultMs: D.intervalMs, minMs: L.trackIntervalMs.min, maxMs: L.trackIntervalMs.max });
-  const timeoutMs = r.duration('timeout', { defaultMs: D.timeoutMs, minMs: L.trackTimeoutMs.min, maxMs: L.trackTimeoutMs.max });
+  const intervalMs = r.duration('interval', {
+    defaultMs: D.intervalMs,
+    minMs: L.trackIntervalMs.min,
+    maxMs: L.trackIntervalMs.max,
+  });
+  const timeoutMs = r.duration('timeout', {
+    defaultMs: D.timeoutMs,
+    minMs: L.trackTimeoutMs.min,
+    maxMs: L.trackTimeoutMs.max,
+  });
   if (intervalMs !== null && timeoutMs !== null && timeoutMs >= intervalMs) {
     const timeoutEntry = r.entry('timeout');
     const intervalEntry = r.entry('interval');
     if (timeoutEntry !== undefined) {
       const interval = `interval (${formatDurationMs(intervalMs)}${intervalEntry === undefined ? ', its default' : ''})`;
-      r.report(timeoutEntry, `a duration shorter than ${interval}${intervalEntry === undefined ? ', or a longer interval' : ''}`,
-        'timeout not shorter than interval');
+      r.report(
+        timeoutEntry,
+        `a duration shorter than ${interval}${intervalEntry === undefined ? ', or a longer interval' : ''}`,
+        'timeout not shorter than interval',
+      );
     } else {
       // Only interval was written, at or below timeout's default: that is the line to fix.
-      r.report(intervalEntry!, `a duration longer than timeout (${formatDurationMs(timeoutMs)}, its default), or a shorter timeout`,
-        'interval not longer than timeout');
+      r.report(
+        intervalEntry!,
+        `a duration longer than timeout (${formatDurationMs(timeoutMs)}, its default), or a shorter timeout`,
+        'interval not longer than timeout',
+      );
     }
   }
   const rise = r.integer('rise', { default: D.rise, min: L.fallRise.min, max: L.fallRise.max });
   const fall = r.integer('fall', { default: D.fall, min: L.fallRise.min, max: L.fallRise.max });
 
-  if (command === null || intervalMs === null || timeoutMs === null || rise === null || fall === null) return null;
+  if (command === null || intervalMs === null || timeoutMs === null || rise === null || fall === null)
+    return null;
   return { name, command, intervalMs, timeoutMs, rise, fall };
 }

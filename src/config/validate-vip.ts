@@ -22,7 +22,13 @@ function isInterfaceName(text: string): boolean {
  * `vips`: the VIPs read before this one; `routeOwners`: each routed destination's section,
  * shared by every VIP (a destination is routed once across all of them).
  */
-export function readVip(r: SectionReader, name: string, nodes: readonly NodeConfig[], vips: readonly VipConfig[], routeOwners: Map<string, string>): VipConfig {
+export function readVip(
+  r: SectionReader,
+  name: string,
+  nodes: readonly NodeConfig[],
+  vips: readonly VipConfig[],
+  routeOwners: Map<string, string>,
+): VipConfig {
   const sectionName = `vip.${name}`;
   const vip: VipConfig = { name, address: '', prefixLength: 0, interface: '', routes: [] };
   const cidr = r.cidr('address', 'an IPv4 address with its prefix length, such as 192.0.2.10/24');
@@ -36,22 +42,35 @@ export function readVip(r: SectionReader, name: string, nodes: readonly NodeConf
     const sameVip = vips.find((v) => v.address === address);
     const sameNode = nodes.find((n) => n.address === address);
     if (prefixLength === 0) {
-      r.report(addressEntry, 'a prefix length from 1 to 32, the one of the VIP\'s subnet');
+      r.report(addressEntry, "a prefix length from 1 to 32, the one of the VIP's subnet");
     } else if (prefixLength <= 30 && address === networkAddress(address, prefixLength)) {
       // /31 and /32 have no network or broadcast address (RFC 3021).
       r.report(addressEntry, `a host address inside ${network}`, 'this is the network address of its subnet');
     } else if (prefixLength <= 30 && address === broadcastAddress(address, prefixLength)) {
-      r.report(addressEntry, `a host address inside ${network}`, 'this is the broadcast address of its subnet');
+      r.report(
+        addressEntry,
+        `a host address inside ${network}`,
+        'this is the broadcast address of its subnet',
+      );
     } else if (sameVip !== undefined) {
       r.report(addressEntry, 'a different address for each VIP', `same address as [vip.${sameVip.name}]`);
     } else if (sameNode !== undefined) {
-      r.report(addressEntry, 'an address of its own: a VIP moves between the nodes, a node address does not', `same address as [node.${sameNode.name}]`);
+      r.report(
+        addressEntry,
+        'an address of its own: a VIP moves between the nodes, a node address does not',
+        `same address as [node.${sameNode.name}]`,
+      );
     }
     if (prefixLength > 0) subnet = network;
     vip.address = address;
     vip.prefixLength = prefixLength;
   }
-  vip.interface = r.word('interface', 'a Linux interface name such as eth0 (1-15 characters, no "/", ":" or blanks)', isInterfaceName) ?? '';
+  vip.interface =
+    r.word(
+      'interface',
+      'a Linux interface name such as eth0 (1-15 characters, no "/", ":" or blanks)',
+      isInterfaceName,
+    ) ?? '';
   const routeEntry = r.entry('route');
   if (routeEntry !== undefined) {
     for (const item of splitList(routeEntry.value)) {
@@ -60,18 +79,37 @@ export function readVip(r: SectionReader, name: string, nodes: readonly NodeConf
         r.report(routeEntry, route, undefined, item);
         continue;
       }
-      if (subnet !== null && route.via !== null && (!inSubnet(route.via, vip.address, vip.prefixLength) || route.via === vip.address)) {
+      if (
+        subnet !== null &&
+        route.via !== null &&
+        (!inSubnet(route.via, vip.address, vip.prefixLength) || route.via === vip.address)
+      ) {
         // The kernel only accepts a gateway it can reach on-link from the route's source.
-        r.report(routeEntry, `a gateway inside the VIP's subnet ${subnet}, other than the VIP itself`, 'gateway not reachable from the VIP', item);
+        r.report(
+          routeEntry,
+          `a gateway inside the VIP's subnet ${subnet}, other than the VIP itself`,
+          'gateway not reachable from the VIP',
+          item,
+        );
         continue;
       }
       if (route.destination === subnet) {
-        r.report(routeEntry, 'a route to another network: the kernel adds the route to the VIP\'s own subnet with the address', 'route to the VIP\'s own subnet', item);
+        r.report(
+          routeEntry,
+          "a route to another network: the kernel adds the route to the VIP's own subnet with the address",
+          "route to the VIP's own subnet",
+          item,
+        );
         continue;
       }
       const owner = routeOwners.get(route.destination);
       if (owner !== undefined) {
-        r.report(routeEntry, 'each destination routed once across all VIPs (the kernel refuses a second identical route)', `destination already routed by [${owner}]`, item);
+        r.report(
+          routeEntry,
+          'each destination routed once across all VIPs (the kernel refuses a second identical route)',
+          `destination already routed by [${owner}]`,
+          item,
+        );
         continue;
       }
       routeOwners.set(route.destination, sectionName);
@@ -83,7 +121,8 @@ export function readVip(r: SectionReader, name: string, nodes: readonly NodeConf
 
 /** `default|CIDR [via IPv4]` -> RouteConfig, or what was expected instead. */
 function parseRoute(text: string): RouteConfig | string {
-  const expected = 'routes such as "default via 192.0.2.1" or "203.0.113.0/24 via 192.0.2.1", separated by commas';
+  const expected =
+    'routes such as "default via 192.0.2.1" or "203.0.113.0/24 via 192.0.2.1", separated by commas';
   const words = text.split(/\s+/);
   if (words.length !== 1 && !(words.length === 3 && words[1] === 'via')) return expected;
   let destination: string;
@@ -91,7 +130,10 @@ function parseRoute(text: string): RouteConfig | string {
     destination = 'default';
   } else {
     const cidr = parseCidr(words[0]);
-    if (cidr === null) return isIpv4(words[0]) ? `a destination with its prefix length (${words[0]}/32 for one host); ${expected}` : expected;
+    if (cidr === null)
+      return isIpv4(words[0])
+        ? `a destination with its prefix length (${words[0]}/32 for one host); ${expected}`
+        : expected;
     // `ip route` refuses host bits in a destination; we store the network it obviously means.
     destination = `${networkAddress(cidr.address, cidr.prefixLength)}/${cidr.prefixLength}`;
     if (cidr.prefixLength === 0) destination = 'default';

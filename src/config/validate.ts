@@ -31,8 +31,18 @@ import type { ConfigProblem, NodeConfig, PbxHaConfig, TrackCheckConfig, VipConfi
 export type ConfigResult = { ok: true; config: PbxHaConfig } | { ok: false; problems: ConfigProblem[] };
 
 const FIXED_SECTIONS = [
-  'cluster', 'health', 'failover', 'garp', 'services', 'notify', 'agent', 'metrics',
-  'replication', 'sync.files', 'sync.db', 'sync.astdb',
+  'cluster',
+  'health',
+  'failover',
+  'garp',
+  'services',
+  'notify',
+  'agent',
+  'metrics',
+  'replication',
+  'sync.files',
+  'sync.db',
+  'sync.astdb',
 ] as const;
 type FixedSection = (typeof FIXED_SECTIONS)[number];
 const NAMED_SECTIONS = ['node', 'vip', 'track'] as const;
@@ -83,14 +93,32 @@ interface PairSoFar {
 
 function emptyPair(): PairSoFar {
   return {
-    nodes: [], master: null, slave: null, vips: [], routeOwners: new Map(), health: null, checks: [], failover: null,
-    garp: null, services: null, notify: null, agent: null, agentReader: null, stateDir: null, replication: null, metrics: null,
+    nodes: [],
+    master: null,
+    slave: null,
+    vips: [],
+    routeOwners: new Map(),
+    health: null,
+    checks: [],
+    failover: null,
+    garp: null,
+    services: null,
+    notify: null,
+    agent: null,
+    agentReader: null,
+    stateDir: null,
+    replication: null,
+    metrics: null,
   };
 }
 
 /** One kind of section: its module's reader, and what is expected when a required one is absent. */
 type SectionModule =
-  | { kind: FixedSection | NamedSection; required?: string; read(r: SectionReader, pair: PairSoFar, name: string): void }
+  | {
+      kind: FixedSection | NamedSection;
+      required?: string;
+      read(r: SectionReader, pair: PairSoFar, name: string): void;
+    }
   /** [replication] and the [sync.*] sections are read together (validate-replication.ts). */
   | { kind: 'replication' };
 
@@ -135,10 +163,14 @@ const SECTIONS: readonly SectionModule[] = [
 ];
 
 /** Checks that need every section read. */
-const CROSS_CHECKS: readonly ((pair: PairSoFar, c: { file: string; named: Record<NamedSection, IniSection[]>; problems: ConfigProblem[] }) => void)[] = [
+const CROSS_CHECKS: readonly ((
+  pair: PairSoFar,
+  c: { file: string; named: Record<NamedSection, IniSection[]>; problems: ConfigProblem[] },
+) => void)[] = [
   // Exactly the two nodes [cluster] names.
   (pair, c) => {
-    if (pair.master !== null && pair.slave !== null) checkNodesNamed(c.file, c.named.node, pair.master, pair.slave, c.problems);
+    if (pair.master !== null && pair.slave !== null)
+      checkNodesNamed(c.file, c.named.node, pair.master, pair.slave, c.problems);
   },
 ];
 
@@ -147,11 +179,16 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
   if (!scan.hasContent) {
     return {
       ok: false,
-      problems: [{
-        file, section: null, key: null, value: null,
-        problem: 'the file is empty (only blank lines and comments)',
-        expected: 'at least [cluster], two [node.NAME] sections and one [vip.NAME] section',
-      }],
+      problems: [
+        {
+          file,
+          section: null,
+          key: null,
+          value: null,
+          problem: 'the file is empty (only blank lines and comments)',
+          expected: 'at least [cluster], two [node.NAME] sections and one [vip.NAME] section',
+        },
+      ],
     };
   }
 
@@ -163,7 +200,15 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
     const kind = dot < 0 ? section.name : section.name.slice(0, dot);
     const suffix = dot < 0 ? null : section.name.slice(dot + 1);
     const sectionProblem = (problem: string, expected: string): void => {
-      problems.push({ file, line: section.line, section: section.name, key: null, value: null, problem, expected });
+      problems.push({
+        file,
+        line: section.line,
+        section: section.name,
+        key: null,
+        value: null,
+        problem,
+        expected,
+      });
     };
     if ((FIXED_SECTIONS as readonly string[]).includes(section.name)) {
       fixed.set(section.name as FixedSection, section);
@@ -172,27 +217,58 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
     } else if (kind === 'sync') {
       const guess = suffix === null ? null : closestName(suffix, SYNC_JOBS);
       sectionProblem(
-        suffix === null ? '[sync] needs the name of a job' : guess === null ? 'unknown sync job' : `unknown sync job (did you mean [sync.${guess}]?)`,
+        suffix === null
+          ? '[sync] needs the name of a job'
+          : guess === null
+            ? 'unknown sync job'
+            : `unknown sync job (did you mean [sync.${guess}]?)`,
         'one of [sync.files], [sync.db], [sync.astdb]',
       );
     } else if (kind === 'node') {
       if (suffix !== null && isHostName(suffix)) named.node.push(section);
-      else sectionProblem('bad node name', '[node.NAME] where NAME is the node\'s host name (letters, digits, inner "-"), such as [node.pbx1]');
+      else
+        sectionProblem(
+          'bad node name',
+          '[node.NAME] where NAME is the node\'s host name (letters, digits, inner "-"), such as [node.pbx1]',
+        );
     } else if (kind === 'vip') {
       if (suffix !== null && VIP_NAME.test(suffix)) named.vip.push(section);
-      else sectionProblem('bad VIP name', '[vip.NAME] where NAME is 1-32 letters, digits, "_" or "-", such as [vip.voip]');
+      else
+        sectionProblem(
+          'bad VIP name',
+          '[vip.NAME] where NAME is 1-32 letters, digits, "_" or "-", such as [vip.voip]',
+        );
     } else if (kind === 'track') {
       if (suffix !== null && TRACK_NAME.test(suffix)) named.track.push(section);
-      else sectionProblem(suffix === null ? '[track] needs the name of a check' : 'bad check name', TRACK_NAME_EXPECTED);
+      else
+        sectionProblem(
+          suffix === null ? '[track] needs the name of a check' : 'bad check name',
+          TRACK_NAME_EXPECTED,
+        );
     } else {
       // The whole name first (`[sync_files]` -> [sync.files]), then its kind (`[nodes.pbx3]` -> [node.pbx3]).
       const whole = closestName(section.name, FIXED_SECTIONS);
-      const guess = closestName(kind, [...FIXED_SECTIONS.filter((name) => !name.includes('.')), ...NAMED_SECTIONS, 'sync']);
+      const guess = closestName(kind, [
+        ...FIXED_SECTIONS.filter((name) => !name.includes('.')),
+        ...NAMED_SECTIONS,
+        'sync',
+      ]);
       // A named kind without a name (`[tracks]`) is offered with NAME: `[track]` alone is refused too.
       const named = (NAMED_SECTIONS as readonly string[]).includes(guess ?? '');
-      const spelt = whole !== null ? `[${whole}]` : guess === null ? null
-        : suffix === null ? (named ? `[${guess}.NAME]` : `[${guess}]`) : `[${guess}.${suffix}]`;
-      sectionProblem(spelt === null ? 'unknown section' : `unknown section (did you mean ${spelt}?)`, `one of ${ALL_SECTIONS}`);
+      const spelt =
+        whole !== null
+          ? `[${whole}]`
+          : guess === null
+            ? null
+            : suffix === null
+              ? named
+                ? `[${guess}.NAME]`
+                : `[${guess}]`
+              : `[${guess}.${suffix}]`;
+      sectionProblem(
+        spelt === null ? 'unknown section' : `unknown section (did you mean ${spelt}?)`,
+        `one of ${ALL_SECTIONS}`,
+      );
     }
   }
 
@@ -217,7 +293,8 @@ export function validateConfig(scan: IniScan, file: string): ConfigResult {
         r.checkKeys(KNOWN_KEYS[module.kind]);
         module.read(r, pair, section.name.slice(module.kind.length + 1));
       }
-      if (module.required && named[module.kind].length === 0) missingSection(`${module.kind}.NAME`, module.required);
+      if (module.required && named[module.kind].length === 0)
+        missingSection(`${module.kind}.NAME`, module.required);
     } else if (module.required && !fixed.has(module.kind)) {
       missingSection(module.kind, module.required);
     } else {

@@ -7,8 +7,22 @@ import type { NodeState } from './states';
 export type NetChange =
   | { kind: 'add-address'; vip: string; address: string; prefixLength: number; ifname: string }
   | { kind: 'delete-address'; vip: string; address: string; prefixLength: number; ifname: string }
-  | { kind: 'add-route'; vip: string; destination: string; via: string | null; ifname: string; source: string }
-  | { kind: 'delete-route'; vip: string; destination: string; via: string | null; ifname: string; source: string };
+  | {
+      kind: 'add-route';
+      vip: string;
+      destination: string;
+      via: string | null;
+      ifname: string;
+      source: string;
+    }
+  | {
+      kind: 'delete-route';
+      vip: string;
+      destination: string;
+      via: string | null;
+      ifname: string;
+      source: string;
+    };
 
 export type Action =
   /** Apply address and route changes in one go, in the order given. */

@@ -14,10 +14,21 @@ export interface CheckState {
 
 export const NEW_CHECK: CheckState = { status: 'unknown', okInRow: 0, failedInRow: 0, lastProblem: null };
 
-export function recordCheck(s: CheckState, ok: boolean, rise: number, fall: number, problem: string | null): CheckState {
+export function recordCheck(
+  s: CheckState,
+  ok: boolean,
+  rise: number,
+  fall: number,
+  problem: string | null,
+): CheckState {
   if (ok) {
     const okInRow = s.okInRow + 1;
-    return { status: s.status === 'up' || okInRow >= rise ? 'up' : s.status, okInRow, failedInRow: 0, lastProblem: s.lastProblem };
+    return {
+      status: s.status === 'up' || okInRow >= rise ? 'up' : s.status,
+      okInRow,
+      failedInRow: 0,
+      lastProblem: s.lastProblem,
+    };
   }
   const failedInRow = s.failedInRow + 1;
   return { status: failedInRow >= fall ? 'down' : s.status, okInRow: 0, failedInRow, lastProblem: problem };

@@ -71,7 +71,15 @@ export function recordAnswer(d: Detector, t: DetectorTiming, sentAtMs: number, n
   if (sentAtMs < d.baselineMs) return d;
   const answersInRow = d.answersInRow + 1;
   const status: Reachability = d.status === 'up' || answersInRow >= t.rise ? 'up' : d.status;
-  return { ...d, lastAnswerMs: nowMs, answersInRow, status, lastRttMs: nowMs - sentAtMs, everAnswered: true, blindMs: 0 };
+  return {
+    ...d,
+    lastAnswerMs: nowMs,
+    answersInRow,
+    status,
+    lastRttMs: nowMs - sentAtMs,
+    everAnswered: true,
+    blindMs: 0,
+  };
 }
 
 /** A probe sent at `sentAtMs` got no answer before its timeout. */

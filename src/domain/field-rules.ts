@@ -17,7 +17,11 @@ export function peerCouldHaveTakenOver(blindMs: number, intervalMs: number, down
  * over to another NIC, a VM's NIC replaced). An interface missing from either reading is not a
  * change: it is down or gone, and carrier decides then.
  */
-export function changedMacs(before: Record<string, string> | null, after: Record<string, string>, ifnames: readonly string[]): string[] {
+export function changedMacs(
+  before: Record<string, string> | null,
+  after: Record<string, string>,
+  ifnames: readonly string[],
+): string[] {
   if (!before) return [];
   return ifnames.filter((i) => before[i] !== undefined && after[i] !== undefined && before[i] !== after[i]);
 }

@@ -13,7 +13,15 @@ import type { Action } from './actions';
 import type { ActualNet } from './reconcile';
 import { claimChanges, heldVips, releaseChanges, repairs } from './reconcile';
 import type { Detector, DetectorTiming } from './detector';
-import { allowBlind, downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from './detector';
+import {
+  allowBlind,
+  downDeadlineMs,
+  evaluate,
+  newDetector,
+  recordAnswer,
+  recordMiss,
+  resetBaseline,
+} from './detector';
 import type { NodeState } from './states';
 import { assertNever, holdsVips } from './states';
 import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
@@ -56,7 +64,13 @@ export type ProbeTarget =
 export type MachineEvent =
   | { kind: 'probe-result'; target: ProbeTarget; sentAtMs: number; nowMs: number; answered: boolean }
   /** What iproute2 shows: addresses, routes and the carrier of each watched interface. */
-  | { kind: 'net-read'; nowMs: number; actual: ActualNet; carrier: Record<string, boolean>; macs?: Record<string, string> }
+  | {
+      kind: 'net-read';
+      nowMs: number;
+      actual: ActualNet;
+      carrier: Record<string, boolean>;
+      macs?: Record<string, string>;
+    }
   /** Time passed (a detection deadline was reached). */
   | { kind: 'tick'; nowMs: number }
   /** The agent's timers fired `blindMs` late: it could not probe nor read answers meanwhile. */
@@ -225,7 +239,12 @@ export class NodeMachine {
       case 'probe-result':
         // The peer answers again after it was declared down: a cut or a silence ended, during
         // which either node may have taken the VIPs.
-        if (event.target.kind === 'peer' && event.answered && this.peerSilent && event.sentAtMs >= this.peer.baselineMs) {
+        if (
+          event.target.kind === 'peer' &&
+          event.answered &&
+          this.peerSilent &&
+          event.sentAtMs >= this.peer.baselineMs
+        ) {
           this.peerSilent = false;
           peerMayHaveServed = true;
         }
@@ -235,7 +254,9 @@ export class NodeMachine {
         this.carrier = event.carrier;
         this.held = heldVips(this.settings.vips, event.actual);
         if (event.macs) {
-          newMacs = changedMacs(this.macs, event.macs, [...new Set(this.settings.vips.map((v) => v.interface))]);
+          newMacs = changedMacs(this.macs, event.macs, [
+            ...new Set(this.settings.vips.map((v) => v.interface)),
+          ]);
           this.macs = event.macs;
         }
         break;
@@ -244,7 +265,11 @@ export class NodeMachine {
       case 'stall':
         this.peer = allowBlind(this.peer, event.blindMs);
         for (const [k, d] of this.tracks) this.tracks.set(k, allowBlind(d, event.blindMs));
-        peerMayHaveServed = peerCouldHaveTakenOver(event.blindMs, this.settings.intervalMs, this.settings.timing.downAfterMs);
+        peerMayHaveServed = peerCouldHaveTakenOver(
+          event.blindMs,
+          this.settings.intervalMs,
+          this.settings.timing.downAfterMs,
+        );
         break;
       case 'conflict':
         actions.push({
@@ -272,10 +297,12 @@ export class NodeMachine {
         break;
       }
       case 'admin':
-        if (event.command === 'failover' && this.state === 'active') return this.planned('maintenance', now, 'failover requested by an administrator');
+        if (event.command === 'failover' && this.state === 'active')
+          return this.planned('maintenance', now, 'failover requested by an administrator');
         if (event.command === 'failback') {
           this.failbackWanted = true;
-          if (this.state === 'maintenance') return this.planned('standby', now, 'failback requested by an administrator');
+          if (this.state === 'maintenance')
+            return this.planned('standby', now, 'failback requested by an administrator');
         }
         break;
       case 'peer-asks':
@@ -284,7 +311,8 @@ export class NodeMachine {
           if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;
         } else {
           this.handedOver = false;
-          if (this.state === 'active') return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
+          if (this.state === 'active')
+            return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
         }
         break;
       case 'peer-link':
@@ -296,7 +324,8 @@ export class NodeMachine {
           // An unreachable or refusing slave is asked again later, not in a tight loop.
           if (!event.ok) {
             this.releaseFailures++;
-            this.releaseRetryAtMs = now + (this.releaseFailures === 1 ? RELEASE_RETRY_FIRST_MS : RELEASE_RETRY_MS);
+            this.releaseRetryAtMs =
+              now + (this.releaseFailures === 1 ? RELEASE_RETRY_FIRST_MS : RELEASE_RETRY_MS);
           } else {
             this.releaseFailures = 0;
           }
@@ -314,8 +343,10 @@ export class NodeMachine {
     if (!peerWasDown && this.peer.status === 'down') this.peerSilent = true;
 
     const transition = this.maybeTransition(now);
-    if (transition) actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
-    if (!transition && this.state === 'active') actions.push(...this.followTheHolder(peerMayHaveServed, newMacs));
+    if (transition)
+      actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
+    if (!transition && this.state === 'active')
+      actions.push(...this.followTheHolder(peerMayHaveServed, newMacs));
 
     // Reconcile after the decision: an active node repairs missing addresses or routes,
     // a passive one removes stale ones. `init` leaves everything as it found it.
@@ -345,7 +376,9 @@ export class NodeMachine {
   private followTheHolder(peerMayHaveServed: boolean, newMacs: string[]): Action[] {
     const actions: Action[] = [];
     const names = this.settings.vips.map((v) => v.name);
-    const announce = new Set(this.settings.vips.filter((v) => newMacs.includes(v.interface)).map((v) => v.name));
+    const announce = new Set(
+      this.settings.vips.filter((v) => newMacs.includes(v.interface)).map((v) => v.name),
+    );
     if (peerMayHaveServed && this.settings.role === 'master') for (const n of names) announce.add(n);
     if (announce.size) actions.push({ kind: 'garp', vips: names.filter((n) => announce.has(n)) });
     if (peerMayHaveServed) actions.push({ kind: 'conflict-check' });
@@ -430,11 +463,17 @@ export class NodeMachine {
     const t = this.settings.timing;
     switch (target.kind) {
       case 'peer':
-        this.peer = answered ? recordAnswer(this.peer, t, sentAtMs, now) : recordMiss(this.peer, t, sentAtMs, now);
+        this.peer = answered
+          ? recordAnswer(this.peer, t, sentAtMs, now)
+          : recordMiss(this.peer, t, sentAtMs, now);
         break;
       case 'track': {
         const d = this.tracks.get(target.address);
-        if (d) this.tracks.set(target.address, answered ? recordAnswer(d, t, sentAtMs, now) : recordMiss(d, t, sentAtMs, now));
+        if (d)
+          this.tracks.set(
+            target.address,
+            answered ? recordAnswer(d, t, sentAtMs, now) : recordMiss(d, t, sentAtMs, now),
+          );
         break;
       }
       case 'vip': {
@@ -472,7 +511,8 @@ export class NodeMachine {
     const silent = [...this.tracks].filter(([, d]) => d.status === 'down').map(([a]) => a);
     if (silent.length) return `tracked ${silent.join(', ')} not answering`;
     const failing = [...this.checks].filter(([, c]) => c.status === 'down');
-    if (failing.length) return `check ${failing.map(([n, c]) => `${n} failing${c.lastProblem ? ` (${c.lastProblem})` : ''}`).join(', ')}`;
+    if (failing.length)
+      return `check ${failing.map(([n, c]) => `${n} failing${c.lastProblem ? ` (${c.lastProblem})` : ''}`).join(', ')}`;
     return null;
   }
 
@@ -494,7 +534,9 @@ export class NodeMachine {
    */
   stillWants(request: 'peer-takeover' | 'peer-release'): boolean {
     if (this.settings.role !== 'master') return false;
-    return request === 'peer-takeover' ? this.state === 'fault' || this.state === 'maintenance' : this.state === 'standby' && this.releaseAsked;
+    return request === 'peer-takeover'
+      ? this.state === 'fault' || this.state === 'maintenance'
+      : this.state === 'standby' && this.releaseAsked;
   }
 
   private wanted(now: number): { state: NodeState; reason: string } {
@@ -508,16 +550,19 @@ export class NodeMachine {
     switch (role) {
       case 'master': {
         if (this.state === 'active') return stay;
-        if (this.state === 'init' && this.held.length) return { state: 'active', reason: `already holds ${this.held.join(', ')}` };
+        if (this.state === 'init' && this.held.length)
+          return { state: 'active', reason: `already holds ${this.held.join(', ')}` };
         const results = [...this.vipProbes.values()].map((p) => p.result);
-        if (results.every((r) => r === 'silent')) return { state: 'active', reason: 'nobody answers on the VIPs' };
+        if (results.every((r) => r === 'silent'))
+          return { state: 'active', reason: 'nobody answers on the VIPs' };
         const taken = [...this.vipProbes].filter(([, p]) => p.result === 'answered').map(([n]) => n);
         if (taken.length) return { state: 'standby', reason: `somebody answers on ${taken.join(', ')}` };
         return { state: unknownFrom(this.state), reason: 'probing the VIPs' };
       }
       case 'slave': {
         const silenceMs = this.settings.timing.downAfterMs;
-        if (this.handedOver) return { state: 'active', reason: `master ${this.settings.peerName} handed over` };
+        if (this.handedOver)
+          return { state: 'active', reason: `master ${this.settings.peerName} handed over` };
         if (this.peer.status === 'down') {
           return { state: 'active', reason: `master ${this.settings.peerName} silent for ${silenceMs} ms` };
         }
@@ -525,12 +570,17 @@ export class NodeMachine {
           // Once serving, the slave gives the VIPs back by itself only with failback = auto
           // and no delay (the original design); otherwise the master asks when it is time.
           // Without the trusted link nobody can ask: it gives them back when the master answers.
-          const waitsToBeAsked = this.settings.trustedLink && (this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0);
+          const waitsToBeAsked =
+            this.settings.trustedLink &&
+            (this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0);
           if (this.state === 'active' && waitsToBeAsked) return stay;
           const until = this.handbackWaitUntilMs();
           if (until !== null) {
             if (now < until) return stay;
-            return { state: 'standby', reason: `master ${this.settings.peerName} answers and did not ask for the VIPs within ${HANDBACK_GRACE_MS} ms` };
+            return {
+              state: 'standby',
+              reason: `master ${this.settings.peerName} answers and did not ask for the VIPs within ${HANDBACK_GRACE_MS} ms`,
+            };
           }
           return { state: 'standby', reason: `master ${this.settings.peerName} answers` };
         }
@@ -572,7 +622,9 @@ export class NodeMachine {
       // final): fetch what changed there first. Not when it already holds them (a restart),
       // nor when the slave is known to be silent (there is nobody to ask).
       const failback: Action[] =
-        this.settings.role === 'master' && this.held.length === 0 && this.peer.status !== 'down' ? [{ kind: 'before-failback' }] : [];
+        this.settings.role === 'master' && this.held.length === 0 && this.peer.status !== 'down'
+          ? [{ kind: 'before-failback' }]
+          : [];
       this.held = vips.map((v) => v.name);
       return [
         ...failback,
@@ -588,17 +640,27 @@ export class NodeMachine {
     const stopServices = to === 'maintenance' || (to === 'standby' && this.settings.role === 'slave');
     if (stopServices) actions.push({ kind: 'services', command: 'stop', wait: true });
     // A planned handover sends the last astdb changes once the services are stopped.
-    if (to === 'maintenance' && from === 'active' && this.settings.trustedLink) actions.push({ kind: 'final-sync' });
+    if (to === 'maintenance' && from === 'active' && this.settings.trustedLink)
+      actions.push({ kind: 'final-sync' });
     // `fault` leaves the services as they are: this node cannot judge whether to stop them.
     if (from === 'active' || this.held.length) {
-      actions.push({ kind: 'net', changes: vips.flatMap(releaseChanges), reason: `${from} -> ${to} (${reason})` });
+      actions.push({
+        kind: 'net',
+        changes: vips.flatMap(releaseChanges),
+        reason: `${from} -> ${to} (${reason})`,
+      });
       this.held = [];
     }
     // The master stepping down while it is still reachable (maintenance, a failed check, a
     // lost DATA link) tells the slave to take over now, rather than leaving the phones
     // without a PBX until the slave's detector notices, which it never would: the master
     // still answers ping.
-    if (from === 'active' && this.settings.role === 'master' && (to === 'maintenance' || to === 'fault') && this.settings.trustedLink) {
+    if (
+      from === 'active' &&
+      this.settings.role === 'master' &&
+      (to === 'maintenance' || to === 'fault') &&
+      this.settings.trustedLink
+    ) {
       actions.push({ kind: 'peer-request', request: 'peer-takeover' });
     }
     return actions;

@@ -37,20 +37,42 @@ function hasAddress(actual: ActualNet, vip: VipConfig): boolean {
 /** Changes that make `vip` fully held: address first, then its routes (with `src` = VIP). */
 export function claimChanges(vip: VipConfig): NetChange[] {
   return [
-    { kind: 'add-address', vip: vip.name, address: vip.address, prefixLength: vip.prefixLength, ifname: vip.interface },
-    ...vip.routes.map(
-      (r): NetChange => ({ kind: 'add-route', vip: vip.name, destination: r.destination, via: r.via, ifname: vip.interface, source: vip.address }),
-    ),
+    {
+      kind: 'add-address',
+      vip: vip.name,
+      address: vip.address,
+      prefixLength: vip.prefixLength,
+      ifname: vip.interface,
+    },
+    ...vip.routes.map((r): NetChange => ({
+      kind: 'add-route',
+      vip: vip.name,
+      destination: r.destination,
+      via: r.via,
+      ifname: vip.interface,
+      source: vip.address,
+    })),
   ];
 }
 
 /** Changes that release `vip`: routes first, then the address (the reverse of the claim). */
 export function releaseChanges(vip: VipConfig): NetChange[] {
   return [
-    ...vip.routes.map(
-      (r): NetChange => ({ kind: 'delete-route', vip: vip.name, destination: r.destination, via: r.via, ifname: vip.interface, source: vip.address }),
-    ),
-    { kind: 'delete-address', vip: vip.name, address: vip.address, prefixLength: vip.prefixLength, ifname: vip.interface },
+    ...vip.routes.map((r): NetChange => ({
+      kind: 'delete-route',
+      vip: vip.name,
+      destination: r.destination,
+      via: r.via,
+      ifname: vip.interface,
+      source: vip.address,
+    })),
+    {
+      kind: 'delete-address',
+      vip: vip.name,
+      address: vip.address,
+      prefixLength: vip.prefixLength,
+      ifname: vip.interface,
+    },
   ];
 }
 
@@ -77,21 +99,47 @@ export function repairs(vips: VipConfig[], hold: boolean, actual: ActualNet): Re
       }
       for (const r of vip.routes) {
         const ok = actual.routes.some(
-          (a) => sameDestination(a.destination, r.destination) && a.via === r.via && a.ifname === vip.interface && a.source === vip.address,
+          (a) =>
+            sameDestination(a.destination, r.destination) &&
+            a.via === r.via &&
+            a.ifname === vip.interface &&
+            a.source === vip.address,
         );
         if (!ok) {
-          changes.push({ kind: 'add-route', vip: vip.name, destination: r.destination, via: r.via, ifname: vip.interface, source: vip.address });
+          changes.push({
+            kind: 'add-route',
+            vip: vip.name,
+            destination: r.destination,
+            via: r.via,
+            ifname: vip.interface,
+            source: vip.address,
+          });
         }
       }
     } else {
       for (const r of vip.routes) {
-        const stale = actual.routes.some((a) => sameDestination(a.destination, r.destination) && a.source === vip.address);
+        const stale = actual.routes.some(
+          (a) => sameDestination(a.destination, r.destination) && a.source === vip.address,
+        );
         if (stale) {
-          changes.push({ kind: 'delete-route', vip: vip.name, destination: r.destination, via: r.via, ifname: vip.interface, source: vip.address });
+          changes.push({
+            kind: 'delete-route',
+            vip: vip.name,
+            destination: r.destination,
+            via: r.via,
+            ifname: vip.interface,
+            source: vip.address,
+          });
         }
       }
       if (present) {
-        changes.push({ kind: 'delete-address', vip: vip.name, address: vip.address, prefixLength: vip.prefixLength, ifname: vip.interface });
+        changes.push({
+          kind: 'delete-address',
+          vip: vip.name,
+          address: vip.address,
+          prefixLength: vip.prefixLength,
+          ifname: vip.interface,
+        });
       }
     }
   }

@@ -37,7 +37,8 @@ export type StopPlan =
 
 export function planStop(f: StopFacts): StopPlan {
   if (!f.holds) return { kind: 'nothing' };
-  if (!f.release) return { kind: 'keep', why: 'asked to keep them (release_on_stop = no, or pbx-ha keep-vips-on-stop)' };
+  if (!f.release)
+    return { kind: 'keep', why: 'asked to keep them (release_on_stop = no, or pbx-ha keep-vips-on-stop)' };
   // A VIP held outside `active` is stale (a crash's leftover): it goes, as it would at reconcile.
   if (f.state !== 'active') return { kind: 'release', why: `this node is ${f.state}` };
   // A silent peer cannot serve whatever this node does: the VIPs go with the agent, as always.
@@ -45,10 +46,14 @@ export function planStop(f: StopFacts): StopPlan {
   if (f.role === 'master') {
     if (f.trustedLink) return { kind: 'hand-over' };
     // The slave hears this host and never takes over by itself: released, they would be nobody's.
-    return { kind: 'keep', why: 'the slave answers but cannot be asked to take over (replication, and with it the trusted link, is off)' };
+    return {
+      kind: 'keep',
+      why: 'the slave answers but cannot be asked to take over (replication, and with it the trusted link, is off)',
+    };
   }
   // The slave: the master, in standby, asks whether the VIPs are free and claims them once they
   // are; in maintenance or fault (it handed over), it would not.
-  if (f.handedOver) return { kind: 'keep', why: 'the master handed over to this node and will not take them back by itself' };
+  if (f.handedOver)
+    return { kind: 'keep', why: 'the master handed over to this node and will not take them back by itself' };
   return { kind: 'release', why: 'the master answers and claims them once they are free' };
 }

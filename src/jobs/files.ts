@@ -37,7 +37,8 @@ export function pushArgv(target: SshTarget, sources: string[], remoteDir: string
     '--delete-after', // removals on the master reach the slave, after the transfer succeeded
     '--numeric-ids', // uid/gid as numbers: asterisk's uid is the same on both XiVO nodes
     '--stats',
-    '-e', rsyncRemoteShell(target),
+    '-e',
+    rsyncRemoteShell(target),
     ...sources,
     `${target.user}@${target.host}:${remoteDir}`,
   ];
@@ -70,14 +71,27 @@ export type { PushResult };
 const FILES_BACKUP = /^files-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z(-\d+)?$/;
 
 /** Removes the `files-<stamp>` directories of backupRoot beyond the `keep` newest, never `justMade`; returns them. */
-export async function pruneFilesBackups(backupRoot: string, keep: number, justMade: string | null): Promise<string[]> {
-  const names = (await fs.readdir(backupRoot)).filter((n) => FILES_BACKUP.test(n) && n !== justMade).sort().reverse();
+export async function pruneFilesBackups(
+  backupRoot: string,
+  keep: number,
+  justMade: string | null,
+): Promise<string[]> {
+  const names = (await fs.readdir(backupRoot))
+    .filter((n) => FILES_BACKUP.test(n) && n !== justMade)
+    .sort()
+    .reverse();
   const doomed = names.slice(Math.max(0, keep - (justMade ? 1 : 0)));
   for (const name of doomed) await fs.rm(path.join(backupRoot, name), { recursive: true, force: true });
   return doomed.map((n) => path.join(backupRoot, n));
 }
 
-export async function pushFiles(target: SshTarget, paths: string[], remoteDir: string, timeoutMs: number, signal?: AbortSignal): Promise<PushResult> {
+export async function pushFiles(
+  target: SshTarget,
+  paths: string[],
+  remoteDir: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<PushResult> {
   // A plain Asterisk has no /etc/xivo: a path absent on the master is reported, not an error.
   const sent = paths.filter((p) => existsSync(p));
   const missing = paths.filter((p) => !existsSync(p));
@@ -93,7 +107,13 @@ export async function pushFiles(target: SshTarget, paths: string[], remoteDir: s
  * replaced: a link, or anything but a directory, at or
  * above a configured path refuses the whole copy (StagedPathError), nothing installed.
  */
-export async function installFiles(stagingRoot: string, paths: string[], backupRoot: string, timeoutMs: number, keep = Number.POSITIVE_INFINITY): Promise<{ installed: string[]; backupDir: string | null; pruned: string[] }> {
+export async function installFiles(
+  stagingRoot: string,
+  paths: string[],
+  backupRoot: string,
+  timeoutMs: number,
+  keep = Number.POSITIVE_INFINITY,
+): Promise<{ installed: string[]; backupDir: string | null; pruned: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const opened: Array<{ path: string; dir: FileHandle }> = [];
   try {
@@ -115,7 +135,10 @@ export async function installFiles(stagingRoot: string, paths: string[], backupR
     const installed: string[] = [];
     try {
       for (const { path: p, dir } of opened) {
-        await runCommand(installArgv('/proc/self/fd/3', p, path.join(backupDir, p)), { timeoutMs, extraFds: [dir.fd] });
+        await runCommand(installArgv('/proc/self/fd/3', p, path.join(backupDir, p)), {
+          timeoutMs,
+          extraFds: [dir.fd],
+        });
         installed.push(p);
       }
     } finally {

@@ -23,14 +23,15 @@ export class JobNotApplicable extends Error {
   }
 }
 
-
 /**
  * A failure an administrator must act on (the peer's host key changed, pbx-ha's key refused):
  * alerted as soon as it appears in a run of failures, even when that run began with another
  * error (the peer down while it was reinstalled) and its alert was already raised.
  */
 export function needsAdministrator(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { needsAdministrator?: unknown }).needsAdministrator === true;
+  return (
+    typeof e === 'object' && e !== null && (e as { needsAdministrator?: unknown }).needsAdministrator === true
+  );
 }
 
 export interface JobDefinition {
@@ -39,9 +40,7 @@ export interface JobDefinition {
   run(signal: AbortSignal, trigger: JobTrigger): Promise<JobOutcome>;
 }
 
-
 export type RunResult = { ran: true; record: JobRecord } | { ran: false; reason: string };
-
 
 export interface RunnerSettings {
   retryMinMs: number;
@@ -65,7 +64,14 @@ export class JobRunner {
     private alert: (message: string) => void,
   ) {
     for (const j of jobs) {
-      this.states.set(j.kind, { kind: j.kind, running: false, lastSuccess: null, lastError: null, consecutiveFailures: 0, nextRetryWallMs: null });
+      this.states.set(j.kind, {
+        kind: j.kind,
+        running: false,
+        lastSuccess: null,
+        lastError: null,
+        consecutiveFailures: 0,
+        nextRetryWallMs: null,
+      });
     }
   }
 
@@ -77,8 +83,10 @@ export class JobRunner {
   run(kind: CopyKind, trigger: JobTrigger): Promise<RunResult> {
     const current = this.running.get(kind);
     // An administrator asking for a copy wants one that starts now: after the running one.
-    if (current && (trigger === 'manual' || trigger === 'forced')) return current.then(() => this.run(kind, trigger));
-    if (current) return current.then((): RunResult => ({ ran: false, reason: `a ${kind} copy was already running` }));
+    if (current && (trigger === 'manual' || trigger === 'forced'))
+      return current.then(() => this.run(kind, trigger));
+    if (current)
+      return current.then((): RunResult => ({ ran: false, reason: `a ${kind} copy was already running` }));
     const job = this.jobs.find((j) => j.kind === kind);
     if (!job) return Promise.resolve({ ran: false, reason: `no ${kind} job` });
     const p = this.execute(job, trigger).finally(() => this.running.delete(kind));
@@ -100,15 +108,25 @@ export class JobRunner {
     const startedMono = this.clock.nowMs();
     const startedAtWallMs = this.clock.wallMs();
     const abort = new AbortController();
-    const timer = this.clock.after(job.timeoutMs, () => abort.abort(new Error(`timed out after ${job.timeoutMs} ms`)));
+    const timer = this.clock.after(job.timeoutMs, () =>
+      abort.abort(new Error(`timed out after ${job.timeoutMs} ms`)),
+    );
     try {
       const outcome = await Promise.race([
         job.run(abort.signal, trigger),
-        new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error))),
+        new Promise<never>((_, reject) =>
+          abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error)),
+        ),
       ]);
       const record: JobRecord = {
-        kind: job.kind, trigger, startedAtWallMs, durationMs: this.clock.nowMs() - startedMono,
-        ok: true, bytes: outcome.bytes, detail: outcome.detail, error: null,
+        kind: job.kind,
+        trigger,
+        startedAtWallMs,
+        durationMs: this.clock.nowMs() - startedMono,
+        ok: true,
+        bytes: outcome.bytes,
+        detail: outcome.detail,
+        error: null,
       };
       if (state.consecutiveFailures >= this.settings().alertAfter || this.alerted.has(job.kind)) {
         this.alert(`${job.kind} copy works again after ${state.consecutiveFailures} failures`);
@@ -116,23 +134,38 @@ export class JobRunner {
       this.alerted.delete(job.kind);
       state.consecutiveFailures = 0;
       state.lastSuccess = record;
-      this.log.log('info', `${job.kind} copy (${trigger}) done in ${Math.round(record.durationMs)} ms: ${outcome.detail}`);
+      this.log.log(
+        'info',
+        `${job.kind} copy (${trigger}) done in ${Math.round(record.durationMs)} ms: ${outcome.detail}`,
+      );
       this.record(record);
       return { ran: true, record };
     } catch (e) {
       const err = e as Error;
       if (err instanceof JobNotApplicable) return { ran: false, reason: err.message };
       const record: JobRecord = {
-        kind: job.kind, trigger, startedAtWallMs, durationMs: this.clock.nowMs() - startedMono,
-        ok: false, bytes: 0, detail: '', error: err.message,
+        kind: job.kind,
+        trigger,
+        startedAtWallMs,
+        durationMs: this.clock.nowMs() - startedMono,
+        ok: false,
+        bytes: 0,
+        detail: '',
+        error: err.message,
       };
       state.consecutiveFailures++;
       state.lastError = { atWallMs: this.clock.wallMs(), message: err.message };
       const s = this.settings();
       const delay = retryDelayMs(state.consecutiveFailures, s.retryMinMs, s.retryMaxMs);
       state.nextRetryWallMs = this.clock.wallMs() + delay;
-      this.retryTimers.set(job.kind, this.clock.after(delay, () => void this.run(job.kind, 'retry')));
-      this.log.log('warn', `${job.kind} copy (${trigger}) failed (${state.consecutiveFailures} in a row), retry in ${Math.round(delay / 1000)} s: ${err.message}`);
+      this.retryTimers.set(
+        job.kind,
+        this.clock.after(delay, () => void this.run(job.kind, 'retry')),
+      );
+      this.log.log(
+        'warn',
+        `${job.kind} copy (${trigger}) failed (${state.consecutiveFailures} in a row), retry in ${Math.round(delay / 1000)} s: ${err.message}`,
+      );
       const alerted = this.alerted.get(job.kind) ?? new Set<string>();
       const urgent = needsAdministrator(err) && !alerted.has(err.message);
       if ((state.consecutiveFailures === s.alertAfter && alerted.size === 0) || urgent) {

@@ -33,7 +33,9 @@ export class JobSchedule {
     for (const [kind, expression] of jobs) {
       // The runner already refuses a second run of a job in progress; noOverlap keeps
       // node-cron from even queueing one.
-      this.tasks.push(cron.schedule(expression, () => void this.runner.run(kind, 'schedule'), { noOverlap: true }));
+      this.tasks.push(
+        cron.schedule(expression, () => void this.runner.run(kind, 'schedule'), { noOverlap: true }),
+      );
     }
     if (config.astdb.debounceMs > 0) this.watchAstdb(config.astdb.path, config.astdb.debounceMs);
   }
@@ -82,9 +84,17 @@ export class JobSchedule {
         if (running) changedDuringRun = true;
         else arm();
       });
-      this.watcher.on('error', (e) => this.log.log('warn', `watching ${dir} for astdb changes failed: ${e.message}; scheduled copies go on`));
+      this.watcher.on('error', (e) =>
+        this.log.log(
+          'warn',
+          `watching ${dir} for astdb changes failed: ${e.message}; scheduled copies go on`,
+        ),
+      );
     } catch (e) {
-      this.log.log('warn', `cannot watch ${dir} for astdb changes (${(e as Error).message}); scheduled copies go on`);
+      this.log.log(
+        'warn',
+        `cannot watch ${dir} for astdb changes (${(e as Error).message}); scheduled copies go on`,
+      );
     }
   }
 }

@@ -38,7 +38,9 @@ export function exchangeSubdir(exchange: string, sub: 'incoming' | 'outgoing'): 
   mkdirSync(exchange, { recursive: true, mode: 0o700 });
   const top = lstatSync(exchange);
   if (!top.isDirectory() || top.uid !== ownUid()) {
-    throw new StagedPathError(`${exchange}: the exchange directory must be a real directory owned by uid ${ownUid()} (it is ${top.isSymbolicLink() ? 'a symbolic link' : top.isDirectory() ? `owned by uid ${top.uid}` : 'not a directory'})`);
+    throw new StagedPathError(
+      `${exchange}: the exchange directory must be a real directory owned by uid ${ownUid()} (it is ${top.isSymbolicLink() ? 'a symbolic link' : top.isDirectory() ? `owned by uid ${top.uid}` : 'not a directory'})`,
+    );
   }
   const dir = path.join(exchange, sub);
   let st = lstatOrNull(dir);
@@ -65,8 +67,10 @@ function lstatOrNull(p: string) {
 /** The parts of `rel`, refused if it could leave the root. */
 function parts(rel: string): string[] {
   const list = rel.split('/').filter((p) => p !== '' && p !== '.');
-  if (list.length === 0) throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
-  if (list.some((p) => p === '..' || p.includes('\0'))) throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
+  if (list.length === 0)
+    throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
+  if (list.some((p) => p === '..' || p.includes('\0')))
+    throw new StagedPathError(`${JSON.stringify(rel)}: not a path inside the staging area`);
   return list;
 }
 
@@ -86,23 +90,39 @@ export async function openStaged(root: string, rel: string, kind: 'file' | 'dir'
     const st = await fs.lstat(current).catch((e: NodeJS.ErrnoException) => {
       throw new StagedPathError(`${current}: ${e.code === 'ENOENT' ? 'missing' : e.message}`);
     });
-    if (st.isSymbolicLink()) throw new StagedPathError(`${current} is a symbolic link: refused (pbx-ha never follows a link in the staging area)`);
+    if (st.isSymbolicLink())
+      throw new StagedPathError(
+        `${current} is a symbolic link: refused (pbx-ha never follows a link in the staging area)`,
+      );
     if (!st.isDirectory()) throw new StagedPathError(`${current} is not a directory`);
   }
-  const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (kind === 'dir' ? constants.O_DIRECTORY : 0);
+  const flags =
+    constants.O_RDONLY |
+    constants.O_NOFOLLOW |
+    constants.O_NONBLOCK |
+    (kind === 'dir' ? constants.O_DIRECTORY : 0);
   let handle: FileHandle;
   try {
     handle = await fs.open(expected, flags);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' || code === 'EMLINK' ? 'is a symbolic link: refused (pbx-ha never follows a link in the staging area)' : code === 'ENOENT' ? 'is missing' : code === 'ENOTDIR' ? 'is not a directory' : (e as Error).message;
+    const why =
+      code === 'ELOOP' || code === 'EMLINK'
+        ? 'is a symbolic link: refused (pbx-ha never follows a link in the staging area)'
+        : code === 'ENOENT'
+          ? 'is missing'
+          : code === 'ENOTDIR'
+            ? 'is not a directory'
+            : (e as Error).message;
     throw new StagedPathError(`${expected} ${why}`);
   }
   try {
     const st = await handle.stat();
-    if (kind === 'file' ? !st.isFile() : !st.isDirectory()) throw new StagedPathError(`${expected} is not a ${kind === 'file' ? 'regular file' : 'directory'}`);
+    if (kind === 'file' ? !st.isFile() : !st.isDirectory())
+      throw new StagedPathError(`${expected} is not a ${kind === 'file' ? 'regular file' : 'directory'}`);
     const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`);
-    if (opened !== expected) throw new StagedPathError(`${expected} changed while it was opened (it led to ${opened}): refused`);
+    if (opened !== expected)
+      throw new StagedPathError(`${expected} changed while it was opened (it led to ${opened}): refused`);
     return handle;
   } catch (e) {
     await handle.close();
@@ -118,7 +138,8 @@ async function copyBetween(from: FileHandle, to: FileHandle): Promise<number> {
     const { bytesRead } = await from.read(buffer, 0, buffer.length, total);
     if (bytesRead === 0) return total;
     let written = 0;
-    while (written < bytesRead) written += (await to.write(buffer, written, bytesRead - written)).bytesWritten;
+    while (written < bytesRead)
+      written += (await to.write(buffer, written, bytesRead - written)).bytesWritten;
     total += bytesRead;
   }
 }
@@ -131,7 +152,11 @@ export async function copyStagedFile(root: string, rel: string, dest: string): P
   const source = await openStaged(root, rel, 'file');
   try {
     await fs.rm(dest, { force: true });
-    const target = await fs.open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const target = await fs.open(
+      dest,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       const bytes = await copyBetween(source, target);
       await target.sync();
@@ -154,10 +179,15 @@ export async function publishOutgoing(exchange: string, file: string, name: stri
   const dir = exchangeSubdir(exchange, 'outgoing');
   const final = path.join(dir, name);
   const temp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const target = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const target = await fs.open(
+    temp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     const opened = await fs.readlink(`/proc/self/fd/${target.fd}`);
-    if (opened !== path.join(realpathSync(exchange), 'outgoing', path.basename(temp))) throw new StagedPathError(`${temp} led to ${opened}: refused`);
+    if (opened !== path.join(realpathSync(exchange), 'outgoing', path.basename(temp)))
+      throw new StagedPathError(`${temp} led to ${opened}: refused`);
     const source = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       await copyBetween(source, target);

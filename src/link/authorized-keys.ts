@@ -9,13 +9,16 @@ export interface PublicKey {
 }
 
 export function parsePublicKey(text: string): PublicKey | null {
-  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))\s+([A-Za-z0-9+/]+=*)(?:\s+(\S.*))?$/.exec(text.trim());
+  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))\s+([A-Za-z0-9+/]+=*)(?:\s+(\S.*))?$/.exec(
+    text.trim(),
+  );
   return m ? { type: m[1], base64: m[2], comment: m[3] ?? '' } : null;
 }
 
 /** The authorized_keys line for pbx-ha's key, forced to run `forcedCommand`. */
 export function restrictedLine(key: PublicKey, forcedCommand: string): string {
-  if (/["\\\n]/.test(forcedCommand)) throw new Error(`forced command may not contain quotes, backslashes or newlines: ${forcedCommand}`);
+  if (/["\\\n]/.test(forcedCommand))
+    throw new Error(`forced command may not contain quotes, backslashes or newlines: ${forcedCommand}`);
   return `restrict,command="${forcedCommand}" ${key.type} ${key.base64} ${key.comment}`.trimEnd();
 }
 
@@ -26,6 +29,8 @@ export function restrictedLine(key: PublicKey, forcedCommand: string): string {
 export function withKeyLine(existing: string, line: string, key: PublicKey): string {
   const kept = existing
     .split('\n')
-    .filter((l) => l.trim() !== '' && !l.includes(` ${key.base64}`) && !l.startsWith(`${key.type} ${key.base64}`));
+    .filter(
+      (l) => l.trim() !== '' && !l.includes(` ${key.base64}`) && !l.startsWith(`${key.type} ${key.base64}`),
+    );
   return [...kept, line].join('\n') + '\n';
 }

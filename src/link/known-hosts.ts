@@ -39,14 +39,19 @@ export function keysFor(text: string, host: string, port: number): HostKey[] {
   return keys;
 }
 
-export type HostKeyVerdict = { kind: 'match' } | { kind: 'unknown' } | { kind: 'changed'; recorded: string[]; offered: string };
+export type HostKeyVerdict =
+  { kind: 'match' } | { kind: 'unknown' } | { kind: 'changed'; recorded: string[]; offered: string };
 
 /** Compares the key a server offers with the recorded ones. */
 export function verifyHostKey(text: string, host: string, port: number, offered: Buffer): HostKeyVerdict {
   const recorded = keysFor(text, host, port);
   if (recorded.length === 0) return { kind: 'unknown' };
   if (recorded.some((k) => Buffer.from(k.base64, 'base64').equals(offered))) return { kind: 'match' };
-  return { kind: 'changed', recorded: recorded.map((k) => fingerprint(Buffer.from(k.base64, 'base64'))), offered: fingerprint(offered) };
+  return {
+    kind: 'changed',
+    recorded: recorded.map((k) => fingerprint(Buffer.from(k.base64, 'base64'))),
+    offered: fingerprint(offered),
+  };
 }
 
 /** Parses one line of `ssh-keyscan` output (`host type base64`), or null. */

@@ -33,13 +33,20 @@ export function peerTarget(config: PbxHaConfig, peerAddress: string): SshTarget 
 export function rsyncRemoteShell(t: SshTarget): string {
   const parts = [
     'ssh',
-    '-i', t.keyFile,
-    '-p', String(t.port),
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${t.knownHostsFile}`,
-    '-o', `ConnectTimeout=${Math.ceil(t.connectTimeoutMs / 1000)}`,
+    '-i',
+    t.keyFile,
+    '-p',
+    String(t.port),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${t.knownHostsFile}`,
+    '-o',
+    `ConnectTimeout=${Math.ceil(t.connectTimeoutMs / 1000)}`,
   ];
   for (const p of parts) if (/\s/.test(p)) throw new Error(`rsync's ssh command cannot carry a blank: ${p}`);
   return parts.join(' ');

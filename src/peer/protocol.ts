@@ -5,7 +5,14 @@
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
 import { NODE_STATES } from '../domain/states';
 
-export const PEER_REQUESTS = ['peer-hello', 'peer-install', 'peer-astdb-info', 'peer-astdb-export', 'peer-takeover', 'peer-release'] as const;
+export const PEER_REQUESTS = [
+  'peer-hello',
+  'peer-install',
+  'peer-astdb-info',
+  'peer-astdb-export',
+  'peer-takeover',
+  'peer-release',
+] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
 export { COPY_KINDS, type CopyKind };
@@ -26,7 +33,14 @@ const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 /** A value received from the peer, for a message: short, quoted, without control characters. */
 function shown(value: unknown): string {
   if (value === undefined) return 'missing';
-  if (typeof value !== 'string') return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  if (typeof value !== 'string')
+    return value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'object'
+          ? 'an object'
+          : `a ${typeof value}`;
   return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
 }
 
@@ -45,13 +59,18 @@ export type PeerRequestCheck = { ok: true; request: PeerRequest } | { ok: false;
 
 /** Checks a request already parsed from JSON (the control socket's); returns it typed, or why it is refused. */
 export function checkPeerRequest(value: unknown): PeerRequestCheck {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'request must be a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: 'request must be a JSON object' };
   const r = value as Record<string, unknown>;
   if (typeof r.request !== 'string' || !(PEER_REQUESTS as readonly string[]).includes(r.request)) {
     // Not String(r.request): {"toString": 1} makes it throw, and a huge or nested value makes a huge message.
-    return { ok: false, error: `request ${shown(r.request)} is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})` };
+    return {
+      ok: false,
+      error: `request ${shown(r.request)} is not one the peer may make (allowed: ${PEER_REQUESTS.join(', ')})`,
+    };
   }
-  if (typeof r.from !== 'string' || !NODE_NAME.test(r.from)) return { ok: false, error: '"from" must be a node name' };
+  if (typeof r.from !== 'string' || !NODE_NAME.test(r.from))
+    return { ok: false, error: '"from" must be a node name' };
   if (r.request === 'peer-install') {
     if (typeof r.kind !== 'string' || !(COPY_KINDS as readonly string[]).includes(r.kind)) {
       return { ok: false, error: `"kind" must be one of ${COPY_KINDS.join(', ')}` };
@@ -59,9 +78,20 @@ export function checkPeerRequest(value: unknown): PeerRequestCheck {
     if (r.digest !== undefined && (typeof r.digest !== 'string' || !/^[0-9a-f]{64}$/.test(r.digest))) {
       return { ok: false, error: '"digest" must be a SHA-256 in hex' };
     }
-    return { ok: true, request: { request: 'peer-install', from: r.from, kind: r.kind as CopyKind, digest: r.digest as string | undefined } };
+    return {
+      ok: true,
+      request: {
+        request: 'peer-install',
+        from: r.from,
+        kind: r.kind as CopyKind,
+        digest: r.digest as string | undefined,
+      },
+    };
   }
-  return { ok: true, request: { request: r.request as Exclude<PeerRequestName, 'peer-install'>, from: r.from } };
+  return {
+    ok: true,
+    request: { request: r.request as Exclude<PeerRequestName, 'peer-install'>, from: r.from },
+  };
 }
 
 export interface PeerHello {
@@ -79,11 +109,16 @@ const HELLO_STATES: readonly string[] = [...NODE_STATES, 'stopped'];
  */
 export function parseHello(answer: Record<string, unknown>): PeerHello {
   const value: unknown = answer;
-  const malformed = (why: string) => new Error(`the peer's answer to peer-hello is malformed (${why}): ${(JSON.stringify(value) ?? String(value)).slice(0, 200)}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('not a JSON object');
+  const malformed = (why: string) =>
+    new Error(
+      `the peer's answer to peer-hello is malformed (${why}): ${(JSON.stringify(value) ?? String(value)).slice(0, 200)}`,
+    );
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw malformed('not a JSON object');
   const { node, role, state } = answer;
   if (typeof node !== 'string' || !NODE_NAME.test(node)) throw malformed('"node" is not a node name');
   if (role !== 'master' && role !== 'slave') throw malformed('"role" is neither master nor slave');
-  if (typeof state !== 'string' || !HELLO_STATES.includes(state)) throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
+  if (typeof state !== 'string' || !HELLO_STATES.includes(state))
+    throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
   return { node, role, state };
 }

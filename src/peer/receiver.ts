@@ -51,13 +51,17 @@ export class PeerReceiver {
         // Only a node whose PBX services are stopped has a final astdb to give.
         if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
         // Made in pbx-ha's own directory, then put in outgoing/ without following any link there.
-        const snap = await takeSnapshot(config.replication.astdb.path, await privateFile(config, 'astdb-export.sqlite3'));
+        const snap = await takeSnapshot(
+          config.replication.astdb.path,
+          await privateFile(config, 'astdb-export.sqlite3'),
+        );
         await publishOutgoing(config.replication.exchangeDir, snap.path, path.basename(staging.astdbExport));
         return { ok: true, node, digest: snap.digest, keys: snap.keys, bytes: snap.bytes };
       }
       case 'peer-takeover': {
         const now = await this.deps.peerAsks('takeover');
-        if (now !== 'active') return { ok: false, error: `${node} did not take over: it is ${now} (${this.deps.reason()})` };
+        if (now !== 'active')
+          return { ok: false, error: `${node} did not take over: it is ${now} (${this.deps.reason()})` };
         this.deps.log.log('info', `took over at ${req.from}'s request`);
         return { ok: true, node, state: now };
       }
@@ -89,29 +93,57 @@ export class PeerReceiver {
     }
   }
 
-  private async install(kind: 'files' | 'db' | 'astdb', from: string, digest: string | undefined, config: PbxHaConfig): Promise<string> {
+  private async install(
+    kind: 'files' | 'db' | 'astdb',
+    from: string,
+    digest: string | undefined,
+    config: PbxHaConfig,
+  ): Promise<string> {
     const r = config.replication;
     switch (kind) {
       case 'astdb': {
         // Checked and installed from pbx-ha's own copy, read from the staging area without following links.
         const copy = await privateFile(config, 'astdb-staged.sqlite3');
         await copyStagedFile(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.astdb, copy);
-        const result = await installAstdb({ stagedPath: copy, expectedDigest: digest, targetPath: config.replication.astdb.path, backupDir: path.join(r.backupDir, 'astdb'), keep: r.keepBackups, madeBy: from, thisNode: this.deps.identity().node });
-        return `${result.keys} keys` + (result.replaced ? `; replaced file kept as ${result.replaced.backupPath}` : '');
+        const result = await installAstdb({
+          stagedPath: copy,
+          expectedDigest: digest,
+          targetPath: config.replication.astdb.path,
+          backupDir: path.join(r.backupDir, 'astdb'),
+          keep: r.keepBackups,
+          madeBy: from,
+          thisNode: this.deps.identity().node,
+        });
+        return (
+          `${result.keys} keys` +
+          (result.replaced ? `; replaced file kept as ${result.replaced.backupPath}` : '')
+        );
       }
       case 'db': {
         // psql runs as the postgres user, which cannot enter the root-only staging area.
         const work = dbWorkFile(config, 'restore.sql');
         await copyStagedFile(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.db, work);
         try {
-          const result = await restoreDatabase({ ...config.replication.db, osUser: POSTGRES_OS_USER, file: work, backupDir: dbBackupDir(config), keep: r.keepBackups });
+          const result = await restoreDatabase({
+            ...config.replication.db,
+            osUser: POSTGRES_OS_USER,
+            file: work,
+            backupDir: dbBackupDir(config),
+            keep: r.keepBackups,
+          });
           return `${result.tables.length} tables restored in ${Math.round(result.durationMs)} ms; previous data kept in ${result.backupFile}`;
         } finally {
           await rm(work, { force: true });
         }
       }
       case 'files': {
-        const result = await installFiles(path.join(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.files), config.replication.files.paths, path.join(r.backupDir, 'files'), config.replication.files.timeoutMs, r.keepBackups);
+        const result = await installFiles(
+          path.join(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.files),
+          config.replication.files.paths,
+          path.join(r.backupDir, 'files'),
+          config.replication.files.timeoutMs,
+          r.keepBackups,
+        );
         return `${result.installed.length} paths installed; ${result.backupDir ? `replaced files kept in ${result.backupDir}` : 'nothing replaced'}`;
       }
     }

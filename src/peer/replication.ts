@@ -41,8 +41,10 @@ export class Replication {
     const { role, node } = this.deps.identity();
     if (role !== 'master') throw new JobNotApplicable(`${kind} copies go from the master; this is the slave`);
     const state = this.deps.state();
-    if (state !== 'active' && !handingOver) throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
-    if (!this.deps.config().replication.enabled) throw new JobNotApplicable('replication is disabled ([replication] enabled = no)');
+    if (state !== 'active' && !handingOver)
+      throw new JobNotApplicable(`${node} is ${state}, not active: no ${kind} copy`);
+    if (!this.deps.config().replication.enabled)
+      throw new JobNotApplicable('replication is disabled ([replication] enabled = no)');
     const control = await this.deps.link.open();
     const hello = parseHello(await control.request({ request: 'peer-hello', from: node }, 15_000));
     if (hello.state !== 'standby') {
@@ -52,8 +54,16 @@ export class Replication {
     return control;
   }
 
-  private async install(control: PeerChannel, kind: string, timeoutMs: number, digest?: string): Promise<string> {
-    const answer = await control.request({ request: 'peer-install', from: this.deps.identity().node, kind, digest }, timeoutMs);
+  private async install(
+    control: PeerChannel,
+    kind: string,
+    timeoutMs: number,
+    digest?: string,
+  ): Promise<string> {
+    const answer = await control.request(
+      { request: 'peer-install', from: this.deps.identity().node, kind, digest },
+      timeoutMs,
+    );
     if (answer.ok !== true) throw new Error(String(answer.error ?? 'the peer refused the copy'));
     return String(answer.detail ?? 'installed');
   }
@@ -61,7 +71,11 @@ export class Replication {
   jobs(): JobDefinition[] {
     const c = () => this.deps.config();
     return [
-      { kind: 'astdb', timeoutMs: c().replication.astdb.timeoutMs, run: (signal, trigger) => this.copyAstdb(signal, trigger === 'forced') },
+      {
+        kind: 'astdb',
+        timeoutMs: c().replication.astdb.timeoutMs,
+        run: (signal, trigger) => this.copyAstdb(signal, trigger === 'forced'),
+      },
       { kind: 'db', timeoutMs: c().replication.db.timeoutMs, run: (signal) => this.copyDatabase(signal) },
       { kind: 'files', timeoutMs: c().replication.files.timeoutMs, run: (signal) => this.copyFiles(signal) },
     ];
@@ -77,7 +91,10 @@ export class Replication {
   private fetchingAstdb = false;
 
   async copyAstdb(signal: AbortSignal, force = false, handingOver = false): Promise<JobOutcome> {
-    if (this.fetchingAstdb) throw new JobNotApplicable("the slave's astdb is being fetched before the failback: no astdb copy until it is in place");
+    if (this.fetchingAstdb)
+      throw new JobNotApplicable(
+        "the slave's astdb is being fetched before the failback: no astdb copy until it is in place",
+      );
     const copy = this.copyAstdbNow(signal, force, handingOver);
     this.astdbCopy = copy;
     try {
@@ -92,7 +109,8 @@ export class Replication {
     const control = await this.openForCopy('astdb', handingOver);
     try {
       const snap = await takeSnapshot(config.replication.astdb.path, outbox(config, 'astdb.sqlite3'));
-      if (!force && snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB)) return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
+      if (!force && snap.digest === this.deps.facts.fact(LAST_SENT_ASTDB))
+        return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
       await this.deps.link.send(snap.path, REMOTE.astdbDir, config.replication.astdb.timeoutMs, signal);
       const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
       this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);
@@ -107,7 +125,12 @@ export class Replication {
     const db = config.replication.db;
     const control = await this.openForCopy('db');
     try {
-      const dump = await dumpDatabase({ ...db, osUser: POSTGRES_OS_USER, file: dbWorkFile(config, 'asterisk.sql'), signal });
+      const dump = await dumpDatabase({
+        ...db,
+        osUser: POSTGRES_OS_USER,
+        file: dbWorkFile(config, 'asterisk.sql'),
+        signal,
+      });
       await this.deps.link.send(dump.file, REMOTE.dbDir, db.timeoutMs, signal);
       const detail = await this.install(control, 'db', db.timeoutMs);
       return { bytes: dump.bytes, detail: `${dump.tables.length} tables, ${dump.bytes} bytes; ${detail}` };
@@ -120,10 +143,18 @@ export class Replication {
     const config = this.deps.config();
     const control = await this.openForCopy('files');
     try {
-      const push = await this.deps.link.sendTree(config.replication.files.paths, REMOTE.filesDir, config.replication.files.timeoutMs, signal);
+      const push = await this.deps.link.sendTree(
+        config.replication.files.paths,
+        REMOTE.filesDir,
+        config.replication.files.timeoutMs,
+        signal,
+      );
       const detail = await this.install(control, 'files', config.replication.files.timeoutMs);
       const missing = push.missing.length ? `; absent here: ${push.missing.join(', ')}` : '';
-      return { bytes: push.bytes, detail: `${push.sent.length} paths, ${push.bytes} bytes sent${missing}; ${detail}` };
+      return {
+        bytes: push.bytes,
+        detail: `${push.sent.length} paths, ${push.bytes} bytes sent${missing}; ${detail}`,
+      };
     } finally {
       control.close();
     }
@@ -138,7 +169,9 @@ export class Replication {
   async hello(): Promise<PeerHello> {
     const control = await this.deps.link.open();
     try {
-      return parseHello(await control.ask({ request: 'peer-hello', from: this.deps.identity().node }, 15_000));
+      return parseHello(
+        await control.ask({ request: 'peer-hello', from: this.deps.identity().node }, 15_000),
+      );
     } finally {
       control.close();
     }
@@ -149,7 +182,10 @@ export class Replication {
    * `stillWanted` said no once connected (the SSH handshake to a peer just back can take
    * seconds: a request decided before must not be delivered when it no longer holds).
    */
-  async askPeer(request: 'peer-takeover' | 'peer-release', stillWanted: () => boolean = () => true): Promise<boolean> {
+  async askPeer(
+    request: 'peer-takeover' | 'peer-release',
+    stillWanted: () => boolean = () => true,
+  ): Promise<boolean> {
     const req = { request, from: this.deps.identity().node };
     if (request === 'peer-release') return this.askRelease(req, stillWanted);
     const spare = this.takeSpare();
@@ -188,7 +224,10 @@ export class Replication {
       const answer = await control.ask(req, 60_000);
       this.deps.log.log('info', `peer-release: ${String(answer.node)} is now ${String(answer.state)}`);
       const astdb = answer.astdb;
-      const digest = typeof astdb === 'object' && astdb !== null && 'digest' in astdb ? (astdb as { digest: unknown }).digest : undefined;
+      const digest =
+        typeof astdb === 'object' && astdb !== null && 'digest' in astdb
+          ? (astdb as { digest: unknown }).digest
+          : undefined;
       this.released = {
         control,
         // Only a well-formed answer counts; anything else is asked again (peer-astdb-info).
@@ -203,7 +242,11 @@ export class Replication {
     }
   }
 
-  private released: { control: PeerChannel; slaveDigest: string | null | undefined; expiry: NodeJS.Timeout } | null = null;
+  private released: {
+    control: PeerChannel;
+    slaveDigest: string | null | undefined;
+    expiry: NodeJS.Timeout;
+  } | null = null;
 
   private takeReleased(): { control: PeerChannel; slaveDigest: string | null | undefined } | null {
     const r = this.released;
@@ -249,7 +292,9 @@ export class Replication {
             throw e;
           }
         })
-        .catch((e: Error) => this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`));
+        .catch((e: Error) =>
+          this.deps.log.log('warn', `could not open the control channel ahead of the handover: ${e.message}`),
+        );
     }
   }
 
@@ -290,7 +335,10 @@ export class Replication {
       const lastSentDigest = this.deps.facts.fact(LAST_SENT_ASTDB);
       // The master's own digest matters only when the slave's file is not the last copy sent;
       // reading a large astdb is not done in the outage when it is not needed.
-      const masterDigest = slaveDigest !== null && slaveDigest !== lastSentDigest && checkAstdb(local).ok ? contentDigest(local) : null;
+      const masterDigest =
+        slaveDigest !== null && slaveDigest !== lastSentDigest && checkAstdb(local).ok
+          ? contentDigest(local)
+          : null;
       const decision = shouldFetchFromSlave({ lastSentDigest, slaveDigest, masterDigest });
       if (!decision.fetch) return `astdb kept: ${decision.reason}`;
       const exported = await control.request({ request: 'peer-astdb-export', from: node }, 60_000);
@@ -298,7 +346,14 @@ export class Replication {
       const staged = outbox(config, 'astdb-from-peer.sqlite3');
       await this.deps.link.fetch(REMOTE.astdbExport, staged, config.replication.astdb.timeoutMs);
       await stopServices();
-      const installed = await installAstdb({ stagedPath: staged, targetPath: local, backupDir: path.join(config.replication.backupDir, 'astdb'), keep: config.replication.keepBackups, madeBy: String(exported.node ?? 'peer'), thisNode: node });
+      const installed = await installAstdb({
+        stagedPath: staged,
+        targetPath: local,
+        backupDir: path.join(config.replication.backupDir, 'astdb'),
+        keep: config.replication.keepBackups,
+        madeBy: String(exported.node ?? 'peer'),
+        thisNode: node,
+      });
       // The master and the slave now hold the same astdb: that is the new common base.
       this.deps.facts.setFact(LAST_SENT_ASTDB, contentDigest(local));
       return `astdb fetched from the slave (${decision.reason}); ${installed.keys} keys; the master's previous file kept`;

@@ -35,7 +35,18 @@ export class SshPeerLink implements PeerLink {
 
   async send(file: string, remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
     const target = this.target();
-    await runCommand([RSYNC, '-a', '--mkpath', '-e', rsyncRemoteShell(target), file, `${target.user}@${target.host}:${remoteDir}/`], { timeoutMs, signal });
+    await runCommand(
+      [
+        RSYNC,
+        '-a',
+        '--mkpath',
+        '-e',
+        rsyncRemoteShell(target),
+        file,
+        `${target.user}@${target.host}:${remoteDir}/`,
+      ],
+      { timeoutMs, signal },
+    );
   }
 
   sendTree(paths: string[], remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<PushResult> {
@@ -44,7 +55,10 @@ export class SshPeerLink implements PeerLink {
 
   async fetch(remoteFile: string, file: string, timeoutMs: number): Promise<void> {
     const target = this.target();
-    await runCommand([RSYNC, '-a', '-e', rsyncRemoteShell(target), `${target.user}@${target.host}:${remoteFile}`, file], { timeoutMs });
+    await runCommand(
+      [RSYNC, '-a', '-e', rsyncRemoteShell(target), `${target.user}@${target.host}:${remoteFile}`, file],
+      { timeoutMs },
+    );
   }
 
   paired(): boolean {

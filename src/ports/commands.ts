@@ -2,4 +2,7 @@
 // The real runner is adapters/exec.ts; tests record calls (test/fakes/runner.ts).
 
 /** Runs `argv`; rejects, saying why, when it fails, times out or is aborted. */
-export type CommandRunner = (argv: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }) => Promise<unknown>;
+export type CommandRunner = (
+  argv: readonly string[],
+  options: { timeoutMs: number; signal?: AbortSignal },
+) => Promise<unknown>;

@@ -5,7 +5,10 @@
  * Sends a takeover or release request to the peer; resolves true when the peer did it, false
  * when it was not sent because `stillWanted` said no once the connection was up.
  */
-export type PeerRequester = (request: 'peer-takeover' | 'peer-release', stillWanted: () => boolean) => Promise<boolean>;
+export type PeerRequester = (
+  request: 'peer-takeover' | 'peer-release',
+  stillWanted: () => boolean,
+) => Promise<boolean>;
 
 /** The agent's hooks into replication: peer requests, and the astdb around a handover. */
 export interface PeerHooks {

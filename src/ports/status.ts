@@ -22,7 +22,13 @@ export interface AgentStatus {
   reason: string;
   pid: number;
   configFile: string;
-  peer: { name: string; address: string; reachability: Reachability; lastAnswer: string | null; rttMs: number | null };
+  peer: {
+    name: string;
+    address: string;
+    reachability: Reachability;
+    lastAnswer: string | null;
+    rttMs: number | null;
+  };
   vips: { name: string; address: string; interface: string; held: boolean }[];
   tracks: { address: string; reachability: Reachability }[];
   /** Tracked checks: up/down/unknown, and the last failure's message. */

@@ -105,7 +105,8 @@ export class FakeClock implements Clock {
   async advanceUntil(done: () => boolean, limitMs: number, stepMs = 1, check?: () => void): Promise<number> {
     const end = this.now + limitMs;
     while (!done()) {
-      if (this.now >= end) throw new Error(`FakeClock.advanceUntil: condition not met within ${limitMs} ms (now ${this.now})`);
+      if (this.now >= end)
+        throw new Error(`FakeClock.advanceUntil: condition not met within ${limitMs} ms (now ${this.now})`);
       await this.advance(Math.min(stepMs, end - this.now));
       check?.();
     }

@@ -45,7 +45,8 @@ export function pairIni(overrides: IniSections = {}): string {
 /** A validated configuration from INI text; throws with every problem if it is refused. */
 export function configFrom(text: string, file = '/etc/pbx-ha/pbx-ha.conf'): PbxHaConfig {
   const result = parseConfigText(text, file);
-  if (!result.ok) throw new Error(`test configuration refused:\n${result.problems.map(formatProblem).join('\n')}`);
+  if (!result.ok)
+    throw new Error(`test configuration refused:\n${result.problems.map(formatProblem).join('\n')}`);
   return result.config;
 }
 
@@ -82,6 +83,8 @@ export function baseAddresses(config: PbxHaConfig, name: string): ActualAddress[
 /** Machine settings as the agent builds them (VIP interfaces plus the own address's). */
 export function machineSettings(config: PbxHaConfig, name: string): MachineSettings {
   const id = identityFor(config, nodeOf(config, name));
-  const own = baseAddresses(config, name).filter((a) => a.address === id.ownAddress).map((a) => a.ifname);
+  const own = baseAddresses(config, name)
+    .filter((a) => a.address === id.ownAddress)
+    .map((a) => a.ifname);
   return machineSettingsFor(config, id, own);
 }

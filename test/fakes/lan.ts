@@ -46,7 +46,15 @@ export class FakeLan {
     if (this.nodes.has(name)) throw new Error(`FakeLan: node ${name} already exists`);
     const mac = `02:00:00:00:00:${(this.nodes.size + 1).toString(16).padStart(2, '0')}`;
     const net = new FakeNet(this, name, addresses);
-    this.nodes.set(name, { name, mac, alive: true, icmpFiltered: false, carrier: new Map(), net, listeners: new Set() });
+    this.nodes.set(name, {
+      name,
+      mac,
+      alive: true,
+      icmpFiltered: false,
+      carrier: new Map(),
+      net,
+      listeners: new Set(),
+    });
     return net;
   }
 
@@ -117,7 +125,9 @@ export class FakeLan {
     if (!this.canSendTo(src, address)) return false;
     const host = this.hosts.get(address);
     if (host !== undefined) return host;
-    return [...this.nodes.values()].some((n) => n !== src && !n.icmpFiltered && this.answersOnWire(n, address));
+    return [...this.nodes.values()].some(
+      (n) => n !== src && !n.icmpFiltered && this.answersOnWire(n, address),
+    );
   }
 
   /** Whether a TCP connection (the trusted link's SSH) from `from` to `address` gets through: ICMP filtering does not matter. */
@@ -131,7 +141,9 @@ export class FakeLan {
   arpAnswers(from: string, address: string, ifname: string): string[] {
     const src = this.node(from);
     if (!src.alive || !this.carrierOf(from, ifname)) return [];
-    return [...this.nodes.values()].filter((n) => n !== src && this.answersOnWire(n, address)).map((n) => n.mac);
+    return [...this.nodes.values()]
+      .filter((n) => n !== src && this.answersOnWire(n, address))
+      .map((n) => n.mac);
   }
 
   /** Called by a node's FakeNet and by `setCarrier`: tells that node's monitor. */
@@ -147,7 +159,9 @@ export class FakeLan {
 
   /** `n` is alive and holds `address` on an interface that has carrier. */
   private answersOnWire(n: LanNode, address: string): boolean {
-    return n.alive && n.net.addressList().some((a) => a.address === address && this.carrierOf(n.name, a.ifname));
+    return (
+      n.alive && n.net.addressList().some((a) => a.address === address && this.carrierOf(n.name, a.ifname))
+    );
   }
 
   /** `src` has an interface on the subnet of `address`, and that interface has carrier. */
@@ -231,7 +245,10 @@ export class FakeNet implements NetPort {
     }
     const carrier: Record<string, boolean> = {};
     for (const i of this.interfaces()) carrier[i] = this.lan.carrierOf(this.node, i);
-    const reading: NetReading = { actual: { addresses: this.addressList(), routes: this.routeList() }, carrier };
+    const reading: NetReading = {
+      actual: { addresses: this.addressList(), routes: this.routeList() },
+      carrier,
+    };
     const delay = this.delayNextReadMs;
     this.delayNextReadMs = 0;
     if (delay === 0) return reading;
@@ -253,7 +270,8 @@ export class FakeNet implements NetPort {
       else if (error) errors.push(`line ${i + 1}: ${error}`);
     });
     if (changed) this.lan.changed(this.node);
-    if (errors.length) throw new Error(`fake iproute2 refused ${errors.length} change(s): ${errors.join('; ')}`);
+    if (errors.length)
+      throw new Error(`fake iproute2 refused ${errors.length} change(s): ${errors.join('; ')}`);
   }
 
   /** Applies one change: true if something changed, false if nothing had to, or the kernel's error. */
@@ -268,20 +286,26 @@ export class FakeNet implements NetPort {
         return true;
       }
       case 'delete-address': {
-        const a = this.addresses.find((x) => x.ifname === c.ifname && x.address === c.address && x.prefixLength === c.prefixLength);
+        const a = this.addresses.find(
+          (x) => x.ifname === c.ifname && x.address === c.address && x.prefixLength === c.prefixLength,
+        );
         if (!a) return false;
         this.removeAddress(a);
         return true;
       }
       case 'add-route': {
         if (!this.holds(c.source)) return 'Error: Invalid prefsrc address.';
-        if (c.via && !this.addresses.some((a) => a.ifname === c.ifname && inSubnet(c.via!, a.address, a.prefixLength))) {
+        if (
+          c.via &&
+          !this.addresses.some((a) => a.ifname === c.ifname && inSubnet(c.via!, a.address, a.prefixLength))
+        ) {
           return 'Error: Nexthop has invalid gateway.';
         }
         const destination = normalDestination(c.destination);
         const route: ActualRoute = { destination, via: c.via, ifname: c.ifname, source: c.source };
         const old = this.routes.find((r) => r.destination === destination);
-        if (old && old.via === route.via && old.ifname === route.ifname && old.source === route.source) return false;
+        if (old && old.via === route.via && old.ifname === route.ifname && old.source === route.source)
+          return false;
         // `ip route replace`: the route to the same destination is replaced.
         this.routes = [...this.routes.filter((r) => r !== old), route];
         return true;
@@ -289,7 +313,11 @@ export class FakeNet implements NetPort {
       case 'delete-route': {
         const destination = normalDestination(c.destination);
         const r = this.routes.find(
-          (x) => x.destination === destination && (c.via === null || x.via === c.via) && x.ifname === c.ifname && x.source === c.source,
+          (x) =>
+            x.destination === destination &&
+            (c.via === null || x.via === c.via) &&
+            x.ifname === c.ifname &&
+            x.source === c.source,
         );
         if (!r) return false;
         this.routes = this.routes.filter((x) => x !== r);
@@ -333,7 +361,13 @@ export class FakeProber implements Prober {
 
 /** ARP over the FakeLan: records announcements; `whoHas` returns the other holders' MACs. */
 export class FakeArp implements ArpPort {
-  readonly announcements: { atMs: number; address: string; ifname: string; count: number; intervalMs: number }[] = [];
+  readonly announcements: {
+    atMs: number;
+    address: string;
+    ifname: string;
+    count: number;
+    intervalMs: number;
+  }[] = [];
   readonly queries: { atMs: number; address: string; ifname: string; timeoutMs: number }[] = [];
   /** When set, every `whoHas` fails with this error (no ARP helper, no permission). */
   failWhoHas: Error | null = null;

@@ -36,7 +36,8 @@ export class FakePeerLink implements PeerLink {
     const end = this.peer();
     if (!end) throw new Error('connect EHOSTUNREACH: the peer is not there');
     // As the peer's forced command does before it lets anything in.
-    for (const sub of EXCHANGE_SUBDIRS) mkdirSync(path.join(end.exchangeDir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of EXCHANGE_SUBDIRS)
+      mkdirSync(path.join(end.exchangeDir, sub), { recursive: true, mode: 0o700 });
     return end;
   }
 

@@ -28,8 +28,14 @@ export function prerequisite(what: string, missing: string | null): Prerequisite
         assert.fail(`${what}: ${missing} (CI is set, so this is a failure, not a skip)`);
       });
     } else {
-      process.stderr.write(`\n*** ${what}: ${missing} — skipping these tests (set CI=1 to make this a failure) ***\n\n`);
+      process.stderr.write(
+        `\n*** ${what}: ${missing} — skipping these tests (set CI=1 to make this a failure) ***\n\n`,
+      );
     }
   }
-  return { missing, options: { skip: missing === null ? false : `${what}: ${missing}` }, lacking: missing !== null };
+  return {
+    missing,
+    options: { skip: missing === null ? false : `${what}: ${missing}` },
+    lacking: missing !== null,
+  };
 }

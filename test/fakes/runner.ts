@@ -35,7 +35,13 @@ export class RecordingRunner {
 
   /** The CommandRunner to give the executor. */
   readonly run: CommandRunner = (argv, options) => {
-    const call: CommandCall = { argv: [...argv], timeoutMs: options.timeoutMs, startedMs: this.clock.nowMs(), endedMs: null, error: null };
+    const call: CommandCall = {
+      argv: [...argv],
+      timeoutMs: options.timeoutMs,
+      startedMs: this.clock.nowMs(),
+      endedMs: null,
+      error: null,
+    };
     this.calls.push(call);
     const rule = [...this.rules].reverse().find((r) => r.match(argv));
     const { delayMs = 0, error } = rule?.behaviour ?? {};

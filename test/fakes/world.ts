@@ -87,7 +87,10 @@ export class PairWorld {
       const link = new FakePeerLink(() => {
         const far = this.nodes.get(peerName);
         if (!far?.parts || !this.lan.reaches(name, peerAddress)) return null;
-        return { handle: (req) => far.parts!.receiver.handle(req), exchangeDir: far.config.replication.exchangeDir };
+        return {
+          handle: (req) => far.parts!.receiver.handle(req),
+          exchangeDir: far.config.replication.exchangeDir,
+        };
       });
       const parts = buildNode(() => config, nodeOf(config, name), {
         clock: this.clock,
@@ -215,7 +218,8 @@ export class PairWorld {
   private checkOneHolder(): void {
     for (const v of this.config.vips) {
       const h = this.holders(v.name);
-      if (h.length > 1) this.violations.push(`${this.clock.nowMs()} ms: ${v.name} held by ${h.join(' and ')}`);
+      if (h.length > 1)
+        this.violations.push(`${this.clock.nowMs()} ms: ${v.name} held by ${h.join(' and ')}`);
     }
   }
 }

@@ -20,7 +20,9 @@ export async function blockPorts(f: FaultLab, node: PbxNode, blocked: boolean): 
   const sw = f.lab.namespace('sw');
   await Promise.all(
     (['eth0', 'eth1'] as const).map((iface) =>
-      run(['bridge', '-n', sw, 'link', 'set', 'dev', switchPort(node, iface), 'state', blocked ? '0' : '3'], { timeoutMs: 5000 }),
+      run(['bridge', '-n', sw, 'link', 'set', 'dev', switchPort(node, iface), 'state', blocked ? '0' : '3'], {
+        timeoutMs: 5000,
+      }),
     ),
   );
 }
@@ -58,7 +60,12 @@ export async function freezeNode(f: FaultLab, node: PbxNode, ms: number): Promis
 }
 
 /** The MAC a lab host's neighbour table has for `ip` on `dev`, without sending anything (null: none). */
-export async function neighbourMac(f: FaultLab, from: 'phone' | 'gw', ip: string, dev: string): Promise<string | null> {
+export async function neighbourMac(
+  f: FaultLab,
+  from: 'phone' | 'gw',
+  ip: string,
+  dev: string,
+): Promise<string | null> {
   type Neigh = { dst: string; lladdr?: string };
   const entries = await ipJsonFast<Neigh>(f, from, ['neigh', 'show', 'to', ip, 'dev', dev]);
   return entries.find((e) => e.dst === ip && e.lladdr)?.lladdr ?? null;
@@ -92,7 +99,12 @@ export async function primeNeighbours(f: FaultLab): Promise<void> {
  * MACs of `holder`'s interfaces (read at each poll: they may just have changed). Returns how long
  * it took, from `sinceMs` (wall clock).
  */
-export async function waitNetworkPointsAt(f: FaultLab, holder: PbxNode, sinceMs: number, timeoutMs: number): Promise<number> {
+export async function waitNetworkPointsAt(
+  f: FaultLab,
+  holder: PbxNode,
+  sinceMs: number,
+  timeoutMs: number,
+): Promise<number> {
   let last = '';
   await f.lab
     .waitFor(
@@ -117,8 +129,14 @@ export async function waitNetworkPointsAt(f: FaultLab, holder: PbxNode, sinceMs:
 }
 
 /** Addresses (inet) of a node's interface with their primary/secondary flag. */
-export async function inetAddresses(f: FaultLab, node: PbxNode, dev: string): Promise<{ local: string; prefixlen: number; secondary: boolean }[]> {
+export async function inetAddresses(
+  f: FaultLab,
+  node: PbxNode,
+  dev: string,
+): Promise<{ local: string; prefixlen: number; secondary: boolean }[]> {
   type Link = { addr_info?: { family: string; local: string; prefixlen: number; secondary?: boolean }[] };
   const links = await ipJsonFast<Link>(f, node, ['addr', 'show', 'dev', dev]);
-  return (links[0]?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
+  return (links[0]?.addr_info ?? [])
+    .filter((a) => a.family === 'inet')
+    .map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
 }

@@ -13,19 +13,38 @@ export async function linkFlaps(t: TestContext, spec: CaseSpec, node: PbxNode): 
     const { cycles, reasons } = await f.flap(node, PARAMS.flapSeconds * 1000);
     const holders = await sampler.stop();
     const ping = await pinger.stop();
-    f.detail(`${cycles} flaps of ${node} in ${PARAMS.flapSeconds} s; the phone got ${ping.replies}/${ping.sent} replies, longest gap ${Math.round(ping.longestGapMs)} ms`);
+    f.detail(
+      `${cycles} flaps of ${node} in ${PARAMS.flapSeconds} s; the phone got ${ping.replies}/${ping.sent} replies, longest gap ${Math.round(ping.longestGapMs)} ms`,
+    );
     f.detail(`holder samples: ${holders.samples}, longest double holding: ${holders.longestDoubleMs} ms`);
 
     // The fault is visible to the node: status says why, while its cables are out.
     const inFault = reasons.filter((r) => /^fault: no carrier on eth0, eth1$/.test(r));
-    assert.ok(inFault.length >= Math.ceil(cycles / 2), `${node}'s status says "no carrier on eth0, eth1" during the cuts; saw: ${[...new Set(reasons)].join(' | ')}`);
-    assert.match(await f.lab.agentLog(node), new RegExp(`${node}: \\w+ -> fault \\(no carrier on eth0, eth1\\)`), `${node}'s log says why it went to fault`);
-    assert.match(await f.history(node), /-> fault \(no carrier on eth0, eth1\)/, `${node}'s history has the fault`);
-    assert.ok(holders.longestDoubleMs <= DOUBLE_HOLDING_BOUND_MS, `both nodes held a VIP for ${holders.longestDoubleMs} ms`);
+    assert.ok(
+      inFault.length >= Math.ceil(cycles / 2),
+      `${node}'s status says "no carrier on eth0, eth1" during the cuts; saw: ${[...new Set(reasons)].join(' | ')}`,
+    );
+    assert.match(
+      await f.lab.agentLog(node),
+      new RegExp(`${node}: \\w+ -> fault \\(no carrier on eth0, eth1\\)`),
+      `${node}'s log says why it went to fault`,
+    );
+    assert.match(
+      await f.history(node),
+      /-> fault \(no carrier on eth0, eth1\)/,
+      `${node}'s history has the fault`,
+    );
+    assert.ok(
+      holders.longestDoubleMs <= DOUBLE_HOLDING_BOUND_MS,
+      `both nodes held a VIP for ${holders.longestDoubleMs} ms`,
+    );
     if (node === 'pbx2') {
       // A slave in fault never takes over: the master keeps the VIPs, the phone sees no outage.
       assert.deepEqual(holders.everHeld, ['pbx1'], 'only the master ever held the VIPs');
-      assert.ok(ping.longestGapMs < 1000, `the phone lost the VIP for ${ping.longestGapMs} ms while only the slave flapped`);
+      assert.ok(
+        ping.longestGapMs < 1000,
+        `the phone lost the VIP for ${ping.longestGapMs} ms while only the slave flapped`,
+      );
     } else {
       assert.ok(holders.everHeld.includes('pbx2'), 'the slave served while the master was cut');
     }

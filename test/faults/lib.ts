@@ -16,14 +16,36 @@
  * scripts/test-faults prints the summary and scripts/faults-table makes the README table.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, rmSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, appendFileSync, mkdirSync, renameSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  rmSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  appendFileSync,
+  mkdirSync,
+  renameSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { AgentStatus } from '../../src/agent/status';
 import { Lab, requireLab } from '../../lab/lab';
-import { ASTDB, DATA_VIP, PBX_HA, PBX_NODES, type PbxNode, REPO_ROOT, VOIP_VIP, WRITER, otherNode } from '../../lab/layout';
+import {
+  ASTDB,
+  DATA_VIP,
+  PBX_HA,
+  PBX_NODES,
+  type PbxNode,
+  REPO_ROOT,
+  VOIP_VIP,
+  WRITER,
+  otherNode,
+} from '../../lab/layout';
 import {
   FAST_HEALTH,
   type HolderSamples,
@@ -91,7 +113,15 @@ interface ResultsFile {
 
 /** Merges one case's result into dist/faults-results.json (each test file is its own process). */
 export function recordResult(r: CaseResult, extra: { seed?: number } = {}): void {
-  let file: ResultsFile = { suite: 'pbx-ha fault injection', params: { flapSeconds: PARAMS.flapSeconds, soakMinutes: PARAMS.soakMinutes, bootRounds: PARAMS.bootRounds }, cases: {} };
+  let file: ResultsFile = {
+    suite: 'pbx-ha fault injection',
+    params: {
+      flapSeconds: PARAMS.flapSeconds,
+      soakMinutes: PARAMS.soakMinutes,
+      bootRounds: PARAMS.bootRounds,
+    },
+    cases: {},
+  };
   try {
     const old = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as ResultsFile;
     if (old && typeof old.cases === 'object') file = { ...old, params: { ...old.params, ...file.params } };
@@ -146,7 +176,12 @@ debounce = 1s
 `;
 
 /** Runs one fault case in its own lab; records held/broken; always tears everything down. */
-export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOptions, fn: (f: FaultLab) => Promise<void>): Promise<void> {
+export async function faultCase(
+  t: TestContext,
+  spec: CaseSpec,
+  opts: CaseOptions,
+  fn: (f: FaultLab) => Promise<void>,
+): Promise<void> {
   if (!requireLab(t)) return;
   const started = Date.now();
   const lab = new Lab({ prefix: `pbxflt${spec.n}`, dir: `/tmp/pbx-ha-faults-${spec.n}` });
@@ -155,7 +190,10 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
   try {
     await lab.up(FAST_HEALTH);
     for (const node of PBX_NODES) {
-      const base = (await lab.readConfig(node)).replace(/\/\S*\/scripts\/lab-fake-service\b/g, path.join(FIXTURES, 'pbx-service'));
+      const base = (await lab.readConfig(node)).replace(
+        /\/\S*\/scripts\/lab-fake-service\b/g,
+        path.join(FIXTURES, 'pbx-service'),
+      );
       const text = `${base}${REPLICATION_CONFIG}${opts.config?.[node] ?? ''}`;
       await lab.writeConfig(node, opts.editConfig ? opts.editConfig(node, text) : text);
     }
@@ -170,7 +208,9 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
   }
   try {
     await f.runCleanups();
-    await f.keepEvidence(error !== null).catch((e: Error) => t.diagnostic(`could not keep the logs: ${e.message}`));
+    await f
+      .keepEvidence(error !== null)
+      .catch((e: Error) => t.diagnostic(`could not keep the logs: ${e.message}`));
   } finally {
     await lab.down().catch((e: Error) => t.diagnostic(`lab down failed: ${e.message}`));
   }
@@ -184,7 +224,9 @@ export async function faultCase(t: TestContext, spec: CaseSpec, opts: CaseOption
     seconds,
     details: f.details,
     finishedAt: new Date().toISOString(),
-    ...(error ? { error: error instanceof Error ? error.message.split('\n').slice(0, 6).join('\n') : String(error) } : {}),
+    ...(error
+      ? { error: error instanceof Error ? error.message.split('\n').slice(0, 6).join('\n') : String(error) }
+      : {}),
   };
   recordResult(result, f.seed !== undefined ? { seed: f.seed } : {});
   t.diagnostic(`FAULT ${spec.n} ${spec.name}: ${result.result} (${seconds} s)`);
@@ -212,7 +254,9 @@ export function processesInNamespace(ns: string): ProcInfo[] {
     try {
       const link = readlinkSync(`/proc/${name}/ns/net`);
       if (link !== `net:[${inode}]`) continue;
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0);
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a.length > 0);
       if (argv.length) out.push({ pid: Number(name), argv });
     } catch {
       // gone meanwhile
@@ -239,7 +283,11 @@ function readWriterKeys(file: string): Map<string, { last: number; seqs: Set<num
   let db: Database.Database | null = null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
-    const rows = db.prepare("SELECT key, value FROM astdb WHERE (key >= '/pbx1/' AND key < '/pbx10') OR (key >= '/pbx2/' AND key < '/pbx20')").all() as { key: string; value: string }[];
+    const rows = db
+      .prepare(
+        "SELECT key, value FROM astdb WHERE (key >= '/pbx1/' AND key < '/pbx10') OR (key >= '/pbx2/' AND key < '/pbx20')",
+      )
+      .all() as { key: string; value: string }[];
     const out = new Map<string, { last: number; seqs: Set<number> }>();
     for (const { key, value } of rows) {
       const m = /^\/(pbx[12])\/(?:(last)|seq\/(\d+))$/.exec(key);
@@ -287,7 +335,9 @@ export class AstdbLedger {
       while (keys.seqs.has(n + 1)) n++;
       if (n > (this.replicated.get(origin) ?? 0)) {
         this.replicated.set(origin, n);
-        this.history.push(`${new Date().toISOString()} ${holder}'s astdb holds ${origin}'s keys 1..${n} (last=${keys.last})`);
+        this.history.push(
+          `${new Date().toISOString()} ${holder}'s astdb holds ${origin}'s keys 1..${n} (last=${keys.last})`,
+        );
       }
     }
   }
@@ -314,10 +364,16 @@ export class AstdbLedger {
       const seqs = keys.get(origin)?.seqs ?? new Set<number>();
       const missing: number[] = [];
       for (let i = 1; i <= upTo; i++) if (!seqs.has(i)) missing.push(i);
-      assert.equal(missing.length, 0, `${node}'s astdb lost ${missing.length} replicated keys of ${origin}'s writer (first: /${origin}/seq/${missing[0]}; replicated up to ${upTo})`);
+      assert.equal(
+        missing.length,
+        0,
+        `${node}'s astdb lost ${missing.length} replicated keys of ${origin}'s writer (first: /${origin}/seq/${missing[0]}; replicated up to ${upTo})`,
+      );
       parts.push(`${origin} 1..${upTo}`);
     }
-    return parts.length ? `replicated astdb keys all on ${node} (${parts.join(', ')})` : 'no astdb key replicated yet';
+    return parts.length
+      ? `replicated astdb keys all on ${node} (${parts.join(', ')})`
+      : 'no astdb key replicated yet';
   }
 }
 
@@ -380,7 +436,8 @@ export class FaultLab {
       if (!failed) continue;
       for (const dir of ['/var/lib/asterisk', '/var/lib/pbx-ha/backup', '/run/fake-pbx']) {
         const from = this.lab.hostPath(node, dir);
-        if (existsSync(from)) cpSync(from, path.join(keep, dir), { recursive: true, filter: (src) => !src.includes('/sounds') });
+        if (existsSync(from))
+          cpSync(from, path.join(keep, dir), { recursive: true, filter: (src) => !src.includes('/sounds') });
       }
     }
     writeFileSync(path.join(LOGS_DIR, `${n}-ledger.log`), this.ledger.history.join('\n') + '\n');
@@ -395,7 +452,8 @@ export class FaultLab {
 
   /** PostgreSQL in both nodes, with the tables the db copy carries. */
   async startPostgres(): Promise<void> {
-    const schema = 'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, lastname text); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);';
+    const schema =
+      'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL, lastname text); CREATE TABLE cel (id serial PRIMARY KEY, eventtype text);';
     for (const node of PBX_NODES) {
       await this.lab.startPostgres(node);
       await this.lab.psql(node, schema);
@@ -411,11 +469,19 @@ export class FaultLab {
     await this.waitState('pbx2', 'standby');
     this.ledger.startSampling();
     // Replication is part of every case: the first astdb copy has reached the slave.
-    if (existsSync(this.lab.hostPath('pbx1', '/etc/pbx-ha/ssh/known_hosts')) && !existsSync(this.lab.hostPath('pbx1', '/run/fake-pbx/no-writer'))) {
-      await this.lab.waitFor('a first astdb copy on the slave', () => {
-        this.ledger.sample();
-        return (this.ledger.replicated.get('pbx1') ?? 0) > 0;
-      }, SETTLE_MS, 200);
+    if (
+      existsSync(this.lab.hostPath('pbx1', '/etc/pbx-ha/ssh/known_hosts')) &&
+      !existsSync(this.lab.hostPath('pbx1', '/run/fake-pbx/no-writer'))
+    ) {
+      await this.lab.waitFor(
+        'a first astdb copy on the slave',
+        () => {
+          this.ledger.sample();
+          return (this.ledger.replicated.get('pbx1') ?? 0) > 0;
+        },
+        SETTLE_MS,
+        200,
+      );
     }
   }
 
@@ -448,7 +514,9 @@ export class FaultLab {
     const pidfile = this.lab.hostPath(node, '/run/fake-pbx/writer.pid');
     // No pid file: its services have not started a writer (yet).
     const pid = Number.parseInt((existsSync(pidfile) ? readFileSync(pidfile, 'utf8') : '').trim(), 10) || 0;
-    const proc = processesInNamespace(this.lab.namespace(node)).find((p) => p.pid === pid && p.argv.some((a) => a.endsWith('astdb-writer.js')));
+    const proc = processesInNamespace(this.lab.namespace(node)).find(
+      (p) => p.pid === pid && p.argv.some((a) => a.endsWith('astdb-writer.js')),
+    );
     if (proc) {
       process.kill(proc.pid, 'SIGKILL');
       await this.lab.waitFor(`the writer of ${node} is gone`, () => !alive(proc.pid), 5000, 20);
@@ -461,9 +529,14 @@ export class FaultLab {
     assert.ok(pid, `${node}'s agent runs`);
     const before = (await this.lab.agentLog(node)).length;
     process.kill(pid, 'SIGHUP');
-    await this.lab.waitFor(`${node} reloaded its configuration`, async () => /configuration reloaded|reload refused/.exec((await this.lab.agentLog(node)).slice(before))?.[0], SETTLE_MS).then((what) =>
-      assert.equal(what, 'configuration reloaded', `${node} took the new configuration`),
-    );
+    await this.lab
+      .waitFor(
+        `${node} reloaded its configuration`,
+        async () =>
+          /configuration reloaded|reload refused/.exec((await this.lab.agentLog(node)).slice(before))?.[0],
+        SETTLE_MS,
+      )
+      .then((what) => assert.equal(what, 'configuration reloaded', `${node} took the new configuration`));
   }
 
   async status(node: PbxNode): Promise<LabAgentStatus> {
@@ -471,11 +544,15 @@ export class FaultLab {
   }
 
   async history(node: PbxNode, limit = 500): Promise<string> {
-    return (await this.lab.exec(node, [PBX_HA, 'history', '--limit', String(limit)], { timeoutMs: 20_000 })).stdout;
+    return (await this.lab.exec(node, [PBX_HA, 'history', '--limit', String(limit)], { timeoutMs: 20_000 }))
+      .stdout;
   }
 
   async sync(kind: 'files' | 'db' | 'astdb' | 'all', opts: { now?: boolean; allowFail?: boolean } = {}) {
-    return this.lab.exec('pbx1', [PBX_HA, 'sync', kind, ...(opts.now ? ['--now'] : [])], { timeoutMs: 300_000, allowFail: opts.allowFail });
+    return this.lab.exec('pbx1', [PBX_HA, 'sync', kind, ...(opts.now ? ['--now'] : [])], {
+      timeoutMs: 300_000,
+      allowFail: opts.allowFail,
+    });
   }
 
   async waitState(node: PbxNode, state: AgentStatus['state'], timeoutMs = SETTLE_MS): Promise<void> {
@@ -500,7 +577,11 @@ export class FaultLab {
   }
 
   /** MAC of `ip` in a node's neighbour table after one ping (null when it did not answer). */
-  private async pingAndArp(from: 'phone' | 'gw', ip: string, dev: string): Promise<{ answered: boolean; mac: string | null }> {
+  private async pingAndArp(
+    from: 'phone' | 'gw',
+    ip: string,
+    dev: string,
+  ): Promise<{ answered: boolean; mac: string | null }> {
     const answered = await this.lab.pingOnce(from, ip, 1000);
     return { answered, mac: await this.lab.arpMac(from, ip, dev) };
   }
@@ -511,7 +592,11 @@ export class FaultLab {
    * Cable flaps: down `downMs`, up `upMs`, for `durationMs`. While a cut is on, the node's
    * `pbx-ha status` is read once per cycle (it must answer, and say why it is in fault).
    */
-  async flap(node: PbxNode, durationMs: number, opts: { downMs?: number; upMs?: number; iface?: string } = {}): Promise<{ cycles: number; reasons: string[] }> {
+  async flap(
+    node: PbxNode,
+    durationMs: number,
+    opts: { downMs?: number; upMs?: number; iface?: string } = {},
+  ): Promise<{ cycles: number; reasons: string[] }> {
     const downMs = opts.downMs ?? 1000;
     const upMs = opts.upMs ?? 2000;
     const end = Date.now() + durationMs;
@@ -521,7 +606,9 @@ export class FaultLab {
       const cutAt = Date.now();
       await this.lab.cut(node, opts.iface);
       await sleep(Math.min(600, downMs / 2));
-      const s = await this.status(node).catch((e: Error) => ({ state: 'no answer', reason: e.message }) as unknown as AgentStatus);
+      const s = await this.status(node).catch(
+        (e: Error) => ({ state: 'no answer', reason: e.message }) as unknown as AgentStatus,
+      );
       reasons.push(`${s.state}: ${s.reason}`);
       await sleep(Math.max(0, downMs - (Date.now() - cutAt)));
       await this.lab.restore(node, opts.iface);
@@ -532,7 +619,12 @@ export class FaultLab {
   }
 
   /** The first process in a node whose argv matches, polling /proc every few ms. */
-  async waitForProcess(node: PbxNode, desc: string, match: (p: ProcInfo) => boolean, timeoutMs: number): Promise<ProcInfo> {
+  async waitForProcess(
+    node: PbxNode,
+    desc: string,
+    match: (p: ProcInfo) => boolean,
+    timeoutMs: number,
+  ): Promise<ProcInfo> {
     const ns = this.lab.namespace(node);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -558,7 +650,10 @@ export class FaultLab {
   ): Promise<ProcInfo> {
     const p = await this.waitForProcess(node, desc, match, opts.timeoutMs ?? 60_000);
     const signal = (sig: NodeJS.Signals) => {
-      if (!alive(p.pid)) throw new Error(`${desc} (pid ${p.pid}) ended by itself before it could be killed half-way: make the copy larger`);
+      if (!alive(p.pid))
+        throw new Error(
+          `${desc} (pid ${p.pid}) ended by itself before it could be killed half-way: make the copy larger`,
+        );
       process.kill(p.pid, sig);
     };
     const slices = opts.slices ?? true;
@@ -586,7 +681,11 @@ export class FaultLab {
     for (const node of PBX_NODES) {
       const expected = this.pids.get(node);
       if (expected === undefined) continue;
-      assert.equal(await this.lab.agentPid(node), expected, `${node}'s agent (pid ${expected}) still runs: it did not crash`);
+      assert.equal(
+        await this.lab.agentPid(node),
+        expected,
+        `${node}'s agent (pid ${expected}) still runs: it did not crash`,
+      );
       assert.ok(alive(expected), `${node}'s agent pid ${expected} is alive`);
       const log = await this.lab.agentLog(node);
       const bad = log.split('\n').filter((l) => /internal error|uncaught|unhandled/i.test(l));
@@ -609,18 +708,20 @@ export class FaultLab {
     const voipMac = await this.lab.nodeMac(holder, 'eth0');
     const dataMac = await this.lab.nodeMac(holder, 'eth1');
     let last: unknown;
-    await this.lab.waitFor(
-      `the phone reaches ${VOIP_VIP} at ${holder}'s MAC ${voipMac}`,
-      async () => {
-        const r = await this.pingAndArp('phone', VOIP_VIP, 'eth0');
-        last = r;
-        return r.answered && r.mac === voipMac;
-      },
-      settleMs,
-      300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}; last: ${JSON.stringify(last)}`);
-    });
+    await this.lab
+      .waitFor(
+        `the phone reaches ${VOIP_VIP} at ${holder}'s MAC ${voipMac}`,
+        async () => {
+          const r = await this.pingAndArp('phone', VOIP_VIP, 'eth0');
+          last = r;
+          return r.answered && r.mac === voipMac;
+        },
+        settleMs,
+        300,
+      )
+      .catch((e: Error) => {
+        throw new Error(`${e.message}; last: ${JSON.stringify(last)}`);
+      });
     await this.lab.waitFor(
       `the gateway reaches ${DATA_VIP} at ${holder}'s MAC ${dataMac}`,
       async () => {
@@ -632,7 +733,8 @@ export class FaultLab {
     );
     // Still one holder a moment later (not a passing state).
     await sleep(1000);
-    for (const vip of [VOIP_VIP, DATA_VIP]) assert.deepEqual(await this.holders(vip), [holder], `${holder} alone holds ${vip}`);
+    for (const vip of [VOIP_VIP, DATA_VIP])
+      assert.deepEqual(await this.holders(vip), [holder], `${holder} alone holds ${vip}`);
     await this.assertAgentsSound();
     const astdb = this.ledger.assertHeldBy(holder);
     if (opts.report === false) this.t.diagnostic(astdb);

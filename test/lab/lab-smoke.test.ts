@@ -8,7 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Lab, requireLab } from './harness';
 
-const MOUNTPOINTS = ['/etc/pbx-ha', '/var/lib/asterisk', '/var/lib/pbx-ha', '/var/spool/asterisk', '/root/.ssh'];
+const MOUNTPOINTS = [
+  '/etc/pbx-ha',
+  '/var/lib/asterisk',
+  '/var/lib/pbx-ha',
+  '/var/spool/asterisk',
+  '/root/.ssh',
+];
 
 function rootLinks(): string[] {
   const r = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
@@ -22,12 +28,18 @@ function rootLinks(): string[] {
 
 function netnsList(): string[] {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[0]);
 }
 
 test('network lab: topology, isolation, cable cuts and clean teardown', { timeout: 120_000 }, async (t) => {
   if (!requireLab(t)) return;
-  const lab = new Lab({ prefix: `pbxsmoke${process.pid % 10000}`, dir: `/tmp/pbx-ha-lab-smoke-${process.pid}` });
+  const lab = new Lab({
+    prefix: `pbxsmoke${process.pid % 10000}`,
+    dir: `/tmp/pbx-ha-lab-smoke-${process.pid}`,
+  });
   const linksBefore = rootLinks();
   const absentBefore = MOUNTPOINTS.filter((p) => !existsSync(p));
   const started: number[] = [];
@@ -53,14 +65,35 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
         ['eth0 192.0.2.11/24', 'eth1 198.51.100.11/24'],
       );
       const r1 = await lab.routes('pbx1');
-      assert.equal(r1.some((r) => r.dst === 'default'), false, 'pbx1 has no default route');
-      assert.equal(r1.some((r) => r.dst === '203.0.113.0/24'), false, 'pbx1 has no route to 203.0.113.0/24');
-      assert.equal(await lab.pingOnce('pbx1', '203.0.113.1', 500), false, 'pbx1 cannot reach 203.0.113.1 without the VIP routes');
+      assert.equal(
+        r1.some((r) => r.dst === 'default'),
+        false,
+        'pbx1 has no default route',
+      );
+      assert.equal(
+        r1.some((r) => r.dst === '203.0.113.0/24'),
+        false,
+        'pbx1 has no route to 203.0.113.0/24',
+      );
+      assert.equal(
+        await lab.pingOnce('pbx1', '203.0.113.1', 500),
+        false,
+        'pbx1 cannot reach 203.0.113.1 without the VIP routes',
+      );
       const rp = await lab.routes('phone');
-      assert.ok(rp.some((r) => r.dst === 'default' && r.gateway === '192.0.2.1'), 'phone routes via the gateway');
+      assert.ok(
+        rp.some((r) => r.dst === 'default' && r.gateway === '192.0.2.1'),
+        'phone routes via the gateway',
+      );
       assert.deepEqual(await lab.holders('192.0.2.10/24'), []);
       assert.deepEqual(await lab.holders('192.0.2.11'), ['pbx1']);
-      const sysctl = await lab.exec('pbx1', ['sysctl', '-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce', 'net.ipv6.conf.all.disable_ipv6']);
+      const sysctl = await lab.exec('pbx1', [
+        'sysctl',
+        '-n',
+        'net.ipv4.conf.all.arp_ignore',
+        'net.ipv4.conf.all.arp_announce',
+        'net.ipv6.conf.all.disable_ipv6',
+      ]);
       assert.deepEqual(sysctl.stdout.trim().split('\n'), ['1', '2', '1']);
     });
 
@@ -74,13 +107,22 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
       assert.match(conf.stdout, new RegExp(`start = ${lab.repoRoot}/scripts/lab-fake-service start`));
 
       await lab.writeConfig('pbx2', '[cluster]\n# edited by the smoke test\n');
-      assert.match((await lab.exec('pbx2', ['cat', '/etc/pbx-ha/pbx-ha.conf'])).stdout, /edited by the smoke test/);
+      assert.match(
+        (await lab.exec('pbx2', ['cat', '/etc/pbx-ha/pbx-ha.conf'])).stdout,
+        /edited by the smoke test/,
+      );
       assert.doesNotMatch((await lab.exec('pbx1', ['cat', '/etc/pbx-ha/pbx-ha.conf'])).stdout, /edited/);
 
       // Private /run: the agent socket directory exists; what one node writes the other does not see.
       await lab.exec('pbx1', ['touch', '/run/pbx-ha/only-on-pbx1']);
-      assert.equal((await lab.exec('pbx1', ['test', '-e', '/run/pbx-ha/only-on-pbx1'], { allowFail: true })).code, 0);
-      assert.equal((await lab.exec('pbx2', ['test', '-e', '/run/pbx-ha/only-on-pbx1'], { allowFail: true })).code, 1);
+      assert.equal(
+        (await lab.exec('pbx1', ['test', '-e', '/run/pbx-ha/only-on-pbx1'], { allowFail: true })).code,
+        0,
+      );
+      assert.equal(
+        (await lab.exec('pbx2', ['test', '-e', '/run/pbx-ha/only-on-pbx1'], { allowFail: true })).code,
+        1,
+      );
 
       // stdin, stdout and the exit code pass through.
       const echo = await lab.exec('pbx1', ['cat'], { input: 'through stdin\n' });
@@ -89,7 +131,14 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
 
       // The fake service writes into the node's private /run.
       await lab.exec('pbx1', [`${lab.repoRoot}/scripts/lab-fake-service`, 'start']);
-      await lab.exec('pbx1', [`${lab.repoRoot}/scripts/lab-fake-service`, 'notify', 'active', 'pbx1', 'active', 'master']);
+      await lab.exec('pbx1', [
+        `${lab.repoRoot}/scripts/lab-fake-service`,
+        'notify',
+        'active',
+        'pbx1',
+        'active',
+        'master',
+      ]);
       assert.equal(await lab.fakeServiceState('pbx1'), 'running');
       assert.equal(await lab.fakeServiceState('pbx2'), null);
       assert.match((await lab.notifyLog('pbx1'))[0] ?? '', / active pbx1 active master$/);
@@ -134,7 +183,11 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
 
     await t.test('start/stop run a background process in a node', async () => {
       const pid = await lab.start('pbx1', ['1000'], { agent: 'sleep' });
-      assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0], 'sleep', 'the recorded pid is the program itself');
+      assert.equal(
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0],
+        'sleep',
+        'the recorded pid is the program itself',
+      );
       assert.equal(await lab.agentPid('pbx1'), pid);
       assert.ok((await lab.pids('pbx1')).includes(pid));
       await lab.stop('pbx1');
@@ -146,7 +199,11 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
     started.push(await lab.start('pbx2', ['1000'], { agent: 'sleep' }));
     const bg = lab.spawnIn('pbx1', ['sleep', '1000']);
     started.push(bg.pid!);
-    await lab.waitFor('background sleep runs in pbx1', async () => (await lab.pids('pbx1')).includes(bg.pid!), 5000);
+    await lab.waitFor(
+      'background sleep runs in pbx1',
+      async () => (await lab.pids('pbx1')).includes(bg.pid!),
+      5000,
+    );
   } finally {
     const t1 = Date.now();
     await lab.down();
@@ -154,9 +211,16 @@ test('network lab: topology, isolation, cable cuts and clean teardown', { timeou
   }
 
   // Nothing is left behind.
-  assert.deepEqual(netnsList().filter((n) => n.startsWith(`${lab.prefix}-`)), []);
+  assert.deepEqual(
+    netnsList().filter((n) => n.startsWith(`${lab.prefix}-`)),
+    [],
+  );
   assert.deepEqual(rootLinks(), linksBefore);
-  assert.deepEqual(absentBefore.filter((p) => existsSync(p)), [], 'mount points created by the lab are removed');
+  assert.deepEqual(
+    absentBefore.filter((p) => existsSync(p)),
+    [],
+    'mount points created by the lab are removed',
+  );
   assert.equal(existsSync(lab.dir), false, 'the lab directory is removed');
   const survivors = started.filter((pid) => {
     const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';

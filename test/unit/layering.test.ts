@@ -23,7 +23,9 @@ const TABLE = JSON.parse(readFileSync(path.join(SRC, 'layers.json'), 'utf8')) as
 const LAYERS: readonly (readonly string[])[] = TABLE.layers;
 
 /** What src/domain may import besides itself, relative to src/. */
-const DOMAIN_MAY_IMPORT = TABLE.domainMayImport.filter((p) => p !== 'src/domain').map((p) => p.replace(/^src\//, ''));
+const DOMAIN_MAY_IMPORT = TABLE.domainMayImport
+  .filter((p) => p !== 'src/domain')
+  .map((p) => p.replace(/^src\//, ''));
 
 /**
  * Known upward imports, each to be removed by moving the code it needs downward. Entries are
@@ -65,7 +67,8 @@ function layeringViolations(root: string): { edge: string; why: string }[] {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     for (const { fileName: spec } of importedFiles) {
       if (!spec.startsWith('.')) {
-        if (fromFolder === 'domain') out.push({ edge: `${from} -> ${spec}`, why: 'the domain imports no package or Node.js module' });
+        if (fromFolder === 'domain')
+          out.push({ edge: `${from} -> ${spec}`, why: 'the domain imports no package or Node.js module' });
         continue;
       }
       const to = path.relative(root, resolveRelative(file, spec));
@@ -80,7 +83,10 @@ function layeringViolations(root: string): { edge: string; why: string }[] {
       } else if (layerOf(toFolder) < 0) {
         out.push({ edge, why: `src/${toFolder} has no place in the layer table` });
       } else if (layerOf(toFolder) > fromLayer) {
-        out.push({ edge, why: `${fromFolder} (layer ${fromLayer}) imports ${toFolder} (layer ${layerOf(toFolder)}), a higher layer` });
+        out.push({
+          edge,
+          why: `${fromFolder} (layer ${fromLayer}) imports ${toFolder} (layer ${layerOf(toFolder)}), a higher layer`,
+        });
       }
     }
   }
@@ -89,7 +95,9 @@ function layeringViolations(root: string): { edge: string; why: string }[] {
 
 test('src/: no import points to a higher layer; the domain imports only itself and configuration types', () => {
   const found = layeringViolations(SRC);
-  const unexpected = found.filter((v) => !KNOWN_VIOLATIONS.includes(v.edge)).map((v) => `${v.edge}: ${v.why}`);
+  const unexpected = found
+    .filter((v) => !KNOWN_VIOLATIONS.includes(v.edge))
+    .map((v) => `${v.edge}: ${v.why}`);
   assert.deepEqual(unexpected, [], 'imports that break the layering');
   const stale = KNOWN_VIOLATIONS.filter((k) => !found.some((v) => v.edge === k));
   assert.deepEqual(stale, [], 'known violations that are gone: remove them from KNOWN_VIOLATIONS');

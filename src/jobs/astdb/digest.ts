@@ -15,7 +15,10 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 200;
 export type AstdbCheck = { ok: true; keys: number } | { ok: false; problem: string };
 
 /** Opens an existing astdb for reading only; never creates a file. */
-export function openAstdbReadOnly(dbPath: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Database.Database {
+export function openAstdbReadOnly(
+  dbPath: string,
+  busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+): Database.Database {
   return new Database(dbPath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
 }
 
@@ -70,15 +73,37 @@ const normalised = (sql: string) => sql.replace(/\s+/g, '').toLowerCase();
  * before anything reads the table. [] when the schema is Asterisk's.
  */
 export function schemaProblems(db: Database.Database): string[] {
-  const objects = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT 100').all() as Array<{ type: string; name: string; tbl_name: string; sql: string | null }>;
+  const objects = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT 100').all() as Array<{
+    type: string;
+    name: string;
+    tbl_name: string;
+    sql: string | null;
+  }>;
   const table = objects.find((o) => o.name === ASTDB_TABLE);
   if (!table) return [`no table "${ASTDB_TABLE}"`];
   const problems: string[] = [];
   if (table.type !== 'table' || normalised(table.sql ?? '') !== normalised(ASTDB_DEFINITION)) {
-    problems.push(`"${ASTDB_TABLE}" is not Asterisk's table (${ASTDB_DEFINITION}): ${JSON.stringify((table.sql ?? table.type).slice(0, 120))}`);
+    problems.push(
+      `"${ASTDB_TABLE}" is not Asterisk's table (${ASTDB_DEFINITION}): ${JSON.stringify((table.sql ?? table.type).slice(0, 120))}`,
+    );
   }
-  const others = objects.filter((o) => o !== table && !(o.type === 'index' && o.name === 'sqlite_autoindex_astdb_1' && o.tbl_name === ASTDB_TABLE && o.sql === null));
-  if (others.length > 0) problems.push(`objects an astdb does not have: ${others.slice(0, 5).map((o) => `${o.type} ${JSON.stringify(o.name.slice(0, 60))}`).join(', ')}${others.length > 5 ? ` (+${others.length - 5} more)` : ''}`);
+  const others = objects.filter(
+    (o) =>
+      o !== table &&
+      !(
+        o.type === 'index' &&
+        o.name === 'sqlite_autoindex_astdb_1' &&
+        o.tbl_name === ASTDB_TABLE &&
+        o.sql === null
+      ),
+  );
+  if (others.length > 0)
+    problems.push(
+      `objects an astdb does not have: ${others
+        .slice(0, 5)
+        .map((o) => `${o.type} ${JSON.stringify(o.name.slice(0, 60))}`)
+        .join(', ')}${others.length > 5 ? ` (+${others.length - 5} more)` : ''}`,
+    );
   return problems;
 }
 
@@ -94,11 +119,19 @@ export function astdbProblems(db: Database.Database): string[] {
   const schema = schemaProblems(db);
   if (schema.length > 0) return schema;
   const integrity = integrityProblems(db);
-  if (integrity.length > 0) return [`integrity_check: ${integrity.slice(0, 3).join('; ')}${integrity.length > 3 ? ` (+${integrity.length - 3} more)` : ''}`];
-  const columns = (db.pragma(`table_info(${ASTDB_TABLE})`) as Array<{ name: string }>).map((c) => c.name.toLowerCase());
+  if (integrity.length > 0)
+    return [
+      `integrity_check: ${integrity.slice(0, 3).join('; ')}${integrity.length > 3 ? ` (+${integrity.length - 3} more)` : ''}`,
+    ];
+  const columns = (db.pragma(`table_info(${ASTDB_TABLE})`) as Array<{ name: string }>).map((c) =>
+    c.name.toLowerCase(),
+  );
   if (columns.length === 0) return [`no table "${ASTDB_TABLE}"`];
   const missing = ['key', 'value'].filter((c) => !columns.includes(c));
-  if (missing.length > 0) return [`table "${ASTDB_TABLE}" has no column ${missing.map((c) => `"${c}"`).join(' nor ')} (columns: ${columns.join(', ')})`];
+  if (missing.length > 0)
+    return [
+      `table "${ASTDB_TABLE}" has no column ${missing.map((c) => `"${c}"`).join(' nor ')} (columns: ${columns.join(', ')})`,
+    ];
   return [];
 }
 

@@ -17,12 +17,16 @@ export const DEFAULT_INSPECT_TIMEOUT_MS = 60_000;
 const CHILD = path.join(__dirname, 'inspect-child.js');
 
 /** Checks `file` (schema, integrity, table) and digests its rows, off the event loop; never throws for a bad file. */
-export async function inspectAstdb(file: string, timeoutMs = DEFAULT_INSPECT_TIMEOUT_MS): Promise<AstdbInspection> {
+export async function inspectAstdb(
+  file: string,
+  timeoutMs = DEFAULT_INSPECT_TIMEOUT_MS,
+): Promise<AstdbInspection> {
   let stdout: string;
   try {
     ({ stdout } = await runCommand([process.execPath, CHILD, file], { timeoutMs }));
   } catch (e) {
-    if (e instanceof CommandError && e.timedOut) return { ok: false, problem: `${file}: checking it took longer than ${timeoutMs} ms (stopped)` };
+    if (e instanceof CommandError && e.timedOut)
+      return { ok: false, problem: `${file}: checking it took longer than ${timeoutMs} ms (stopped)` };
     return { ok: false, problem: `${file}: the check failed: ${(e as Error).message.slice(0, 500)}` };
   }
   let answer: unknown;
@@ -32,6 +36,15 @@ export async function inspectAstdb(file: string, timeoutMs = DEFAULT_INSPECT_TIM
     return { ok: false, problem: `${file}: the check gave no answer` };
   }
   const a = answer as Record<string, unknown>;
-  if (a.ok === true && typeof a.keys === 'number' && typeof a.digest === 'string' && /^[0-9a-f]{64}$/.test(a.digest)) return { ok: true, keys: a.keys, digest: a.digest };
-  return { ok: false, problem: typeof a.problem === 'string' ? a.problem : `${file}: the check gave no answer` };
+  if (
+    a.ok === true &&
+    typeof a.keys === 'number' &&
+    typeof a.digest === 'string' &&
+    /^[0-9a-f]{64}$/.test(a.digest)
+  )
+    return { ok: true, keys: a.keys, digest: a.digest };
+  return {
+    ok: false,
+    problem: typeof a.problem === 'string' ? a.problem : `${file}: the check gave no answer`,
+  };
 }

@@ -93,7 +93,12 @@ async function copyWithJournals(from: string, to: string): Promise<void> {
  * journal left by a crash (as Asterisk would on its next start), and that is copied with the
  * online backup. A file that is not a readable astdb is kept byte for byte, journals included.
  */
-async function keepReplaced(targetPath: string, backupDir: string, thisNode: string, now: Date): Promise<ReplacedFile> {
+async function keepReplaced(
+  targetPath: string,
+  backupDir: string,
+  thisNode: string,
+  now: Date,
+): Promise<ReplacedFile> {
   await fs.mkdir(backupDir, { recursive: true, mode: 0o700 });
   // A broken record must not prevent the install: the file is what matters.
   const recorded = await readProvenance(targetPath).catch(() => null);
@@ -118,11 +123,19 @@ async function keepReplaced(targetPath: string, backupDir: string, thisNode: str
   } catch (err) {
     await removeWithCompanions(pending);
     const problem = (err as Error).message.split(scratch).join(targetPath);
-    const digest = createHash('sha256').update(await fs.readFile(targetPath)).digest('hex');
+    const digest = createHash('sha256')
+      .update(await fs.readFile(targetPath))
+      .digest('hex');
     const backupPath = await freeBackupPath(backupDir, `astdb-${stamp(now)}-${digest.slice(0, 8)}`);
     await copyWithJournals(targetPath, backupPath);
     await fsyncDir(backupDir);
-    await writeProvenance(backupPath, { digest, madeBy: thisNode, madeAtWall, basedOn: recorded?.digest ?? null, problem });
+    await writeProvenance(backupPath, {
+      digest,
+      madeBy: thisNode,
+      madeAtWall,
+      basedOn: recorded?.digest ?? null,
+      problem,
+    });
     return { backupPath, digest, problem };
   } finally {
     await removeWithCompanions(scratch);
@@ -131,11 +144,15 @@ async function keepReplaced(targetPath: string, backupDir: string, thisNode: str
 
 /** Removes the oldest backups (by the time in their names) beyond `keep`, with their records and companions. */
 async function pruneBackups(backupDir: string, keep: number): Promise<string[]> {
-  const names = (await fs.readdir(backupDir)).filter((name) => BACKUP_NAME.test(name)).sort().reverse();
+  const names = (await fs.readdir(backupDir))
+    .filter((name) => BACKUP_NAME.test(name))
+    .sort()
+    .reverse();
   const pruned: string[] = [];
   for (const name of names.slice(keep)) {
     const file = path.join(backupDir, name);
-    for (const related of [file, provenancePath(file), ...companionPaths(file)]) await fs.rm(related, { force: true });
+    for (const related of [file, provenancePath(file), ...companionPaths(file)])
+      await fs.rm(related, { force: true });
     pruned.push(file);
   }
   if (pruned.length > 0) await fsyncDir(backupDir);
@@ -154,7 +171,12 @@ async function takeOwnership(file: string, targetPath: string): Promise<void> {
 }
 
 /** Brings the staged copy into the target's directory, as `<target>.pbx-ha-new` unless it is there already. */
-async function bringBesideTarget(stagedPath: string, targetPath: string, expectedDigest: string, checkTimeoutMs?: number): Promise<string> {
+async function bringBesideTarget(
+  stagedPath: string,
+  targetPath: string,
+  expectedDigest: string,
+  checkTimeoutMs?: number,
+): Promise<string> {
   if (path.dirname(path.resolve(stagedPath)) === path.dirname(path.resolve(targetPath))) return stagedPath;
   // A copy, not a move: the staged file stays where rsync left it, as the basis of the next delta.
   const newPath = targetPath + NEW_SUFFIX;
@@ -166,7 +188,9 @@ async function bringBesideTarget(stagedPath: string, targetPath: string, expecte
   const copied = inspected.ok ? inspected.digest : `(${inspected.problem})`;
   if (copied !== expectedDigest) {
     await fs.rm(newPath, { force: true });
-    throw new Error(`astdb install: the copy of ${stagedPath} in ${newPath} holds ${copied.slice(0, 8)}, not ${expectedDigest.slice(0, 8)}; ${targetPath} left untouched`);
+    throw new Error(
+      `astdb install: the copy of ${stagedPath} in ${newPath} holds ${copied.slice(0, 8)}, not ${expectedDigest.slice(0, 8)}; ${targetPath} left untouched`,
+    );
   }
   return newPath;
 }
@@ -178,7 +202,9 @@ export async function installAstdb(request: InstallRequest): Promise<InstallResu
   const now = request.now ?? (() => new Date());
   const thisNode = request.thisNode ?? os.hostname();
   if (!Number.isInteger(keep) || keep < 1) {
-    throw new Error(`astdb install: keep is ${keep}, expected a whole number of at least 1 (the file just replaced is always kept)`);
+    throw new Error(
+      `astdb install: keep is ${keep}, expected a whole number of at least 1 (the file just replaced is always kept)`,
+    );
   }
   if (path.resolve(stagedPath) === path.resolve(targetPath)) {
     throw new Error(`astdb install: the staged copy and the target are the same file (${targetPath})`);
@@ -186,10 +212,15 @@ export async function installAstdb(request: InstallRequest): Promise<InstallResu
 
   // Off the event loop, with a time limit: the staged copy comes from the peer.
   const check = await inspectAstdb(stagedPath, request.checkTimeoutMs);
-  if (!check.ok) throw new Error(`astdb install refused: the staged copy is not a sound astdb: ${check.problem}; ${targetPath} left untouched`);
+  if (!check.ok)
+    throw new Error(
+      `astdb install refused: the staged copy is not a sound astdb: ${check.problem}; ${targetPath} left untouched`,
+    );
   const digest = check.digest;
   if (request.expectedDigest !== undefined && request.expectedDigest !== digest) {
-    throw new Error(`astdb install refused: the staged astdb is not the one the master sent (digest ${digest.slice(0, 8)}, announced ${request.expectedDigest.slice(0, 8)}); ${targetPath} left untouched`);
+    throw new Error(
+      `astdb install refused: the staged astdb is not the one the master sent (digest ${digest.slice(0, 8)}, announced ${request.expectedDigest.slice(0, 8)}); ${targetPath} left untouched`,
+    );
   }
   const staged = await readProvenance(stagedPath);
   if (staged && staged.digest !== digest) {
@@ -223,5 +254,13 @@ export async function installAstdb(request: InstallRequest): Promise<InstallResu
   });
   const pruned = replaced ? await pruneBackups(backupDir, keep) : [];
   const { size } = await fs.stat(targetPath);
-  return { targetPath, digest, keys: check.keys, bytes: size, replaced, pruned, durationMs: performance.now() - started };
+  return {
+    targetPath,
+    digest,
+    keys: check.keys,
+    bytes: size,
+    replaced,
+    pruned,
+    durationMs: performance.now() - started,
+  };
 }

@@ -37,22 +37,34 @@ export function parseProvenance(text: string, source: string): Provenance {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: not JSON (${(err as Error).message}); expected a pbx-ha astdb provenance record`);
+    throw new Error(
+      `${source}: not JSON (${(err as Error).message}); expected a pbx-ha astdb provenance record`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${source}: expected a JSON object { digest, madeBy, madeAtWall, basedOn }, got ${JSON.stringify(value)}`);
+    throw new Error(
+      `${source}: expected a JSON object { digest, madeBy, madeAtWall, basedOn }, got ${JSON.stringify(value)}`,
+    );
   }
   const record = value as Record<string, unknown>;
   const bad = (key: string, expected: string) =>
     new Error(`${source}: "${key}" is ${JSON.stringify(record[key])}, expected ${expected}`);
-  if (typeof record.digest !== 'string' || !DIGEST.test(record.digest)) throw bad('digest', 'a SHA-256 in lowercase hex (64 characters)');
+  if (typeof record.digest !== 'string' || !DIGEST.test(record.digest))
+    throw bad('digest', 'a SHA-256 in lowercase hex (64 characters)');
   if (typeof record.madeBy !== 'string' || record.madeBy === '') throw bad('madeBy', 'a node name');
-  if (typeof record.madeAtWall !== 'string' || Number.isNaN(Date.parse(record.madeAtWall))) throw bad('madeAtWall', 'an ISO time');
+  if (typeof record.madeAtWall !== 'string' || Number.isNaN(Date.parse(record.madeAtWall)))
+    throw bad('madeAtWall', 'an ISO time');
   if (record.basedOn !== null && (typeof record.basedOn !== 'string' || !DIGEST.test(record.basedOn))) {
     throw bad('basedOn', 'null or a SHA-256 in lowercase hex');
   }
-  if (record.problem !== undefined && typeof record.problem !== 'string') throw bad('problem', 'a text, or absent');
-  const parsed: Provenance = { digest: record.digest, madeBy: record.madeBy, madeAtWall: record.madeAtWall, basedOn: record.basedOn };
+  if (record.problem !== undefined && typeof record.problem !== 'string')
+    throw bad('problem', 'a text, or absent');
+  const parsed: Provenance = {
+    digest: record.digest,
+    madeBy: record.madeBy,
+    madeAtWall: record.madeAtWall,
+    basedOn: record.basedOn,
+  };
   if (typeof record.problem === 'string') parsed.problem = record.problem;
   return parsed;
 }
@@ -97,18 +109,29 @@ const short = (digest: string) => digest.slice(0, 8);
  * slave served the phones meanwhile (the design's rule). The master's file is kept in the backup
  * either way, by the install.
  */
-export function shouldFetchFromSlave({ lastSentDigest, slaveDigest, masterDigest }: FetchInputs): FetchDecision {
+export function shouldFetchFromSlave({
+  lastSentDigest,
+  slaveDigest,
+  masterDigest,
+}: FetchInputs): FetchDecision {
   if (slaveDigest === null) return { fetch: false, reason: 'the slave has no readable astdb' };
   if (slaveDigest === lastSentDigest) {
-    return { fetch: false, reason: `the slave still holds the copy the master sent (${short(slaveDigest)}): it did not change it` };
+    return {
+      fetch: false,
+      reason: `the slave still holds the copy the master sent (${short(slaveDigest)}): it did not change it`,
+    };
   }
-  if (slaveDigest === masterDigest) return { fetch: false, reason: `the slave holds the same content as the master (${short(slaveDigest)})` };
+  if (slaveDigest === masterDigest)
+    return { fetch: false, reason: `the slave holds the same content as the master (${short(slaveDigest)})` };
   const masterHasData = masterDigest !== null && masterDigest !== EMPTY_CONTENT_DIGEST;
   const masterShown = masterDigest === null ? 'none' : short(masterDigest);
   // An empty astdb is what Asterisk creates when its file is missing: a slave that started
   // without its copy. Taking it would wipe every registration on the master.
   if (slaveDigest === EMPTY_CONTENT_DIGEST && masterHasData) {
-    return { fetch: false, reason: "the slave's astdb is empty and the master's is not: keeping the master's" };
+    return {
+      fetch: false,
+      reason: "the slave's astdb is empty and the master's is not: keeping the master's",
+    };
   }
 
   if (lastSentDigest === null) {
@@ -118,7 +141,10 @@ export function shouldFetchFromSlave({ lastSentDigest, slaveDigest, masterDigest
     // settings, so the master keeps its own, unless it has nothing to lose (file missing or
     // empty). An administrator who knows better can still copy the slave's astdb by hand.
     if (!masterHasData) {
-      return { fetch: true, reason: `the master's astdb is ${masterDigest === null ? 'missing or unreadable' : 'empty'}; the slave's (${short(slaveDigest)}) is taken although its origin is unknown` };
+      return {
+        fetch: true,
+        reason: `the master's astdb is ${masterDigest === null ? 'missing or unreadable' : 'empty'}; the slave's (${short(slaveDigest)}) is taken although its origin is unknown`,
+      };
     }
     return {
       fetch: false,

@@ -17,7 +17,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { astdbProblems, DEFAULT_BUSY_TIMEOUT_MS, digestOfOpenDatabase, openAstdbReadOnly, ASTDB_TABLE } from './digest';
+import {
+  astdbProblems,
+  DEFAULT_BUSY_TIMEOUT_MS,
+  digestOfOpenDatabase,
+  openAstdbReadOnly,
+  ASTDB_TABLE,
+} from './digest';
 import { fsyncDir, fsyncFile, tempPathBeside } from './durable-files';
 
 export interface SnapshotInfo {
@@ -69,7 +75,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Opens a read transaction on the source. Each attempt waits at most the busy timeout (which
  * blocks the event loop); between attempts the event loop runs, until the deadline.
  */
-async function beginRead(source: Database.Database, sourcePath: string, deadline: number, timeoutMs: number): Promise<void> {
+async function beginRead(
+  source: Database.Database,
+  sourcePath: string,
+  deadline: number,
+  timeoutMs: number,
+): Promise<void> {
   for (;;) {
     try {
       source.exec('BEGIN');
@@ -79,13 +90,20 @@ async function beginRead(source: Database.Database, sourcePath: string, deadline
       if (source.inTransaction) source.exec('ROLLBACK');
       const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
       if (!busy) throw new Error(`astdb snapshot: cannot read ${sourcePath}: ${(err as Error).message}`);
-      if (performance.now() > deadline) throw new Error(`astdb snapshot: ${sourcePath} stayed locked for ${timeoutMs} ms`);
+      if (performance.now() > deadline)
+        throw new Error(`astdb snapshot: ${sourcePath} stayed locked for ${timeoutMs} ms`);
       await sleep(10);
     }
   }
 }
 
-async function copyAllPages(source: Database.Database, sourcePath: string, tempPath: string, deadline: number, timeoutMs: number): Promise<void> {
+async function copyAllPages(
+  source: Database.Database,
+  sourcePath: string,
+  tempPath: string,
+  deadline: number,
+  timeoutMs: number,
+): Promise<void> {
   let progress: Database.BackupMetadata;
   try {
     progress = await source.backup(tempPath, {
@@ -99,7 +117,8 @@ async function copyAllPages(source: Database.Database, sourcePath: string, tempP
   } catch (err) {
     throw new Error(`astdb snapshot of ${sourcePath} into ${tempPath} failed: ${(err as Error).message}`);
   }
-  if (progress.totalPages === 0) throw new Error(`astdb snapshot of ${sourcePath}: the backup copied no page`);
+  if (progress.totalPages === 0)
+    throw new Error(`astdb snapshot of ${sourcePath}: the backup copied no page`);
 }
 
 /** Checks the fresh copy and reads what it holds; throws, naming both files, when it is not sound. */
@@ -128,7 +147,11 @@ function inspectCopy(sourcePath: string, tempPath: string): { keys: number; dige
  * `PRAGMA integrity_check`, and returns what the copy holds. A copy that fails the check is
  * deleted and never reaches `destPath`.
  */
-export async function takeSnapshot(sourcePath: string, destPath: string, options: SnapshotOptions = {}): Promise<SnapshotInfo> {
+export async function takeSnapshot(
+  sourcePath: string,
+  destPath: string,
+  options: SnapshotOptions = {},
+): Promise<SnapshotInfo> {
   const tempPath = tempPathBeside(destPath);
   try {
     const timeoutMs = options.timeoutMs ?? 30_000;

@@ -18,7 +18,10 @@ export function isBackupFileName(name: string): boolean {
 
 /** Backups to delete: all but the `keep` newest by name, never `justMade`. */
 export function backupsToDelete(names: readonly string[], keep: number, justMade: string): string[] {
-  const others = names.filter((n) => isBackupFileName(n) && n !== justMade).sort().reverse();
+  const others = names
+    .filter((n) => isBackupFileName(n) && n !== justMade)
+    .sort()
+    .reverse();
   return others.slice(Math.max(0, keep - 1));
 }
 

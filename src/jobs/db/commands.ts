@@ -33,21 +33,30 @@ export class DbSettingError extends Error {
 }
 
 export function checkConnection(c: PgConnection): void {
-  if (!/^[A-Za-z0-9_]+$/.test(c.database)) throw new DbSettingError(`database name ${JSON.stringify(c.database)}: letters, digits and _ only`);
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(c.user)) throw new DbSettingError(`role ${JSON.stringify(c.user)}: letters, digits, _ . - only`);
-  if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535) throw new DbSettingError(`port ${c.port}: not a TCP port`);
+  if (!/^[A-Za-z0-9_]+$/.test(c.database))
+    throw new DbSettingError(`database name ${JSON.stringify(c.database)}: letters, digits and _ only`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(c.user))
+    throw new DbSettingError(`role ${JSON.stringify(c.user)}: letters, digits, _ . - only`);
+  if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535)
+    throw new DbSettingError(`port ${c.port}: not a TCP port`);
   const socketDir = c.host.startsWith('/') && !/[\s\0]/.test(c.host);
   const hostName = /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(c.host);
-  if (!socketDir && !hostName) throw new DbSettingError(`host ${JSON.stringify(c.host)}: a socket directory (absolute path) or a host name`);
+  if (!socketDir && !hostName)
+    throw new DbSettingError(
+      `host ${JSON.stringify(c.host)}: a socket directory (absolute path) or a host name`,
+    );
 }
 
 function checkPrograms(p: PgPrograms): void {
-  if (p.binDir !== undefined && !path.isAbsolute(p.binDir)) throw new DbSettingError(`binDir ${JSON.stringify(p.binDir)}: not an absolute path`);
-  if (p.osUser !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(p.osUser)) throw new DbSettingError(`osUser ${JSON.stringify(p.osUser)}: not a system user name`);
+  if (p.binDir !== undefined && !path.isAbsolute(p.binDir))
+    throw new DbSettingError(`binDir ${JSON.stringify(p.binDir)}: not an absolute path`);
+  if (p.osUser !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(p.osUser))
+    throw new DbSettingError(`osUser ${JSON.stringify(p.osUser)}: not a system user name`);
 }
 
 function checkFile(file: string): void {
-  if (!path.isAbsolute(file) || file.includes('\0')) throw new DbSettingError(`file ${JSON.stringify(file)}: not an absolute path`);
+  if (!path.isAbsolute(file) || file.includes('\0'))
+    throw new DbSettingError(`file ${JSON.stringify(file)}: not an absolute path`);
 }
 
 function program(p: PgPrograms, name: 'pg_dump' | 'psql'): string[] {
@@ -86,7 +95,9 @@ export function dumpCommand(o: DumpCommandOptions): string[] {
     '--disable-triggers',
     '--no-blobs',
     '--no-password',
-    ...(o.lockWaitTimeoutMs !== undefined ? [`--lock-wait-timeout=${Math.max(1, Math.round(o.lockWaitTimeoutMs))}ms`] : []),
+    ...(o.lockWaitTimeoutMs !== undefined
+      ? [`--lock-wait-timeout=${Math.max(1, Math.round(o.lockWaitTimeoutMs))}ms`]
+      : []),
     ...connectionArgs(o),
     ...o.excludeTableData.map((p) => `--exclude-table-data=${p}`),
     `--file=${o.file}`,
@@ -100,7 +111,17 @@ const PSQL_COMMON = ['-X', '--no-password', '-v', 'ON_ERROR_STOP=1'];
 export function listTablesCommand(o: PgConnection & PgPrograms): string[] {
   checkConnection(o);
   checkPrograms(o);
-  return [...program(o, 'psql'), ...PSQL_COMMON, '-A', '-t', ...connectionArgs(o), '-d', o.database, '-c', LIST_TABLES_SQL];
+  return [
+    ...program(o, 'psql'),
+    ...PSQL_COMMON,
+    '-A',
+    '-t',
+    ...connectionArgs(o),
+    '-d',
+    o.database,
+    '-c',
+    LIST_TABLES_SQL,
+  ];
 }
 
 /**
@@ -111,7 +132,17 @@ export function restoreCommand(o: PgConnection & PgPrograms & { file: string }):
   checkConnection(o);
   checkPrograms(o);
   checkFile(o.file);
-  return [...program(o, 'psql'), ...PSQL_COMMON, '-q', '--single-transaction', ...connectionArgs(o), '-d', o.database, '-f', o.file];
+  return [
+    ...program(o, 'psql'),
+    ...PSQL_COMMON,
+    '-q',
+    '--single-transaction',
+    ...connectionArgs(o),
+    '-d',
+    o.database,
+    '-f',
+    o.file,
+  ];
 }
 
 /** Environment of pg_dump and psql: no waiting for ever on a dead server, a name in pg_stat_activity. */

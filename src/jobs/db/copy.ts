@@ -90,7 +90,8 @@ class Deadline {
   }
   remaining(what: string, file: string): number {
     const left = Math.floor(this.end - performance.now());
-    if (left <= 0) throw new DbCopyError(`${what}: out of time (the whole copy may take ${this.timeoutMs} ms)`, file);
+    if (left <= 0)
+      throw new DbCopyError(`${what}: out of time (the whole copy may take ${this.timeoutMs} ms)`, file);
     return left;
   }
 }
@@ -109,13 +110,24 @@ function failure(e: unknown, redact: (stderr: string) => string = (s) => s): str
         ? `was killed by ${e.signal}`
         : `exited with code ${e.exitCode}`;
   const err = redact(e.stderr.trim());
-  return `${path.basename(e.argv[0] === 'runuser' ? e.argv[4] ?? 'runuser' : e.argv[0])} ${how}${err ? `: ${err.length > 1500 ? `…${err.slice(-1500)}` : err}` : ''}`;
+  return `${path.basename(e.argv[0] === 'runuser' ? (e.argv[4] ?? 'runuser') : e.argv[0])} ${how}${err ? `: ${err.length > 1500 ? `…${err.slice(-1500)}` : err}` : ''}`;
 }
 
-async function systemUserIds(user: string, deadline: Deadline, file: string, signal?: AbortSignal): Promise<{ uid: number; gid: number }> {
+async function systemUserIds(
+  user: string,
+  deadline: Deadline,
+  file: string,
+  signal?: AbortSignal,
+): Promise<{ uid: number; gid: number }> {
   try {
-    const uid = await runCommand(['id', '-u', user], { timeoutMs: Math.min(10_000, deadline.remaining('id', file)), signal });
-    const gid = await runCommand(['id', '-g', user], { timeoutMs: Math.min(10_000, deadline.remaining('id', file)), signal });
+    const uid = await runCommand(['id', '-u', user], {
+      timeoutMs: Math.min(10_000, deadline.remaining('id', file)),
+      signal,
+    });
+    const gid = await runCommand(['id', '-g', user], {
+      timeoutMs: Math.min(10_000, deadline.remaining('id', file)),
+      signal,
+    });
     return { uid: Number.parseInt(uid.stdout.trim(), 10), gid: Number.parseInt(gid.stdout.trim(), 10) };
   } catch (e) {
     throw new DbCopyError(`system user ${user}: ${failure(e)}`, file);
@@ -134,8 +146,14 @@ async function fsyncPath(p: string): Promise<void> {
 const ownIds = () => ({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
 
 /** Lists the tables and owned sequences of the database (listing.ts). */
-export async function listTables(o: PgConnection & PgPrograms & { timeoutMs: number; signal?: AbortSignal }): Promise<DatabaseListing> {
-  const r = await runCommand(listTablesCommand(o), { timeoutMs: o.timeoutMs, env: pgEnvironment(), signal: o.signal });
+export async function listTables(
+  o: PgConnection & PgPrograms & { timeoutMs: number; signal?: AbortSignal },
+): Promise<DatabaseListing> {
+  const r = await runCommand(listTablesCommand(o), {
+    timeoutMs: o.timeoutMs,
+    env: pgEnvironment(),
+    signal: o.signal,
+  });
   return parseListing(r.stdout);
 }
 
@@ -148,7 +166,11 @@ async function listOrFail(o: DbCopyOptions, deadline: Deadline, file: string): P
 }
 
 /** Tables of the dump that an exclude pattern matches (a dump must never carry them). */
-function excludedInDump(tables: readonly QualifiedName[], listing: DatabaseListing, excludeTables: readonly string[]): string[] {
+function excludedInDump(
+  tables: readonly QualifiedName[],
+  listing: DatabaseListing,
+  excludeTables: readonly string[],
+): string[] {
   const patterns = excludeTables.map(parseTablePattern);
   return tables.flatMap((t) => {
     const p = excludingPattern(patterns, listedOrAssumed(listing, t));
@@ -180,7 +202,11 @@ async function dumpWithDeadline(o: DumpOptions, deadline: Deadline): Promise<Dum
       await fs.chown(tmp, ids.uid, ids.gid); // pg_dump, run as osUser, writes into it
     }
     try {
-      await runCommand(argvFor(tmp), { timeoutMs: deadline.remaining('pg_dump', file), env: pgEnvironment(), signal: o.signal });
+      await runCommand(argvFor(tmp), {
+        timeoutMs: deadline.remaining('pg_dump', file),
+        env: pgEnvironment(),
+        signal: o.signal,
+      });
     } catch (e) {
       throw new DbCopyError(`dump of database ${o.database} to ${file} failed: ${failure(e)}`, file);
     }
@@ -191,12 +217,21 @@ async function dumpWithDeadline(o: DumpOptions, deadline: Deadline): Promise<Dum
     });
     const excluded = excludedInDump(summary.tables, listing, o.excludeTables);
     if (excluded.length > 0) {
-      throw new DbCopyError(`dump of database ${o.database} holds data it must leave out: ${excluded.join(', ')}`, file);
+      throw new DbCopyError(
+        `dump of database ${o.database} holds data it must leave out: ${excluded.join(', ')}`,
+        file,
+      );
     }
     await fsyncPath(tmp);
     await fs.rename(tmp, file);
     await fsyncPath(dir);
-    return { file, bytes: summary.bytes, tables: summary.tables, excludedSequences, durationMs: performance.now() - started };
+    return {
+      file,
+      bytes: summary.bytes,
+      tables: summary.tables,
+      excludedSequences,
+      durationMs: performance.now() - started,
+    };
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
@@ -224,7 +259,8 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
   const started = performance.now();
   const deadline = new Deadline(o.timeoutMs);
   const file = path.resolve(o.file);
-  if (!Number.isInteger(o.keep) || o.keep < 1) throw new DbCopyError(`keep = ${o.keep}: at least 1 backup is kept`, file);
+  if (!Number.isInteger(o.keep) || o.keep < 1)
+    throw new DbCopyError(`keep = ${o.keep}: at least 1 backup is kept`, file);
 
   const summary = await readDataDump(file).catch((e: Error) => {
     throw new DbCopyError(`restore refused, nothing changed: ${e.message}`, file);
@@ -241,10 +277,14 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
   const excludedSequences = ownedSequencePatterns(listing, o.excludeTables);
   for (const s of summary.sequences) {
     const owned = listing.sequences.find((l) => sameName(l, s));
-    if (owned && excludedSequences.includes(exactPattern(owned))) excluded.push(`${formatQualified(s)} (sequence of ${formatQualified(owned.owner)})`);
+    if (owned && excludedSequences.includes(exactPattern(owned)))
+      excluded.push(`${formatQualified(s)} (sequence of ${formatQualified(owned.owner)})`);
   }
   if (excluded.length > 0) {
-    throw new DbCopyError(`restore of ${file} refused, nothing changed: it holds data that is never copied: ${excluded.join(', ')}`, file);
+    throw new DbCopyError(
+      `restore of ${file} refused, nothing changed: it holds data that is never copied: ${excluded.join(', ')}`,
+      file,
+    );
   }
   const script = restoreScript(summary, file, { lockTimeoutMs: o.lockTimeoutMs });
 
@@ -252,7 +292,10 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
   await fs.mkdir(backupDir, { recursive: true, mode: o.osUser ? 0o711 : 0o700 });
   const backupFile = await newBackupPath(backupDir, (o.now ?? (() => new Date()))());
   await dumpWithDeadline({ ...o, file: backupFile }, deadline).catch((e: Error) => {
-    throw new DbCopyError(`restore of ${file} not started, nothing changed: the backup of the current data failed: ${e.message}`, file);
+    throw new DbCopyError(
+      `restore of ${file} not started, nothing changed: the backup of the current data failed: ${e.message}`,
+      file,
+    );
   });
 
   const scriptFile = path.join(backupDir, `.restore-${process.pid}-${randomBytes(4).toString('hex')}.sql`);
@@ -278,12 +321,22 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreResult>
           : `the transaction was rolled back, database ${o.database} keeps its data (backup ${backupFile})`;
       // Old backups go after the attempt too (bounded disk use), never while psql may read one.
       await pruneBackups(backupDir, o.keep, backupFile).catch(() => undefined);
-      throw new DbCopyError(`restore of ${file} into database ${o.database} failed; ${end}: ${failure(e, withoutRowData)}`, file, backupFile);
+      throw new DbCopyError(
+        `restore of ${file} into database ${o.database} failed; ${end}: ${failure(e, withoutRowData)}`,
+        file,
+        backupFile,
+      );
     }
   } finally {
     await fs.rm(scriptFile, { force: true });
   }
   // After the restore: the dump may itself be one of the old backups (restoring a previous version).
   const removedBackups = await pruneBackups(backupDir, o.keep, backupFile);
-  return { durationMs: performance.now() - started, backupFile, tables: summary.tables, bytes: summary.bytes, removedBackups };
+  return {
+    durationMs: performance.now() - started,
+    backupFile,
+    tables: summary.tables,
+    bytes: summary.bytes,
+    removedBackups,
+  };
 }

@@ -140,8 +140,10 @@ export class DataDumpScanner {
     this.lineNo++;
     const text = this.inCopy ? raw : Buffer.from(raw, 'latin1').toString('utf8');
     const at = `line ${this.lineNo}`;
-    if (this.lineNo === 1 && text !== '--') this.fail(`line 1 is not pg_dump's header ("--", then "${DUMP_HEADER}")`);
-    if (this.lineNo === 2 && text !== DUMP_HEADER) this.fail(`line 2 is not pg_dump's header "${DUMP_HEADER}"`);
+    if (this.lineNo === 1 && text !== '--')
+      this.fail(`line 1 is not pg_dump's header ("--", then "${DUMP_HEADER}")`);
+    if (this.lineNo === 2 && text !== DUMP_HEADER)
+      this.fail(`line 2 is not pg_dump's header "${DUMP_HEADER}"`);
     if (this.inCopy) {
       if (text === '\\.') {
         this.onCopyEnd(this.inCopy);
@@ -150,13 +152,17 @@ export class DataDumpScanner {
       }
       // pg_dump writes a carriage return in a value as \r, and a lone \. as \\.: neither
       // comes from a real dump, and either could end the block early in psql.
-      if (text.includes('\r') || /^\\\.\s*$/.test(text)) this.fail(`${at}: a row of ${formatQualified(this.inCopy)} holds a carriage return or an early end of data`);
+      if (text.includes('\r') || /^\\\.\s*$/.test(text))
+        this.fail(
+          `${at}: a row of ${formatQualified(this.inCopy)} holds a carriage return or an early end of data`,
+        );
       this.inCopy.rows++;
       this.onRow(this.inCopy, text);
       return;
     }
     if (this.completeAt) {
-      if (!/^(--)?$/.test(text) && !/^\\unrestrict [A-Za-z0-9]+$/.test(text)) this.fail(`${at}: unexpected text after "${DUMP_COMPLETE}": ${quoted(text)}`);
+      if (!/^(--)?$/.test(text) && !/^\\unrestrict [A-Za-z0-9]+$/.test(text))
+        this.fail(`${at}: unexpected text after "${DUMP_COMPLETE}": ${quoted(text)}`);
       return;
     }
     if (text === DUMP_COMPLETE) {
@@ -168,12 +174,15 @@ export class DataDumpScanner {
     const encoding = /^SET client_encoding = '([^']*)';$/.exec(text);
     if (encoding || text.startsWith('SET client_encoding')) {
       if (!encoding) this.fail(`${at}: ${quoted(text)} is not a client encoding pbx-ha can read`);
-      if (!/^[A-Za-z0-9_]{1,40}$/.test(encoding[1])) this.fail(`${at}: client encoding ${quoted(encoding[1])} is not an encoding name`);
+      if (!/^[A-Za-z0-9_]{1,40}$/.test(encoding[1]))
+        this.fail(`${at}: client encoding ${quoted(encoding[1])} is not an encoding name`);
       this.encoding = encoding[1];
       return;
     }
     if (IGNORED.some((re) => re.test(text))) return;
-    this.fail(`${at}: ${quoted(text)} is not a line of a data-only dump (expected COPY … FROM stdin, setval, SET, comments)`);
+    this.fail(
+      `${at}: ${quoted(text)} is not a line of a data-only dump (expected COPY … FROM stdin, setval, SET, comments)`,
+    );
   }
 
   private copyHeader(text: string, at: string): void {
@@ -181,13 +190,23 @@ export class DataDumpScanner {
     // pg_dump writes `COPY s.t  FROM stdin;` (no list) for a table without columns.
     const m = parsed && /^ (?:\((.*)\))? FROM stdin;$/.exec(parsed.rest);
     const columns = m ? (m[1] === undefined ? [] : readIdentifierList(m[1])) : null;
-    if (!parsed || !columns) this.fail(`${at}: unexpected COPY statement: ${quoted(text)} (expected COPY schema.table (columns) FROM stdin;)`);
+    if (!parsed || !columns)
+      this.fail(
+        `${at}: unexpected COPY statement: ${quoted(text)} (expected COPY schema.table (columns) FROM stdin;)`,
+      );
     const { name } = parsed;
     for (const ident of [name.schema, name.name, ...columns]) {
-      if (!isSafeIdentifier(ident)) this.fail(`${at}: identifier ${quoted(ident)} in the COPY of ${formatQualified(name)}: quotes, backslashes, parentheses, ; : and control characters are not accepted`);
+      if (!isSafeIdentifier(ident))
+        this.fail(
+          `${at}: identifier ${quoted(ident)} in the COPY of ${formatQualified(name)}: quotes, backslashes, parentheses, ; : and control characters are not accepted`,
+        );
     }
-    if (columns.length > MAX_COLUMNS || new Set(columns).size !== columns.length) this.fail(`${at}: the COPY of ${formatQualified(name)} names ${columns.length} columns, some twice or more than ${MAX_COLUMNS}`);
-    if (this.tables.some((t) => sameName(t, name))) this.fail(`${at}: a second COPY of ${formatQualified(name)}`);
+    if (columns.length > MAX_COLUMNS || new Set(columns).size !== columns.length)
+      this.fail(
+        `${at}: the COPY of ${formatQualified(name)} names ${columns.length} columns, some twice or more than ${MAX_COLUMNS}`,
+      );
+    if (this.tables.some((t) => sameName(t, name)))
+      this.fail(`${at}: a second COPY of ${formatQualified(name)}`);
     const table: DumpedTable = { ...name, columns, line: this.lineNo, rows: 0 };
     this.tables.push(table);
     this.inCopy = table;
@@ -196,18 +215,29 @@ export class DataDumpScanner {
   private setval(text: string, at: string): void {
     const m = /^SELECT pg_catalog\.setval\('((?:[^']|'')+)', (-?\d{1,19}), (true|false)\);$/.exec(text);
     const parsed = m ? parseQualifiedPrefix(m[1].replace(/''/g, "'")) : null;
-    if (!m || !parsed || parsed.rest !== '') this.fail(`${at}: unexpected setval: ${quoted(text)} (expected setval('schema.sequence', number, true|false))`);
+    if (!m || !parsed || parsed.rest !== '')
+      this.fail(
+        `${at}: unexpected setval: ${quoted(text)} (expected setval('schema.sequence', number, true|false))`,
+      );
     const { name } = parsed;
-    if (!isSafeIdentifier(name.schema) || !isSafeIdentifier(name.name)) this.fail(`${at}: sequence name ${quoted(formatQualified(name))}: quotes, backslashes, parentheses, ; : and control characters are not accepted`);
-    if (this.sequences.some((s) => sameName(s, name))) this.fail(`${at}: a second setval of ${formatQualified(name)}`);
+    if (!isSafeIdentifier(name.schema) || !isSafeIdentifier(name.name))
+      this.fail(
+        `${at}: sequence name ${quoted(formatQualified(name))}: quotes, backslashes, parentheses, ; : and control characters are not accepted`,
+      );
+    if (this.sequences.some((s) => sameName(s, name)))
+      this.fail(`${at}: a second setval of ${formatQualified(name)}`);
     this.sequences.push({ ...name, value: m[2], isCalled: m[3] === 'true' });
   }
 
   finish(bytes: number): DataDump {
     if (bytes === 0 || this.lineNo === 0) this.fail('empty file');
     if (this.lineNo < 2) this.fail('no pg_dump header');
-    if (this.inCopy) this.fail(`the data of ${formatQualified(this.inCopy)} (COPY at line ${this.inCopy.line}) has no end: the file is cut short`);
-    if (!this.completeAt) this.fail(`no "${DUMP_COMPLETE}" line: pg_dump did not finish or the file is cut short`);
+    if (this.inCopy)
+      this.fail(
+        `the data of ${formatQualified(this.inCopy)} (COPY at line ${this.inCopy.line}) has no end: the file is cut short`,
+      );
+    if (!this.completeAt)
+      this.fail(`no "${DUMP_COMPLETE}" line: pg_dump did not finish or the file is cut short`);
     return { bytes, encoding: this.encoding ?? 'UTF8', tables: this.tables, sequences: this.sequences };
   }
 }
@@ -252,7 +282,11 @@ async function* linesOf(file: string, fail: (reason: string) => never): AsyncGen
   }
 }
 
-async function scanFile(file: string, scanner: DataDumpScanner, fail: (reason: string) => never): Promise<number> {
+async function scanFile(
+  file: string,
+  scanner: DataDumpScanner,
+  fail: (reason: string) => never,
+): Promise<number> {
   let bytes = 0;
   try {
     const st = await fs.lstat(file);
@@ -300,7 +334,8 @@ export function rowStream(file: string, expected: DataDump): Readable {
         // Checked before psql gets the end of the table's data: a failure here kills psql
         // with the transaction open (its input never ends), so nothing is committed.
         const was = expected.tables[ended++];
-        if (!was || !sameName(was, table) || was.rows !== table.rows) fail('it changed while it was restored');
+        if (!was || !sameName(was, table) || was.rows !== table.rows)
+          fail('it changed while it was restored');
         buffered.push('\\.\n');
       },
     );

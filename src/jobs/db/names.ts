@@ -7,7 +7,8 @@ export interface QualifiedName {
 
 /** An identifier in double quotes (always quoted: case and any character kept as they are). */
 export function quoteIdent(identifier: string): string {
-  if (identifier.length === 0 || identifier.includes('\0')) throw new Error(`invalid SQL identifier ${JSON.stringify(identifier)}`);
+  if (identifier.length === 0 || identifier.includes('\0'))
+    throw new Error(`invalid SQL identifier ${JSON.stringify(identifier)}`);
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 

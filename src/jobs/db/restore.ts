@@ -44,14 +44,18 @@ export interface RestoreScriptOptions {
 }
 
 function checked(t: QualifiedName): QualifiedName {
-  if (!isSafeIdentifier(t.schema) || !isSafeIdentifier(t.name)) throw new Error(`restore script: ${formatQualified(t)} has a character pbx-ha does not write into psql's \\copy`);
+  if (!isSafeIdentifier(t.schema) || !isSafeIdentifier(t.name))
+    throw new Error(
+      `restore script: ${formatQualified(t)} has a character pbx-ha does not write into psql's \\copy`,
+    );
   return t;
 }
 
 /** The script psql runs (its rows on standard input, see rowStream). */
 export function restoreScript(dump: DataDump, dumpName: string, options: RestoreScriptOptions = {}): string {
   const lockMs = Math.max(1, Math.round(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS));
-  if (!/^[A-Za-z0-9_]{1,40}$/.test(dump.encoding)) throw new Error(`restore script: ${JSON.stringify(dump.encoding)} is not an encoding name`);
+  if (!/^[A-Za-z0-9_]{1,40}$/.test(dump.encoding))
+    throw new Error(`restore script: ${JSON.stringify(dump.encoding)} is not an encoding name`);
   const lines = [
     `-- written by pbx-ha: restore of ${path.basename(dumpName).replace(/[^\w.-]/g, '_')} (psql --single-transaction -v ON_ERROR_STOP=1), rows from standard input`,
     `SET client_encoding = '${dump.encoding}';`,
@@ -59,16 +63,24 @@ export function restoreScript(dump: DataDump, dumpName: string, options: Restore
     `SET lock_timeout = '${lockMs}ms';`,
     'SET session_replication_role = replica;',
   ];
-  if (dump.tables.length > 0) lines.push(`TRUNCATE TABLE ${dump.tables.map((t) => quoteQualified(checked(t))).join(', ')};`);
+  if (dump.tables.length > 0)
+    lines.push(`TRUNCATE TABLE ${dump.tables.map((t) => quoteQualified(checked(t))).join(', ')};`);
   for (const t of dump.tables) {
-    for (const c of t.columns) if (!isSafeIdentifier(c)) throw new Error(`restore script: column ${JSON.stringify(c)} of ${formatQualified(t)} has a character pbx-ha does not write into psql's \\copy`);
+    for (const c of t.columns)
+      if (!isSafeIdentifier(c))
+        throw new Error(
+          `restore script: column ${JSON.stringify(c)} of ${formatQualified(t)} has a character pbx-ha does not write into psql's \\copy`,
+        );
     const list = t.columns.length > 0 ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
     lines.push(`\\copy ${quoteQualified(checked(t))}${list} from pstdin`);
   }
   for (const s of dump.sequences) {
-    if (!/^-?\d{1,19}$/.test(s.value)) throw new Error(`restore script: sequence value ${JSON.stringify(s.value)} is not a whole number`);
+    if (!/^-?\d{1,19}$/.test(s.value))
+      throw new Error(`restore script: sequence value ${JSON.stringify(s.value)} is not a whole number`);
     // A regclass literal: the quoted name has no single quote (isSafeIdentifier).
-    lines.push(`SELECT pg_catalog.setval('${quoteQualified(checked(s))}', ${s.value}, ${s.isCalled ? 'true' : 'false'});`);
+    lines.push(
+      `SELECT pg_catalog.setval('${quoteQualified(checked(s))}', ${s.value}, ${s.isCalled ? 'true' : 'false'});`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arpFrame, decodeArp, formatMac, gratuitousArpRequest, parseMac } from '../../../src/adapters/arp-packet';
+import {
+  arpFrame,
+  decodeArp,
+  formatMac,
+  gratuitousArpRequest,
+  parseMac,
+} from '../../../src/adapters/arp-packet';
 
 test('gratuitous ARP request: byte-exact 42-byte frame (RFC 5227 §3 announcement, request form)', () => {
   const frame = gratuitousArpRequest('52:54:00:12:34:5A', '192.0.2.10');
@@ -65,7 +71,14 @@ test('parseMac and formatMac', () => {
   assert.deepEqual([...parseMac('AA:bb:0c:00:01:ff')], [0xaa, 0xbb, 0x0c, 0x00, 0x01, 0xff]);
   assert.deepEqual([...parseMac('aa-bb-cc-dd-ee-ff')], [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
   assert.equal(formatMac(Buffer.from([0xaa, 0xbb, 0x0c, 0, 1, 0xff])), 'aa:bb:0c:00:01:ff');
-  for (const bad of ['', 'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa:bb-cc:dd:ee:ff', 'gg:bb:cc:dd:ee:ff', 'a:b:c:d:e:f']) {
+  for (const bad of [
+    '',
+    'aa:bb:cc:dd:ee',
+    'aa:bb:cc:dd:ee:ff:00',
+    'aa:bb-cc:dd:ee:ff',
+    'gg:bb:cc:dd:ee:ff',
+    'a:b:c:d:e:f',
+  ]) {
     assert.throws(() => parseMac(bad), /not a MAC address/, bad);
   }
   assert.throws(() => formatMac(Buffer.alloc(5)), /6 bytes/);

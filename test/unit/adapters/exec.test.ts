@@ -33,7 +33,9 @@ function tempFile(name: string): { file: string; cleanup: () => void } {
 }
 
 test('success: stdout and stderr are returned; arguments are passed as they are, no shell', async () => {
-  const r = await runCommand([bin('print-args'), 'start', 'two words', '$HOME', '*', 'a;b'], { timeoutMs: 5000 });
+  const r = await runCommand([bin('print-args'), 'start', 'two words', '$HOME', '*', 'a;b'], {
+    timeoutMs: 5000,
+  });
   assert.equal(r.stdout, 'arg: start\narg: two words\narg: $HOME\narg: *\narg: a;b\n');
   assert.equal(r.stderr, 'a warning on stderr\n');
   assert.ok(r.durationMs >= 0 && r.durationMs < 5000);
@@ -79,20 +81,17 @@ test('timeout: CommandError with timedOut, and the child is really killed', asyn
   }
 });
 
-test(
-  'timeout: a child the command left behind does not hold the caller past the timeout',
-  async () => {
-    const { file, cleanup } = tempFile('pid');
-    try {
-      const started = Date.now();
-      const e = await failure(runCommand([bin('hang-in-child'), file, '2'], { timeoutMs: 200 }));
-      assert.equal(e.timedOut, true);
-      assert.ok(Date.now() - started < 1500, `gave up after ${Date.now() - started} ms`);
-    } finally {
-      cleanup();
-    }
-  },
-);
+test('timeout: a child the command left behind does not hold the caller past the timeout', async () => {
+  const { file, cleanup } = tempFile('pid');
+  try {
+    const started = Date.now();
+    const e = await failure(runCommand([bin('hang-in-child'), file, '2'], { timeoutMs: 200 }));
+    assert.equal(e.timedOut, true);
+    assert.ok(Date.now() - started < 1500, `gave up after ${Date.now() - started} ms`);
+  } finally {
+    cleanup();
+  }
+});
 
 test('a missing program: CommandError "could not be started", no exit code', async () => {
   const missing = bin('no-such-program');
@@ -114,7 +113,11 @@ test('input is written to stdin, then stdin is closed', async () => {
   // $(cat) drops the final newline.
   assert.equal(r.stdout, `got ${input.length - 1} bytes: [${input.slice(0, -1)}]\n`);
   const empty = await runCommand([bin('read-stdin')], { timeoutMs: 5000 });
-  assert.equal(empty.stdout, 'got 0 bytes: []\n', 'no input: stdin is closed at once, the child does not hang');
+  assert.equal(
+    empty.stdout,
+    'got 0 bytes: []\n',
+    'no input: stdin is closed at once, the child does not hang',
+  );
 });
 
 test('a child that exits without reading a large input is not an error', async () => {
@@ -135,7 +138,9 @@ test('an aborted command is reported as cancelled, not as "could not be started"
   const { file, cleanup } = tempFile('pid');
   try {
     const abort = new AbortController();
-    const pending = failure(runCommand([bin('sleep-forever'), file], { timeoutMs: 10_000, signal: abort.signal }));
+    const pending = failure(
+      runCommand([bin('sleep-forever'), file], { timeoutMs: 10_000, signal: abort.signal }),
+    );
     setTimeout(() => abort.abort(), 100);
     const e = await pending;
     assert.equal(e.aborted, true);

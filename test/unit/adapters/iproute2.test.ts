@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchLine, failedLines, parseAddrJson, parseRouteJson, splitBatchJson } from '../../../src/adapters/iproute2';
+import {
+  batchLine,
+  failedLines,
+  parseAddrJson,
+  parseRouteJson,
+  splitBatchJson,
+} from '../../../src/adapters/iproute2';
 import type { NetChange } from '../../../src/domain/actions';
 
 // Captured with iproute2 6.1.0 (Debian 12) in a throwaway network namespace: eth0 and eth1
@@ -49,7 +55,11 @@ test('parseAddrJson: carrier is LOWER_UP, not UP (eth1 is administratively up wi
 });
 
 test('parseAddrJson: a link without flags or addresses', () => {
-  assert.deepEqual(parseAddrJson('[{"ifindex":7,"ifname":"eth9"}]'), { addresses: [], carrier: { eth9: false }, macs: {} });
+  assert.deepEqual(parseAddrJson('[{"ifindex":7,"ifname":"eth9"}]'), {
+    addresses: [],
+    carrier: { eth9: false },
+    macs: {},
+  });
   assert.deepEqual(parseAddrJson('[]'), { addresses: [], carrier: {}, macs: {} });
 });
 
@@ -70,22 +80,56 @@ test('parseRouteJson: destination, gateway, device and preferred source; host ro
 
 test('batchLine: one iproute2 batch line for each kind of change', () => {
   const table: Array<[NetChange, string]> = [
-    [{ kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' }, 'address replace 192.0.2.10/24 dev eth0'],
-    [{ kind: 'delete-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' }, 'address del 192.0.2.10/24 dev eth0'],
     [
-      { kind: 'add-route', vip: 'voip', destination: '203.0.113.0/24', via: '192.0.2.1', ifname: 'eth0', source: '192.0.2.10' },
+      { kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
+      'address replace 192.0.2.10/24 dev eth0',
+    ],
+    [
+      { kind: 'delete-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
+      'address del 192.0.2.10/24 dev eth0',
+    ],
+    [
+      {
+        kind: 'add-route',
+        vip: 'voip',
+        destination: '203.0.113.0/24',
+        via: '192.0.2.1',
+        ifname: 'eth0',
+        source: '192.0.2.10',
+      },
       'route replace 203.0.113.0/24 via 192.0.2.1 dev eth0 src 192.0.2.10',
     ],
     [
-      { kind: 'add-route', vip: 'voip', destination: '203.0.113.7/32', via: null, ifname: 'eth0', source: '192.0.2.10' },
+      {
+        kind: 'add-route',
+        vip: 'voip',
+        destination: '203.0.113.7/32',
+        via: null,
+        ifname: 'eth0',
+        source: '192.0.2.10',
+      },
       'route replace 203.0.113.7/32 dev eth0 src 192.0.2.10',
     ],
     [
-      { kind: 'delete-route', vip: 'data', destination: 'default', via: '198.51.100.1', ifname: 'eth1', source: '198.51.100.10' },
+      {
+        kind: 'delete-route',
+        vip: 'data',
+        destination: 'default',
+        via: '198.51.100.1',
+        ifname: 'eth1',
+        source: '198.51.100.10',
+      },
       'route del default via 198.51.100.1 dev eth1 src 198.51.100.10',
     ],
     [
-      { kind: 'delete-route', vip: 'data', destination: '203.0.113.0/24', via: null, ifname: 'eth1', source: '198.51.100.10' },
+      {
+        kind: 'delete-route',
+        vip: 'data',
+        destination: '203.0.113.0/24',
+        via: null,
+        ifname: 'eth1',
+        source: '198.51.100.10',
+      },
       'route del 203.0.113.0/24 dev eth1 src 198.51.100.10',
     ],
   ];
@@ -93,7 +137,9 @@ test('batchLine: one iproute2 batch line for each kind of change', () => {
 });
 
 test('failedLines: each failure with its line number and the kernel message before it', () => {
-  assert.deepEqual(failedLines('RTNETLINK answers: No such process\nCommand failed -:2\n'), [{ line: 2, message: 'RTNETLINK answers: No such process' }]);
+  assert.deepEqual(failedLines('RTNETLINK answers: No such process\nCommand failed -:2\n'), [
+    { line: 2, message: 'RTNETLINK answers: No such process' },
+  ]);
   assert.deepEqual(failedLines(BATCH_STDERR), [
     { line: 1, message: 'Error: ipv4: Address not found.' },
     { line: 2, message: 'RTNETLINK answers: No such process' },

@@ -8,7 +8,15 @@ import { RecordingLogger } from '../../fakes/logger';
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
 
 function job(kind: JobState['kind'], patch: Partial<JobState> = {}): JobState {
-  return { kind, running: false, lastSuccess: null, lastError: null, consecutiveFailures: 0, nextRetryWallMs: null, ...patch };
+  return {
+    kind,
+    running: false,
+    lastSuccess: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    nextRetryWallMs: null,
+    ...patch,
+  };
 }
 
 function baseStatus(): StatusAnswer {
@@ -20,7 +28,13 @@ function baseStatus(): StatusAnswer {
     reason: 'peer down',
     pid: 1234,
     configFile: '/etc/pbx-ha.conf',
-    peer: { name: 'pbx2', address: '192.0.2.2', reachability: 'up', lastAnswer: '2025-03-01T11:59:59.500Z', rttMs: 0.42 },
+    peer: {
+      name: 'pbx2',
+      address: '192.0.2.2',
+      reachability: 'up',
+      lastAnswer: '2025-03-01T11:59:59.500Z',
+      rttMs: 0.42,
+    },
     vips: [
       { name: 'voip', address: '192.0.2.10/24', interface: 'eth0', held: true },
       { name: 'data', address: '198.51.100.10/24', interface: 'eth1', held: false },
@@ -74,13 +88,17 @@ function value(lines: string[], series: string): number {
 }
 
 function includesAll(lines: string[], expected: string[]): void {
-  for (const e of expected) assert.ok(lines.includes(e), `missing line ${JSON.stringify(e)} in\n${lines.join('\n')}`);
+  for (const e of expected)
+    assert.ok(lines.includes(e), `missing line ${JSON.stringify(e)} in\n${lines.join('\n')}`);
 }
 
 test('listens on the port the system chose, on loopback', () => {
   assert.equal(server.address.host, '127.0.0.1');
   assert.ok(server.address.port > 0);
-  assert.ok(log.matching(new RegExp(`serving http://127\\.0\\.0\\.1:${server.address.port}/metrics`), 'info').length === 1);
+  assert.ok(
+    log.matching(new RegExp(`serving http://127\\.0\\.0\\.1:${server.address.port}/metrics`), 'info')
+      .length === 1,
+  );
 });
 
 test('state, peer and VIPs', async () => {
@@ -112,7 +130,11 @@ test('state, peer and VIPs', async () => {
   assert.ok(!lines.some((l) => /^# TYPE pbx_ha_\w+ histogram/.test(l)), 'no histogram fed once per scrape');
   assert.equal(lines.filter((l) => l.startsWith('pbx_ha_state{')).length, 5);
 
-  current = { ...baseStatus(), state: 'fault', peer: { ...baseStatus().peer, reachability: 'unknown', lastAnswer: null, rttMs: null } };
+  current = {
+    ...baseStatus(),
+    state: 'fault',
+    peer: { ...baseStatus().peer, reachability: 'unknown', lastAnswer: null, rttMs: null },
+  };
   const later = await scrape();
   includesAll(later, [
     'pbx_ha_state{node="pbx1",role="master",state="active"} 0',
@@ -123,8 +145,11 @@ test('state, peer and VIPs', async () => {
   current = baseStatus();
 });
 
-test('the peer\'s last round trip is a gauge that follows the last answer, not the scrapes', async () => {
-  current = { ...baseStatus(), peer: { ...baseStatus().peer, lastAnswer: '2025-03-01T12:00:00.500Z', rttMs: 3 } };
+test("the peer's last round trip is a gauge that follows the last answer, not the scrapes", async () => {
+  current = {
+    ...baseStatus(),
+    peer: { ...baseStatus().peer, lastAnswer: '2025-03-01T12:00:00.500Z', rttMs: 3 },
+  };
   assert.equal(value(await scrape(), 'pbx_ha_peer_last_rtt_seconds{peer="pbx2"}'), 0.003);
   assert.equal(value(await scrape(), 'pbx_ha_peer_last_rtt_seconds{peer="pbx2"}'), 0.003);
   current = baseStatus();
@@ -163,14 +188,29 @@ test('transitions: counted once each, the counter only grows', async () => {
   ]);
 
   // The same list again, then a shorter one: no change.
-  includesAll(await scrape(), ['pbx_ha_transitions_total{to="active"} 2', 'pbx_ha_transitions_total{to="fault"} 1']);
+  includesAll(await scrape(), [
+    'pbx_ha_transitions_total{to="active"} 2',
+    'pbx_ha_transitions_total{to="fault"} 1',
+  ]);
   current = { ...baseStatus(), transitions: [newer[0]] };
-  includesAll(await scrape(), ['pbx_ha_transitions_total{to="active"} 2', 'pbx_ha_transitions_total{to="fault"} 1']);
+  includesAll(await scrape(), [
+    'pbx_ha_transitions_total{to="active"} 2',
+    'pbx_ha_transitions_total{to="fault"} 1',
+  ]);
   current = baseStatus();
 });
 
 test('jobs: runs by result, last success, duration and bytes', async () => {
-  const success = { kind: 'db' as const, trigger: 'schedule' as const, startedAtWallMs: NOW - 10_000, durationMs: 2500, ok: true, bytes: 123456, detail: 'ok', error: null };
+  const success = {
+    kind: 'db' as const,
+    trigger: 'schedule' as const,
+    startedAtWallMs: NOW - 10_000,
+    durationMs: 2500,
+    ok: true,
+    bytes: 123456,
+    detail: 'ok',
+    error: null,
+  };
   current = { ...baseStatus(), jobs: [job('files'), job('db', { lastSuccess: success }), job('astdb')] };
   includesAll(await scrape(), [
     '# TYPE pbx_ha_job_runs_total counter',
@@ -190,7 +230,15 @@ test('jobs: runs by result, last success, duration and bytes', async () => {
   // Three failures in a row happen between two scrapes.
   current = {
     ...baseStatus(),
-    jobs: [job('files'), job('db', { lastSuccess: success, lastError: { atWallMs: NOW, message: 'timed out' }, consecutiveFailures: 3 }), job('astdb')],
+    jobs: [
+      job('files'),
+      job('db', {
+        lastSuccess: success,
+        lastError: { atWallMs: NOW, message: 'timed out' },
+        consecutiveFailures: 3,
+      }),
+      job('astdb'),
+    ],
   };
   includesAll(await scrape(), [
     'pbx_ha_job_runs_total{kind="db",result="ok"} 1',
@@ -202,13 +250,25 @@ test('jobs: runs by result, last success, duration and bytes', async () => {
   // One more failure, then a success.
   current = {
     ...baseStatus(),
-    jobs: [job('files'), job('db', { lastSuccess: success, lastError: { atWallMs: NOW + 60_000, message: 'timed out' }, consecutiveFailures: 4 }), job('astdb')],
+    jobs: [
+      job('files'),
+      job('db', {
+        lastSuccess: success,
+        lastError: { atWallMs: NOW + 60_000, message: 'timed out' },
+        consecutiveFailures: 4,
+      }),
+      job('astdb'),
+    ],
   };
   includesAll(await scrape(), ['pbx_ha_job_runs_total{kind="db",result="failed"} 4']);
   const again = { ...success, startedAtWallMs: NOW + 120_000, durationMs: 1000, bytes: 99 };
   current = {
     ...baseStatus(),
-    jobs: [job('files'), job('db', { lastSuccess: again, lastError: { atWallMs: NOW + 60_000, message: 'timed out' } }), job('astdb')],
+    jobs: [
+      job('files'),
+      job('db', { lastSuccess: again, lastError: { atWallMs: NOW + 60_000, message: 'timed out' } }),
+      job('astdb'),
+    ],
   };
   includesAll(await scrape(), [
     'pbx_ha_job_runs_total{kind="db",result="ok"} 2',
@@ -243,7 +303,11 @@ test('anything but /metrics is 404; other methods are refused', async () => {
 });
 
 test('a failing source gives a 500 and a warning, and the next scrape works', async () => {
-  const broken = { status: (): StatusAnswer => { throw new Error('boom'); } };
+  const broken = {
+    status: (): StatusAnswer => {
+      throw new Error('boom');
+    },
+  };
   const s = await startMetricsServer({ enabled: true, host: '127.0.0.1', port: 0 }, broken, log);
   servers.push(s);
   const res = await fetch(`http://127.0.0.1:${s.address.port}/metrics`);

@@ -31,7 +31,8 @@ const log: Logger = { log: (level, message) => messages.push(`${level} ${message
 function run(argv: string[], allowFail = false): string {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 10_000 });
   if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0 && !allowFail) throw new Error(`${argv.join(' ')} exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+  if (r.status !== 0 && !allowFail)
+    throw new Error(`${argv.join(' ')} exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
@@ -39,7 +40,8 @@ function prerequisites(): string | null {
   if (!existsSync(HELPER)) return `${HELPER} is missing (run scripts/build-native)`;
   if (process.getuid?.() !== 0) return 'network namespaces need root';
   for (const tool of ['/usr/sbin/ip', '/usr/bin/tcpdump']) {
-    if (!existsSync(tool) && spawnSync(path.basename(tool), ['-V']).error) return `${path.basename(tool)} is not installed`;
+    if (!existsSync(tool) && spawnSync(path.basename(tool), ['-V']).error)
+      return `${path.basename(tool)} is not installed`;
   }
   return null;
 }
@@ -49,7 +51,9 @@ function deleteNamespaces(): void {
 }
 
 function macIn(ns: string, ifname: string): string {
-  const [link] = JSON.parse(run(['ip', '-n', ns, '-j', 'link', 'show', 'dev', ifname])) as { address: string }[];
+  const [link] = JSON.parse(run(['ip', '-n', ns, '-j', 'link', 'show', 'dev', ifname])) as {
+    address: string;
+  }[];
   return link.address;
 }
 
@@ -71,10 +75,30 @@ describe('RawArp with the real helper in network namespaces', () => {
     try {
       run(['ip', 'netns', 'add', NS_A]);
       run(['ip', 'netns', 'add', NS_B]);
-      run(['ip', 'link', 'add', 'veth-a', 'netns', NS_A, 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', NS_B]);
+      run([
+        'ip',
+        'link',
+        'add',
+        'veth-a',
+        'netns',
+        NS_A,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'veth-b',
+        'netns',
+        NS_B,
+      ]);
       run(['ip', '-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', 'veth-a']);
       run(['ip', '-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', 'veth-b']);
-      for (const [ns, dev] of [[NS_A, 'veth-a'], [NS_B, 'veth-b'], [NS_A, 'lo'], [NS_B, 'lo']]) run(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+      for (const [ns, dev] of [
+        [NS_A, 'veth-a'],
+        [NS_B, 'veth-b'],
+        [NS_A, 'lo'],
+        [NS_B, 'lo'],
+      ])
+        run(['ip', '-n', ns, 'link', 'set', dev, 'up']);
       macA = macIn(NS_A, 'veth-a');
       macB = macIn(NS_B, 'veth-b');
     } catch (e) {
@@ -93,15 +117,23 @@ describe('RawArp with the real helper in network namespaces', () => {
     }
   });
 
-  test('start-up: the first request starts the helper; macOf reads the interface MAC', needs.options, async (t) => {
-    const t0 = performance.now();
-    assert.equal(await arp.macOf('veth-a'), macA);
-    const startMs = performance.now() - t0;
-    t.diagnostic(`helper start (spawn through ip netns exec + first "mac" answer): ${startMs.toFixed(2)} ms`);
-    const t1 = performance.now();
-    await arp.macOf('veth-a');
-    t.diagnostic(`second macOf (helper already running): ${((performance.now() - t1) * 1000).toFixed(0)} µs`);
-  });
+  test(
+    'start-up: the first request starts the helper; macOf reads the interface MAC',
+    needs.options,
+    async (t) => {
+      const t0 = performance.now();
+      assert.equal(await arp.macOf('veth-a'), macA);
+      const startMs = performance.now() - t0;
+      t.diagnostic(
+        `helper start (spawn through ip netns exec + first "mac" answer): ${startMs.toFixed(2)} ms`,
+      );
+      const t1 = performance.now();
+      await arp.macOf('veth-a');
+      t.diagnostic(
+        `second macOf (helper already running): ${((performance.now() - t1) * 1000).toFixed(0)} µs`,
+      );
+    },
+  );
 
   test('whoHas finds the holder of an address and its MAC', needs.options, async () => {
     assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 300), [macB]);
@@ -131,20 +163,30 @@ describe('RawArp with the real helper in network namespaces', () => {
   });
 
   test('announce: 3 gratuitous ARP requests arrive in namespace b', needs.options, async (t) => {
-    const tcpdump = spawn('ip', ['netns', 'exec', NS_B, 'tcpdump', '--immediate-mode', '-n', '-e', '-l', '-i', 'veth-b', 'arp'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const tcpdump = spawn(
+      'ip',
+      ['netns', 'exec', NS_B, 'tcpdump', '--immediate-mode', '-n', '-e', '-l', '-i', 'veth-b', 'arp'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise((resolve) => tcpdump.once('close', resolve));
     let out = '';
     let err = '';
     tcpdump.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     tcpdump.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const announcements = () =>
-      out.split('\n').filter((l) => l.includes(`Request who-has ${IP_A} tell ${IP_A}`) && l.includes(`${macA} > ff:ff:ff:ff:ff:ff`));
+      out
+        .split('\n')
+        .filter(
+          (l) =>
+            l.includes(`Request who-has ${IP_A} tell ${IP_A}`) && l.includes(`${macA} > ff:ff:ff:ff:ff:ff`),
+        );
     const waitFor = async (what: string, cond: () => boolean, ms: number) => {
       const end = performance.now() + ms;
       while (!cond()) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}; tcpdump stdout: ${out} stderr: ${err}`);
+        if (performance.now() > end)
+          throw new Error(`timed out waiting for ${what}; tcpdump stdout: ${out} stderr: ${err}`);
         await new Promise((r) => setTimeout(r, 10));
       }
     };
@@ -180,32 +222,60 @@ describe('RawArp with the real helper in network namespaces', () => {
     assert.ok(med < 20, `median ${med} ms`);
   });
 
-  test('errors name the command: unknown interface, non-Ethernet interface, bad arguments', needs.options, async () => {
-    await assert.rejects(arp.announce(IP_A, 'nosuch0', 2, 1), /gratuitous ARP for 198\.51\.100\.1 on nosuch0: 2 of 2 frames not sent: pbx-ha-arp mac of nosuch0: cannot read the MAC address of nosuch0: No such device/);
-    await assert.rejects(arp.whoHas(IP_B, 'lo', 100), /pbx-ha-arp probe of 198\.51\.100\.2 on lo: lo is not an Ethernet interface/);
-    await assert.rejects(arp.whoHas('198.51.100', 'veth-a', 100), /not an IPv4 address/);
-    await assert.rejects(arp.whoHas(IP_B, 'veth a', 100), /not an interface name/);
-    await assert.rejects(arp.whoHas(IP_B, 'veth-a', 0), /timeout must be/);
-    // The helper is still there and answers.
-    assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 100), [macB]);
-  });
+  test(
+    'errors name the command: unknown interface, non-Ethernet interface, bad arguments',
+    needs.options,
+    async () => {
+      await assert.rejects(
+        arp.announce(IP_A, 'nosuch0', 2, 1),
+        /gratuitous ARP for 198\.51\.100\.1 on nosuch0: 2 of 2 frames not sent: pbx-ha-arp mac of nosuch0: cannot read the MAC address of nosuch0: No such device/,
+      );
+      await assert.rejects(
+        arp.whoHas(IP_B, 'lo', 100),
+        /pbx-ha-arp probe of 198\.51\.100\.2 on lo: lo is not an Ethernet interface/,
+      );
+      await assert.rejects(arp.whoHas('198.51.100', 'veth-a', 100), /not an IPv4 address/);
+      await assert.rejects(arp.whoHas(IP_B, 'veth a', 100), /not an interface name/);
+      await assert.rejects(arp.whoHas(IP_B, 'veth-a', 0), /timeout must be/);
+      // The helper is still there and answers.
+      assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 100), [macB]);
+    },
+  );
 
-  test('a send on an interface that was deleted and created again reaches the new one', needs.options, async () => {
-    await arp.announce(IP_A, 'veth-a', 1, 0); // caches a socket on the old veth-a
-    run(['ip', '-n', NS_A, 'link', 'del', 'veth-a']);
-    run(['ip', 'link', 'add', 'veth-a', 'netns', NS_A, 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', NS_B]);
-    run(['ip', '-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', 'veth-a']);
-    run(['ip', '-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', 'veth-b']);
-    run(['ip', '-n', NS_A, 'link', 'set', 'veth-a', 'up']);
-    run(['ip', '-n', NS_B, 'link', 'set', 'veth-b', 'up']);
-    const newMacA = macIn(NS_A, 'veth-a');
-    macB = macIn(NS_B, 'veth-b');
-    // The helper re-resolves the ifindex (ENXIO) and says so; RawArp then drops the old MAC.
-    await arp.announce(IP_A, 'veth-a', 1, 0);
-    assert.equal(await arp.macOf('veth-a'), newMacA);
-    assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 200), [macB]);
-    macA = newMacA;
-  });
+  test(
+    'a send on an interface that was deleted and created again reaches the new one',
+    needs.options,
+    async () => {
+      await arp.announce(IP_A, 'veth-a', 1, 0); // caches a socket on the old veth-a
+      run(['ip', '-n', NS_A, 'link', 'del', 'veth-a']);
+      run([
+        'ip',
+        'link',
+        'add',
+        'veth-a',
+        'netns',
+        NS_A,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'veth-b',
+        'netns',
+        NS_B,
+      ]);
+      run(['ip', '-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', 'veth-a']);
+      run(['ip', '-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', 'veth-b']);
+      run(['ip', '-n', NS_A, 'link', 'set', 'veth-a', 'up']);
+      run(['ip', '-n', NS_B, 'link', 'set', 'veth-b', 'up']);
+      const newMacA = macIn(NS_A, 'veth-a');
+      macB = macIn(NS_B, 'veth-b');
+      // The helper re-resolves the ifindex (ENXIO) and says so; RawArp then drops the old MAC.
+      await arp.announce(IP_A, 'veth-a', 1, 0);
+      assert.equal(await arp.macOf('veth-a'), newMacA);
+      assert.deepEqual(await arp.whoHas(IP_B, 'veth-a', 200), [macB]);
+      macA = newMacA;
+    },
+  );
 });
 
 // --- stand-in helpers: how RawArp copes with a helper that dies or hangs -------------------
@@ -216,11 +286,20 @@ function node(script: string): string[] {
 
 describe('RawArp with stand-in helpers', () => {
   test('a helper that dies fails the request with its exit code and stderr; the next request restarts it, not sooner than restartDelayMs', async () => {
-    const arp = new RawArp({ command: node('process.stderr.write("cannot open socket: boom\\n"); process.exit(3)'), restartDelayMs: 300 });
+    const arp = new RawArp({
+      command: node('process.stderr.write("cannot open socket: boom\\n"); process.exit(3)'),
+      restartDelayMs: 300,
+    });
     try {
-      await assert.rejects(arp.macOf('eth0'), /mac of eth0: pbx-ha-arp \(.*\) exited with code 3: cannot open socket: boom/);
+      await assert.rejects(
+        arp.macOf('eth0'),
+        /mac of eth0: pbx-ha-arp \(.*\) exited with code 3: cannot open socket: boom/,
+      );
       const t0 = performance.now();
-      await assert.rejects(arp.whoHas('192.0.2.1', 'eth0', 100), /probe of 192\.0\.2\.1 on eth0: .*exited with code 3/);
+      await assert.rejects(
+        arp.whoHas('192.0.2.1', 'eth0', 100),
+        /probe of 192\.0\.2\.1 on eth0: .*exited with code 3/,
+      );
       assert.ok(performance.now() - t0 >= 250, 'restarted too soon');
     } finally {
       await arp.close();
@@ -229,7 +308,10 @@ describe('RawArp with stand-in helpers', () => {
 
   test('a helper that cannot be started', async () => {
     const arp = new RawArp({ command: ['/nonexistent/pbx-ha-arp'] });
-    await assert.rejects(arp.macOf('eth0'), /could not be started \(spawn \/nonexistent\/pbx-ha-arp ENOENT\)/);
+    await assert.rejects(
+      arp.macOf('eth0'),
+      /could not be started \(spawn \/nonexistent\/pbx-ha-arp ENOENT\)/,
+    );
     await arp.close();
   });
 
@@ -244,7 +326,10 @@ describe('RawArp with stand-in helpers', () => {
     try {
       await assert.rejects(arp.macOf('eth0'), /pbx-ha-arp: no answer to mac of eth0 within 150 ms/);
       await new Promise((r) => setTimeout(r, 200));
-      assert.ok(warnings.some((w) => /killed by SIGKILL \(pbx-ha-arp: no answer to mac of eth0/.test(w)), warnings.join('\n'));
+      assert.ok(
+        warnings.some((w) => /killed by SIGKILL \(pbx-ha-arp: no answer to mac of eth0/.test(w)),
+        warnings.join('\n'),
+      );
     } finally {
       await arp.close();
     }
@@ -263,7 +348,9 @@ describe('RawArp with stand-in helpers', () => {
       });`;
     const arp = new RawArp({ command: node(script), sleep: async () => undefined });
     const sent: string[] = [];
-    const request = (arp as unknown as { request: (...a: unknown[]) => Promise<{ rest: string[] }> }).request.bind(arp);
+    const request = (
+      arp as unknown as { request: (...a: unknown[]) => Promise<{ rest: string[] }> }
+    ).request.bind(arp);
     (arp as unknown as { request: typeof request }).request = async (...a: unknown[]) => {
       const answer = await request(...a);
       if (a[0] === 'send') sent.push(answer.rest[0]);
@@ -299,7 +386,10 @@ describe('RawArp with stand-in helpers', () => {
       assert.deepEqual(sleeps, [200, 200, 200]);
       assert.equal(probeDone, false, 'the sends were answered while the probe was pending');
       assert.deepEqual(await probe, ['02:00:00:00:00:02', '02:00:00:00:00:03']);
-      await assert.rejects(arp.announce('192.0.2.10', 'bad0', 2, 10), /2 of 2 frames not sent: pbx-ha-arp send on bad0: send on bad0: Network is down/);
+      await assert.rejects(
+        arp.announce('192.0.2.10', 'bad0', 2, 10),
+        /2 of 2 frames not sent: pbx-ha-arp send on bad0: send on bad0: Network is down/,
+      );
     } finally {
       await arp.close();
     }

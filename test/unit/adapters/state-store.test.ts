@@ -12,7 +12,8 @@ test('state.db and its -wal and -shm are readable by root only, also when an old
     const file = path.join(dir, 'state.db');
     const store = new StateStore(file);
     store.add({ atWallMs: Date.now(), kind: 'job', summary: 'db copy failed: …', ok: false });
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, path.basename(f));
+    for (const f of [file, `${file}-wal`, `${file}-shm`])
+      assert.equal(statSync(f).mode & 0o777, 0o600, path.basename(f));
     const older = path.join(dir, 'older.db');
     writeFileSync(older, '', { mode: 0o644 });
     new StateStore(older).add({ atWallMs: Date.now(), kind: 'job', summary: 'x', ok: true });

@@ -19,7 +19,13 @@ function setup(config: PbxHaConfig = pairConfig(), state: NodeState = 'active') 
   const arp = new FakeArp(lan, 'pbx2');
   const log = new RecordingLogger();
   const runner = new RecordingRunner(clock);
-  const garp = new GarpScheduler(arp, clock, log, () => config, () => true);
+  const garp = new GarpScheduler(
+    arp,
+    clock,
+    log,
+    () => config,
+    () => true,
+  );
   const executor = new Executor({
     net,
     garp,
@@ -122,14 +128,29 @@ test('a failing services command raises an alert: logged and sent to the notify 
   assert.equal(alerts.length, 1, log.messages().join('\n'));
   const notified = runner.callsOf(NOTIFY);
   assert.equal(notified.length, 1);
-  assert.deepEqual(notified[0].argv, [...NOTIFY, 'alert', 'pbx2', 'active', 'slave', 'services start failed: xivo-service exited with code 3']);
+  assert.deepEqual(notified[0].argv, [
+    ...NOTIFY,
+    'alert',
+    'pbx2',
+    'active',
+    'slave',
+    'services start failed: xivo-service exited with code 3',
+  ]);
 });
 
 test('notify argv = script argv + [event, node, state, role], with the notify timeout', async () => {
   const { config, runner, executor } = setup(pairConfig(), 'standby');
   await executor.run([{ kind: 'notify', event: 'transition', state: 'active' }]);
   const [call] = runner.callsOf(NOTIFY);
-  assert.deepEqual(call.argv, ['/usr/local/sbin/pbx-notify', '--to', 'admin', 'transition', 'pbx2', 'active', 'slave']);
+  assert.deepEqual(call.argv, [
+    '/usr/local/sbin/pbx-notify',
+    '--to',
+    'admin',
+    'transition',
+    'pbx2',
+    'active',
+    'slave',
+  ]);
   assert.equal(call.timeoutMs, config.notify.script!.timeoutMs);
 });
 
@@ -163,20 +184,33 @@ test('a refused network change raises an alert naming the changes, and the next 
     { kind: 'net', changes: claimChanges(vipOf(config, 'voip')), reason: 'standby -> active' },
     { kind: 'notify', event: 'transition', state: 'active' },
   ]);
-  const alert = log.matching(/ALERT: could not apply standby -> active \(\+192\.0\.2\.10\/24 on eth0, \+route 203\.0\.113\.0\/24 via 192\.0\.2\.1 src 192\.0\.2\.10\): iproute2 refused/);
+  const alert = log.matching(
+    /ALERT: could not apply standby -> active \(\+192\.0\.2\.10\/24 on eth0, \+route 203\.0\.113\.0\/24 via 192\.0\.2\.1 src 192\.0\.2\.10\): iproute2 refused/,
+  );
   assert.equal(alert.length, 1, log.messages().join('\n'));
-  assert.deepEqual(runner.callsOf(NOTIFY).map((c) => c.argv[3]), ['alert', 'transition']);
+  assert.deepEqual(
+    runner.callsOf(NOTIFY).map((c) => c.argv[3]),
+    ['alert', 'transition'],
+  );
 });
 
 test('an alert action is logged as a warning and notified', async () => {
   const { log, runner, executor } = setup(pairConfig(), 'active');
   await executor.run([{ kind: 'alert', message: 'another node answers for VIP voip' }]);
   assert.deepEqual(log.matching(/ALERT/, 'warn'), ['ALERT: another node answers for VIP voip']);
-  assert.deepEqual(runner.callsOf(NOTIFY)[0].argv.slice(3), ['alert', 'pbx2', 'active', 'slave', 'another node answers for VIP voip']);
+  assert.deepEqual(runner.callsOf(NOTIFY)[0].argv.slice(3), [
+    'alert',
+    'pbx2',
+    'active',
+    'slave',
+    'another node answers for VIP voip',
+  ]);
 });
 
 test('garp: a burst at once, again after repeat_after, with the configured count and interval', async () => {
-  const { clock, arp, executor } = setup(pairConfig({ garp: { count: '3', interval: '100ms', repeat_after: '2s' } }));
+  const { clock, arp, executor } = setup(
+    pairConfig({ garp: { count: '3', interval: '100ms', repeat_after: '2s' } }),
+  );
   await executor.run([{ kind: 'garp', vips: ['voip', 'data'] }]);
   const frames = () => arp.announcements.map((a) => [a.atMs, a.address]);
   // One frame per VIP at once: the first frame of a takeover waits for nothing.
@@ -203,10 +237,19 @@ test('garp: a burst stops with the VIP: no frame for a VIP this node released', 
   const clock = new FakeClock(0);
   const arp = new FakeArp(new FakeLan(clock), 'pbx2');
   let held = true;
-  const garp = new GarpScheduler(arp, clock, new RecordingLogger(), () => config, () => held);
+  const garp = new GarpScheduler(
+    arp,
+    clock,
+    new RecordingLogger(),
+    () => config,
+    () => held,
+  );
   garp.announce(['voip']);
   await clock.advance(150);
   held = false;
   await clock.advance(1000);
-  assert.deepEqual(arp.announcements.map((a) => a.atMs), [0, 100]);
+  assert.deepEqual(
+    arp.announcements.map((a) => a.atMs),
+    [0, 100],
+  );
 });

@@ -40,17 +40,32 @@ test('FakeNet: routes need their source address; deleting an address takes its r
   const config = pairConfig();
   const lan = new FakeLan(new FakeClock(0));
   const net = lan.addNode('pbx1', baseAddresses(config, 'pbx1'));
-  const route = { kind: 'add-route', vip: 'voip', destination: '203.0.113.0/24', via: '192.0.2.1', ifname: 'eth0', source: '192.0.2.10' } as const;
+  const route = {
+    kind: 'add-route',
+    vip: 'voip',
+    destination: '203.0.113.0/24',
+    via: '192.0.2.1',
+    ifname: 'eth0',
+    source: '192.0.2.10',
+  } as const;
   await assert.rejects(net.apply([route]), /Invalid prefsrc/);
-  await net.apply([{ kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' }, route]);
+  await net.apply([
+    { kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
+    route,
+  ]);
   assert.ok(net.routeList().some((r) => r.source === '192.0.2.10'));
-  await net.apply([{ kind: 'delete-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' }]);
+  await net.apply([
+    { kind: 'delete-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
+  ]);
   assert.ok(!net.routeList().some((r) => r.source === '192.0.2.10'));
   await net.apply([
     { kind: 'delete-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
     { ...route, kind: 'delete-route' },
   ]);
-  await assert.rejects(net.apply([{ kind: 'add-address', vip: 'x', address: '192.0.2.10', prefixLength: 24, ifname: 'eth7' }]), /Cannot find device/);
+  await assert.rejects(
+    net.apply([{ kind: 'add-address', vip: 'x', address: '192.0.2.10', prefixLength: 24, ifname: 'eth7' }]),
+    /Cannot find device/,
+  );
 });
 
 test('FakeProber and FakeArp: answers after the delay from other alive holders with carrier; misses at the timeout', async () => {
@@ -69,7 +84,9 @@ test('FakeProber and FakeArp: answers after the delay from other alive holders w
   assert.deepEqual(await peer, { v: { answered: true, rttMs: 1 }, t: 1 });
   assert.deepEqual(await vip, { v: { answered: false, rttMs: null }, t: 1000 }, 'nobody holds the VIP');
 
-  await pbx2.apply([{ kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' }]);
+  await pbx2.apply([
+    { kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
+  ]);
   vip = at(prober.ping('192.0.2.10', 1000));
   const macs = at(arp.whoHas('192.0.2.10', 'eth0', 1000));
   await clock.advance(1000);

@@ -45,11 +45,18 @@ test('both start at once: exactly one holder, the master; the slave stops its se
   assert.deepEqual(w.violations, []);
   assert.equal(w.state('pbx1'), 'active');
   assert.equal(w.state('pbx2'), 'standby');
-  const services = (name: string) => w.node(name).runner.callsOf(['/usr/local/sbin/pbx-services']).map((c) => c.argv[1]);
+  const services = (name: string) =>
+    w
+      .node(name)
+      .runner.callsOf(['/usr/local/sbin/pbx-services'])
+      .map((c) => c.argv[1]);
   assert.deepEqual(services('pbx1'), ['start']);
   assert.deepEqual(services('pbx2'), ['stop']);
   // The master's routes went with its addresses (src = VIP), and it announced both VIPs.
-  const routes = w.lan.net('pbx1').routeList().filter((r) => r.source === '192.0.2.10' || r.source === '198.51.100.10');
+  const routes = w.lan
+    .net('pbx1')
+    .routeList()
+    .filter((r) => r.source === '192.0.2.10' || r.source === '198.51.100.10');
   assert.deepEqual(routes.map((r) => `${r.destination} via ${r.via} src ${r.source}`).sort(), [
     '203.0.113.0/24 via 192.0.2.1 src 192.0.2.10',
     'default via 198.51.100.1 src 198.51.100.10',
@@ -75,16 +82,23 @@ for (const offsetMs of [0, 1, 250, 500, 750, 999]) {
     const slave = w.node('pbx2');
     // Exactly fall × interval after the last answer the slave got (+1 ms: the agent's timer
     // fires just after the deadline), whatever the phase of the probe cycle.
-    const lastSent = Math.max(...slave.prober.pings.filter((p) => p.address === '192.0.2.11' && p.atMs <= diedAt).map((p) => p.atMs));
+    const lastSent = Math.max(
+      ...slave.prober.pings.filter((p) => p.address === '192.0.2.11' && p.atMs <= diedAt).map((p) => p.atMs),
+    );
     const lastAnswer = lastSent + w.lan.answerDelayMs;
-    assert.ok(tookOverAt - lastAnswer >= DOWN_AFTER && tookOverAt - lastAnswer <= DOWN_AFTER + 2, `took over ${tookOverAt - lastAnswer} ms after the last answer`);
+    assert.ok(
+      tookOverAt - lastAnswer >= DOWN_AFTER && tookOverAt - lastAnswer <= DOWN_AFTER + 2,
+      `took over ${tookOverAt - lastAnswer} ms after the last answer`,
+    );
     // Takeover order on the slave: addresses and routes, gratuitous ARP, services start, notify.
     const arpAt = slave.arp.announcements.map((a) => a.atMs);
     assert.ok(arpAt.length >= 2 && arpAt[0] === tookOverAt, `gratuitous ARP at the takeover (${arpAt})`);
     const start = slave.runner.callsOf(['/usr/local/sbin/pbx-services', 'start']);
     assert.equal(start.length, 1);
     assert.equal(start[0].startedMs, tookOverAt);
-    const notify = slave.runner.callsOf(['/usr/local/sbin/pbx-notify']).filter((c) => c.argv.includes('active'));
+    const notify = slave.runner
+      .callsOf(['/usr/local/sbin/pbx-notify'])
+      .filter((c) => c.argv.includes('active'));
     assert.equal(notify.length, 1);
     assert.equal(notify[0].startedMs, tookOverAt, 'the slow services start does not delay the notify');
 
@@ -102,9 +116,14 @@ for (const offsetMs of [0, 1, 250, 500, 750, 999]) {
     assert.deepEqual(w.violations, [], 'never two holders of a VIP');
     // Going passive, the slave stopped its services before releasing the addresses.
     const stop = slave.runner.callsOf(['/usr/local/sbin/pbx-services', 'stop']).at(-1)!;
-    const release = slave.net.applied.find((a) => a.atMs >= backAt && a.changes.some((c) => c.kind === 'delete-address'));
+    const release = slave.net.applied.find(
+      (a) => a.atMs >= backAt && a.changes.some((c) => c.kind === 'delete-address'),
+    );
     assert.ok(release, 'the slave released the addresses');
-    assert.ok(stop.endedMs !== null && stop.endedMs <= release.atMs, `services stopped (${stop.endedMs}) before the release (${release.atMs})`);
+    assert.ok(
+      stop.endedMs !== null && stop.endedMs <= release.atMs,
+      `services stopped (${stop.endedMs}) before the release (${release.atMs})`,
+    );
     assert.ok(stop.startedMs < release.atMs, 'the stop command took time, and the release waited for it');
     await w.shutdown();
   });
@@ -121,7 +140,10 @@ test('a returning master sees the slave hold the VIPs through ARP even when the 
   // The VIP check ends when the unanswered ping times out (1 s).
   await w.run(INTERVAL + 100, 10, () => assert.notEqual(w.state('pbx1'), 'active'));
   assert.equal(w.state('pbx1'), 'standby', 'ICMP says free, ARP says taken: the master waits');
-  assert.ok(master.arp.queries.some((q) => q.address === '192.0.2.10'), 'the master asked ARP');
+  assert.ok(
+    master.arp.queries.some((q) => q.address === '192.0.2.10'),
+    'the master asked ARP',
+  );
   // The slave still hears the master (the filter is on the slave) and hands the VIPs back.
   await w.runUntil(() => w.soleHolder() === 'pbx1', 15_000, 50);
   assert.deepEqual(w.violations, []);
@@ -146,7 +168,10 @@ test('the slave loses its carrier: fault, the master keeps the VIPs; carrier bac
   assert.equal(w.state('pbx2'), 'standby');
   assert.equal(w.soleHolder(), 'pbx1');
   assert.deepEqual(w.violations, []);
-  const slaveHeld = w.lan.net('pbx2').appliedChanges().filter((c) => c.kind === 'add-address');
+  const slaveHeld = w.lan
+    .net('pbx2')
+    .appliedChanges()
+    .filter((c) => c.kind === 'add-address');
   assert.deepEqual(slaveHeld, [], 'the slave never configured a VIP');
   await w.shutdown();
 });
@@ -175,10 +200,22 @@ test('a VIP deleted by hand on the master comes back at once (link monitor), wit
   const announced = master.arp.announcements.length;
   const deletedAt = w.clock.nowMs();
   w.lan.net('pbx1').deleteByHand('192.0.2.10');
-  assert.equal(w.lan.net('pbx1').routeList().some((r) => r.source === '192.0.2.10'), false, 'the kernel took the route with it');
+  assert.equal(
+    w.lan
+      .net('pbx1')
+      .routeList()
+      .some((r) => r.source === '192.0.2.10'),
+    false,
+    'the kernel took the route with it',
+  );
   const backAt = await w.runUntil(() => w.lan.net('pbx1').holds('192.0.2.10'), 1000, 1);
   assert.ok(backAt - deletedAt <= 50, `back after ${backAt - deletedAt} ms`);
-  assert.ok(w.lan.net('pbx1').routeList().some((r) => r.destination === '203.0.113.0/24' && r.source === '192.0.2.10'));
+  assert.ok(
+    w.lan
+      .net('pbx1')
+      .routeList()
+      .some((r) => r.destination === '203.0.113.0/24' && r.source === '192.0.2.10'),
+  );
   assert.deepEqual(master.arp.announcements.slice(announced).map((a) => a.address)[0], '192.0.2.10');
   assert.equal(w.state('pbx1'), 'active', 'a repair is not a transition');
   await w.shutdown();
@@ -213,13 +250,23 @@ test('a stop of the active master whose slave cannot take over keeps the VIPs, w
   const { w, use } = await steadyPairWithRequester();
   const master = w.node('pbx1');
   use(async () => {
-    throw new Error('the peer refused "peer-takeover": pbx2 did not take over: it is fault (no carrier on eth0)');
+    throw new Error(
+      'the peer refused "peer-takeover": pbx2 did not take over: it is fault (no carrier on eth0)',
+    );
   });
   let stopped = false;
   void master.agent.stop(true).then(() => (stopped = true));
   await w.runUntil(() => stopped, 5000);
-  assert.deepEqual(w.holders('voip'), ['pbx1'], 'released, they would be nobody\'s: the slave hears the master\'s host');
-  assert.equal(master.log.matching(/ALERT: stopping: pbx2 could not take over \(.*it is fault.*\); the VIPs are kept/).length, 1);
+  assert.deepEqual(
+    w.holders('voip'),
+    ['pbx1'],
+    "released, they would be nobody's: the slave hears the master's host",
+  );
+  assert.equal(
+    master.log.matching(/ALERT: stopping: pbx2 could not take over \(.*it is fault.*\); the VIPs are kept/)
+      .length,
+    1,
+  );
   await w.run(5000);
   assert.equal(w.state('pbx2'), 'standby');
   w.nodes.delete('pbx1');
@@ -240,7 +287,10 @@ test('a stop of an active master whose slave is silent gives the VIPs up; asked 
 
   const w2 = await steadyPair();
   stopped = false;
-  void w2.node('pbx1').agent.stop(false).then(() => (stopped = true));
+  void w2
+    .node('pbx1')
+    .agent.stop(false)
+    .then(() => (stopped = true));
   await w2.runUntil(() => stopped, 5000);
   assert.deepEqual(w2.holders('voip'), ['pbx1']);
   w2.nodes.delete('pbx1');
@@ -261,7 +311,13 @@ test('both agents stall for longer than fall × interval (CPU starved): no takeo
   assert.equal(w.state('pbx1'), 'active');
   assert.equal(w.state('pbx2'), 'standby');
   assert.equal(w.node('pbx2').log.matching(/ -> /).length, transitionsBefore, 'the slave made no transition');
-  assert.equal(w.node('pbx2').log.matching(/the agent did not run for \d+ ms \(.* fired late: CPU starved or blocked\)/, 'warn').length, 1);
+  assert.equal(
+    w
+      .node('pbx2')
+      .log.matching(/the agent did not run for \d+ ms \(.* fired late: CPU starved or blocked\)/, 'warn')
+      .length,
+    1,
+  );
   await w.shutdown();
 });
 
@@ -271,7 +327,11 @@ test('a stall postpones the detection of a real death by at most the stall', asy
   await w.crash('pbx1');
   const STALL = 2000;
   await w.clock.stall(STALL);
-  const tookOverAt = await w.runUntil(() => w.soleHolder() === 'pbx2', DOWN_AFTER + STALL + INTERVAL + 100, 1);
+  const tookOverAt = await w.runUntil(
+    () => w.soleHolder() === 'pbx2',
+    DOWN_AFTER + STALL + INTERVAL + 100,
+    1,
+  );
   const after = tookOverAt - diedAt;
   assert.ok(after <= DOWN_AFTER + STALL + INTERVAL, `took over ${after} ms after the death`);
   assert.ok(after >= DOWN_AFTER, `took over ${after} ms after the death: too early`);
@@ -320,7 +380,10 @@ test('failback: a failing release request is a warning and is asked again; it is
   await w.runUntil(() => asked === 2, 10_000);
   assert.ok(w.clock.nowMs() - firstAskAt <= 1100, 'asked again about 1 s after the first failure');
   await w.run(10);
-  assert.equal(master.log.matching(/peer-release to pbx2 failed: connect EHOSTUNREACH .*; asked again/, 'warn').length, 2);
+  assert.equal(
+    master.log.matching(/peer-release to pbx2 failed: connect EHOSTUNREACH .*; asked again/, 'warn').length,
+    2,
+  );
   assert.equal(master.log.matching(/ALERT/).length, 0, 'two failures are not alerted');
   await w.runUntil(() => asked === 3, 10_000);
   await w.run(100);

@@ -27,10 +27,20 @@ interface Run {
 
 function cli(argv: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [MAIN, ...argv], { timeout: 30_000, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((error as unknown as { code: number }).code) : null;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      process.execPath,
+      [MAIN, ...argv],
+      { timeout: 30_000, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code =
+          error === null
+            ? 0
+            : typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+              ? (error as unknown as { code: number }).code
+              : null;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     child.stdin?.end(options.input ?? '');
   });
 }
@@ -58,8 +68,12 @@ async function runAll(cases: Case[]): Promise<void> {
     if (r.stderr.trim() === '') problems.push('nothing on stderr');
     if (!c.says.test(r.stderr)) problems.push(`stderr does not match ${c.says}`);
     if (STACK.test(r.stderr) || STACK.test(r.stdout)) problems.push('a stack trace');
-    if (/\b(?:TypeError|ReferenceError|RangeError|SyntaxError)\b/.test(r.stderr)) problems.push('a JavaScript error name');
-    if (problems.length > 0) failures.push(`${name}: ${problems.join('; ')}\n    stderr: ${r.stderr.slice(0, 600).replace(/\n/g, '\n    ')}`);
+    if (/\b(?:TypeError|ReferenceError|RangeError|SyntaxError)\b/.test(r.stderr))
+      problems.push('a JavaScript error name');
+    if (problems.length > 0)
+      failures.push(
+        `${name}: ${problems.join('; ')}\n    stderr: ${r.stderr.slice(0, 600).replace(/\n/g, '\n    ')}`,
+      );
   });
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} command lines misbehaved`);
 }
@@ -74,7 +88,8 @@ let corruptHistory = '';
 test.before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-cli-'));
   const minimal = readFileSync(path.join(ROOT, 'test/unit/config/fixtures/minimal.conf'), 'utf8');
-  const agent = (name: string) => `\n[agent]\nsocket = ${dir}/${name}.sock\nstate_dir = ${dir}/${name}-state\n`;
+  const agent = (name: string) =>
+    `\n[agent]\nsocket = ${dir}/${name}.sock\nstate_dir = ${dir}/${name}-state\n`;
   good = path.join(dir, 'good.conf');
   writeFileSync(good, minimal + agent('good'));
   corruptHistory = path.join(dir, 'corrupt-history.conf');
@@ -132,8 +147,14 @@ test('cli: usage mistakes exit with 64 and say what is wrong', async () => {
     [['failback', '--to', 'pbx1'], /Unknown option '--to'/],
     [['keep-vips-on-stop', '--now'], /Unknown option '--now'/],
     [['pair', '--fingerprint'], /--fingerprint <value>' argument missing/],
-    [['pair', '--fingerprint', 'bogus', '--config', '/nonexistent/pbx-ha.conf'], /--fingerprint expects.*SHA256:/],
-    [['pair', '--fingerprint', 'SHA256:short', '--config', '/nonexistent/pbx-ha.conf'], /--fingerprint expects/],
+    [
+      ['pair', '--fingerprint', 'bogus', '--config', '/nonexistent/pbx-ha.conf'],
+      /--fingerprint expects.*SHA256:/,
+    ],
+    [
+      ['pair', '--fingerprint', 'SHA256:short', '--config', '/nonexistent/pbx-ha.conf'],
+      /--fingerprint expects/,
+    ],
     [['pair', '--bogus'], /Unknown option '--bogus'/],
     [['peer-command', '--bogus'], /Unknown option '--bogus'/],
     [['accept-peer-key', '--yes'], /Unknown option '--yes'/],
@@ -143,8 +164,18 @@ test('cli: usage mistakes exit with 64 and say what is wrong', async () => {
 
 test('cli: a --config that is missing, a directory, binary or invalid exits with 78 and names the file', async () => {
   const commands: string[][] = [
-    ['check-config'], ['agent'], ['status'], ['status', '--json'], ['history'], ['sync', 'files'], ['sync'],
-    ['failover'], ['failback'], ['keep-vips-on-stop'], ['pair', '--yes'], ['peer-command'],
+    ['check-config'],
+    ['agent'],
+    ['status'],
+    ['status', '--json'],
+    ['history'],
+    ['sync', 'files'],
+    ['sync'],
+    ['failover'],
+    ['failback'],
+    ['keep-vips-on-stop'],
+    ['pair', '--yes'],
+    ['peer-command'],
   ];
   const files: [string, RegExp][] = [
     [missing, /cannot read the file \(ENOENT/],
@@ -156,7 +187,12 @@ test('cli: a --config that is missing, a directory, binary or invalid exits with
   for (const argv of commands) {
     for (const [file, says] of files) {
       const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      cases.push({ argv: [...argv, '--config', file], code: EXIT_CONFIG, says: new RegExp(`${escaped}.*(?:${says.source})`), env: { SSH_ORIGINAL_COMMAND: 'pbx-ha control' } });
+      cases.push({
+        argv: [...argv, '--config', file],
+        code: EXIT_CONFIG,
+        says: new RegExp(`${escaped}.*(?:${says.source})`),
+        env: { SSH_ORIGINAL_COMMAND: 'pbx-ha control' },
+      });
     }
   }
   await runAll(cases);
@@ -170,21 +206,68 @@ test('cli: other failures exit with 1 and say why', async () => {
     { argv: ['history', '--config', good], code: 1, says: /no history yet/ },
     { argv: ['history', '--config', corruptHistory], code: 1, says: /corrupt-state\/state\.db/ },
     // The forced command of pbx-ha's key refuses anything but its two requests.
-    { argv: ['peer-command', '--config', good], code: 1, says: /refused: ""/, env: { SSH_ORIGINAL_COMMAND: '' } },
-    { argv: ['peer-command', '--config', good], code: 1, says: /refused: "rm -rf \/"/, env: { SSH_ORIGINAL_COMMAND: 'rm -rf /' } },
-    { argv: ['peer-command', '--config', good], code: 1, says: /refused/, env: { SSH_ORIGINAL_COMMAND: 'pbx-ha control; sh' } },
-    { argv: ['peer-command', '--config', good], code: 1, says: /refused/, env: { SSH_ORIGINAL_COMMAND: 'rsync --serverx' } },
+    {
+      argv: ['peer-command', '--config', good],
+      code: 1,
+      says: /refused: ""/,
+      env: { SSH_ORIGINAL_COMMAND: '' },
+    },
+    {
+      argv: ['peer-command', '--config', good],
+      code: 1,
+      says: /refused: "rm -rf \/"/,
+      env: { SSH_ORIGINAL_COMMAND: 'rm -rf /' },
+    },
+    {
+      argv: ['peer-command', '--config', good],
+      code: 1,
+      says: /refused/,
+      env: { SSH_ORIGINAL_COMMAND: 'pbx-ha control; sh' },
+    },
+    {
+      argv: ['peer-command', '--config', good],
+      code: 1,
+      says: /refused/,
+      env: { SSH_ORIGINAL_COMMAND: 'rsync --serverx' },
+    },
     // HOME in the temporary directory: a wrongly accepted key must not reach root's authorized_keys.
-    { argv: ['accept-peer-key'], code: 1, says: /expected one OpenSSH public key line/, env: { HOME: dir }, input: '' },
-    { argv: ['accept-peer-key'], code: 1, says: /expected one OpenSSH public key line/, env: { HOME: dir }, input: new Prng(0x5eed0004).bytes(10_000).toString('latin1') },
-    { argv: ['accept-peer-key'], code: 1, says: /expected one OpenSSH public key line/, env: { HOME: dir }, input: 'ssh-ed25519 AAAA a\nssh-rsa BBBB b\n' },
-    { argv: ['accept-peer-key'], code: 1, says: /expected one OpenSSH public key line/, env: { HOME: dir }, input: 'command="sh" ssh-ed25519 AAAA' },
+    {
+      argv: ['accept-peer-key'],
+      code: 1,
+      says: /expected one OpenSSH public key line/,
+      env: { HOME: dir },
+      input: '',
+    },
+    {
+      argv: ['accept-peer-key'],
+      code: 1,
+      says: /expected one OpenSSH public key line/,
+      env: { HOME: dir },
+      input: new Prng(0x5eed0004).bytes(10_000).toString('latin1'),
+    },
+    {
+      argv: ['accept-peer-key'],
+      code: 1,
+      says: /expected one OpenSSH public key line/,
+      env: { HOME: dir },
+      input: 'ssh-ed25519 AAAA a\nssh-rsa BBBB b\n',
+    },
+    {
+      argv: ['accept-peer-key'],
+      code: 1,
+      says: /expected one OpenSSH public key line/,
+      env: { HOME: dir },
+      input: 'command="sh" ssh-ed25519 AAAA',
+    },
   ]);
 });
 
 test('cli: status without a running agent exits with 3 (LSB: not running) and says so in one line', async () => {
   const socket = `${dir}/good.sock`;
-  for (const argv of [['status', '--config', good], ['status', '--json', '--config', good]]) {
+  for (const argv of [
+    ['status', '--config', good],
+    ['status', '--json', '--config', good],
+  ]) {
     const r = await cli(argv);
     assert.equal(r.code, 3, `${argv.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr, `pbx-ha status: the pbx-ha agent is not running (no socket at ${socket})\n`);

@@ -47,10 +47,24 @@ class Cases {
   bytes(name: string, dir: string, bytes: Buffer, expect: Expect, where?: Where): ConfigResult | null {
     const file = path.join(dir, 'bad input.conf');
     writeFileSync(file, bytes);
-    return this.judge(name, () => loadConfigFile(file), expect, where, bytes.toString('latin1').split('\n').length, file);
+    return this.judge(
+      name,
+      () => loadConfigFile(file),
+      expect,
+      where,
+      bytes.toString('latin1').split('\n').length,
+      file,
+    );
   }
 
-  private judge(name: string, parse: () => ConfigResult, expect: Expect, where: Where | undefined, lines: number, file = FILE): ConfigResult | null {
+  private judge(
+    name: string,
+    parse: () => ConfigResult,
+    expect: Expect,
+    where: Where | undefined,
+    lines: number,
+    file = FILE,
+  ): ConfigResult | null {
     this.count++;
     const fail = (why: string): null => {
       this.failures.push(`${this.generator} / ${name}: ${why}`);
@@ -65,21 +79,27 @@ class Cases {
     if (result.ok) {
       return expect === 'refused' ? fail('accepted, expected a refusal') : result;
     }
-    if (expect === 'accepted') return fail(`refused, expected acceptance:\n    ${result.problems.map(formatProblem).join('\n    ')}`);
+    if (expect === 'accepted')
+      return fail(`refused, expected acceptance:\n    ${result.problems.map(formatProblem).join('\n    ')}`);
     if (result.problems.length === 0) return fail('refused without any problem');
     for (const p of result.problems) {
       const bad = problemDefect(p, file, lines);
       if (bad !== null) return fail(`${bad}: ${JSON.stringify(p).slice(0, 300)}`);
     }
     if (where !== undefined && !result.problems.some((p) => pointsAt(p, where))) {
-      return fail(`no problem names ${JSON.stringify(where)}:\n    ${result.problems.map(formatProblem).join('\n    ').slice(0, 2000)}`);
+      return fail(
+        `no problem names ${JSON.stringify(where)}:\n    ${result.problems.map(formatProblem).join('\n    ').slice(0, 2000)}`,
+      );
     }
     return result;
   }
 
   /** Fails the node:test case with every failed generated case (the first 30). */
   done(atLeast: number): void {
-    assert.ok(this.count >= atLeast, `${this.generator}: only ${this.count} cases generated, expected at least ${atLeast}`);
+    assert.ok(
+      this.count >= atLeast,
+      `${this.generator}: only ${this.count} cases generated, expected at least ${atLeast}`,
+    );
     assert.deepEqual(this.failures.slice(0, 30), [], `${this.failures.length} of ${this.count} cases failed`);
   }
 }
@@ -87,8 +107,10 @@ class Cases {
 /** Why a problem is not one an administrator can act on, or null when it is. */
 function problemDefect(p: ConfigProblem, file: string, lines: number): string | null {
   if (p.file !== file) return `names file ${JSON.stringify(p.file)}, not ${file}`;
-  if (typeof p.expected !== 'string' || p.expected.trim() === '') return 'says nothing about what was expected';
-  if (p.line !== undefined && (!Number.isInteger(p.line) || p.line < 1 || p.line > lines)) return `line ${p.line} is not in the file`;
+  if (typeof p.expected !== 'string' || p.expected.trim() === '')
+    return 'says nothing about what was expected';
+  if (p.line !== undefined && (!Number.isInteger(p.line) || p.line < 1 || p.line > lines))
+    return `line ${p.line} is not in the file`;
   let text: string;
   try {
     text = formatProblem(p);
@@ -104,7 +126,10 @@ function problemDefect(p: ConfigProblem, file: string, lines: number): string | 
 
 function pointsAt(p: ConfigProblem, where: Where): boolean {
   if ('mention' in where) return formatProblem(p).toLowerCase().includes(where.mention.toLowerCase());
-  return p.section?.toLowerCase() === where.section.toLowerCase() && (where.key === undefined || p.key === where.key);
+  return (
+    p.section?.toLowerCase() === where.section.toLowerCase() &&
+    (where.key === undefined || p.key === where.key)
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,7 +160,8 @@ function outline(text: string): { lines: string[]; keys: KeyLine[]; sections: Se
       return;
     }
     const key = /^([A-Za-z0-9_.-]+)\s*=/.exec(line);
-    if (key !== null && sections.length > 0) keys.push({ section: sections[sections.length - 1].name, key: key[1], index });
+    if (key !== null && sections.length > 0)
+      keys.push({ section: sections[sections.length - 1].name, key: key[1], index });
   });
   return { lines, keys, sections };
 }
@@ -143,7 +169,11 @@ function outline(text: string): { lines: string[]; keys: KeyLine[]; sections: Se
 const full = outline(FULL);
 
 test('the good files are accepted (the mutations start from valid files)', () => {
-  for (const [name, text] of [['full.conf', FULL], ['minimal.conf', MINIMAL], ['etc/pbx-ha.conf', ETC]]) {
+  for (const [name, text] of [
+    ['full.conf', FULL],
+    ['minimal.conf', MINIMAL],
+    ['etc/pbx-ha.conf', ETC],
+  ]) {
     const result = parseConfigText(text, FILE);
     assert.ok(result.ok, `${name}: ${result.ok ? '' : result.problems.map(formatProblem).join('\n')}`);
   }
@@ -154,31 +184,94 @@ test('the good files are accepted (the mutations start from valid files)', () =>
 // Key-level mutations.
 
 type Kind =
-  | 'node' | 'ipv4' | 'cidr' | 'ifname' | 'routes' | 'duration' | 'int' | 'ipv4list' | 'command' | 'path' | 'pathlist'
-  | 'bool' | 'username' | 'pgname' | 'host' | 'tables' | 'cron' | 'failback' | 'listen';
+  | 'node'
+  | 'ipv4'
+  | 'cidr'
+  | 'ifname'
+  | 'routes'
+  | 'duration'
+  | 'int'
+  | 'ipv4list'
+  | 'command'
+  | 'path'
+  | 'pathlist'
+  | 'bool'
+  | 'username'
+  | 'pgname'
+  | 'host'
+  | 'tables'
+  | 'cron'
+  | 'failback'
+  | 'listen';
 
 function kindOf(section: string, key: string): Kind {
-  const kind = section.startsWith('node.') ? 'node' : section.startsWith('vip.') ? 'vip' : section.startsWith('track.') ? 'track' : section;
+  const kind = section.startsWith('node.')
+    ? 'node'
+    : section.startsWith('vip.')
+      ? 'vip'
+      : section.startsWith('track.')
+        ? 'track'
+        : section;
   const table: Record<string, Kind> = {
-    'cluster.master': 'node', 'cluster.slave': 'node',
+    'cluster.master': 'node',
+    'cluster.slave': 'node',
     'node.address': 'ipv4',
-    'vip.address': 'cidr', 'vip.interface': 'ifname', 'vip.route': 'routes',
-    'health.interval': 'duration', 'health.fall': 'int', 'health.rise': 'int', 'health.timeout': 'duration', 'health.track': 'ipv4list',
-    'garp.count': 'int', 'garp.interval': 'duration', 'garp.repeat_after': 'duration', 'garp.refresh': 'duration',
-    'services.start': 'command', 'services.stop': 'command', 'services.timeout': 'duration',
-    'notify.script': 'command', 'notify.timeout': 'duration',
-    'agent.reconcile_interval': 'duration', 'agent.socket': 'path', 'agent.state_dir': 'path', 'agent.release_on_stop': 'bool',
-    'replication.enabled': 'bool', 'replication.user': 'username', 'replication.port': 'int', 'replication.key': 'path',
-    'replication.known_hosts': 'path', 'replication.connect_timeout': 'duration', 'replication.retry_min': 'duration',
-    'replication.retry_max': 'duration', 'replication.alert_after': 'int', 'replication.exchange_dir': 'path',
-    'replication.backup_dir': 'path', 'replication.keep_backups': 'int',
-    'sync.files.schedule': 'cron', 'sync.files.timeout': 'duration', 'sync.files.paths': 'pathlist',
-    'sync.db.schedule': 'cron', 'sync.db.timeout': 'duration', 'sync.db.database': 'pgname', 'sync.db.host': 'host',
-    'sync.db.port': 'int', 'sync.db.user': 'pgname', 'sync.db.exclude_tables': 'tables',
-    'sync.astdb.schedule': 'cron', 'sync.astdb.timeout': 'duration', 'sync.astdb.path': 'path', 'sync.astdb.debounce': 'duration',
-    'track.command': 'command', 'track.interval': 'duration', 'track.timeout': 'duration', 'track.rise': 'int', 'track.fall': 'int',
-    'failover.failback': 'failback', 'failover.failback_delay': 'duration',
-    'metrics.enabled': 'bool', 'metrics.listen': 'listen',
+    'vip.address': 'cidr',
+    'vip.interface': 'ifname',
+    'vip.route': 'routes',
+    'health.interval': 'duration',
+    'health.fall': 'int',
+    'health.rise': 'int',
+    'health.timeout': 'duration',
+    'health.track': 'ipv4list',
+    'garp.count': 'int',
+    'garp.interval': 'duration',
+    'garp.repeat_after': 'duration',
+    'garp.refresh': 'duration',
+    'services.start': 'command',
+    'services.stop': 'command',
+    'services.timeout': 'duration',
+    'notify.script': 'command',
+    'notify.timeout': 'duration',
+    'agent.reconcile_interval': 'duration',
+    'agent.socket': 'path',
+    'agent.state_dir': 'path',
+    'agent.release_on_stop': 'bool',
+    'replication.enabled': 'bool',
+    'replication.user': 'username',
+    'replication.port': 'int',
+    'replication.key': 'path',
+    'replication.known_hosts': 'path',
+    'replication.connect_timeout': 'duration',
+    'replication.retry_min': 'duration',
+    'replication.retry_max': 'duration',
+    'replication.alert_after': 'int',
+    'replication.exchange_dir': 'path',
+    'replication.backup_dir': 'path',
+    'replication.keep_backups': 'int',
+    'sync.files.schedule': 'cron',
+    'sync.files.timeout': 'duration',
+    'sync.files.paths': 'pathlist',
+    'sync.db.schedule': 'cron',
+    'sync.db.timeout': 'duration',
+    'sync.db.database': 'pgname',
+    'sync.db.host': 'host',
+    'sync.db.port': 'int',
+    'sync.db.user': 'pgname',
+    'sync.db.exclude_tables': 'tables',
+    'sync.astdb.schedule': 'cron',
+    'sync.astdb.timeout': 'duration',
+    'sync.astdb.path': 'path',
+    'sync.astdb.debounce': 'duration',
+    'track.command': 'command',
+    'track.interval': 'duration',
+    'track.timeout': 'duration',
+    'track.rise': 'int',
+    'track.fall': 'int',
+    'failover.failback': 'failback',
+    'failover.failback_delay': 'duration',
+    'metrics.enabled': 'bool',
+    'metrics.listen': 'listen',
   };
   const found = table[`${kind}.${key}`];
   assert.ok(found !== undefined, `no kind for [${section}] ${key}: add it to the table`);
@@ -216,7 +309,10 @@ const ACCEPTS: Record<Kind, { accepted: PoolName[]; sameType: PoolName[] }> = {
   ipv4: { accepted: [], sameType: ['ipv4'] },
   cidr: { accepted: [], sameType: ['cidr'] },
   // Linux takes any 1-15 bytes without "/", ":" or blanks as an interface name.
-  ifname: { accepted: ['word', 'negative', 'decimal', 'bool', 'duration', 'ipv4', 'json', 'zero', 'nullish'], sameType: [] },
+  ifname: {
+    accepted: ['word', 'negative', 'decimal', 'bool', 'duration', 'ipv4', 'json', 'zero', 'nullish'],
+    sameType: [],
+  },
   routes: { accepted: [], sameType: ['cidr'] },
   duration: { accepted: [], sameType: ['duration', 'zero'] },
   int: { accepted: [], sameType: ['zero'] },
@@ -229,7 +325,10 @@ const ACCEPTS: Record<Kind, { accepted: PoolName[]; sameType: PoolName[] }> = {
   username: { accepted: ['word', 'bool', 'nullish'], sameType: [] },
   pgname: { accepted: ['word', 'bool', 'nullish'], sameType: [] },
   // PGHOST: a host name (RFC 1123 labels may be all digits), an IPv4 address, or a socket directory.
-  host: { accepted: ['word', 'decimal', 'bool', 'bigint', 'duration', 'ipv4', 'zero', 'path', 'nullish'], sameType: [] },
+  host: {
+    accepted: ['word', 'decimal', 'bool', 'bigint', 'duration', 'ipv4', 'zero', 'path', 'nullish'],
+    sameType: [],
+  },
   // Table names and pg_dump patterns: letters, digits, "_", "*".
   tables: { accepted: ['word', 'bool', 'bigint', 'duration', 'zero', 'list', 'nullish'], sameType: [] },
   cron: { accepted: [], sameType: ['cron'] },
@@ -238,7 +337,14 @@ const ACCEPTS: Record<Kind, { accepted: PoolName[]; sameType: PoolName[] }> = {
 };
 
 /** Keys whose empty value means "none" or "not configured". */
-const EMPTY_ACCEPTED = new Set(['services.start', 'services.stop', 'notify.script', 'health.track', 'vip.voip.route', 'sync.db.exclude_tables']);
+const EMPTY_ACCEPTED = new Set([
+  'services.start',
+  'services.stop',
+  'notify.script',
+  'health.track',
+  'vip.voip.route',
+  'sync.db.exclude_tables',
+]);
 /** Keys without a default. */
 const REQUIRED = (section: string, key: string): boolean =>
   (section === 'cluster' && (key === 'master' || key === 'slave')) ||
@@ -257,7 +363,11 @@ function withLine(lines: string[], index: number, replacement: string[]): string
   return [...lines.slice(0, index), ...replacement, ...lines.slice(index + 1)].join('\n');
 }
 
-function eachKey(generator: string, atLeast: number, body: (cases: Cases, k: KeyLine, kind: Kind, set: (value: string) => string) => void): void {
+function eachKey(
+  generator: string,
+  atLeast: number,
+  body: (cases: Cases, k: KeyLine, kind: Kind, set: (value: string) => string) => void,
+): void {
   test(`config: ${generator}`, () => {
     const cases = new Cases(generator);
     for (const k of full.keys) {
@@ -271,7 +381,11 @@ function eachKey(generator: string, atLeast: number, body: (cases: Cases, k: Key
 eachKey('every key set to a value of another type', 700, (cases, k, kind, set) => {
   const { accepted, sameType } = ACCEPTS[kind];
   for (const [name, value] of Object.entries(POOL) as [PoolName, string][]) {
-    const expect: Expect = accepted.includes(name) ? 'accepted' : sameType.includes(name) ? 'either' : 'refused';
+    const expect: Expect = accepted.includes(name)
+      ? 'accepted'
+      : sameType.includes(name)
+        ? 'either'
+        : 'refused';
     // A refused value of another type is reported on its own key; a value of the key's own type may
     // be refused by a cross-check on a neighbour (health timeout against interval).
     const where: Where = expect === 'refused' ? { section: k.section, key: k.key } : { section: k.section };
@@ -281,8 +395,16 @@ eachKey('every key set to a value of another type', 700, (cases, k, kind, set) =
 
 eachKey('every key set to an empty value', 130, (cases, k, _kind, set) => {
   const accepted = EMPTY_ACCEPTED.has(`${k.section}.${k.key}`);
-  cases.text(`[${k.section}] ${k.key} =`, set(''), accepted ? 'accepted' : 'refused', { section: k.section, key: k.key });
-  cases.text(`[${k.section}] ${k.key} = ""`, set('""'), accepted && k.key !== 'route' ? 'either' : 'refused', { section: k.section, key: k.key });
+  cases.text(`[${k.section}] ${k.key} =`, set(''), accepted ? 'accepted' : 'refused', {
+    section: k.section,
+    key: k.key,
+  });
+  cases.text(
+    `[${k.section}] ${k.key} = ""`,
+    set('""'),
+    accepted && k.key !== 'route' ? 'either' : 'refused',
+    { section: k.section, key: k.key },
+  );
 });
 
 eachKey('every key set to a huge (100 kB) value', 180, (cases, k, kind, set) => {
@@ -305,13 +427,17 @@ eachKey('every key set to a huge (100 kB) value', 180, (cases, k, kind, set) => 
     cron: `${'0,'.repeat(50_000)}60 * * * *`,
   };
   const value = shaped[kind];
-  if (value !== undefined) cases.text(`[${k.section}] ${k.key} = ${kind}-shaped 100 kB`, set(value), 'refused', where);
+  if (value !== undefined)
+    cases.text(`[${k.section}] ${k.key} = ${kind}-shaped 100 kB`, set(value), 'refused', where);
 });
 
 eachKey('every key set to text in other scripts', 240, (cases, k, kind, set) => {
   const expect: Expect = kind === 'ifname' ? 'accepted' : 'refused';
   for (const value of ['é🚀', 'pbx\u200b1', '３', '\u202eevil', 'ΑΒΓ']) {
-    cases.text(`[${k.section}] ${k.key} = ${JSON.stringify(value)}`, set(value), expect, { section: k.section, key: k.key });
+    cases.text(`[${k.section}] ${k.key} = ${JSON.stringify(value)}`, set(value), expect, {
+      section: k.section,
+      key: k.key,
+    });
   }
   // A path may hold any character but "/" and NUL: legitimately valid where a path or command is.
   if (kind === 'path' || kind === 'command' || kind === 'pathlist') {
@@ -321,32 +447,63 @@ eachKey('every key set to text in other scripts', 240, (cases, k, kind, set) => 
 
 eachKey('every key set to a value with control characters', 240, (cases, k, _kind, set) => {
   for (const value of ['a\x01b', '\x1b[31mred', 'x\x7f', 'a\x08\x08b', '\x07']) {
-    cases.text(`[${k.section}] ${k.key} = ${JSON.stringify(value)}`, set(value), 'refused', { section: k.section, key: k.key });
+    cases.text(`[${k.section}] ${k.key} = ${JSON.stringify(value)}`, set(value), 'refused', {
+      section: k.section,
+      key: k.key,
+    });
   }
 });
 
 eachKey('every key with an unterminated quote', 130, (cases, k, _kind, set) => {
   for (const value of ['"abc', "'abc"]) {
-    cases.text(`[${k.section}] ${k.key} = ${value}`, set(value), 'refused', { section: k.section, key: k.key });
+    cases.text(`[${k.section}] ${k.key} = ${value}`, set(value), 'refused', {
+      section: k.section,
+      key: k.key,
+    });
   }
 });
 
 eachKey('every key set twice', 130, (cases, k) => {
   const line = full.lines[k.index];
-  cases.text(`[${k.section}] ${k.key} twice, same value`, withLine(full.lines, k.index, [line, line]), 'refused', { section: k.section, key: k.key });
-  cases.text(`[${k.section}] ${k.key} twice, another value`, withLine(full.lines, k.index, [line, `${k.key} = abc`]), 'refused', { section: k.section, key: k.key });
+  cases.text(
+    `[${k.section}] ${k.key} twice, same value`,
+    withLine(full.lines, k.index, [line, line]),
+    'refused',
+    { section: k.section, key: k.key },
+  );
+  cases.text(
+    `[${k.section}] ${k.key} twice, another value`,
+    withLine(full.lines, k.index, [line, `${k.key} = abc`]),
+    'refused',
+    { section: k.section, key: k.key },
+  );
 });
 
 eachKey('every key misspelt', 65, (cases, k) => {
   const key = `${k.key}_x`;
-  cases.text(`[${k.section}] ${key}`, withLine(full.lines, k.index, [full.lines[k.index].replace(k.key, key)]), 'refused', { section: k.section, key });
+  cases.text(
+    `[${k.section}] ${key}`,
+    withLine(full.lines, k.index, [full.lines[k.index].replace(k.key, key)]),
+    'refused',
+    { section: k.section, key },
+  );
 });
 
 eachKey('every key removed', 65, (cases, k) => {
   const id = `${k.section}.${k.key}`;
   const text = withLine(full.lines, k.index, []);
-  if (REQUIRED(k.section, k.key)) cases.text(`without [${k.section}] ${k.key} (required)`, text, 'refused', { section: k.section, key: k.key });
-  else if (REMOVAL_REFUSED[id] !== undefined) cases.text(`without [${k.section}] ${k.key} (its default breaks a cross-check)`, text, 'refused', REMOVAL_REFUSED[id]);
+  if (REQUIRED(k.section, k.key))
+    cases.text(`without [${k.section}] ${k.key} (required)`, text, 'refused', {
+      section: k.section,
+      key: k.key,
+    });
+  else if (REMOVAL_REFUSED[id] !== undefined)
+    cases.text(
+      `without [${k.section}] ${k.key} (its default breaks a cross-check)`,
+      text,
+      'refused',
+      REMOVAL_REFUSED[id],
+    );
   else cases.text(`without [${k.section}] ${k.key} (optional)`, text, 'accepted');
 });
 
@@ -359,13 +516,27 @@ test('config: sections removed, repeated and misnamed', () => {
   for (const s of full.sections) {
     const without = [...full.lines.slice(0, s.start), ...full.lines.slice(s.end)].join('\n');
     // Removing a node leaves [cluster] naming a node without a section.
-    const where: Where = s.name.startsWith('node.') ? { mention: s.name.slice('node.'.length) } : { section: s.name };
+    const where: Where = s.name.startsWith('node.')
+      ? { mention: s.name.slice('node.'.length) }
+      : { section: s.name };
     cases.text(`without [${s.name}]`, without, required.has(s.name) ? 'refused' : 'accepted', where);
     const body = full.lines.slice(s.start, s.end);
     cases.text(`[${s.name}] twice`, [...full.lines, ...body].join('\n'), 'refused', { section: s.name });
-    cases.text(`[${s.name}] twice, the second empty`, [...full.lines, full.lines[s.start]].join('\n'), 'refused', { section: s.name });
-    cases.text(`[${s.name}] twice, other case`, [...full.lines, full.lines[s.start].toUpperCase()].join('\n'), 'refused', { section: s.name.toUpperCase() });
-    cases.text(`[${s.name}!]`, withLine(full.lines, s.start, [`[${s.name}!]`]), 'refused', { section: `${s.name}!` });
+    cases.text(
+      `[${s.name}] twice, the second empty`,
+      [...full.lines, full.lines[s.start]].join('\n'),
+      'refused',
+      { section: s.name },
+    );
+    cases.text(
+      `[${s.name}] twice, other case`,
+      [...full.lines, full.lines[s.start].toUpperCase()].join('\n'),
+      'refused',
+      { section: s.name.toUpperCase() },
+    );
+    cases.text(`[${s.name}!]`, withLine(full.lines, s.start, [`[${s.name}!]`]), 'refused', {
+      section: `${s.name}!`,
+    });
     cases.text(`[${s.name} without "]"`, withLine(full.lines, s.start, [`[${s.name}`]), 'refused');
     cases.text(`[${s.name}] as []`, withLine(full.lines, s.start, ['[]']), 'refused');
     cases.text(`[${s.name}] as [[${s.name}]]`, withLine(full.lines, s.start, [`[[${s.name}]]`]), 'refused');
@@ -374,7 +545,9 @@ test('config: sections removed, repeated and misnamed', () => {
   const noVips = full.lines.filter((_, i) => !vips.some((s) => i >= s.start && i < s.end)).join('\n');
   cases.text('without any [vip.NAME]', noVips, 'refused', { mention: 'vip' });
   cases.text('keys before any section', `stray = 1\n${FULL}`, 'refused', { mention: 'stray' });
-  cases.text('a line without "="', withLine(full.lines, full.keys[5].index, ['just some words']), 'refused', { mention: 'just some words' });
+  cases.text('a line without "="', withLine(full.lines, full.keys[5].index, ['just some words']), 'refused', {
+    mention: 'just some words',
+  });
   cases.text('"= value" without a key', withLine(full.lines, full.keys[5].index, ['= 1']), 'refused');
   cases.done(140);
 });
@@ -415,7 +588,11 @@ function refusedPrefixes(o: ReturnType<typeof outline>): Set<number> {
 
 test('config: truncated at every line', () => {
   const cases = new Cases('truncated at every line');
-  for (const [name, text] of [['full.conf', FULL], ['minimal.conf', MINIMAL], ['etc/pbx-ha.conf', ETC]]) {
+  for (const [name, text] of [
+    ['full.conf', FULL],
+    ['minimal.conf', MINIMAL],
+    ['etc/pbx-ha.conf', ETC],
+  ]) {
     const o = outline(text);
     const end = requiredEnd(o);
     const refused = refusedPrefixes(o);
@@ -430,7 +607,11 @@ test('config: truncated at every line', () => {
 test('config: truncated at random byte offsets', () => {
   const cases = new Cases('truncated at random byte offsets');
   const prng = new Prng(0x5eed0001);
-  for (const [name, text] of [['full.conf', FULL], ['minimal.conf', MINIMAL], ['etc/pbx-ha.conf', ETC]]) {
+  for (const [name, text] of [
+    ['full.conf', FULL],
+    ['minimal.conf', MINIMAL],
+    ['etc/pbx-ha.conf', ETC],
+  ]) {
     const o = outline(text);
     // Before the end of the required part nothing can be valid; after it, a cut inside a value may
     // leave a valid one (`198.18.0.0/15` cut to `198.18.0.0/1`), or not.
@@ -455,7 +636,11 @@ test('config: random binary garbage, NUL bytes, invalid UTF-8', () => {
       const garbage = prng.bytes(prng.int(4096));
       cases.bytes(`${garbage.length} random bytes (#${i})`, dir, garbage, 'refused');
       // The same garbage read as text by a caller that decoded it leniently.
-      cases.text(`${garbage.length} random bytes as latin1 text (#${i})`, garbage.toString('latin1'), 'refused');
+      cases.text(
+        `${garbage.length} random bytes as latin1 text (#${i})`,
+        garbage.toString('latin1'),
+        'refused',
+      );
     }
     for (let i = 0; i < 50; i++) {
       const printable = Buffer.from(Array.from({ length: 1 + prng.int(2000) }, () => 9 + prng.int(118)));
@@ -467,21 +652,41 @@ test('config: random binary garbage, NUL bytes, invalid UTF-8', () => {
       const line = good.subarray(0, at).toString('latin1').split('\n').length;
       const withNul = Buffer.concat([good.subarray(0, at), Buffer.from([0]), good.subarray(at)]);
       const result = cases.bytes(`NUL at byte ${at}`, dir, withNul, 'refused');
-      if (result !== null && !result.ok) assert.equal(result.problems[0].line, line, `NUL at byte ${at}: line`);
+      if (result !== null && !result.ok)
+        assert.equal(result.problems[0].line, line, `NUL at byte ${at}: line`);
       cases.text(`NUL at byte ${at}, as text`, withNul.toString('utf8'), 'refused');
     }
-    const invalid = [[0xff], [0xc3, 0x28], [0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]];
+    const invalid = [
+      [0xff],
+      [0xc3, 0x28],
+      [0x80],
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+    ];
     for (let i = 0; i < 70; i++) {
       // Inserted at the start of a line, so that no multi-byte character of full.conf is split.
       const lineIndex = prng.int(full.lines.length);
       const at = Buffer.byteLength(full.lines.slice(0, lineIndex).join('\n') + (lineIndex > 0 ? '\n' : ''));
       const bad = Buffer.from(invalid[i % invalid.length]);
       const bytes = Buffer.concat([good.subarray(0, at), bad, good.subarray(at)]);
-      const result = cases.bytes(`invalid UTF-8 ${bad.toString('hex')} on line ${lineIndex + 1}`, dir, bytes, 'refused');
-      if (result !== null && !result.ok) assert.equal(result.problems[0].line, lineIndex + 1, `invalid UTF-8 on line ${lineIndex + 1}`);
+      const result = cases.bytes(
+        `invalid UTF-8 ${bad.toString('hex')} on line ${lineIndex + 1}`,
+        dir,
+        bytes,
+        'refused',
+      );
+      if (result !== null && !result.ok)
+        assert.equal(result.problems[0].line, lineIndex + 1, `invalid UTF-8 on line ${lineIndex + 1}`);
     }
     // UTF-16 (Windows "Unicode"), with and without its byte-order mark.
-    cases.bytes('UTF-16LE with BOM', dir, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(FULL, 'utf16le')]), 'refused');
+    cases.bytes(
+      'UTF-16LE with BOM',
+      dir,
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(FULL, 'utf16le')]),
+      'refused',
+    );
     cases.bytes('UTF-16LE without BOM', dir, Buffer.from(FULL, 'utf16le'), 'refused');
     cases.bytes('an empty file', dir, Buffer.alloc(0), 'refused');
     cases.bytes('only blank lines', dir, Buffer.from('\n\n   \n\t\n'), 'refused');
@@ -496,14 +701,37 @@ test('config: CRLF line ends and byte-order marks are legitimately valid', () =>
   const dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-bad-config-'));
   try {
     const cases = new Cases('line ends and BOM');
-    for (const [name, text] of [['full.conf', FULL], ['minimal.conf', MINIMAL], ['etc/pbx-ha.conf', ETC]]) {
+    for (const [name, text] of [
+      ['full.conf', FULL],
+      ['minimal.conf', MINIMAL],
+      ['etc/pbx-ha.conf', ETC],
+    ]) {
       const crlf = text.replace(/\n/g, '\r\n');
       cases.text(`${name} with CRLF`, crlf, 'accepted');
       cases.text(`${name} with a BOM`, `\uFEFF${text}`, 'accepted');
       cases.text(`${name} with a BOM and CRLF`, `\uFEFF${crlf}`, 'accepted');
-      cases.bytes(`${name} with a BOM and CRLF, from disk`, dir, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(crlf)]), 'accepted');
-      cases.text(`${name} with mixed LF and CRLF`, text.split('\n').map((l, i) => (i % 2 === 0 ? `${l}\r` : l)).join('\n'), 'accepted');
-      cases.text(`${name} with trailing blanks on every line`, text.split('\n').map((l) => `${l} \t`).join('\n'), 'accepted');
+      cases.bytes(
+        `${name} with a BOM and CRLF, from disk`,
+        dir,
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(crlf)]),
+        'accepted',
+      );
+      cases.text(
+        `${name} with mixed LF and CRLF`,
+        text
+          .split('\n')
+          .map((l, i) => (i % 2 === 0 ? `${l}\r` : l))
+          .join('\n'),
+        'accepted',
+      );
+      cases.text(
+        `${name} with trailing blanks on every line`,
+        text
+          .split('\n')
+          .map((l) => `${l} \t`)
+          .join('\n'),
+        'accepted',
+      );
       // Old Mac line ends: the whole file is one line, whose first character decides what it is.
       cases.text(`${name} with CR line ends only`, text.replace(/\n/g, '\r'), 'refused');
     }
@@ -519,5 +747,7 @@ test('config: a huge value is shortened in its message', () => {
   const k = full.keys.find((x) => x.section === 'health' && x.key === 'interval')!;
   const result = parseConfigText(withLine(full.lines, k.index, [`interval = ${'x'.repeat(100_000)}`]), FILE);
   assert.equal(result.ok, false);
-  if (!result.ok) for (const p of result.problems) assert.ok(formatProblem(p).length < 2000, `${formatProblem(p).length} characters`);
+  if (!result.ok)
+    for (const p of result.problems)
+      assert.ok(formatProblem(p).length < 2000, `${formatProblem(p).length} characters`);
 });

@@ -55,7 +55,10 @@ function badLines(): [string, string][] {
     ['request "hasOwnProperty"', '{"request":"hasOwnProperty","from":"pbx1"}'],
     ['the request inside __proto__', '{"__proto__":{"request":"peer-hello","from":"pbx1"}}'],
     ['from inside __proto__', '{"request":"peer-hello","__proto__":{"from":"pbx1"}}'],
-    ['the request inside constructor.prototype', '{"constructor":{"prototype":{"request":"peer-hello","from":"pbx1"}}}'],
+    [
+      'the request inside constructor.prototype',
+      '{"constructor":{"prototype":{"request":"peer-hello","from":"pbx1"}}}',
+    ],
     ['from missing', '{"request":"peer-hello"}'],
     ['from null', '{"request":"peer-hello","from":null}'],
     ['from number', '{"request":"peer-hello","from":7}'],
@@ -76,11 +79,27 @@ function badLines(): [string, string][] {
     ['install kind with a path', '{"request":"peer-install","from":"pbx1","kind":"../files"}'],
     ['install digest null', `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":null}`],
     ['install digest number', `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":1}`],
-    ['install digest too short', `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'a'.repeat(63)}"}`],
-    ['install digest in upper case', `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'A'.repeat(64)}"}`],
-    ['install digest huge', `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'a'.repeat(1_000_000)}"}`],
+    [
+      'install digest too short',
+      `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'a'.repeat(63)}"}`,
+    ],
+    [
+      'install digest in upper case',
+      `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'A'.repeat(64)}"}`,
+    ],
+    [
+      'install digest huge',
+      `{"request":"peer-install","from":"pbx1","kind":"astdb","digest":"${'a'.repeat(1_000_000)}"}`,
+    ],
   ];
-  for (let i = 0; i < 40; i++) lines.push([`random bytes #${i}`, prng.bytes(1 + prng.int(300)).toString('latin1').replace(/\n/g, ' ')]);
+  for (let i = 0; i < 40; i++)
+    lines.push([
+      `random bytes #${i}`,
+      prng
+        .bytes(1 + prng.int(300))
+        .toString('latin1')
+        .replace(/\n/g, ' '),
+    ]);
   for (let i = 0; i < 40; i++) {
     // A good request with one character replaced at random.
     const good = `{"request":"peer-install","from":"pbx1","kind":"files","digest":"${DIGEST}"}`;
@@ -104,10 +123,12 @@ test('peer: parsePeerRequest refuses every bad request with a short, clear error
       continue;
     }
     if (result.ok) failures.push(`${name}: accepted as ${JSON.stringify(result.request).slice(0, 200)}`);
-    else if (typeof result.error !== 'string' || result.error.trim() === '') failures.push(`${name}: refused without a reason`);
+    else if (typeof result.error !== 'string' || result.error.trim() === '')
+      failures.push(`${name}: refused without a reason`);
     // The error goes back to the peer and into logs: a huge request must not make a huge message.
     else if (result.error.length > 500) failures.push(`${name}: a ${result.error.length}-character error`);
-    else if (/[\0-\x08\x0b-\x1f\x7f]/.test(result.error)) failures.push(`${name}: control characters in the error ${JSON.stringify(result.error)}`);
+    else if (/[\0-\x08\x0b-\x1f\x7f]/.test(result.error))
+      failures.push(`${name}: control characters in the error ${JSON.stringify(result.error)}`);
   }
   assert.ok(lines.length >= 100, `${lines.length} bad lines`);
   assert.deepEqual(failures, []);
@@ -118,11 +139,16 @@ test('peer: parsePeerRequest refuses every bad request with a short, clear error
 
 test('peer: parsePeerRequest accepts the good requests, and returns only the known fields', () => {
   for (const request of PEER_REQUESTS) {
-    const line = request === 'peer-install' ? JSON.stringify({ request, from: 'pbx1', kind: 'astdb', digest: DIGEST }) : JSON.stringify({ request, from: 'pbx1' });
+    const line =
+      request === 'peer-install'
+        ? JSON.stringify({ request, from: 'pbx1', kind: 'astdb', digest: DIGEST })
+        : JSON.stringify({ request, from: 'pbx1' });
     const result = parsePeerRequest(line);
     assert.ok(result.ok, `${request}: ${result.ok ? '' : result.error}`);
   }
-  const extra = parsePeerRequest('{"request":"peer-hello","from":"pbx1","__proto__":{"admin":true},"constructor":{"prototype":{"x":1}},"shell":"rm -rf /"}');
+  const extra = parsePeerRequest(
+    '{"request":"peer-hello","from":"pbx1","__proto__":{"admin":true},"constructor":{"prototype":{"x":1}},"shell":"rm -rf /"}',
+  );
   assert.ok(extra.ok);
   if (extra.ok) {
     assert.deepEqual(Object.keys(extra.request).sort(), ['from', 'request']);
@@ -152,7 +178,10 @@ test('peer: parseHello refuses malformed answers with a message, and accepts goo
     ['null', null],
     ['an array', ['pbx2', 'slave', 'standby']],
     ['a string', 'standby'],
-    ['role inside __proto__', JSON.parse('{"ok":true,"node":"pbx2","state":"standby","__proto__":{"role":"slave"}}')],
+    [
+      'role inside __proto__',
+      JSON.parse('{"ok":true,"node":"pbx2","state":"standby","__proto__":{"role":"slave"}}'),
+    ],
   ];
   const failures: string[] = [];
   for (const [name, answer] of bad) {
@@ -162,13 +191,18 @@ test('peer: parseHello refuses malformed answers with a message, and accepts goo
     } catch (e) {
       const message = (e as Error).message;
       if (!(e instanceof Error)) failures.push(`${name}: threw a ${typeof e}, not an Error`);
-      else if (!/peer-hello/.test(message)) failures.push(`${name}: unclear message ${message.slice(0, 200)}`);
+      else if (!/peer-hello/.test(message))
+        failures.push(`${name}: unclear message ${message.slice(0, 200)}`);
       else if (message.length > 500) failures.push(`${name}: a ${message.length}-character message`);
     }
   }
   assert.deepEqual(failures, []);
   for (const state of ['init', 'active', 'standby', 'fault', 'maintenance', 'stopped']) {
-    assert.deepEqual(parseHello({ ok: true, node: 'pbx2', role: 'slave', state }), { node: 'pbx2', role: 'slave', state });
+    assert.deepEqual(parseHello({ ok: true, node: 'pbx2', role: 'slave', state }), {
+      node: 'pbx2',
+      role: 'slave',
+      state,
+    });
   }
 });
 
@@ -182,8 +216,19 @@ interface FakeChannel {
 }
 
 function fakeControl(): { control: SshControl; feed: (chunk: string) => void; channel: FakeChannel } {
-  const control = new SshControl({ host: '192.0.2.12', port: 22, user: 'root', keyFile: '/nonexistent', knownHostsFile: '/nonexistent', connectTimeoutMs: 1000 });
-  const channel: FakeChannel = { written: [], write: (d) => (channel.written.push(d), true), end: () => undefined };
+  const control = new SshControl({
+    host: '192.0.2.12',
+    port: 22,
+    user: 'root',
+    keyFile: '/nonexistent',
+    knownHostsFile: '/nonexistent',
+    connectTimeoutMs: 1000,
+  });
+  const channel: FakeChannel = {
+    written: [],
+    write: (d) => (channel.written.push(d), true),
+    end: () => undefined,
+  };
   const inner = control as unknown as { channel: FakeChannel; onData(chunk: string): void };
   inner.channel = channel;
   return { control, feed: (chunk) => inner.onData(chunk), channel };
@@ -209,7 +254,11 @@ test('peer: SshControl refuses malformed answers without throwing, and keeps the
       const answer = await pending;
       assert.equal(answer.ok, true, name);
     } else {
-      await assert.rejects(pending, (e: Error) => refused.test(e.message) && e.message.length < 500 && !/\x1b/.test(e.message), name);
+      await assert.rejects(
+        pending,
+        (e: Error) => refused.test(e.message) && e.message.length < 500 && !/\x1b/.test(e.message),
+        name,
+      );
     }
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -230,13 +279,19 @@ test('peer: SshControl refuses a huge answer with a short message, and an endles
   const { control, feed } = fakeControl();
   const huge = control.request({ request: 'peer-hello', from: 'pbx1' }, 5000);
   feed(`${'x'.repeat(5_000_000)}\n`);
-  await assert.rejects(huge, (e: Error) => /^the peer sent a malformed answer: "x{200}"…$/.test(e.message) && e.message.length < 500);
+  await assert.rejects(
+    huge,
+    (e: Error) => /^the peer sent a malformed answer: "x{200}"…$/.test(e.message) && e.message.length < 500,
+  );
 
   const { control: endless, feed: feedEndless } = fakeControl();
   const waiting = endless.request({ request: 'peer-hello', from: 'pbx1' }, 5000);
   const chunk = 'y'.repeat(1024 * 1024);
   for (let i = 0; i < 20; i++) feedEndless(chunk);
-  await assert.rejects(waiting, /^Error: the peer sent an answer longer than 1048576 characters without ending it; the control channel is closed$/);
+  await assert.rejects(
+    waiting,
+    /^Error: the peer sent an answer longer than 1048576 characters without ending it; the control channel is closed$/,
+  );
   const buffered = (endless as unknown as { buffered: string }).buffered;
   assert.ok(buffered.length <= 2 * 1024 * 1024, `${buffered.length} characters kept`);
   control.close();
@@ -262,9 +317,18 @@ test('peer: an OpenSSH public key line cannot smuggle a second line or options i
     if (parsed === null) continue;
     const line = restrictedLine(parsed, '/usr/bin/pbx-ha peer-command');
     assert.doesNotMatch(line, /[\n\r\u2028\u2029\0]/, JSON.stringify(text));
-    assert.match(line, /^restrict,command="\/usr\/bin\/pbx-ha peer-command" ssh-ed25519 /, JSON.stringify(text));
+    assert.match(
+      line,
+      /^restrict,command="\/usr\/bin\/pbx-ha peer-command" ssh-ed25519 /,
+      JSON.stringify(text),
+    );
   }
-  for (const bad of ['ssh-dss AAAA', 'command="sh" ssh-ed25519 AAAA', `ssh-ed25519 ${key} a\nssh-rsa ${key} b`, '']) {
+  for (const bad of [
+    'ssh-dss AAAA',
+    'command="sh" ssh-ed25519 AAAA',
+    `ssh-ed25519 ${key} a\nssh-rsa ${key} b`,
+    '',
+  ]) {
     assert.equal(parsePublicKey(bad), null, JSON.stringify(bad));
   }
 });
@@ -279,15 +343,31 @@ test('peer: the forced command answers every bad line with a refusal, one answer
     const minimal = readFileSync(path.join(ROOT, 'test/unit/config/fixtures/minimal.conf'), 'utf8');
     // No agent listens on this socket: good requests get "not running", which is an answer too.
     writeFileSync(file, `${minimal}\n[agent]\nsocket = ${dir}/agent.sock\nstate_dir = ${dir}/state\n`);
-    const lines = badLines().map(([, line]) => line).filter((line) => !line.includes('\r'));
+    const lines = badLines()
+      .map(([, line]) => line)
+      .filter((line) => !line.includes('\r'));
     lines.push('{"request":"peer-astdb-info","from":"pbx1"}');
     const input = `${lines.join('\n')}\n`;
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [MAIN, 'peer-command', '--config', file], {
-        env: { ...process.env, SSH_ORIGINAL_COMMAND: 'pbx-ha control' },
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: 60_000,
-      }, (error, out, err) => resolve({ code: error === null ? 0 : ((error as unknown as { code: number }).code ?? null), stdout: String(out), stderr: String(err) }));
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [MAIN, 'peer-command', '--config', file],
+        {
+          env: { ...process.env, SSH_ORIGINAL_COMMAND: 'pbx-ha control' },
+          maxBuffer: 64 * 1024 * 1024,
+          timeout: 60_000,
+        },
+        (error, out, err) =>
+          resolve({
+            code: error === null ? 0 : ((error as unknown as { code: number }).code ?? null),
+            stdout: String(out),
+            stderr: String(err),
+          }),
+      );
       child.stdin!.end(input);
     });
     assert.equal(code, 0, stderr);
@@ -297,7 +377,10 @@ test('peer: the forced command answers every bad line with a refusal, one answer
     answers.forEach((answer, i) => {
       const parsed = JSON.parse(answer) as { ok: boolean; error?: string };
       assert.equal(parsed.ok, false, `line ${i + 1}: ${answer.slice(0, 200)}`);
-      assert.ok(typeof parsed.error === 'string' && parsed.error.length > 0 && parsed.error.length < 500, `line ${i + 1}: ${answer.slice(0, 200)}`);
+      assert.ok(
+        typeof parsed.error === 'string' && parsed.error.length > 0 && parsed.error.length < 500,
+        `line ${i + 1}: ${answer.slice(0, 200)}`,
+      );
     });
     assert.match(answers[answers.length - 1], /agent is not running/);
   } finally {
@@ -308,13 +391,21 @@ test('peer: the forced command answers every bad line with a refusal, one answer
 // ---------------------------------------------------------------------------------------------
 // The agent's control socket.
 
-function rawExchange(socketPath: string, send: (conn: net.Socket) => void, timeoutMs = 5000): Promise<string> {
+function rawExchange(
+  socketPath: string,
+  send: (conn: net.Socket) => void,
+  timeoutMs = 5000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socketPath);
     let received = '';
     const timer = setTimeout(() => {
       conn.destroy();
-      reject(new Error(`no end from the server within ${timeoutMs} ms; got ${JSON.stringify(received.slice(0, 200))}`));
+      reject(
+        new Error(
+          `no end from the server within ${timeoutMs} ms; got ${JSON.stringify(received.slice(0, 200))}`,
+        ),
+      );
     }, timeoutMs);
     conn.setEncoding('utf8');
     conn.on('data', (d: string) => (received += d));
@@ -332,15 +423,20 @@ test('peer: the control socket answers or closes on garbage, never crashes, and 
   const socketPath = path.join(dir, 'run', 'pbx-ha.sock');
   const log = new RecordingLogger();
   const handled: ControlRequest[] = [];
-  const server = new ControlServer(socketPath, async (req) => {
-    handled.push(req);
-    if (req.request === 'throw') throw new Error('handler failed');
-    if (req.request === 'slow') await new Promise((r) => setTimeout(r, 200));
-    return { ok: true, echo: req.request };
-  }, log);
+  const server = new ControlServer(
+    socketPath,
+    async (req) => {
+      handled.push(req);
+      if (req.request === 'throw') throw new Error('handler failed');
+      if (req.request === 'slow') await new Promise((r) => setTimeout(r, 200));
+      return { ok: true, echo: req.request };
+    },
+    log,
+  );
   await server.start();
   try {
-    const answerOf = (text: string) => JSON.parse(text.trim()) as { ok: boolean; error?: string; echo?: string };
+    const answerOf = (text: string) =>
+      JSON.parse(text.trim()) as { ok: boolean; error?: string; echo?: string };
     const bad: [string, string, RegExp][] = [
       ['not JSON', 'hello\n', /not JSON/],
       ['null', 'null\n', /must be an object/],
@@ -383,9 +479,15 @@ test('peer: the control socket answers or closes on garbage, never crashes, and 
     });
     // Many connections at once, good and bad mixed.
     const many = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? controlRequest(socketPath, { request: `r${i}` }) : rawExchange(socketPath, (c) => c.end('garbage\n')).then(answerOf))),
+      Array.from({ length: 200 }, (_, i) =>
+        i % 2 === 0
+          ? controlRequest(socketPath, { request: `r${i}` })
+          : rawExchange(socketPath, (c) => c.end('garbage\n')).then(answerOf),
+      ),
     );
-    many.forEach((answer, i) => assert.equal(answer.ok, i % 2 === 0, `connection ${i}: ${JSON.stringify(answer)}`));
+    many.forEach((answer, i) =>
+      assert.equal(answer.ok, i % 2 === 0, `connection ${i}: ${JSON.stringify(answer)}`),
+    );
 
     await new Promise((r) => setTimeout(r, 300));
     const after = await controlRequest(socketPath, { request: 'status' });
@@ -401,11 +503,15 @@ test('peer: the control socket runs at most one request per connection', async (
   const dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-ctl-'));
   const socketPath = path.join(dir, 'pbx-ha.sock');
   const handled: string[] = [];
-  const server = new ControlServer(socketPath, async (req) => {
-    handled.push(req.request);
-    await new Promise((r) => setTimeout(r, 100));
-    return { ok: true };
-  }, new RecordingLogger());
+  const server = new ControlServer(
+    socketPath,
+    async (req) => {
+      handled.push(req.request);
+      await new Promise((r) => setTimeout(r, 100));
+      return { ok: true };
+    },
+    new RecordingLogger(),
+  );
   await server.start();
   try {
     await rawExchange(socketPath, (c) => {

@@ -22,7 +22,10 @@ const ROOT = path.join(__dirname, '../../../..');
 
 /** Every 12-character piece of the key's base64 body: none may appear in a message. */
 function pieces(keyText: string): string[] {
-  const body = keyText.split('\n').filter((l) => !l.startsWith('-----')).join('');
+  const body = keyText
+    .split('\n')
+    .filter((l) => !l.startsWith('-----'))
+    .join('');
   const out: string[] = [];
   for (let i = 0; i + 12 <= body.length; i += 6) out.push(body.slice(i, i + 12));
   return out;
@@ -56,15 +59,35 @@ test('secrets: a failing SSH connection never puts the private key in its messag
     const realKey = path.join(dir, 'id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'secret-test', '-f', realKey]);
     const encryptedKey = path.join(dir, 'id_encrypted');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-C', 'secret-test', '-f', encryptedKey]);
+    execFileSync('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      'a passphrase',
+      '-C',
+      'secret-test',
+      '-f',
+      encryptedKey,
+    ]);
     const damagedKey = path.join(dir, 'id_damaged');
     const real = readFileSync(realKey, 'utf8');
     writeFileSync(damagedKey, real.replace(/\n([A-Za-z0-9+/]{20})/, '\n!!$1'));
     const notAKey = path.join(dir, 'id_text');
-    writeFileSync(notAKey, `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from('S3CR3T-MARKER '.repeat(20)).toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`);
+    writeFileSync(
+      notAKey,
+      `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from('S3CR3T-MARKER '.repeat(20)).toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    );
 
     const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
-    const target = (keyFile: string, p: number): SshTarget => ({ host: '127.0.0.1', port: p, user: 'root', keyFile, knownHostsFile: knownHosts, connectTimeoutMs: 2000 });
+    const target = (keyFile: string, p: number): SshTarget => ({
+      host: '127.0.0.1',
+      port: p,
+      user: 'root',
+      keyFile,
+      knownHostsFile: knownHosts,
+      connectTimeoutMs: 2000,
+    });
     const cases: [string, string, number][] = [
       ['a good key, a peer that speaks HTTP', realKey, port(garbage)],
       ['a good key, a peer that hangs up', realKey, port(closing)],
@@ -80,7 +103,9 @@ test('secrets: a failing SSH connection never puts the private key in its messag
       control.close();
       assertNoKey(message, keyText, what);
       assert.doesNotMatch(message, /S3CR3T|UzNDUjNU/, what);
-      const asked = await failureOf(askPeer(target(keyFile, p), { request: 'peer-hello', from: 'pbx1' }, 2000));
+      const asked = await failureOf(
+        askPeer(target(keyFile, p), { request: 'peer-hello', from: 'pbx1' }, 2000),
+      );
       assertNoKey(asked, keyText, `${what} (askPeer)`);
     }
   } finally {
@@ -95,10 +120,20 @@ test('secrets: rsync and ssh get the key path, never its content; PostgreSQL get
   try {
     const keyFile = path.join(dir, 'id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-    const t: SshTarget = { host: '192.0.2.12', port: 22, user: 'root', keyFile, knownHostsFile: path.join(dir, 'known_hosts'), connectTimeoutMs: 5000 };
+    const t: SshTarget = {
+      host: '192.0.2.12',
+      port: 22,
+      user: 'root',
+      keyFile,
+      knownHostsFile: path.join(dir, 'known_hosts'),
+      connectTimeoutMs: 5000,
+    };
     // These argv end up in CommandError messages, hence in alerts and the history.
     const argv = [...pushArgv(t, ['/etc/asterisk'], 'incoming/files'), rsyncRemoteShell(t)];
-    assert.ok(argv.some((a) => a.includes(keyFile)), 'the key path is given to ssh');
+    assert.ok(
+      argv.some((a) => a.includes(keyFile)),
+      'the key path is given to ssh',
+    );
     assertNoKey(argv.join(' '), readFileSync(keyFile, 'utf8'), 'rsync argv');
     const env = pgEnvironment({ PATH: '/usr/bin' });
     assert.equal(env.PGPASSWORD, undefined);
@@ -124,6 +159,7 @@ test('secrets: no source file handles a password, and only ssh-control.ts reads 
     const rel = path.relative(ROOT, file);
     assert.doesNotMatch(text, /PGPASSWORD|sshpass|password\s*[:=]\s*['"`]/i, rel);
     // The private key is read as a file only to hand it to ssh2.
-    if (/readFileSync\([^)]*\.keyFile\)|readFileSync\([^)]*keyPath\)/.test(text)) assert.equal(rel, 'src/adapters/ssh-control.ts');
+    if (/readFileSync\([^)]*\.keyFile\)|readFileSync\([^)]*keyPath\)/.test(text))
+      assert.equal(rel, 'src/adapters/ssh-control.ts');
   }
 });

@@ -15,28 +15,46 @@ const ROOT = path.join(__dirname, '../../../..');
 function cli(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [MAIN, ...argv], { timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof (error as { code?: unknown }).code === 'number' ? (error as unknown as { code: number }).code : null;
+      const code =
+        error === null
+          ? 0
+          : typeof (error as { code?: unknown }).code === 'number'
+            ? (error as unknown as { code: number }).code
+            : null;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });
 }
 
 test('--version and -V print the version of package.json and the Node.js that runs it', async () => {
-  const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   for (const flag of ['--version', '-V']) {
     const r = await cli([flag]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `pbx-ha ${version} (Node.js ${process.version}, ABI ${process.versions.modules})\n`);
+    assert.equal(
+      r.stdout,
+      `pbx-ha ${version} (Node.js ${process.version}, ABI ${process.versions.modules})\n`,
+    );
     assert.equal(r.stderr, '');
   }
 });
 
 test('every command answers --help and -h on stdout with its usage, exit 0, and runs nothing', async () => {
   const commands = [...PUBLIC_COMMANDS.filter((c) => c !== 'help'), ...INTERNAL_COMMANDS];
-  assert.deepEqual(Object.keys(COMMAND_HELP).sort(), [...commands, 'help'].sort(), 'a help text for each command, no more');
+  assert.deepEqual(
+    Object.keys(COMMAND_HELP).sort(),
+    [...commands, 'help'].sort(),
+    'a help text for each command, no more',
+  );
   for (const command of commands) {
     // Other options around --help do not matter (a --config that does not exist is not read).
-    for (const argv of [[command, '--help'], [command, '-h'], [command, '--config', '/nonexistent/pbx-ha.conf', '--help']]) {
+    for (const argv of [
+      [command, '--help'],
+      [command, '-h'],
+      [command, '--config', '/nonexistent/pbx-ha.conf', '--help'],
+    ]) {
       const r = await cli(argv);
       assert.equal(r.code, 0, `${argv.join(' ')}: exit ${r.code}, ${r.stderr}`);
       assert.ok(r.stdout.startsWith(`usage: pbx-ha ${command}`), `${argv.join(' ')}: ${r.stdout}`);

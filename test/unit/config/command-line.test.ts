@@ -29,16 +29,31 @@ test('quotes keep blanks; pieces glued together form one argument', () => {
 });
 
 test('single quotes pass metacharacters literally; nothing is expanded', () => {
-  assert.deepEqual(argv(`/bin/a '$HOME' '*.conf' 'a|b;c&d' '\\n' '\`x\`'`), ['/bin/a', '$HOME', '*.conf', 'a|b;c&d', '\\n', '`x`']);
+  assert.deepEqual(argv(`/bin/a '$HOME' '*.conf' 'a|b;c&d' '\\n' '\`x\`'`), [
+    '/bin/a',
+    '$HOME',
+    '*.conf',
+    'a|b;c&d',
+    '\\n',
+    '`x`',
+  ]);
   assert.deepEqual(argv(`/bin/a "a|b;c&d<e>f*?()"`), ['/bin/a', 'a|b;c&d<e>f*?()']);
   assert.deepEqual(argv('/bin/a ~ x=1'), ['/bin/a', '~', 'x=1']);
 });
 
 test('shell metacharacters outside quotes are refused, saying no shell is used', () => {
   for (const [text, char] of [
-    ['/bin/a | logger', '"|"'], ['/bin/a; /bin/b', '";"'], ['/bin/a && /bin/b', '"&"'], ['/bin/a $HOME', '"$"'],
-    ['/bin/a `id`', 'backtick'], ['/bin/a > /tmp/x', '">"'], ['/bin/a < /tmp/x', '"<"'], ['/bin/a \\ b', '"\\"'],
-    ['/bin/a *.conf', '"*"'], ['/bin/a (b)', '"("'], ['/bin/a ?', '"?"'],
+    ['/bin/a | logger', '"|"'],
+    ['/bin/a; /bin/b', '";"'],
+    ['/bin/a && /bin/b', '"&"'],
+    ['/bin/a $HOME', '"$"'],
+    ['/bin/a `id`', 'backtick'],
+    ['/bin/a > /tmp/x', '">"'],
+    ['/bin/a < /tmp/x', '"<"'],
+    ['/bin/a \\ b', '"\\"'],
+    ['/bin/a *.conf', '"*"'],
+    ['/bin/a (b)', '"("'],
+    ['/bin/a ?', '"?"'],
   ] as const) {
     const reason = refused(text);
     assert.match(reason, /no shell is used/, text);

@@ -22,8 +22,31 @@ test('parseDurationMs reads numbers with a unit, and a bare 0', () => {
 });
 
 test('parseDurationMs refuses everything else', () => {
-  const bad = ['', '1', '10', '1 sec', '1 s', '-1s', '+1s', 'abc', 's', '1sec', '1S', '1M', '.5s', '1.s',
-    '0.5ms', '1e3ms', '1d', '1s2', '1,5s', 'Infinity', 'NaN', '00', '99999999999999999h'];
+  const bad = [
+    '',
+    '1',
+    '10',
+    '1 sec',
+    '1 s',
+    '-1s',
+    '+1s',
+    'abc',
+    's',
+    '1sec',
+    '1S',
+    '1M',
+    '.5s',
+    '1.s',
+    '0.5ms',
+    '1e3ms',
+    '1d',
+    '1s2',
+    '1,5s',
+    'Infinity',
+    'NaN',
+    '00',
+    '99999999999999999h',
+  ];
   for (const text of bad) assert.equal(parseDurationMs(text), null, JSON.stringify(text));
 });
 

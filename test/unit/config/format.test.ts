@@ -5,19 +5,47 @@ import { formatProblem } from '../../../src/config/format';
 test('formatProblem puts the parts that are known on one line', () => {
   const file = '/etc/pbx-ha/pbx-ha.conf';
   assert.equal(
-    formatProblem({ file, section: 'health', key: 'interval', value: '1 sec', expected: 'a duration such as 200ms, 1s or 2m' }),
+    formatProblem({
+      file,
+      section: 'health',
+      key: 'interval',
+      value: '1 sec',
+      expected: 'a duration such as 200ms, 1s or 2m',
+    }),
     '/etc/pbx-ha/pbx-ha.conf: [health] interval = "1 sec": expected a duration such as 200ms, 1s or 2m',
   );
   assert.equal(
-    formatProblem({ file, line: 12, section: 'health', key: 'interval', value: '1 sec', expected: 'a duration' }),
+    formatProblem({
+      file,
+      line: 12,
+      section: 'health',
+      key: 'interval',
+      value: '1 sec',
+      expected: 'a duration',
+    }),
     '/etc/pbx-ha/pbx-ha.conf:12: [health] interval = "1 sec": expected a duration',
   );
   assert.equal(
-    formatProblem({ file, line: 3, section: 'vip.voip', key: 'interface', value: null, problem: 'missing required key', expected: 'a Linux interface name' }),
+    formatProblem({
+      file,
+      line: 3,
+      section: 'vip.voip',
+      key: 'interface',
+      value: null,
+      problem: 'missing required key',
+      expected: 'a Linux interface name',
+    }),
     '/etc/pbx-ha/pbx-ha.conf:3: [vip.voip] interface: missing required key; expected a Linux interface name',
   );
   assert.equal(
-    formatProblem({ file, section: 'cluster', key: null, value: null, problem: 'missing section', expected: 'a [cluster] section' }),
+    formatProblem({
+      file,
+      section: 'cluster',
+      key: null,
+      value: null,
+      problem: 'missing section',
+      expected: 'a [cluster] section',
+    }),
     '/etc/pbx-ha/pbx-ha.conf: [cluster]: missing section; expected a [cluster] section',
   );
   assert.equal(

@@ -1,15 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  broadcastAddress, formatIpv4, inSubnet, isIpv4, networkAddress, parseCidr, parseIpv4,
+  broadcastAddress,
+  formatIpv4,
+  inSubnet,
+  isIpv4,
+  networkAddress,
+  parseCidr,
+  parseIpv4,
 } from '../../../src/config/ipv4';
 
 test('parseIpv4 accepts strict dotted quads only', () => {
   assert.equal(parseIpv4('0.0.0.0'), 0);
   assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
   assert.equal(parseIpv4('192.0.2.10'), 0xc000020a);
-  for (const bad of ['', '192.0.2', '192.0.2.1.5', '192.0.2.256', '192.0.2.010', '192.0.2.-1', '0x7f.0.0.1',
-    '192.0.2.1/24', ' 192.0.2.1', '192.0.2.', 'a.b.c.d']) {
+  for (const bad of [
+    '',
+    '192.0.2',
+    '192.0.2.1.5',
+    '192.0.2.256',
+    '192.0.2.010',
+    '192.0.2.-1',
+    '0x7f.0.0.1',
+    '192.0.2.1/24',
+    ' 192.0.2.1',
+    '192.0.2.',
+    'a.b.c.d',
+  ]) {
     assert.equal(parseIpv4(bad), null, bad);
     assert.equal(isIpv4(bad), false, bad);
   }
@@ -21,7 +38,15 @@ test('parseCidr splits address and prefix and refuses bad prefixes', () => {
   assert.deepEqual(parseCidr('192.0.2.10/24'), { address: '192.0.2.10', prefixLength: 24 });
   assert.deepEqual(parseCidr('0.0.0.0/0'), { address: '0.0.0.0', prefixLength: 0 });
   assert.deepEqual(parseCidr('192.0.2.10/32'), { address: '192.0.2.10', prefixLength: 32 });
-  for (const bad of ['192.0.2.10', '192.0.2.10/33', '192.0.2.10/', '192.0.2.10/024', '192.0.2.10/2a', '192.0.2/24', '/24']) {
+  for (const bad of [
+    '192.0.2.10',
+    '192.0.2.10/33',
+    '192.0.2.10/',
+    '192.0.2.10/024',
+    '192.0.2.10/2a',
+    '192.0.2/24',
+    '/24',
+  ]) {
     assert.equal(parseCidr(bad), null, bad);
   }
 });

@@ -10,7 +10,11 @@ test('IPv4:port and [IPv6]:port are read; the host comes back as server.listen t
   assert.deepEqual(parseListenAddress('[::]:80'), { ok: true, host: '::', port: 80 });
   assert.deepEqual(parseListenAddress('[2001:db8::10]:9100'), { ok: true, host: '2001:db8::10', port: 9100 });
   assert.deepEqual(parseListenAddress('[fe80::1%eth0]:9549'), { ok: true, host: 'fe80::1%eth0', port: 9549 });
-  assert.deepEqual(parseListenAddress('[::ffff:192.0.2.1]:9549'), { ok: true, host: '::ffff:192.0.2.1', port: 9549 });
+  assert.deepEqual(parseListenAddress('[::ffff:192.0.2.1]:9549'), {
+    ok: true,
+    host: '::ffff:192.0.2.1',
+    port: 9549,
+  });
 });
 
 test('every refusal says what is wrong', () => {

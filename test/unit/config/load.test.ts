@@ -13,8 +13,6 @@ import { BASE, ok, one, problems } from './helpers';
 const ROOT = path.join(__dirname, '../../../..');
 const FIXTURES = path.join(ROOT, 'test/unit/config/fixtures');
 
-
-
 function replace(text: string, from: string, to: string): string {
   assert.ok(text.includes(from), `base text contains ${from}`);
   return text.replace(from, to);
@@ -29,7 +27,12 @@ const DEFAULTS_AFTER_BASE = {
   garp: { count: 5, intervalMs: 200, repeatAfterMs: 5000, refreshMs: 0 },
   services: { start: null, stop: null },
   notify: { script: null },
-  agent: { reconcileIntervalMs: 5000, socketPath: '/run/pbx-ha/pbx-ha.sock', stateDir: '/var/lib/pbx-ha', releaseOnStop: true },
+  agent: {
+    reconcileIntervalMs: 5000,
+    socketPath: '/run/pbx-ha/pbx-ha.sock',
+    stateDir: '/var/lib/pbx-ha',
+    releaseOnStop: true,
+  },
   replication: {
     enabled: true,
     user: 'root',
@@ -47,15 +50,29 @@ const DEFAULTS_AFTER_BASE = {
       schedule: '0 * * * *',
       timeoutMs: 1_800_000,
       paths: [
-        '/etc/asterisk', '/etc/xivo', '/var/lib/asterisk/sounds', '/var/lib/asterisk/moh',
-        '/var/lib/asterisk/agi-bin', '/var/spool/asterisk/voicemail',
+        '/etc/asterisk',
+        '/etc/xivo',
+        '/var/lib/asterisk/sounds',
+        '/var/lib/asterisk/moh',
+        '/var/lib/asterisk/agi-bin',
+        '/var/spool/asterisk/voicemail',
       ],
     },
     db: {
-      schedule: '10 * * * *', timeoutMs: 1_800_000, database: 'asterisk', host: '/run/postgresql', port: 5432,
-      user: 'postgres', excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+      schedule: '10 * * * *',
+      timeoutMs: 1_800_000,
+      database: 'asterisk',
+      host: '/run/postgresql',
+      port: 5432,
+      user: 'postgres',
+      excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
     },
-    astdb: { schedule: '*/2 * * * *', timeoutMs: 120_000, path: '/var/lib/asterisk/astdb.sqlite3', debounceMs: 2000 },
+    astdb: {
+      schedule: '*/2 * * * *',
+      timeoutMs: 120_000,
+      path: '/var/lib/asterisk/astdb.sqlite3',
+      debounceMs: 2000,
+    },
   },
 };
 
@@ -67,7 +84,10 @@ test('a minimal file gets every default', () => {
     file,
     master: 'pbx1',
     slave: 'pbx2',
-    nodes: [{ name: 'pbx1', address: '192.0.2.11' }, { name: 'pbx2', address: '192.0.2.12' }],
+    nodes: [
+      { name: 'pbx1', address: '192.0.2.11' },
+      { name: 'pbx2', address: '192.0.2.12' },
+    ],
     vips: [{ name: 'voip', address: '192.0.2.10', prefixLength: 24, interface: 'eth0', routes: [] }],
     ...DEFAULTS_AFTER_BASE,
   } satisfies PbxHaConfig);
@@ -81,10 +101,16 @@ test('a full file parses to exactly the values written', () => {
     file,
     master: 'pbx-a', // spelt as its section, although [cluster] wrote PBX-A
     slave: 'pbx-b',
-    nodes: [{ name: 'pbx-a', address: '192.0.2.11' }, { name: 'pbx-b', address: '192.0.2.12' }],
+    nodes: [
+      { name: 'pbx-a', address: '192.0.2.11' },
+      { name: 'pbx-b', address: '192.0.2.12' },
+    ],
     vips: [
       {
-        name: 'voip', address: '192.0.2.10', prefixLength: 24, interface: 'eth0',
+        name: 'voip',
+        address: '192.0.2.10',
+        prefixLength: 24,
+        interface: 'eth0',
         routes: [
           { destination: '203.0.113.0/24', via: '192.0.2.1', text: '203.0.113.7/24 via 192.0.2.1' },
           { destination: '198.18.0.0/15', via: null, text: '198.18.0.0/15' },
@@ -95,8 +121,22 @@ test('a full file parses to exactly the values written', () => {
     ],
     health: { intervalMs: 500, fall: 4, rise: 2, timeoutMs: 1500, track: ['192.0.2.1', '198.51.100.11'] },
     checks: [
-      { name: 'asterisk', command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'], intervalMs: 10_000, timeoutMs: 9500, rise: 1, fall: 5 },
-      { name: 'sip_port-5060', command: ['/usr/local/lib/pbx checks/sip', '--port=5060'], intervalMs: 100, timeoutMs: 10, rise: 100, fall: 100 },
+      {
+        name: 'asterisk',
+        command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'],
+        intervalMs: 10_000,
+        timeoutMs: 9500,
+        rise: 1,
+        fall: 5,
+      },
+      {
+        name: 'sip_port-5060',
+        command: ['/usr/local/lib/pbx checks/sip', '--port=5060'],
+        intervalMs: 100,
+        timeoutMs: 10,
+        rise: 100,
+        fall: 100,
+      },
     ],
     // The one default value left: failback_delay must be 0 with manual (see failover-metrics tests).
     failover: { failback: 'manual', failbackDelayMs: 0 },
@@ -106,7 +146,12 @@ test('a full file parses to exactly the values written', () => {
       stop: { argv: ['/usr/local/bin/pbx', 'stop'], timeoutMs: 120_000 },
     },
     notify: { script: { argv: ['/etc/pbx-ha/my notify', '--mail=root@example.com'], timeoutMs: 3000 } },
-    agent: { reconcileIntervalMs: 1500, socketPath: '/run/pbx-ha/test.sock', stateDir: '/srv/pbx-ha', releaseOnStop: false },
+    agent: {
+      reconcileIntervalMs: 1500,
+      socketPath: '/run/pbx-ha/test.sock',
+      stateDir: '/srv/pbx-ha',
+      releaseOnStop: false,
+    },
     replication: {
       enabled: false,
       user: 'pbxsync',
@@ -120,12 +165,26 @@ test('a full file parses to exactly the values written', () => {
       exchangeDir: '/srv/pbx-ha/exchange',
       backupDir: '/srv/backup/pbx-ha',
       keepBackups: 20,
-      files: { schedule: '15 3 * * *', timeoutMs: 7_200_000, paths: ['/etc/asterisk', '/usr/share/asterisk/sounds', '/var/spool/asterisk'] },
-      db: {
-        schedule: '*/30 * * * *', timeoutMs: 600_000, database: 'wazo_db', host: 'db.example.com', port: 5433,
-        user: 'asterisk_sync', excludeTables: ['public.cel', '*_log', 'stat_call_on_queue'],
+      files: {
+        schedule: '15 3 * * *',
+        timeoutMs: 7_200_000,
+        paths: ['/etc/asterisk', '/usr/share/asterisk/sounds', '/var/spool/asterisk'],
       },
-      astdb: { schedule: '*/30 * * * * *', timeoutMs: 30_000, path: '/srv/asterisk/astdb.sqlite3', debounceMs: 0 },
+      db: {
+        schedule: '*/30 * * * *',
+        timeoutMs: 600_000,
+        database: 'wazo_db',
+        host: 'db.example.com',
+        port: 5433,
+        user: 'asterisk_sync',
+        excludeTables: ['public.cel', '*_log', 'stat_call_on_queue'],
+      },
+      astdb: {
+        schedule: '*/30 * * * * *',
+        timeoutMs: 30_000,
+        path: '/srv/asterisk/astdb.sqlite3',
+        debounceMs: 0,
+      },
     },
     metrics: { enabled: true, host: '2001:db8::10', port: 9100 },
   } satisfies PbxHaConfig);
@@ -138,9 +197,10 @@ test('the shipped etc/pbx-ha.conf is valid and matches the documented shape', ()
   const c = result.config;
   assert.equal(c.master, 'pbx1');
   assert.equal(c.slave, 'pbx2');
-  assert.deepEqual(c.vips.map((v) => `${v.name} ${v.address}/${v.prefixLength} ${v.interface}`), [
-    'voip 192.0.2.10/24 eth0', 'data 198.51.100.10/24 eth1',
-  ]);
+  assert.deepEqual(
+    c.vips.map((v) => `${v.name} ${v.address}/${v.prefixLength} ${v.interface}`),
+    ['voip 192.0.2.10/24 eth0', 'data 198.51.100.10/24 eth1'],
+  );
   assert.deepEqual(c.health, { intervalMs: 1000, fall: 3, rise: 3, timeoutMs: 1000, track: ['192.0.2.1'] });
   // Where the shipped file writes a default, it must be the default the code applies.
   assert.deepEqual(c.garp, DEFAULTS_AFTER_BASE.garp);
@@ -163,12 +223,28 @@ test('the commented-out [track.asterisk] of etc/pbx-ha.conf is valid once uncomm
   // Uncomment the header and the `;key = value` lines after it, as an administrator would.
   let end = start + 1;
   while (end < lines.length && lines[end].startsWith(';') && !lines[end].startsWith(';[')) end++;
-  const block = lines.slice(start, end).filter((l) => /^;(\[|[a-z_]+ = )/.test(l)).map((l) => l.slice(1));
-  assert.deepEqual(block.map((l) => l.split(' ')[0]), ['[track.asterisk]', 'command', 'interval', 'timeout', 'rise', 'fall']);
+  const block = lines
+    .slice(start, end)
+    .filter((l) => /^;(\[|[a-z_]+ = )/.test(l))
+    .map((l) => l.slice(1));
+  assert.deepEqual(
+    block.map((l) => l.split(' ')[0]),
+    ['[track.asterisk]', 'command', 'interval', 'timeout', 'rise', 'fall'],
+  );
   const c = ok(BASE + block.join('\n') + '\n');
-  assert.deepEqual(c.checks, [{ name: 'asterisk', command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'], ...CONFIG_DEFAULTS.track }]);
+  assert.deepEqual(c.checks, [
+    {
+      name: 'asterisk',
+      command: ['/usr/sbin/asterisk', '-rx', 'core show uptime'],
+      ...CONFIG_DEFAULTS.track,
+    },
+  ]);
   // And uncommented in place, the whole shipped file still loads.
-  const uncommented = [...lines.slice(0, start), ...lines.slice(start, end).map((l) => (/^;(\[|[a-z_]+ = )/.test(l) ? l.slice(1) : l)), ...lines.slice(end)];
+  const uncommented = [
+    ...lines.slice(0, start),
+    ...lines.slice(start, end).map((l) => (/^;(\[|[a-z_]+ = )/.test(l) ? l.slice(1) : l)),
+    ...lines.slice(end),
+  ];
   assert.equal(ok(uncommented.join('\n')).checks.length, 1);
 });
 
@@ -187,14 +263,18 @@ test('a file with six different mistakes gets six problems, in file order', () =
   const result = loadConfigFile(path.join(FIXTURES, 'six-mistakes.conf'));
   assert.equal(result.ok, false);
   const found = result.ok ? [] : result.problems;
-  assert.deepEqual(found.map((p) => [p.line, p.section, p.key, p.value]), [
-    [10, 'node.pbx2', 'address', '192.0.2.12/24'],
-    [14, 'vip.voip', 'address', '192.0.2.255/24'],
-    [19, 'health', 'interval', '1 sec'],
-    [21, 'health', 'intreval', '1s'],
-    [25, 'garp', 'count', '0'],
-    [29, 'services', 'start', '/usr/bin/xivo-service start | logger'],
-  ], found.map(formatProblem).join('\n'));
+  assert.deepEqual(
+    found.map((p) => [p.line, p.section, p.key, p.value]),
+    [
+      [10, 'node.pbx2', 'address', '192.0.2.12/24'],
+      [14, 'vip.voip', 'address', '192.0.2.255/24'],
+      [19, 'health', 'interval', '1 sec'],
+      [21, 'health', 'intreval', '1s'],
+      [25, 'garp', 'count', '0'],
+      [29, 'services', 'start', '/usr/bin/xivo-service start | logger'],
+    ],
+    found.map(formatProblem).join('\n'),
+  );
   const messages = found.map(formatProblem);
   assert.match(messages[0], /prefix length is not allowed/);
   assert.match(messages[1], /broadcast address/);
@@ -207,14 +287,19 @@ test('a file with six different mistakes gets six problems, in file order', () =
 test('the message names file, line, section, key, value and what was expected', () => {
   const p = one(BASE + '[health]\ninterval = 1 sec\n');
   assert.deepEqual([p.section, p.key, p.value, p.line], ['health', 'interval', '1 sec', 12]);
-  assert.equal(p.message,
-    '/etc/pbx-ha/pbx-ha.conf:12: [health] interval = "1 sec": expected a duration such as 200ms, 1s or 2m (units ms, s, m, h; 0 for zero)');
+  assert.equal(
+    p.message,
+    '/etc/pbx-ha/pbx-ha.conf:12: [health] interval = "1 sec": expected a duration such as 200ms, 1s or 2m (units ms, s, m, h; 0 for zero)',
+  );
 });
 
 test('unknown sections, with a suggestion when one is close', () => {
   let p = one(BASE + '[helth]\ninterval = 1s\n');
   assert.deepEqual([p.section, p.key, p.line], ['helth', null, 11]);
-  assert.match(p.message, /unknown section \(did you mean \[health\]\?\); expected one of \[cluster\], \[node\.NAME\]/);
+  assert.match(
+    p.message,
+    /unknown section \(did you mean \[health\]\?\); expected one of \[cluster\], \[node\.NAME\]/,
+  );
   p = one(BASE + '[nodes.pbx3]\naddress = 192.0.2.13\n');
   assert.match(p.message, /did you mean \[node\.pbx3\]/);
   p = one(BASE + '[firewall]\n');
@@ -230,7 +315,10 @@ test('unknown sections, with a suggestion when one is close', () => {
 test('unknown keys, with a suggestion when one is close', () => {
   let p = one(BASE + '[health]\nintreval = 1s\n');
   assert.deepEqual([p.section, p.key, p.value], ['health', 'intreval', '1s']);
-  assert.match(p.message, /unknown key \(did you mean "interval"\?\); expected one of: interval, fall, rise, timeout, track/);
+  assert.match(
+    p.message,
+    /unknown key \(did you mean "interval"\?\); expected one of: interval, fall, rise, timeout, track/,
+  );
   p = one(BASE + '[agent]\nrelease_on_stp = no\n');
   assert.match(p.message, /did you mean "release_on_stop"/);
   p = one(replace(BASE, 'interface = eth0', 'interface = eth0\ncolour = blue'));
@@ -241,7 +329,10 @@ test('unknown keys, with a suggestion when one is close', () => {
 test('missing required keys and sections', () => {
   let p = one(replace(BASE, 'interface = eth0\n', ''));
   assert.deepEqual([p.section, p.key, p.value, p.line], ['vip.voip', 'interface', null, 8]);
-  assert.match(p.message, /:8: \[vip\.voip\] interface: missing required key; expected a Linux interface name/);
+  assert.match(
+    p.message,
+    /:8: \[vip\.voip\] interface: missing required key; expected a Linux interface name/,
+  );
   p = one(replace(BASE, 'address = 192.0.2.12\n', ''));
   assert.deepEqual([p.section, p.key], ['node.pbx2', 'address']);
   p = one(replace(BASE, 'slave = pbx2\n', ''));
@@ -283,7 +374,10 @@ test('bad durations and numbers, and their ranges', () => {
 test('the probe timeout may not exceed fall × interval; by default it is the interval', () => {
   const p = one(BASE + '[health]\ninterval = 100ms\nfall = 2\ntimeout = 300ms\n');
   assert.deepEqual([p.section, p.key, p.value], ['health', 'timeout', '300ms']);
-  assert.match(p.message, /timeout longer than the detection time; expected at most fall × interval = 2 × 100ms = 200ms/);
+  assert.match(
+    p.message,
+    /timeout longer than the detection time; expected at most fall × interval = 2 × 100ms = 200ms/,
+  );
   assert.equal(ok(BASE + '[health]\ninterval = 250ms\n').health.timeoutMs, 250);
   assert.equal(ok(BASE + '[health]\ninterval = 100ms\nfall = 2\ntimeout = 200ms\n').health.timeoutMs, 200);
 });
@@ -305,7 +399,10 @@ test('bad IPv4 addresses and CIDRs', () => {
 
 test('a VIP may not be the network or broadcast address of its prefix', () => {
   let p = one(replace(BASE, 'address = 192.0.2.10/24', 'address = 192.0.2.0/24'));
-  assert.match(p.message, /\[vip\.voip\] address = "192\.0\.2\.0\/24": this is the network address of its subnet; expected a host address inside 192\.0\.2\.0\/24/);
+  assert.match(
+    p.message,
+    /\[vip\.voip\] address = "192\.0\.2\.0\/24": this is the network address of its subnet; expected a host address inside 192\.0\.2\.0\/24/,
+  );
   p = one(replace(BASE, 'address = 192.0.2.10/24', 'address = 192.0.2.127/25'));
   assert.match(p.message, /broadcast address/);
   // /31 and /32 have neither (RFC 3021).
@@ -314,10 +411,14 @@ test('a VIP may not be the network or broadcast address of its prefix', () => {
 });
 
 test('routes: syntax, gateway inside the VIP subnet, no duplicates', () => {
-  const withRoute = (route: string, more = ''): string => replace(BASE, 'interface = eth0\n', `interface = eth0\nroute = ${route}\n`) + more;
+  const withRoute = (route: string, more = ''): string =>
+    replace(BASE, 'interface = eth0\n', `interface = eth0\nroute = ${route}\n`) + more;
   let p = one(withRoute('203.0.113.0/24 via 198.51.100.1'));
   assert.deepEqual([p.section, p.key, p.value], ['vip.voip', 'route', '203.0.113.0/24 via 198.51.100.1']);
-  assert.match(p.message, /gateway not reachable from the VIP; expected a gateway inside the VIP's subnet 192\.0\.2\.0\/24/);
+  assert.match(
+    p.message,
+    /gateway not reachable from the VIP; expected a gateway inside the VIP's subnet 192\.0\.2\.0\/24/,
+  );
   p = one(withRoute('default via 192.0.2.10'));
   assert.match(p.message, /other than the VIP itself/);
   p = one(withRoute('203.0.113.0/24 gw 192.0.2.1'));
@@ -328,7 +429,12 @@ test('routes: syntax, gateway inside the VIP subnet, no duplicates', () => {
   assert.match(p.message, /IPv4 gateway after "via"/);
   p = one(withRoute('192.0.2.0/24'));
   assert.match(p.message, /route to the VIP's own subnet/);
-  p = one(withRoute('default via 192.0.2.1', '[vip.data]\naddress = 198.51.100.10/24\ninterface = eth1\nroute = default via 198.51.100.1\n'));
+  p = one(
+    withRoute(
+      'default via 192.0.2.1',
+      '[vip.data]\naddress = 198.51.100.10/24\ninterface = eth1\nroute = default via 198.51.100.1\n',
+    ),
+  );
   assert.deepEqual([p.section, p.value], ['vip.data', 'default via 198.51.100.1']);
   assert.match(p.message, /destination already routed by \[vip\.voip\]/);
   // Several problems in one route list are each reported.
@@ -336,12 +442,17 @@ test('routes: syntax, gateway inside the VIP subnet, no duplicates', () => {
 });
 
 test('cluster roles: master and slave name two different existing nodes', () => {
-  let p = one(replace(BASE, 'slave = pbx2', 'slave = PBX1').replace('[node.pbx2]\naddress = 192.0.2.12\n', ''));
+  let p = one(
+    replace(BASE, 'slave = pbx2', 'slave = PBX1').replace('[node.pbx2]\naddress = 192.0.2.12\n', ''),
+  );
   assert.deepEqual([p.section, p.key, p.value], ['cluster', 'slave', 'PBX1']);
   assert.match(p.message, /master and slave are the same node/);
   p = one(replace(BASE, 'master = pbx1', 'master = pbx3').replace('[node.pbx1]\naddress = 192.0.2.11\n', ''));
   assert.deepEqual([p.section, p.key, p.value], ['cluster', 'master', 'pbx3']);
-  assert.match(p.message, /no \[node\.pbx3\] section; expected a name with a \[node\.NAME\] section \(found: pbx2\)/);
+  assert.match(
+    p.message,
+    /no \[node\.pbx3\] section; expected a name with a \[node\.NAME\] section \(found: pbx2\)/,
+  );
   p = one(BASE + '[node.pbx3]\naddress = 192.0.2.13\n');
   assert.deepEqual([p.section, p.key, p.line], ['node.pbx3', null, 11]);
   assert.match(p.message, /node is neither the master nor the slave/);
@@ -352,12 +463,18 @@ test('cluster roles: master and slave name two different existing nodes', () => 
 test('duplicate sections, also when only the case differs; duplicate keys', () => {
   let p = one(BASE + '[node.PBX1]\naddress = 192.0.2.13\n');
   assert.deepEqual([p.section, p.line], ['node.PBX1', 11]);
-  assert.match(p.message, /duplicate section: same as \[node\.pbx1\] on line 4 \(section names are compared without case; node names are hostnames\)/);
+  assert.match(
+    p.message,
+    /duplicate section: same as \[node\.pbx1\] on line 4 \(section names are compared without case; node names are hostnames\)/,
+  );
   p = one(BASE + '[health]\nfall = 2\n[health]\nrise = 2\n');
   assert.match(p.message, /:13: \[health\]: duplicate section \(first on line 11\)/);
   p = one(replace(BASE, 'interface = eth0', 'interface = eth0\ninterface = eth1'));
   assert.deepEqual([p.section, p.key, p.value, p.line], ['vip.voip', 'interface', 'eth1', 11]);
-  assert.match(p.message, /duplicate key \(first set on line 10 to "eth0"\); expected each key once per section/);
+  assert.match(
+    p.message,
+    /duplicate key \(first set on line 10 to "eth0"\); expected each key once per section/,
+  );
 });
 
 test('addresses must be distinct: nodes, VIPs, and VIP vs node', () => {
@@ -402,8 +519,13 @@ test('commands: argv, absolute program, no shell', () => {
 });
 
 test('paths, quoting of plain values, booleans', () => {
-  const c = ok(BASE + '[agent]\nsocket = "/run/x.sock"\nstate_dir = \'/srv/pbx ha\'\nrelease_on_stop = FALSE\n');
-  assert.deepEqual([c.agent.socketPath, c.agent.stateDir, c.agent.releaseOnStop], ['/run/x.sock', '/srv/pbx ha', false]);
+  const c = ok(
+    BASE + '[agent]\nsocket = "/run/x.sock"\nstate_dir = \'/srv/pbx ha\'\nrelease_on_stop = FALSE\n',
+  );
+  assert.deepEqual(
+    [c.agent.socketPath, c.agent.stateDir, c.agent.releaseOnStop],
+    ['/run/x.sock', '/srv/pbx ha', false],
+  );
   let p = one(BASE + '[agent]\nstate_dir = var/lib/pbx-ha\n');
   assert.match(p.message, /expected an absolute path such as \/var\/lib\/pbx-ha/);
   p = one(BASE + `[agent]\nsocket = /run/${'x'.repeat(110)}.sock\n`);
@@ -425,14 +547,20 @@ test('lines the scanner does not understand', () => {
 });
 
 test('comments, blank lines, CRLF and a byte-order mark are accepted', () => {
-  const text = '\uFEFF; comment\r\n# another\r\n\r\n' + BASE.replace(/\n/g, '\r\n') + '[health]   ; trailing\r\n  fall = 2   # why\r\n';
+  const text =
+    '\uFEFF; comment\r\n# another\r\n\r\n' +
+    BASE.replace(/\n/g, '\r\n') +
+    '[health]   ; trailing\r\n  fall = 2   # why\r\n';
   assert.equal(ok(text).health.fall, 2);
 });
 
 test('an empty file, or one with only comments, is one problem', () => {
   for (const text of ['', '\n\n  \n', '; nothing\n# here\n']) {
     const p = one(text);
-    assert.match(p.message, /^\/etc\/pbx-ha\/pbx-ha\.conf: the file is empty \(only blank lines and comments\); expected at least \[cluster\]/);
+    assert.match(
+      p.message,
+      /^\/etc\/pbx-ha\/pbx-ha\.conf: the file is empty \(only blank lines and comments\); expected at least \[cluster\]/,
+    );
   }
 });
 
@@ -444,12 +572,18 @@ test('a file that is not text', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-config-'));
   try {
     const file = path.join(dir, 'pbx-ha.conf');
-    writeFileSync(file, Buffer.concat([Buffer.from(BASE + '[health]\n'), Buffer.from([0x66, 0xff, 0xfe, 0x0a])]));
+    writeFileSync(
+      file,
+      Buffer.concat([Buffer.from(BASE + '[health]\n'), Buffer.from([0x66, 0xff, 0xfe, 0x0a])]),
+    );
     const result = loadConfigFile(file);
     assert.equal(result.ok, false);
     const found = result.ok ? [] : result.problems;
     assert.equal(found.length, 1);
-    assert.equal(formatProblem(found[0]), `${file}:12: invalid UTF-8; expected a UTF-8 text file (pbx-ha.conf is INI text)`);
+    assert.equal(
+      formatProblem(found[0]),
+      `${file}:12: invalid UTF-8; expected a UTF-8 text file (pbx-ha.conf is INI text)`,
+    );
 
     // A good file on disk loads, and the result names that file.
     writeFileSync(file, readFileSync(path.join(FIXTURES, 'minimal.conf')));
@@ -467,7 +601,10 @@ test('a missing or unreadable file is a problem carrying the OS error', () => {
   assert.equal(result.ok, false);
   let found = result.ok ? [] : result.problems;
   assert.equal(found.length, 1);
-  assert.match(formatProblem(found[0]), new RegExp(`^${missing}: cannot read the file \\(ENOENT: no such file or directory`));
+  assert.match(
+    formatProblem(found[0]),
+    new RegExp(`^${missing}: cannot read the file \\(ENOENT: no such file or directory`),
+  );
 
   result = loadConfigFile(FIXTURES); // a directory
   found = result.ok ? [] : result.problems;
@@ -493,16 +630,20 @@ count = 1000
 release_on_stop = perhaps
 `;
   const found = problems(text);
-  assert.deepEqual(found.map((p) => [p.line ?? null, p.section, p.key]), [
-    [3, 'cluster', 'slave'],
-    [5, 'node.pbx1', 'address'],
-    [7, 'health', 'interval'],
-    [8, 'health', 'fall'],
-    [9, 'health', 'rise'],
-    [10, 'health', 'timeout'],
-    [11, 'health', 'track'],
-    [13, 'garp', 'count'],
-    [15, 'agent', 'release_on_stop'],
-    [null, 'vip.NAME', null],
-  ], found.map(formatProblem).join('\n'));
+  assert.deepEqual(
+    found.map((p) => [p.line ?? null, p.section, p.key]),
+    [
+      [3, 'cluster', 'slave'],
+      [5, 'node.pbx1', 'address'],
+      [7, 'health', 'interval'],
+      [8, 'health', 'fall'],
+      [9, 'health', 'rise'],
+      [10, 'health', 'timeout'],
+      [11, 'health', 'track'],
+      [13, 'garp', 'count'],
+      [15, 'agent', 'release_on_stop'],
+      [null, 'vip.NAME', null],
+    ],
+    found.map(formatProblem).join('\n'),
+  );
 });

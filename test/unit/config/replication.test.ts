@@ -4,26 +4,45 @@ import { CONFIG_DEFAULTS } from '../../../src/config/defaults';
 import { formatProblem } from '../../../src/config/format';
 import { BASE, FILE, ok, one, problems } from './helpers';
 
-
-
-
 const DEFAULT_PATHS = [
-  '/etc/asterisk', '/etc/xivo', '/var/lib/asterisk/sounds', '/var/lib/asterisk/moh',
-  '/var/lib/asterisk/agi-bin', '/var/spool/asterisk/voicemail',
+  '/etc/asterisk',
+  '/etc/xivo',
+  '/var/lib/asterisk/sounds',
+  '/var/lib/asterisk/moh',
+  '/var/lib/asterisk/agi-bin',
+  '/var/spool/asterisk/voicemail',
 ];
 
 test('without the replication sections, every replication default applies', () => {
   const expected = {
-    enabled: true, user: 'root', port: 22,
-    keyPath: '/etc/pbx-ha/ssh/id_ed25519', knownHostsPath: '/etc/pbx-ha/ssh/known_hosts',
-    connectTimeoutMs: 10_000, retryMinMs: 30_000, retryMaxMs: 600_000, alertAfter: 3,
-    exchangeDir: '/var/lib/pbx-ha/exchange', backupDir: '/var/lib/pbx-ha/backup', keepBackups: 5,
+    enabled: true,
+    user: 'root',
+    port: 22,
+    keyPath: '/etc/pbx-ha/ssh/id_ed25519',
+    knownHostsPath: '/etc/pbx-ha/ssh/known_hosts',
+    connectTimeoutMs: 10_000,
+    retryMinMs: 30_000,
+    retryMaxMs: 600_000,
+    alertAfter: 3,
+    exchangeDir: '/var/lib/pbx-ha/exchange',
+    backupDir: '/var/lib/pbx-ha/backup',
+    keepBackups: 5,
     files: { schedule: '0 * * * *', timeoutMs: 1_800_000, paths: DEFAULT_PATHS },
     db: {
-      schedule: '10 * * * *', timeoutMs: 1_800_000, database: 'asterisk', host: '/run/postgresql', port: 5432,
-      user: 'postgres', excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+      schedule: '10 * * * *',
+      timeoutMs: 1_800_000,
+      database: 'asterisk',
+      host: '/run/postgresql',
+      port: 5432,
+      user: 'postgres',
+      excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
     },
-    astdb: { schedule: '*/2 * * * *', timeoutMs: 120_000, path: '/var/lib/asterisk/astdb.sqlite3', debounceMs: 2000 },
+    astdb: {
+      schedule: '*/2 * * * *',
+      timeoutMs: 120_000,
+      path: '/var/lib/asterisk/astdb.sqlite3',
+      debounceMs: 2000,
+    },
   };
   assert.deepEqual(ok(BASE).replication, expected);
   assert.deepEqual(CONFIG_DEFAULTS.replication, expected);
@@ -36,7 +55,9 @@ test('without the replication sections, every replication default applies', () =
 });
 
 test('good values are read, normalised where they are paths', () => {
-  const c = ok(BASE + `[replication]
+  const c = ok(
+    BASE +
+      `[replication]
 enabled = False
 user = pbx-sync.1
 port = 65535
@@ -60,15 +81,38 @@ exclude_tables =
 schedule = 0  */4  *  *  *
 timeout = 1s
 debounce = 100ms
-`);
+`,
+  );
   const r = c.replication;
   assert.deepEqual(
-    [r.enabled, r.user, r.port, r.keyPath, r.connectTimeoutMs, r.retryMinMs, r.retryMaxMs, r.alertAfter, r.keepBackups],
+    [
+      r.enabled,
+      r.user,
+      r.port,
+      r.keyPath,
+      r.connectTimeoutMs,
+      r.retryMinMs,
+      r.retryMaxMs,
+      r.alertAfter,
+      r.keepBackups,
+    ],
     [false, 'pbx-sync.1', 65535, '/etc/pbx-ha/ssh/id_ed25519', 300_000, 3_600_000, 3_600_000, 1000, 1],
   );
-  assert.deepEqual(r.files, { schedule: '0 9 * * mon-fri', timeoutMs: 86_400_000, paths: ['/etc/asterisk', '/srv/my sounds'] });
-  assert.deepEqual([r.db.schedule, r.db.host, r.db.port, r.db.user, r.db.excludeTables], ['0 0 * * * *', '192.0.2.20', 1, '_sync', []]);
-  assert.deepEqual(r.astdb, { schedule: '0  */4  *  *  *', timeoutMs: 1000, path: '/var/lib/asterisk/astdb.sqlite3', debounceMs: 100 });
+  assert.deepEqual(r.files, {
+    schedule: '0 9 * * mon-fri',
+    timeoutMs: 86_400_000,
+    paths: ['/etc/asterisk', '/srv/my sounds'],
+  });
+  assert.deepEqual(
+    [r.db.schedule, r.db.host, r.db.port, r.db.user, r.db.excludeTables],
+    ['0 0 * * * *', '192.0.2.20', 1, '_sync', []],
+  );
+  assert.deepEqual(r.astdb, {
+    schedule: '0  */4  *  *  *',
+    timeoutMs: 1000,
+    path: '/var/lib/asterisk/astdb.sqlite3',
+    debounceMs: 100,
+  });
   assert.equal(ok(BASE + '[sync.astdb]\ndebounce = 1m\n').replication.astdb.debounceMs, 60_000);
   assert.equal(ok(BASE + '[sync.db]\nhost = localhost\n').replication.db.host, 'localhost');
 });
@@ -82,8 +126,20 @@ test('each bad value names its section, key and value, and what was expected', (
     ['replication', 'port', '0', 'out of range', /expected a whole number from 1 to 65535/],
     ['replication', 'port', '65536', 'out of range', /expected a whole number from 1 to 65535/],
     ['replication', 'port', 'ssh', '', /expected a whole number from 1 to 65535/],
-    ['replication', 'key', 'id_ed25519', 'not an absolute path', /expected an absolute path to pbx-ha's private key, such as \/etc\/pbx-ha\/ssh\/id_ed25519/],
-    ['replication', 'known_hosts', '/etc/pbx-ha/../known_hosts', '"." or ".." component in the path', /expected an absolute path to pbx-ha's known_hosts file/],
+    [
+      'replication',
+      'key',
+      'id_ed25519',
+      'not an absolute path',
+      /expected an absolute path to pbx-ha's private key, such as \/etc\/pbx-ha\/ssh\/id_ed25519/,
+    ],
+    [
+      'replication',
+      'known_hosts',
+      '/etc/pbx-ha/../known_hosts',
+      '"." or ".." component in the path',
+      /expected an absolute path to pbx-ha's known_hosts file/,
+    ],
     ['replication', 'connect_timeout', '500ms', 'out of range', /expected a duration from 1s to 5m/],
     ['replication', 'connect_timeout', '10', '', /expected a duration such as 200ms, 1s or 2m/],
     ['replication', 'retry_min', '0', 'out of range', /expected a duration from 1s to 1h/],
@@ -91,23 +147,53 @@ test('each bad value names its section, key and value, and what was expected', (
     ['replication', 'retry_max', '2d', '', /expected a duration such as/],
     ['replication', 'alert_after', '0', 'out of range', /expected a whole number from 1 to 1000/],
     ['replication', 'alert_after', '1001', 'out of range', /expected a whole number from 1 to 1000/],
-    ['replication', 'exchange_dir', '/', 'the root directory "/"', /expected an absolute path such as \/var\/lib\/pbx-ha\/exchange/],
-    ['replication', 'backup_dir', 'backup', 'not an absolute path', /expected an absolute path such as \/var\/lib\/pbx-ha\/backup/],
+    [
+      'replication',
+      'exchange_dir',
+      '/',
+      'the root directory "/"',
+      /expected an absolute path such as \/var\/lib\/pbx-ha\/exchange/,
+    ],
+    [
+      'replication',
+      'backup_dir',
+      'backup',
+      'not an absolute path',
+      /expected an absolute path such as \/var\/lib\/pbx-ha\/backup/,
+    ],
     ['replication', 'keep_backups', '0', 'out of range', /expected a whole number from 1 to 1000/],
     ['replication', 'keep_backups', 'all', '', /expected a whole number from 1 to 1000/],
     ['sync.files', 'timeout', '0', 'out of range', /expected a duration from 1s to 24h/],
     ['sync.files', 'timeout', '25h', 'out of range', /expected a duration from 1s to 24h/],
     ['sync.db', 'timeout', '30 m', '', /expected a duration such as/],
-    ['sync.db', 'database', 'asterisk-db', '', /expected a PostgreSQL database name: letters, digits and "_", not starting with a digit/],
+    [
+      'sync.db',
+      'database',
+      'asterisk-db',
+      '',
+      /expected a PostgreSQL database name: letters, digits and "_", not starting with a digit/,
+    ],
     ['sync.db', 'database', '1db', '', /expected a PostgreSQL database name/],
     ['sync.db', 'database', 'dbname=x', '', /expected a PostgreSQL database name/],
-    ['sync.db', 'host', '-hevil', '', /expected a socket directory such as \/run\/postgresql, or a host name or IPv4 address/],
+    [
+      'sync.db',
+      'host',
+      '-hevil',
+      '',
+      /expected a socket directory such as \/run\/postgresql, or a host name or IPv4 address/,
+    ],
     ['sync.db', 'host', 'db..example.com', '', /expected a socket directory/],
     ['sync.db', 'host', '/run/../tmp', '"." or ".." component in the path', /expected a socket directory/],
     ['sync.db', 'port', '0', 'out of range', /expected a whole number from 1 to 65535/],
     ['sync.db', 'user', 'post gres', '', /expected a PostgreSQL role name/],
     ['sync.astdb', 'timeout', '2 m', '', /expected a duration such as/],
-    ['sync.astdb', 'path', 'astdb.sqlite3', 'not an absolute path', /expected an absolute path such as \/var\/lib\/asterisk\/astdb\.sqlite3/],
+    [
+      'sync.astdb',
+      'path',
+      'astdb.sqlite3',
+      'not an absolute path',
+      /expected an absolute path such as \/var\/lib\/asterisk\/astdb\.sqlite3/,
+    ],
     ['sync.astdb', 'debounce', '50ms', 'out of range', /expected 0 or a duration from 100ms to 1m/],
     ['sync.astdb', 'debounce', '2m', 'out of range', /expected 0 or a duration from 100ms to 1m/],
   ];
@@ -116,16 +202,21 @@ test('each bad value names its section, key and value, and what was expected', (
     const p = one(`${BASE}[${section}]\n${key} = ${value}\n`);
     assert.deepEqual([p.section, p.key, p.value, p.line], [section, key, value, 12], label);
     assert.equal(p.problem ?? '', problem, label);
-    assert.ok(p.message.startsWith(`${FILE}:12: [${section}] ${key} = ${JSON.stringify(value)}: `), p.message);
+    assert.ok(
+      p.message.startsWith(`${FILE}:12: [${section}] ${key} = ${JSON.stringify(value)}: `),
+      p.message,
+    );
     assert.match(p.message, expected, label);
   }
 });
 
 test('one whole message, as an administrator sees it', () => {
   const p = one(BASE + '[sync.files]\npaths = /etc/asterisk, etc/xivo\n');
-  assert.equal(p.message,
+  assert.equal(
+    p.message,
     '/etc/pbx-ha/pbx-ha.conf:12: [sync.files] paths = "etc/xivo": not an absolute path; ' +
-    'expected comma-separated absolute paths such as /etc/asterisk, /var/spool/asterisk/voicemail');
+      'expected comma-separated absolute paths such as /etc/asterisk, /var/spool/asterisk/voicemail',
+  );
 });
 
 test('schedules are checked by node-cron', () => {
@@ -143,7 +234,10 @@ test('schedules are checked by node-cron', () => {
       const p = one(`${BASE}[${section}]\nschedule = ${schedule}\n`);
       assert.deepEqual([p.section, p.key, p.value], [section, 'schedule', schedule]);
       assert.match(p.message, problem, schedule);
-      assert.match(p.message, /expected a cron expression: minute hour day-of-month month day-of-week, such as "0 \* \* \* \*"/);
+      assert.match(
+        p.message,
+        /expected a cron expression: minute hour day-of-month month day-of-week, such as "0 \* \* \* \*"/,
+      );
     }
   }
   const p = one(BASE + '[sync.files]\nschedule =\n');
@@ -157,7 +251,10 @@ test('retry_max may not be shorter than retry_min', () => {
   // Only retry_min written, beyond retry_max's default of 10m: retry_min is the line to fix.
   p = one(BASE + '[replication]\nretry_min = 30m\n');
   assert.deepEqual([p.key, p.value], ['retry_min', '30m']);
-  assert.match(p.message, /retry_min longer than retry_max; expected a duration at most retry_max \(10m, its default\), or a longer retry_max/);
+  assert.match(
+    p.message,
+    /retry_min longer than retry_max; expected a duration at most retry_max \(10m, its default\), or a longer retry_max/,
+  );
   ok(BASE + '[replication]\nretry_min = 30m\nretry_max = 30m\n');
   ok(BASE + '[replication]\nretry_max = 30s\n');
 });
@@ -170,10 +267,22 @@ test('synced paths: absolute, no "." or "..", not "/", each once, none inside an
     ['/etc/./asterisk', '/etc/./asterisk', /"\." or "\.\." component in the path/],
     ['/', '/', /the root directory "\/"/],
     ['//', '//', /the root directory "\/"/],
-    ['/etc/asterisk, /etc/asterisk', '/etc/asterisk', /path listed twice; expected each path once, none inside another/],
+    [
+      '/etc/asterisk, /etc/asterisk',
+      '/etc/asterisk',
+      /path listed twice; expected each path once, none inside another/,
+    ],
     ['/etc/asterisk, /etc//asterisk/', '/etc//asterisk/', /path listed twice/],
-    ['/etc/asterisk, /etc/asterisk/sip.conf', '/etc/asterisk/sip.conf', /inside \/etc\/asterisk, listed before/],
-    ['/etc/asterisk/sip.conf, /etc/asterisk', '/etc/asterisk', /contains \/etc\/asterisk\/sip\.conf, listed before/],
+    [
+      '/etc/asterisk, /etc/asterisk/sip.conf',
+      '/etc/asterisk/sip.conf',
+      /inside \/etc\/asterisk, listed before/,
+    ],
+    [
+      '/etc/asterisk/sip.conf, /etc/asterisk',
+      '/etc/asterisk',
+      /contains \/etc\/asterisk\/sip\.conf, listed before/,
+    ],
   ];
   for (const [paths, value, message] of cases) {
     const p = one(`${BASE}[sync.files]\npaths = ${paths}\n`);
@@ -181,7 +290,10 @@ test('synced paths: absolute, no "." or "..", not "/", each once, none inside an
     assert.match(p.message, message, paths);
   }
   // Names that merely start alike are not inside each other.
-  assert.deepEqual(ok(BASE + '[sync.files]\npaths = /etc/asterisk, /etc/asterisk2\n').replication.files.paths, ['/etc/asterisk', '/etc/asterisk2']);
+  assert.deepEqual(
+    ok(BASE + '[sync.files]\npaths = /etc/asterisk, /etc/asterisk2\n').replication.files.paths,
+    ['/etc/asterisk', '/etc/asterisk2'],
+  );
   let p = one(BASE + '[sync.files]\npaths =\n');
   assert.match(p.message, /paths = "": empty value; expected comma-separated absolute paths/);
   p = one(BASE + '[sync.files]\npaths = " , "\n');
@@ -192,18 +304,33 @@ test('synced paths: absolute, no "." or "..", not "/", each once, none inside an
 
 test('synced paths stay clear of system, pbx-ha, PostgreSQL and astdb areas, and of the SSH key', () => {
   const cases: Array<[string, RegExp]> = [
-    ['/proc/sys', /inside \/proc \(not ordinary files\); expected paths of ordinary files, outside \/proc, \/sys, \/dev and \/run/],
+    [
+      '/proc/sys',
+      /inside \/proc \(not ordinary files\); expected paths of ordinary files, outside \/proc, \/sys, \/dev and \/run/,
+    ],
     ['/sys', /is \/sys \(not ordinary files\)/],
     ['/dev/shm', /inside \/dev/],
     ['/run/asterisk', /inside \/run/],
     ['/var/run/asterisk', /inside \/var\/run/],
-    ['/var/lib/pbx-ha', /is \/var\/lib\/pbx-ha \(pbx-ha's state directory\); expected paths apart from pbx-ha's own directories/],
+    [
+      '/var/lib/pbx-ha',
+      /is \/var\/lib\/pbx-ha \(pbx-ha's state directory\); expected paths apart from pbx-ha's own directories/,
+    ],
     ['/var/lib/pbx-ha/exchange/incoming', /inside \/var\/lib\/pbx-ha \(pbx-ha's state directory\)/],
     ['/var/lib', /contains \/var\/lib\/pbx-ha \(pbx-ha's state directory\)/],
-    ['/var/lib/postgresql/15/main', /inside \/var\/lib\/postgresql \(PostgreSQL's data directory\); expected paths apart from \/var\/lib\/postgresql/],
-    ['/var/lib/asterisk', /contains \/var\/lib\/asterisk\/astdb\.sqlite3 \(\[sync\.astdb\] path\); expected paths that leave out astdb/],
+    [
+      '/var/lib/postgresql/15/main',
+      /inside \/var\/lib\/postgresql \(PostgreSQL's data directory\); expected paths apart from \/var\/lib\/postgresql/,
+    ],
+    [
+      '/var/lib/asterisk',
+      /contains \/var\/lib\/asterisk\/astdb\.sqlite3 \(\[sync\.astdb\] path\); expected paths that leave out astdb/,
+    ],
     ['/var/lib/asterisk/astdb.sqlite3', /is \/var\/lib\/asterisk\/astdb\.sqlite3/],
-    ['/etc/pbx-ha', /contains \/etc\/pbx-ha\/ssh\/id_ed25519 \(\[replication\] key\); expected paths that leave out pbx-ha's SSH key/],
+    [
+      '/etc/pbx-ha',
+      /contains \/etc\/pbx-ha\/ssh\/id_ed25519 \(\[replication\] key\); expected paths that leave out pbx-ha's SSH key/,
+    ],
   ];
   for (const [path, message] of cases) {
     const p = one(`${BASE}[sync.files]\npaths = /etc/asterisk, ${path}\n`);
@@ -214,13 +341,21 @@ test('synced paths stay clear of system, pbx-ha, PostgreSQL and astdb areas, and
   let p = one(BASE + '[agent]\nstate_dir = /srv//pbx-ha/\n[sync.files]\npaths = /srv\n');
   assert.deepEqual([p.section, p.key, p.value], ['sync.files', 'paths', '/srv']);
   assert.match(p.message, /contains \/srv\/pbx-ha \(\[agent\] state_dir\)/);
-  assert.deepEqual(problems(BASE + '[replication]\nbackup_dir = /srv/backup\nknown_hosts = /root/pbx-ha/known_hosts\n[sync.files]\npaths = /srv/backup/files, /root\n')
-    .map((x) => x.value), ['/srv/backup/files', '/root']);
+  assert.deepEqual(
+    problems(
+      BASE +
+        '[replication]\nbackup_dir = /srv/backup\nknown_hosts = /root/pbx-ha/known_hosts\n[sync.files]\npaths = /srv/backup/files, /root\n',
+    ).map((x) => x.value),
+    ['/srv/backup/files', '/root'],
+  );
   ok(BASE + '[sync.astdb]\npath = /srv/astdb.sqlite3\n[sync.files]\npaths = /var/lib/asterisk\n');
   // With the default paths, the key that moved into them is the one reported.
   p = one(BASE + '[agent]\nstate_dir = /etc/asterisk/pbx-ha\n');
   assert.deepEqual([p.section, p.key, p.value], ['agent', 'state_dir', '/etc/asterisk/pbx-ha']);
-  assert.match(p.message, /inside \/etc\/asterisk, which \[sync\.files\] copies; expected a path apart from the \[sync\.files\] paths \(by default \/etc\/asterisk, \/etc\/xivo/);
+  assert.match(
+    p.message,
+    /inside \/etc\/asterisk, which \[sync\.files\] copies; expected a path apart from the \[sync\.files\] paths \(by default \/etc\/asterisk, \/etc\/xivo/,
+  );
   p = one(BASE + '[sync.astdb]\npath = /etc/asterisk/astdb.sqlite3\n');
   assert.deepEqual([p.section, p.key], ['sync.astdb', 'path']);
   assert.match(p.message, /inside \/etc\/asterisk, which \[sync\.files\] copies/);
@@ -232,9 +367,15 @@ test('synced paths stay clear of system, pbx-ha, PostgreSQL and astdb areas, and
 test('the staging area and the backups are apart', () => {
   let p = one(BASE + '[replication]\nexchange_dir = /srv/x\nbackup_dir = /srv/x/\n');
   assert.deepEqual([p.key, p.value], ['backup_dir', '/srv/x/']);
-  assert.match(p.message, /same directory as exchange_dir; expected a directory apart from the staging area \(exchange_dir\)/);
+  assert.match(
+    p.message,
+    /same directory as exchange_dir; expected a directory apart from the staging area \(exchange_dir\)/,
+  );
   p = one(BASE + '[replication]\nbackup_dir = /var/lib/pbx-ha/exchange/backup\n');
-  assert.match(p.message, /backup_dir = "\/var\/lib\/pbx-ha\/exchange\/backup": inside exchange_dir \/var\/lib\/pbx-ha\/exchange/);
+  assert.match(
+    p.message,
+    /backup_dir = "\/var\/lib\/pbx-ha\/exchange\/backup": inside exchange_dir \/var\/lib\/pbx-ha\/exchange/,
+  );
   // Only exchange_dir written: it is the one reported.
   p = one(BASE + '[replication]\nexchange_dir = /var/lib/pbx-ha/backup/exchange\n');
   assert.deepEqual([p.key, p.value], ['exchange_dir', '/var/lib/pbx-ha/backup/exchange']);
@@ -246,7 +387,8 @@ test('the staging area and the backups are apart', () => {
 
 test('excluded tables: names or pg_dump patterns, each once', () => {
   assert.deepEqual(
-    ok(BASE + '[sync.db]\nexclude_tables = cel, public.queue_log, stat_*, *_log, _x9\n').replication.db.excludeTables,
+    ok(BASE + '[sync.db]\nexclude_tables = cel, public.queue_log, stat_*, *_log, _x9\n').replication.db
+      .excludeTables,
     ['cel', 'public.queue_log', 'stat_*', '*_log', '_x9'],
   );
   const cases: Array<[string, string, RegExp]> = [
@@ -273,13 +415,25 @@ test('excluded tables: names or pg_dump patterns, each once', () => {
 
 test('unknown keys and sections, with a suggestion when one is close', () => {
   const keys: Array<[string, string, RegExp]> = [
-    ['replication', 'retry_mx', /unknown key \(did you mean "retry_max"\?\); expected one of: enabled, user, port, key, known_hosts, connect_timeout/],
+    [
+      'replication',
+      'retry_mx',
+      /unknown key \(did you mean "retry_max"\?\); expected one of: enabled, user, port, key, known_hosts, connect_timeout/,
+    ],
     ['replication', 'enable', /did you mean "enabled"/],
     ['replication', 'identity', /unknown key; expected one of: enabled/],
     ['sync.files', 'path', /did you mean "paths"\?\); expected one of: schedule, timeout, paths/],
-    ['sync.db', 'timout', /did you mean "timeout"\?\); expected one of: schedule, timeout, database, host, port, user, exclude_tables/],
+    [
+      'sync.db',
+      'timout',
+      /did you mean "timeout"\?\); expected one of: schedule, timeout, database, host, port, user, exclude_tables/,
+    ],
     ['sync.db', 'exclude_table', /did you mean "exclude_tables"/],
-    ['sync.astdb', 'debounse', /did you mean "debounce"\?\); expected one of: schedule, timeout, path, debounce/],
+    [
+      'sync.astdb',
+      'debounse',
+      /did you mean "debounce"\?\); expected one of: schedule, timeout, path, debounce/,
+    ],
   ];
   for (const [section, key, message] of keys) {
     const p = one(`${BASE}[${section}]\n${key} = 1\n`);
@@ -287,8 +441,14 @@ test('unknown keys and sections, with a suggestion when one is close', () => {
     assert.match(p.message, message, key);
   }
   const sections: Array<[string, RegExp]> = [
-    ['replicaton', /unknown section \(did you mean \[replication\]\?\); expected one of .*\[replication\], \[sync\.files\], \[sync\.db\], \[sync\.astdb\]/],
-    ['sync.file', /unknown sync job \(did you mean \[sync\.files\]\?\); expected one of \[sync\.files\], \[sync\.db\], \[sync\.astdb\]/],
+    [
+      'replicaton',
+      /unknown section \(did you mean \[replication\]\?\); expected one of .*\[replication\], \[sync\.files\], \[sync\.db\], \[sync\.astdb\]/,
+    ],
+    [
+      'sync.file',
+      /unknown sync job \(did you mean \[sync\.files\]\?\); expected one of \[sync\.files\], \[sync\.db\], \[sync\.astdb\]/,
+    ],
     ['sync.Astdb', /did you mean \[sync\.astdb\]/],
     ['sync.ldap', /unknown sync job; expected one of \[sync\.files\]/],
     ['sync', /\[sync\] needs the name of a job/],
@@ -307,7 +467,9 @@ test('unknown keys and sections, with a suggestion when one is close', () => {
 });
 
 test('every replication problem is reported at once, in file order', () => {
-  const found = problems(BASE + `[replication]
+  const found = problems(
+    BASE +
+      `[replication]
 port = 0
 retry_min = 2m
 retry_max = 1m
@@ -320,15 +482,20 @@ exclude_tables = *
 [sync.astdb]
 path = astdb.sqlite3
 debounce = 10ms
-`);
-  assert.deepEqual(found.map((p) => [p.line, p.section, p.key]), [
-    [12, 'replication', 'port'],
-    [14, 'replication', 'retry_max'],
-    [16, 'sync.files', 'schedule'],
-    [17, 'sync.files', 'paths'],
-    [19, 'sync.db', 'database'],
-    [20, 'sync.db', 'exclude_tables'],
-    [22, 'sync.astdb', 'path'],
-    [23, 'sync.astdb', 'debounce'],
-  ], found.map(formatProblem).join('\n'));
+`,
+  );
+  assert.deepEqual(
+    found.map((p) => [p.line, p.section, p.key]),
+    [
+      [12, 'replication', 'port'],
+      [14, 'replication', 'retry_max'],
+      [16, 'sync.files', 'schedule'],
+      [17, 'sync.files', 'paths'],
+      [19, 'sync.db', 'database'],
+      [20, 'sync.db', 'exclude_tables'],
+      [22, 'sync.astdb', 'path'],
+      [23, 'sync.astdb', 'debounce'],
+    ],
+    found.map(formatProblem).join('\n'),
+  );
 });

@@ -8,7 +8,8 @@ import type { ConfigProblem, PbxHaConfig } from '../../../src/config/types';
 const FILE = '/etc/pbx-ha/pbx-ha.conf';
 
 function config(master = 'pbx1', slave = 'pbx2'): PbxHaConfig {
-  const result = parseConfigText(`[cluster]
+  const result = parseConfigText(
+    `[cluster]
 master = ${master}
 slave = ${slave}
 [node.${master}]
@@ -18,7 +19,9 @@ address = 192.0.2.12
 [vip.voip]
 address = 192.0.2.10/24
 interface = eth0
-`, FILE);
+`,
+    FILE,
+  );
   assert.ok(result.ok);
   return result.config;
 }
@@ -31,10 +34,14 @@ function selected(result: NodeSelection | ConfigProblem): NodeSelection {
 test('selects the node, its role and its peer', () => {
   const c = config();
   assert.deepEqual(selected(selectNode(c, 'pbx1', FILE)), {
-    node: { name: 'pbx1', address: '192.0.2.11' }, role: 'master', peer: { name: 'pbx2', address: '192.0.2.12' },
+    node: { name: 'pbx1', address: '192.0.2.11' },
+    role: 'master',
+    peer: { name: 'pbx2', address: '192.0.2.12' },
   });
   assert.deepEqual(selected(selectNode(c, 'pbx2', FILE)), {
-    node: { name: 'pbx2', address: '192.0.2.12' }, role: 'slave', peer: { name: 'pbx1', address: '192.0.2.11' },
+    node: { name: 'pbx2', address: '192.0.2.12' },
+    role: 'slave',
+    peer: { name: 'pbx1', address: '192.0.2.11' },
   });
 });
 
@@ -55,11 +62,16 @@ test('a section named with the FQDN matches the full name first', () => {
 test('no match is a problem telling what to do', () => {
   const result = selectNode(config(), 'pbx9', FILE);
   assert.ok(isConfigProblem(result));
-  assert.equal(formatProblem(result),
-    '/etc/pbx-ha/pbx-ha.conf: hostname pbx9 matches no [node.NAME] section; expected one of pbx1, pbx2; use --node NAME or rename the section');
+  assert.equal(
+    formatProblem(result),
+    '/etc/pbx-ha/pbx-ha.conf: hostname pbx9 matches no [node.NAME] section; expected one of pbx1, pbx2; use --node NAME or rename the section',
+  );
   const fromOption = selectNode(config(), 'pbx9.example.com', FILE, '--node');
   assert.ok(isConfigProblem(fromOption));
-  assert.match(formatProblem(fromOption), /--node pbx9\.example\.com matches no \[node\.NAME\] section; expected one of pbx1, pbx2$/);
+  assert.match(
+    formatProblem(fromOption),
+    /--node pbx9\.example\.com matches no \[node\.NAME\] section; expected one of pbx1, pbx2$/,
+  );
   assert.ok(isConfigProblem(selectNode(config(), '', FILE)));
   // A longer name is not cut down to a section name: `pbx1x` is not `pbx1`.
   assert.ok(isConfigProblem(selectNode(config(), 'pbx1x', FILE)));

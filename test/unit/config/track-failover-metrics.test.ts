@@ -5,11 +5,8 @@ import { formatProblem } from '../../../src/config/format';
 import type { PbxHaConfig } from '../../../src/config/types';
 import { BASE, FILE, ok, one, problems } from './helpers';
 
-
-
 const ASTERISK = '/usr/sbin/asterisk -rx "core show uptime"';
 const ASTERISK_ARGV = ['/usr/sbin/asterisk', '-rx', 'core show uptime'];
-
 
 // --- [track.NAME] -------------------------------------------------------------------------------
 
@@ -46,19 +43,53 @@ interval = 1.5s
 timeout = 1499ms
 `);
   assert.deepEqual(c.checks, [
-    { name: 'Asterisk_1', command: ASTERISK_ARGV, intervalMs: 600_000, timeoutMs: 540_000, rise: 100, fall: 1 },
-    { name: 'sip-5060', command: ['/opt/my checks/sip', '--port=5060', 'a ; b'], intervalMs: 100, timeoutMs: 10, rise: 1, fall: 100 },
+    {
+      name: 'Asterisk_1',
+      command: ASTERISK_ARGV,
+      intervalMs: 600_000,
+      timeoutMs: 540_000,
+      rise: 100,
+      fall: 1,
+    },
+    {
+      name: 'sip-5060',
+      command: ['/opt/my checks/sip', '--port=5060', 'a ; b'],
+      intervalMs: 100,
+      timeoutMs: 10,
+      rise: 1,
+      fall: 100,
+    },
     { name: '0', command: ['/bin/true'], intervalMs: 1500, timeoutMs: 1499, rise: 2, fall: 3 },
   ]);
 });
 
 test('each bad value in [track.NAME] names its section, key and value, and what was expected', () => {
   const cases: Array<[string, string, string, RegExp]> = [
-    ['command', 'asterisk -rx "core show uptime"', '"asterisk" is not an absolute path', /expected an absolute path to the program, such as \/usr\/sbin\/asterisk -rx "core show uptime"/],
+    [
+      'command',
+      'asterisk -rx "core show uptime"',
+      '"asterisk" is not an absolute path',
+      /expected an absolute path to the program, such as \/usr\/sbin\/asterisk -rx "core show uptime"/,
+    ],
     ['command', './check', '"./check" is not an absolute path', /expected an absolute path to the program/],
-    ['command', '/usr/sbin/asterisk -rx "core show uptime" | grep up', 'shell metacharacter "|" at character 43 of the command: pbx-ha runs commands directly, no shell is used; quote it to pass it literally, or put the shell logic in a script', /expected a program and its arguments, such as \/usr\/sbin\/asterisk/],
-    ['command', '/usr/sbin/asterisk -rx "core show $x"', '"$" inside double quotes at character 35 of the command: pbx-ha runs commands directly, no shell is used, so it would not be expanded; use single quotes to pass it literally', /expected a program and its arguments/],
-    ['command', '/usr/sbin/asterisk -rx "core show uptime', 'unterminated double quote opened at character 24 of the command', /expected a program and its arguments/],
+    [
+      'command',
+      '/usr/sbin/asterisk -rx "core show uptime" | grep up',
+      'shell metacharacter "|" at character 43 of the command: pbx-ha runs commands directly, no shell is used; quote it to pass it literally, or put the shell logic in a script',
+      /expected a program and its arguments, such as \/usr\/sbin\/asterisk/,
+    ],
+    [
+      'command',
+      '/usr/sbin/asterisk -rx "core show $x"',
+      '"$" inside double quotes at character 35 of the command: pbx-ha runs commands directly, no shell is used, so it would not be expanded; use single quotes to pass it literally',
+      /expected a program and its arguments/,
+    ],
+    [
+      'command',
+      '/usr/sbin/asterisk -rx "core show uptime',
+      'unterminated double quote opened at character 24 of the command',
+      /expected a program and its arguments/,
+    ],
     ['command', '""', '"" is not an absolute path', /expected an absolute path to the program/],
     ['interval', '5', '', /expected a duration such as 200ms, 1s or 2m/],
     ['interval', '5 s', '', /expected a duration such as/],
@@ -81,7 +112,10 @@ test('each bad value in [track.NAME] names its section, key and value, and what 
     const p = one(`${BASE}[track.asterisk]\n${lines.join('\n')}\n`);
     assert.deepEqual([p.section, p.key, p.value, p.line], ['track.asterisk', key, value, 12], label);
     assert.equal(p.problem ?? '', problem, label);
-    assert.ok(p.message.startsWith(`${FILE}:12: [track.asterisk] ${key} = ${JSON.stringify(value)}: `), p.message);
+    assert.ok(
+      p.message.startsWith(`${FILE}:12: [track.asterisk] ${key} = ${JSON.stringify(value)}: `),
+      p.message,
+    );
     assert.match(p.message, expected, label);
   }
 });
@@ -89,8 +123,10 @@ test('each bad value in [track.NAME] names its section, key and value, and what 
 test('the command is required and may not be empty', () => {
   let p = one(BASE + '[track.asterisk]\ninterval = 5s\n');
   assert.deepEqual([p.section, p.key, p.value, p.line], ['track.asterisk', 'command', null, 11]);
-  assert.equal(p.message,
-    `${FILE}:11: [track.asterisk] command: missing required key; expected a program and its arguments, such as ${ASTERISK}`);
+  assert.equal(
+    p.message,
+    `${FILE}:11: [track.asterisk] command: missing required key; expected a program and its arguments, such as ${ASTERISK}`,
+  );
   p = one(BASE + '[track.asterisk]\ncommand =\n');
   assert.deepEqual([p.key, p.value, p.line, p.problem], ['command', '', 12, 'empty value']);
   p = one(BASE + '[track.asterisk]\ncommand = ; commented out\n');
@@ -110,23 +146,38 @@ test('the timeout must be shorter than the interval; the line to fix is the one 
   p = one(`${BASE}[track.asterisk]\ncommand = ${ASTERISK}\ninterval = 3s\n`);
   assert.deepEqual([p.key, p.value], ['interval', '3s']);
   assert.equal(p.problem, 'interval not longer than timeout');
-  assert.match(p.message, /expected a duration longer than timeout \(3s, its default\), or a shorter timeout$/);
+  assert.match(
+    p.message,
+    /expected a duration longer than timeout \(3s, its default\), or a shorter timeout$/,
+  );
   // Only the timeout written, not below the default interval (5s): the timeout is reported.
   p = one(`${BASE}[track.asterisk]\ncommand = ${ASTERISK}\ntimeout = 10s\n`);
   assert.deepEqual([p.key, p.value], ['timeout', '10s']);
-  assert.match(p.message, /timeout not shorter than interval; expected a duration shorter than interval \(5s, its default\), or a longer interval$/);
+  assert.match(
+    p.message,
+    /timeout not shorter than interval; expected a duration shorter than interval \(5s, its default\), or a longer interval$/,
+  );
   // A bad interval is reported once, without a second message about the timeout.
   p = one(`${BASE}[track.asterisk]\ncommand = ${ASTERISK}\ninterval = 1\ntimeout = 4s\n`);
   assert.equal(p.key, 'interval');
   // Just shorter is fine, in either spelling.
-  assert.equal(ok(`${BASE}[track.a]\ncommand = /bin/true\ninterval = 1s\ntimeout = 999ms\n`).checks[0].timeoutMs, 999);
-  assert.equal(ok(`${BASE}[track.a]\ncommand = /bin/true\ninterval = 2s\ntimeout = 1s\n`).checks[0].timeoutMs, 1000);
+  assert.equal(
+    ok(`${BASE}[track.a]\ncommand = /bin/true\ninterval = 1s\ntimeout = 999ms\n`).checks[0].timeoutMs,
+    999,
+  );
+  assert.equal(
+    ok(`${BASE}[track.a]\ncommand = /bin/true\ninterval = 2s\ntimeout = 1s\n`).checks[0].timeoutMs,
+    1000,
+  );
   assert.equal(ok(`${BASE}[track.a]\ncommand = /bin/true\ntimeout = 4.999s\n`).checks[0].timeoutMs, 4999);
 });
 
 test('an unknown key in [track.NAME] suggests the closest one', () => {
   const cases: Array<[string, RegExp]> = [
-    ['comand', /unknown key \(did you mean "command"\?\); expected one of: command, interval, timeout, rise, fall$/],
+    [
+      'comand',
+      /unknown key \(did you mean "command"\?\); expected one of: command, interval, timeout, rise, fall$/,
+    ],
     ['intervall', /did you mean "interval"/],
     ['timout', /did you mean "timeout"/],
     ['fal', /did you mean "fall"/],
@@ -142,7 +193,10 @@ test('an unknown key in [track.NAME] suggests the closest one', () => {
 
 test('check names: letters, digits, "_" and "-"; each once; close misspellings of [track.NAME]', () => {
   const bad: Array<[string, RegExp]> = [
-    ['track', /\[track\]: \[track\] needs the name of a check; expected \[track\.NAME\] where NAME is 1-32 letters, digits, "_" or "-"/],
+    [
+      'track',
+      /\[track\]: \[track\] needs the name of a check; expected \[track\.NAME\] where NAME is 1-32 letters, digits, "_" or "-"/,
+    ],
     ['track.', /bad check name; expected \[track\.NAME\]/],
     ['track.core uptime', /bad check name/],
     ['track.asterisk.uptime', /bad check name/],
@@ -150,7 +204,10 @@ test('check names: letters, digits, "_" and "-"; each once; close misspellings o
     ['track._x', /bad check name/],
     ['track.' + 'a'.repeat(33), /bad check name/],
     ['track.é', /bad check name/],
-    ['trak.asterisk', /unknown section \(did you mean \[track\.asterisk\]\?\); expected one of .*\[health\], \[track\.NAME\], \[failover\]/],
+    [
+      'trak.asterisk',
+      /unknown section \(did you mean \[track\.asterisk\]\?\); expected one of .*\[health\], \[track\.NAME\], \[failover\]/,
+    ],
     ['tracks', /unknown section \(did you mean \[track\.NAME\]\?\)/],
     ['Track.asterisk', /did you mean \[track\.asterisk\]/],
   ];
@@ -169,7 +226,10 @@ test('check names: letters, digits, "_" and "-"; each once; close misspellings o
 test('[health] track takes addresses; a command there points to [track.NAME]', () => {
   let p = one(`${BASE}[health]\ntrack = ${ASTERISK}\n`);
   assert.deepEqual([p.section, p.key, p.value], ['health', 'track', ASTERISK]);
-  assert.match(p.message, /a command, not an address: tracked commands go in a \[track\.NAME\] section; expected comma-separated IPv4 addresses/);
+  assert.match(
+    p.message,
+    /a command, not an address: tracked commands go in a \[track\.NAME\] section; expected comma-separated IPv4 addresses/,
+  );
   p = one(`${BASE}[health]\ntrack = 192.0.2.1, /usr/lib/nagios/plugins/check_sip\n`);
   assert.equal(p.value, '/usr/lib/nagios/plugins/check_sip');
   assert.match(p.message, /a command, not an address/);
@@ -189,14 +249,18 @@ sise = 1
 [track.c d]
 command = /bin/true
 `);
-  assert.deepEqual(found.map((p) => [p.line, p.section, p.key]), [
-    [11, 'track.a', 'command'],
-    [13, 'track.a', 'timeout'],
-    [15, 'track.b', 'command'],
-    [16, 'track.b', 'rise'],
-    [17, 'track.b', 'sise'],
-    [18, 'track.c d', null],
-  ], found.map(formatProblem).join('\n'));
+  assert.deepEqual(
+    found.map((p) => [p.line, p.section, p.key]),
+    [
+      [11, 'track.a', 'command'],
+      [13, 'track.a', 'timeout'],
+      [15, 'track.b', 'command'],
+      [16, 'track.b', 'rise'],
+      [17, 'track.b', 'sise'],
+      [18, 'track.c d', null],
+    ],
+    found.map(formatProblem).join('\n'),
+  );
   assert.match(formatProblem(found[4]), /did you mean "rise"/);
 });
 
@@ -210,15 +274,31 @@ test('[failover] defaults: automatic failback, at once', () => {
 });
 
 test('[failover] good values', () => {
-  assert.deepEqual(ok(BASE + '[failover]\nfailback = manual\n').failover, { failback: 'manual', failbackDelayMs: 0 });
-  assert.deepEqual(ok(BASE + '[failover]\nfailback = MANUAL\nfailback_delay = 0\n').failover, { failback: 'manual', failbackDelayMs: 0 });
-  assert.deepEqual(ok(BASE + '[failover]\nfailback = "Auto"\nfailback_delay = 1h\n').failover, { failback: 'auto', failbackDelayMs: 3_600_000 });
-  assert.deepEqual(ok(BASE + '[failover]\nfailback_delay = 2.5m\n').failover, { failback: 'auto', failbackDelayMs: 150_000 });
-  assert.deepEqual(ok(BASE + '[failover]\nfailback_delay = 1ms\n').failover, { failback: 'auto', failbackDelayMs: 1 });
+  assert.deepEqual(ok(BASE + '[failover]\nfailback = manual\n').failover, {
+    failback: 'manual',
+    failbackDelayMs: 0,
+  });
+  assert.deepEqual(ok(BASE + '[failover]\nfailback = MANUAL\nfailback_delay = 0\n').failover, {
+    failback: 'manual',
+    failbackDelayMs: 0,
+  });
+  assert.deepEqual(ok(BASE + '[failover]\nfailback = "Auto"\nfailback_delay = 1h\n').failover, {
+    failback: 'auto',
+    failbackDelayMs: 3_600_000,
+  });
+  assert.deepEqual(ok(BASE + '[failover]\nfailback_delay = 2.5m\n').failover, {
+    failback: 'auto',
+    failbackDelayMs: 150_000,
+  });
+  assert.deepEqual(ok(BASE + '[failover]\nfailback_delay = 1ms\n').failover, {
+    failback: 'auto',
+    failbackDelayMs: 1,
+  });
 });
 
 test('each bad value in [failover] names its key and value, and what was expected', () => {
-  const modes = /expected auto \(the master takes the VIPs back once it is healthy again\) or manual \(the slave keeps them until `pbx-ha failback`\)$/;
+  const modes =
+    /expected auto \(the master takes the VIPs back once it is healthy again\) or manual \(the slave keeps them until `pbx-ha failback`\)$/;
   const cases: Array<[string, string, string, RegExp]> = [
     ['failback', 'manuel', 'unknown failback mode (did you mean "manual"?)', modes],
     ['failback', 'aut', 'unknown failback mode (did you mean "auto"?)', modes],
@@ -234,7 +314,11 @@ test('each bad value in [failover] names its key and value, and what was expecte
     const label = `${key} = ${value}`;
     const p = one(`${BASE}[failover]\n${key} = ${value}\n`);
     const shown = value === '""' ? '' : value;
-    assert.deepEqual([p.section, p.key, p.value === '""' ? '' : p.value, p.line], ['failover', key, shown, 12], label);
+    assert.deepEqual(
+      [p.section, p.key, p.value === '""' ? '' : p.value, p.line],
+      ['failover', key, shown, 12],
+      label,
+    );
     assert.equal(p.problem ?? '', problem, label);
     assert.match(p.message, expected, label);
   }
@@ -243,9 +327,11 @@ test('each bad value in [failover] names its key and value, and what was expecte
 test('a failback delay with manual failback would never apply and is refused', () => {
   let p = one(BASE + '[failover]\nfailback = manual\nfailback_delay = 5m\n');
   assert.deepEqual([p.section, p.key, p.value, p.line], ['failover', 'failback_delay', '5m', 13]);
-  assert.equal(p.message,
+  assert.equal(
+    p.message,
     `${FILE}:13: [failover] failback_delay = "5m": failback_delay applies only to failback = auto; ` +
-    'expected 0, or no failback_delay: with failback = manual the VIPs go back only on `pbx-ha failback`, at once');
+      'expected 0, or no failback_delay: with failback = manual the VIPs go back only on `pbx-ha failback`, at once',
+  );
   // Order in the section does not matter.
   p = one(BASE + '[failover]\nfailback_delay = 5m\nfailback = manual\n');
   assert.deepEqual([p.key, p.line], ['failback_delay', 12]);
@@ -257,7 +343,10 @@ test('a failback delay with manual failback would never apply and is refused', (
 test('unknown keys and misspelt names of [failover]', () => {
   let p = one(BASE + '[failover]\nfailback_dealy = 1m\n');
   assert.deepEqual([p.section, p.key, p.value], ['failover', 'failback_dealy', '1m']);
-  assert.match(p.message, /unknown key \(did you mean "failback_delay"\?\); expected one of: failback, failback_delay$/);
+  assert.match(
+    p.message,
+    /unknown key \(did you mean "failback_delay"\?\); expected one of: failback, failback_delay$/,
+  );
   p = one(BASE + '[failover]\nfailbak = auto\n');
   assert.match(p.message, /did you mean "failback"/);
   p = one(BASE + '[failover]\npreempt = no\n');
@@ -279,7 +368,8 @@ test('[metrics] defaults: off, loopback', () => {
 });
 
 test('[metrics] good values: any IPv4 address, or an IPv6 one in brackets', () => {
-  const listen = (text: string): PbxHaConfig['metrics'] => ok(`${BASE}[metrics]\nenabled = true\nlisten = ${text}\n`).metrics;
+  const listen = (text: string): PbxHaConfig['metrics'] =>
+    ok(`${BASE}[metrics]\nenabled = true\nlisten = ${text}\n`).metrics;
   assert.deepEqual(listen('192.0.2.11:9100'), { enabled: true, host: '192.0.2.11', port: 9100 });
   assert.deepEqual(listen('0.0.0.0:1'), { enabled: true, host: '0.0.0.0', port: 1 });
   assert.deepEqual(listen('"127.0.0.1:65535"'), { enabled: true, host: '127.0.0.1', port: 65535 });
@@ -289,7 +379,8 @@ test('[metrics] good values: any IPv4 address, or an IPv6 one in brackets', () =
 });
 
 test('each bad value in [metrics] names its key and value, and what was expected', () => {
-  const listen = /expected an IPv4 address and a port such as 127\.0\.0\.1:9549, or an IPv6 address in brackets and a port such as \[::1\]:9549$/;
+  const listen =
+    /expected an IPv4 address and a port such as 127\.0\.0\.1:9549, or an IPv6 address in brackets and a port such as \[::1\]:9549$/;
   const cases: Array<[string, string, string, RegExp]> = [
     ['enabled', 'maybe', '', /expected yes, no, true or false$/],
     ['enabled', '1', '', /expected yes, no, true or false$/],
@@ -345,9 +436,13 @@ failback = sometimes
 [metrics]
 listen = localhost:9549
 `);
-  assert.deepEqual(found.map((p) => [p.line, p.section, p.key]), [
-    [12, 'track.asterisk', 'command'],
-    [14, 'failover', 'failback'],
-    [16, 'metrics', 'listen'],
-  ], found.map(formatProblem).join('\n'));
+  assert.deepEqual(
+    found.map((p) => [p.line, p.section, p.key]),
+    [
+      [12, 'track.asterisk', 'command'],
+      [14, 'failover', 'failback'],
+      [16, 'metrics', 'listen'],
+    ],
+    found.map(formatProblem).join('\n'),
+  );
 });

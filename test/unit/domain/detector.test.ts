@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Detector, DetectorTiming } from '../../../src/domain/detector';
-import { allowBlind, downDeadlineMs, evaluate, newDetector, recordAnswer, recordMiss, resetBaseline } from '../../../src/domain/detector';
+import {
+  allowBlind,
+  downDeadlineMs,
+  evaluate,
+  newDetector,
+  recordAnswer,
+  recordMiss,
+  resetBaseline,
+} from '../../../src/domain/detector';
 
 // interval 1s, fall 3, rise 3
 const INTERVAL = 1000;

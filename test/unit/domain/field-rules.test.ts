@@ -20,7 +20,8 @@ function net(config: PbxHaConfig, node: string, held: string[]): ActualNet {
   for (const name of held) {
     const v = vipOf(config, name);
     addresses.push({ ifname: v.interface, address: v.address, prefixLength: v.prefixLength });
-    for (const r of v.routes) routes.push({ destination: r.destination, via: r.via, ifname: v.interface, source: v.address });
+    for (const r of v.routes)
+      routes.push({ destination: r.destination, via: r.via, ifname: v.interface, source: v.address });
   }
   return { addresses, routes };
 }
@@ -48,14 +49,38 @@ class Node {
     return this.m.view().state;
   }
   /** `macs` null: a reading without MACs (as the fakes give). */
-  read(t: number, held: string[], macs: Record<string, string> | null = MACS, carrier: Record<string, boolean> = HEALTHY): Action[] {
-    return this.m.handle({ kind: 'net-read', nowMs: t, actual: net(this.config, this.name, held), carrier, macs: macs ?? undefined }).actions;
+  read(
+    t: number,
+    held: string[],
+    macs: Record<string, string> | null = MACS,
+    carrier: Record<string, boolean> = HEALTHY,
+  ): Action[] {
+    return this.m.handle({
+      kind: 'net-read',
+      nowMs: t,
+      actual: net(this.config, this.name, held),
+      carrier,
+      macs: macs ?? undefined,
+    }).actions;
   }
   peer(t: number, answered = true): Action[] {
-    return this.m.handle({ kind: 'probe-result', target: { kind: 'peer' }, sentAtMs: t, nowMs: t + (answered ? 2 : 1000), answered }).actions;
+    return this.m.handle({
+      kind: 'probe-result',
+      target: { kind: 'peer' },
+      sentAtMs: t,
+      nowMs: t + (answered ? 2 : 1000),
+      answered,
+    }).actions;
   }
   vipsFree(t: number): void {
-    for (const name of ['voip', 'data']) this.m.handle({ kind: 'probe-result', target: { kind: 'vip', name }, sentAtMs: t, nowMs: t + 1000, answered: false });
+    for (const name of ['voip', 'data'])
+      this.m.handle({
+        kind: 'probe-result',
+        target: { kind: 'vip', name },
+        sentAtMs: t,
+        nowMs: t + 1000,
+        answered: false,
+      });
   }
   tick(t: number): Action[] {
     return this.m.handle({ kind: 'tick', nowMs: t }).actions;
@@ -83,7 +108,7 @@ function servingSlave(config = pairConfig()): Node {
   return n;
 }
 
-test('peerCouldHaveTakenOver: blind time plus one interval against the peer\'s detection time', () => {
+test("peerCouldHaveTakenOver: blind time plus one interval against the peer's detection time", () => {
   assert.equal(peerCouldHaveTakenOver(1376, 200, 600), true, 'the frozen master of the field report');
   assert.equal(peerCouldHaveTakenOver(400, 200, 600), true);
   assert.equal(peerCouldHaveTakenOver(399, 200, 600), false);
@@ -93,20 +118,39 @@ test('peerCouldHaveTakenOver: blind time plus one interval against the peer\'s d
 test('changedMacs: only interfaces read before and now, with another MAC', () => {
   assert.deepEqual(changedMacs(null, MACS, ['eth0', 'eth1']), [], 'the first reading is no change');
   assert.deepEqual(changedMacs(MACS, { ...MACS, eth0: '02:00:00:00:02:10' }, ['eth0', 'eth1']), ['eth0']);
-  assert.deepEqual(changedMacs(MACS, { eth1: MACS.eth1 }, ['eth0', 'eth1']), [], 'a vanished interface is not a MAC change');
-  assert.deepEqual(changedMacs(MACS, { ...MACS, lo: '00:00:00:00:00:00', eth1: '02:00:00:00:09:09' }, ['eth0']), [], 'interfaces without VIPs do not count');
+  assert.deepEqual(
+    changedMacs(MACS, { eth1: MACS.eth1 }, ['eth0', 'eth1']),
+    [],
+    'a vanished interface is not a MAC change',
+  );
+  assert.deepEqual(
+    changedMacs(MACS, { ...MACS, lo: '00:00:00:00:00:00', eth1: '02:00:00:00:09:09' }, ['eth0']),
+    [],
+    'interfaces without VIPs do not count',
+  );
 });
 
 test('stall: an active master that stalled long enough for a takeover re-announces and looks for another holder', () => {
   const m = activeMaster();
-  assert.deepEqual(kinds(m.m.handle({ kind: 'stall', nowMs: 2500, blindMs: 500 }).actions), [], 'shorter than fall × interval - interval: nothing');
-  assert.deepEqual(kinds(m.m.handle({ kind: 'stall', nowMs: 5000, blindMs: 2000 }).actions), ['garp(voip,data)', 'conflict-check']);
-  assert.equal(m.state, 'active', 'the stall is not counted as the slave\'s silence');
+  assert.deepEqual(
+    kinds(m.m.handle({ kind: 'stall', nowMs: 2500, blindMs: 500 }).actions),
+    [],
+    'shorter than fall × interval - interval: nothing',
+  );
+  assert.deepEqual(kinds(m.m.handle({ kind: 'stall', nowMs: 5000, blindMs: 2000 }).actions), [
+    'garp(voip,data)',
+    'conflict-check',
+  ]);
+  assert.equal(m.state, 'active', "the stall is not counted as the slave's silence");
 });
 
 test('stall: an active slave looks for the master holding the VIPs and yields at once if it does', () => {
   const s = servingSlave();
-  assert.deepEqual(kinds(s.m.handle({ kind: 'stall', nowMs: 6000, blindMs: 2500 }).actions), ['conflict-check'], 'a slave only looks: it is not entitled to re-announce over the master');
+  assert.deepEqual(
+    kinds(s.m.handle({ kind: 'stall', nowMs: 6000, blindMs: 2500 }).actions),
+    ['conflict-check'],
+    'a slave only looks: it is not entitled to re-announce over the master',
+  );
   const r = s.m.handle({ kind: 'conflict', nowMs: 6600, vip: 'voip', macs: ['02:00:00:00:01:01'] });
   assert.equal(s.state, 'standby');
   assert.ok(kinds(r.actions).includes('net'), 'the VIPs are released');
@@ -130,12 +174,18 @@ test('silence: the master answering again makes an active slave look for it hold
   assert.equal(s.state, 'active');
 });
 
-test('silence: a master declared down by a probe\'s timeout (not a deadline) is looked for too when it answers again', () => {
+test("silence: a master declared down by a probe's timeout (not a deadline) is looked for too when it answers again", () => {
   const s = new Node(pairConfig(), 'pbx2');
   s.read(0, []);
   for (const t of [0, 1000, 2000]) s.peer(t);
   s.peer(4000, false); // times out at 5000: 2998 ms after the last answer, not yet down
-  s.m.handle({ kind: 'probe-result', target: { kind: 'peer' }, sentAtMs: 4500, nowMs: 5100, answered: false });
+  s.m.handle({
+    kind: 'probe-result',
+    target: { kind: 'peer' },
+    sentAtMs: 4500,
+    nowMs: 5100,
+    answered: false,
+  });
   assert.equal(s.state, 'active');
   s.read(5200, ['voip', 'data']);
   assert.deepEqual(kinds(s.peer(6000)), ['conflict-check']);
@@ -153,13 +203,23 @@ test('silence: an active master whose slave answers again re-announces and looks
 
 test('MAC change: a holder announces the VIPs of the interface whose MAC changed; a node that holds nothing does not', () => {
   const m = activeMaster();
-  assert.deepEqual(kinds(m.read(4000, ['voip', 'data'], { ...MACS, eth1: '02:00:00:00:02:11' })), ['garp(data)']);
-  assert.deepEqual(kinds(m.read(4100, ['voip', 'data'], { ...MACS, eth1: '02:00:00:00:02:11' })), [], 'announced once');
+  assert.deepEqual(kinds(m.read(4000, ['voip', 'data'], { ...MACS, eth1: '02:00:00:00:02:11' })), [
+    'garp(data)',
+  ]);
+  assert.deepEqual(
+    kinds(m.read(4100, ['voip', 'data'], { ...MACS, eth1: '02:00:00:00:02:11' })),
+    [],
+    'announced once',
+  );
   assert.deepEqual(kinds(m.read(4200, ['voip', 'data'], null)), [], 'a reading without MACs changes nothing');
   const s = new Node(pairConfig(), 'pbx2');
   s.read(0, []);
   for (const t of [0, 1000, 2000]) s.peer(t);
-  assert.deepEqual(kinds(s.read(2500, [], { eth0: '02:00:00:00:02:10', eth1: MACS.eth1 })), [], 'standby: nothing to announce');
+  assert.deepEqual(
+    kinds(s.read(2500, [], { eth0: '02:00:00:00:02:10', eth1: MACS.eth1 })),
+    [],
+    'standby: nothing to announce',
+  );
 });
 
 const NO_LINK = { replication: { enabled: 'no' } };
@@ -176,9 +236,20 @@ test('without the trusted link: a master waiting for a failback does not ask for
   const m = new Node(config, 'pbx1');
   m.read(0, []);
   for (const t of [0, 1000, 2000]) m.peer(t);
-  for (const name of ['voip', 'data']) m.m.handle({ kind: 'probe-result', target: { kind: 'vip', name }, sentAtMs: 0, nowMs: 500, answered: true });
+  for (const name of ['voip', 'data'])
+    m.m.handle({
+      kind: 'probe-result',
+      target: { kind: 'vip', name },
+      sentAtMs: 0,
+      nowMs: 500,
+      answered: true,
+    });
   assert.equal(m.state, 'standby');
-  assert.ok(!kinds(m.m.handle({ kind: 'admin', nowMs: 3000, command: 'failback' }).actions).some((a) => a.startsWith('ask')));
+  assert.ok(
+    !kinds(m.m.handle({ kind: 'admin', nowMs: 3000, command: 'failback' }).actions).some((a) =>
+      a.startsWith('ask'),
+    ),
+  );
   const s = servingSlave(config);
   for (const t of [6000, 7000, 8000]) s.peer(t);
   assert.equal(s.state, 'standby', 'nobody can ask it: it yields when the master answers `rise` times');
@@ -190,20 +261,50 @@ test('without the trusted link: a master waiting for a failback does not ask for
 
 test('with the trusted link a master in fault still hands over (unchanged)', () => {
   const m = activeMaster();
-  assert.ok(kinds(m.read(3000, ['voip', 'data'], MACS, { eth0: true, eth1: false })).includes('ask peer-takeover'));
+  assert.ok(
+    kinds(m.read(3000, ['voip', 'data'], MACS, { eth0: true, eth1: false })).includes('ask peer-takeover'),
+  );
 });
 
-const FACTS: StopFacts = { release: true, role: 'master', state: 'active', holds: true, peerUp: true, trustedLink: true, handedOver: false };
+const FACTS: StopFacts = {
+  release: true,
+  role: 'master',
+  state: 'active',
+  holds: true,
+  peerUp: true,
+  trustedLink: true,
+  handedOver: false,
+};
 
 test('planStop: hand over to a healthy peer, keep when nobody can take them, release when nobody is left out', () => {
   assert.equal(planStop(FACTS).kind, 'hand-over');
-  assert.equal(planStop({ ...FACTS, release: false }).kind, 'keep', 'keep-vips-on-stop, release_on_stop = no');
-  assert.equal(planStop({ ...FACTS, trustedLink: false }).kind, 'keep', 'the slave hears this host and cannot be asked');
-  assert.equal(planStop({ ...FACTS, peerUp: false }).kind, 'release', 'a silent peer cannot serve either way');
+  assert.equal(
+    planStop({ ...FACTS, release: false }).kind,
+    'keep',
+    'keep-vips-on-stop, release_on_stop = no',
+  );
+  assert.equal(
+    planStop({ ...FACTS, trustedLink: false }).kind,
+    'keep',
+    'the slave hears this host and cannot be asked',
+  );
+  assert.equal(
+    planStop({ ...FACTS, peerUp: false }).kind,
+    'release',
+    'a silent peer cannot serve either way',
+  );
   assert.equal(planStop({ ...FACTS, holds: false }).kind, 'nothing');
   assert.equal(planStop({ ...FACTS, state: 'fault' }).kind, 'release');
-  assert.equal(planStop({ ...FACTS, role: 'slave' }).kind, 'release', 'the master in standby claims them once free');
-  assert.equal(planStop({ ...FACTS, role: 'slave', handedOver: true }).kind, 'keep', 'the master handed over: it would not claim');
+  assert.equal(
+    planStop({ ...FACTS, role: 'slave' }).kind,
+    'release',
+    'the master in standby claims them once free',
+  );
+  assert.equal(
+    planStop({ ...FACTS, role: 'slave', handedOver: true }).kind,
+    'keep',
+    'the master handed over: it would not claim',
+  );
 });
 
 test('stopPlan: the machine gives planStop its facts', () => {

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import type { PbxHaConfig } from '../../../src/config';
 import type { Action, NetChange } from '../../../src/domain/actions';
 import type { MachineEvent, ProbeTarget } from '../../../src/domain/node-machine';
-import { HANDBACK_GRACE_MS, NodeMachine, RELEASE_RETRY_FIRST_MS, RELEASE_RETRY_MS } from '../../../src/domain/node-machine';
+import {
+  HANDBACK_GRACE_MS,
+  NodeMachine,
+  RELEASE_RETRY_FIRST_MS,
+  RELEASE_RETRY_MS,
+} from '../../../src/domain/node-machine';
 import type { ActualAddress, ActualNet, ActualRoute } from '../../../src/domain/reconcile';
 import { claimChanges, releaseChanges } from '../../../src/domain/reconcile';
 import { baseAddresses, machineSettings, pairConfig, vipOf } from '../../fakes/config';
@@ -20,7 +25,8 @@ function actualNet(config: PbxHaConfig, node: string, held: string[] = []): Actu
   for (const name of held) {
     const v = vipOf(config, name);
     addresses.push({ ifname: v.interface, address: v.address, prefixLength: v.prefixLength });
-    for (const r of v.routes) routes.push({ destination: r.destination, via: r.via, ifname: v.interface, source: v.address });
+    for (const r of v.routes)
+      routes.push({ destination: r.destination, via: r.via, ifname: v.interface, source: v.address });
   }
   return { addresses, routes };
 }
@@ -87,7 +93,8 @@ class Driver {
 
 /** A compact picture of actions: `net(+addr voip,+route voip,...)`, `garp(voip,data)`, `services start nowait`... */
 function shape(actions: Action[]): string[] {
-  const change = (c: NetChange) => `${c.kind.startsWith('add') ? '+' : '-'}${c.kind.endsWith('address') ? 'addr' : 'route'} ${c.vip}`;
+  const change = (c: NetChange) =>
+    `${c.kind.startsWith('add') ? '+' : '-'}${c.kind.endsWith('address') ? 'addr' : 'route'} ${c.vip}`;
   return actions.map((a) => {
     switch (a.kind) {
       case 'net':
@@ -151,10 +158,18 @@ test('slave: standby -> active exactly fall × interval after the last answer, i
   const { atMs, actions } = d.tickAtDeadline();
   assert.equal(atMs, 5002);
   assert.equal(d.state, 'active');
-  assert.deepEqual(shape(actions), [CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
+  assert.deepEqual(shape(actions), [
+    CLAIM_BOTH,
+    'garp(voip,data)',
+    'services start nowait',
+    'notify transition active',
+  ]);
   const net = actions[0];
   assert.ok(net.kind === 'net');
-  assert.deepEqual(net.changes, [...claimChanges(vipOf(config, 'voip')), ...claimChanges(vipOf(config, 'data'))]);
+  assert.deepEqual(net.changes, [
+    ...claimChanges(vipOf(config, 'voip')),
+    ...claimChanges(vipOf(config, 'data')),
+  ]);
   assert.deepEqual(d.m.view().held, ['voip', 'data']);
 });
 
@@ -198,7 +213,11 @@ test('slave: lost carrier -> fault, and never active however long the master is 
   const before = d.all.length;
   const actions = d.read(2500, [], { eth0: false, eth1: true });
   assert.equal(d.state, 'fault');
-  assert.deepEqual(shape(actions), ['notify transition fault'], 'fault leaves the services alone and holds nothing');
+  assert.deepEqual(
+    shape(actions),
+    ['notify transition fault'],
+    'fault leaves the services alone and holds nothing',
+  );
   for (let t = 3000; t <= 120_000; t += 1000) {
     d.peerMisses(t);
     d.tick(t + 1000);
@@ -259,7 +278,7 @@ test('a tracked target silent for fall × interval -> fault; the VIPs of an acti
     d.probe(gw, t, t + 1000, false);
   }
   assert.equal(d.state, 'standby');
-  assert.equal(d.m.nextDeadlineMs(), 2002 + DOWN_AFTER, 'the deadline is the gateway\'s');
+  assert.equal(d.m.nextDeadlineMs(), 2002 + DOWN_AFTER, "the deadline is the gateway's");
   d.tick(2002 + DOWN_AFTER - 1);
   assert.equal(d.state, 'standby');
   d.tickAtDeadline();
@@ -305,15 +324,28 @@ test('master: init -> active once every VIP probe was silent', () => {
   d.read(0);
   assert.deepEqual(
     d.m.probeTargets().filter((t) => t.kind === 'vip'),
-    [{ kind: 'vip', name: 'voip' }, { kind: 'vip', name: 'data' }],
+    [
+      { kind: 'vip', name: 'voip' },
+      { kind: 'vip', name: 'data' },
+    ],
   );
   assert.deepEqual(d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false), []);
   assert.equal(d.state, 'init', 'one VIP checked is not enough');
   const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 1000, false);
   assert.equal(d.state, 'active');
   // The slave may have served and released the VIPs: its astdb is checked first.
-  assert.deepEqual(shape(actions), ['before-failback', CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
-  assert.deepEqual(d.m.probeTargets(), [{ kind: 'peer' }], 'a holder does not probe its own VIPs (it would answer itself)');
+  assert.deepEqual(shape(actions), [
+    'before-failback',
+    CLAIM_BOTH,
+    'garp(voip,data)',
+    'services start nowait',
+    'notify transition active',
+  ]);
+  assert.deepEqual(
+    d.m.probeTargets(),
+    [{ kind: 'peer' }],
+    'a holder does not probe its own VIPs (it would answer itself)',
+  );
 });
 
 test('master: init -> standby when any VIP answers; its services keep running', () => {
@@ -329,7 +361,13 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   const claim = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
   assert.equal(d.state, 'active');
   // Taking the VIPs back from the slave: its astdb is fetched first, before the addresses.
-  assert.deepEqual(shape(claim), ['before-failback', CLAIM_BOTH, 'garp(voip,data)', 'services start nowait', 'notify transition active']);
+  assert.deepEqual(shape(claim), [
+    'before-failback',
+    CLAIM_BOTH,
+    'garp(voip,data)',
+    'services start nowait',
+    'notify transition active',
+  ]);
 });
 
 test('master: init with the VIPs already held -> active without releasing anything (no flap)', () => {
@@ -337,7 +375,10 @@ test('master: init with the VIPs already held -> active without releasing anythi
   const actions = d.read(0, ['voip', 'data']);
   assert.equal(d.state, 'active');
   const changes = actions.flatMap((a) => (a.kind === 'net' ? a.changes : []));
-  assert.ok(changes.every((c) => c.kind === 'add-address' || c.kind === 'add-route'), `no release: ${shape(actions)}`);
+  assert.ok(
+    changes.every((c) => c.kind === 'add-address' || c.kind === 'add-route'),
+    `no release: ${shape(actions)}`,
+  );
   assert.equal(d.flat().filter((a) => a.kind === 'services' && a.command === 'stop').length, 0);
 });
 
@@ -362,7 +403,9 @@ test('master: standby, a read shows a stale VIP -> its routes and address are re
   assert.equal(d.state, 'standby');
   const actions = d.read(5000, ['data']);
   assert.equal(d.state, 'standby');
-  assert.deepEqual(actions, [{ kind: 'net', changes: releaseChanges(vipOf(config, 'data')), reason: 'reconcile' }]);
+  assert.deepEqual(actions, [
+    { kind: 'net', changes: releaseChanges(vipOf(config, 'data')), reason: 'reconcile' },
+  ]);
 });
 
 test('slave: standby, a read shows a stale VIP -> removed', () => {
@@ -388,7 +431,9 @@ test('conflict: the master alerts and re-announces; an active slave alerts and r
   m.read(0, ['voip', 'data']);
   const ma = m.handle({ kind: 'conflict', nowMs: 100, vip: 'voip', macs: ['02:00:00:00:00:02'] });
   assert.deepEqual(shape(ma), ['alert', 'garp(voip)']);
-  assert.ok(ma[0].kind === 'alert' && ma[0].message.includes('02:00:00:00:00:02') && ma[0].message.includes('voip'));
+  assert.ok(
+    ma[0].kind === 'alert' && ma[0].message.includes('02:00:00:00:00:02') && ma[0].message.includes('voip'),
+  );
   assert.equal(m.state, 'active');
 
   const s = standbySlave();
@@ -407,7 +452,13 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   assert.equal(m.state, 'maintenance');
   // Services stop first, so the last astdb copy holds every change; then the addresses go,
   // then the slave is told to take over.
-  assert.deepEqual(shape(fo), ['notify transition maintenance', 'services stop wait', 'final-sync', RELEASE_BOTH, 'ask peer-takeover']);
+  assert.deepEqual(shape(fo), [
+    'notify transition maintenance',
+    'services stop wait',
+    'final-sync',
+    RELEASE_BOTH,
+    'ask peer-takeover',
+  ]);
 
   const s = standbySlave();
   const takeover = s.handle({ kind: 'peer-asks', nowMs: 3500, request: 'takeover' });
@@ -425,7 +476,10 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   assert.equal(m.state, 'standby');
   assert.deepEqual(shape(fb), ['notify transition standby']);
   m.probe({ kind: 'vip', name: 'voip' }, 7000, 7001, true);
-  assert.ok(m.all.at(-1)!.actions.some((a) => a.kind === 'peer-request' && a.request === 'peer-release'), 'the master asks the slave to release');
+  assert.ok(
+    m.all.at(-1)!.actions.some((a) => a.kind === 'peer-request' && a.request === 'peer-release'),
+    'the master asks the slave to release',
+  );
   assert.equal(m.state, 'standby');
   const released = s.handle({ kind: 'peer-asks', nowMs: 7100, request: 'release' });
   assert.equal(s.state, 'standby');
@@ -592,8 +646,16 @@ test('failback_delay: a slave serving does not hand the VIPs back by itself, how
     for (let t = 10_000; t <= 200_000; t += 1000) d.peerAnswers(t);
     d.tick(200_500);
     assert.equal(d.m.view().peer.status, 'up');
-    assert.deepEqual(new Set(d.states.slice(tookOver)), new Set(['active']), `the master answers for 190 s (link seen: ${linkSeen}): still serving until asked`);
-    assert.equal(d.m.nextDeadlineMs(), 200_002 + DOWN_AFTER, 'no deadline of its own to give them back, only the master\'s silence');
+    assert.deepEqual(
+      new Set(d.states.slice(tookOver)),
+      new Set(['active']),
+      `the master answers for 190 s (link seen: ${linkSeen}): still serving until asked`,
+    );
+    assert.equal(
+      d.m.nextDeadlineMs(),
+      200_002 + DOWN_AFTER,
+      "no deadline of its own to give them back, only the master's silence",
+    );
     const released = d.handle({ kind: 'peer-asks', nowMs: 200_600, request: 'release' });
     assert.equal(d.state, 'standby');
     assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
@@ -616,7 +678,10 @@ test('master: a VIP probe sent before a reset (fault, carrier back) does not cou
   d.probe({ kind: 'vip', name: 'data' }, sent, 11_000, false);
   assert.notEqual(d.state, 'active', 'no claim on the silence of probes sent before the reset');
   assert.deepEqual(d.m.view().vipProbes, { voip: 'unknown', data: 'unknown' });
-  assert.ok(!d.flat().some((a) => a.kind === 'net' && a.changes.some((c) => c.kind.startsWith('add'))), 'no address claimed');
+  assert.ok(
+    !d.flat().some((a) => a.kind === 'net' && a.changes.some((c) => c.kind.startsWith('add'))),
+    'no address claimed',
+  );
   // A fresh probe finds the slave still serving: standby.
   d.probe({ kind: 'vip', name: 'voip' }, 11_000, 11_002, true);
   assert.equal(d.state, 'standby');

@@ -21,7 +21,11 @@ const vipRoutes: ActualRoute[] = [
   { destination: 'default', via: '198.51.100.1', ifname: 'eth1', source: '198.51.100.10' },
 ];
 const holding: ActualNet = {
-  addresses: [...base, { ifname: 'eth0', address: '192.0.2.10', prefixLength: 24 }, { ifname: 'eth1', address: '198.51.100.10', prefixLength: 24 }],
+  addresses: [
+    ...base,
+    { ifname: 'eth0', address: '192.0.2.10', prefixLength: 24 },
+    { ifname: 'eth1', address: '198.51.100.10', prefixLength: 24 },
+  ],
   routes: [...connected, ...vipRoutes],
 };
 const bare: ActualNet = { addresses: [...base], routes: [...connected] };
@@ -29,8 +33,22 @@ const bare: ActualNet = { addresses: [...base], routes: [...connected] };
 test('claimChanges: the address first, then its routes with src = VIP', () => {
   assert.deepEqual(claimChanges(voip), [
     { kind: 'add-address', vip: 'voip', address: '192.0.2.10', prefixLength: 24, ifname: 'eth0' },
-    { kind: 'add-route', vip: 'voip', destination: '203.0.113.0/24', via: '192.0.2.1', ifname: 'eth0', source: '192.0.2.10' },
-    { kind: 'add-route', vip: 'voip', destination: '203.0.113.7/32', via: null, ifname: 'eth0', source: '192.0.2.10' },
+    {
+      kind: 'add-route',
+      vip: 'voip',
+      destination: '203.0.113.0/24',
+      via: '192.0.2.1',
+      ifname: 'eth0',
+      source: '192.0.2.10',
+    },
+    {
+      kind: 'add-route',
+      vip: 'voip',
+      destination: '203.0.113.7/32',
+      via: null,
+      ifname: 'eth0',
+      source: '192.0.2.10',
+    },
   ]);
 });
 
@@ -40,7 +58,12 @@ test('releaseChanges: the routes first, then the address (the claim reversed)', 
     ['delete-route 203.0.113.0/24', 'delete-route 203.0.113.7/32', 'delete-address 192.0.2.10'],
   );
   assert.deepEqual(releaseChanges(data)[0], {
-    kind: 'delete-route', vip: 'data', destination: 'default', via: '198.51.100.1', ifname: 'eth1', source: '198.51.100.10',
+    kind: 'delete-route',
+    vip: 'data',
+    destination: 'default',
+    via: '198.51.100.1',
+    ifname: 'eth1',
+    source: '198.51.100.10',
   });
 });
 
@@ -60,10 +83,20 @@ test('repairs: a missing address comes back with its routes and is reported as r
 });
 
 test('repairs: a missing route alone is added, and nothing is re-added', () => {
-  const actual: ActualNet = { ...holding, routes: holding.routes.filter((r) => r.destination !== '203.0.113.7') };
+  const actual: ActualNet = {
+    ...holding,
+    routes: holding.routes.filter((r) => r.destination !== '203.0.113.7'),
+  };
   const r = repairs(config.vips, true, actual);
   assert.deepEqual(r.changes, [
-    { kind: 'add-route', vip: 'voip', destination: '203.0.113.7/32', via: null, ifname: 'eth0', source: '192.0.2.10' },
+    {
+      kind: 'add-route',
+      vip: 'voip',
+      destination: '203.0.113.7/32',
+      via: null,
+      ifname: 'eth0',
+      source: '192.0.2.10',
+    },
   ]);
   assert.deepEqual(r.readded, []);
 });
@@ -79,7 +112,9 @@ test('repairs: a route with the wrong source or gateway does not count as presen
     ],
   };
   assert.deepEqual(
-    repairs(config.vips, true, wrong).changes.map((c) => `${c.kind} ${'destination' in c ? c.destination : ''}`),
+    repairs(config.vips, true, wrong).changes.map(
+      (c) => `${c.kind} ${'destination' in c ? c.destination : ''}`,
+    ),
     ['add-route 203.0.113.0/24', 'add-route default'],
   );
 });
@@ -93,13 +128,20 @@ test('repairs when not holding: stale routes (src = VIP) then the stale address 
 test('repairs when not holding: a stale route left without its address is removed; other routes are left alone', () => {
   const actual: ActualNet = {
     addresses: [...base],
-    routes: [...connected, { destination: 'default', via: '198.51.100.1', ifname: 'eth1', source: '198.51.100.10' }, { destination: '203.0.113.0/24', via: '192.0.2.1', ifname: 'eth0', source: '192.0.2.11' }],
+    routes: [
+      ...connected,
+      { destination: 'default', via: '198.51.100.1', ifname: 'eth1', source: '198.51.100.10' },
+      { destination: '203.0.113.0/24', via: '192.0.2.1', ifname: 'eth0', source: '192.0.2.11' },
+    ],
   };
   assert.deepEqual(repairs(config.vips, false, actual).changes, [releaseChanges(data)[0]]);
 });
 
 test('repairs: an address on another interface is not the VIP', () => {
-  const actual: ActualNet = { addresses: [...base, { ifname: 'eth1', address: '192.0.2.10', prefixLength: 24 }], routes: [...connected] };
+  const actual: ActualNet = {
+    addresses: [...base, { ifname: 'eth1', address: '192.0.2.10', prefixLength: 24 }],
+    routes: [...connected],
+  };
   assert.deepEqual(heldVips(config.vips, actual), []);
   assert.deepEqual(repairs([voip], true, actual).readded, ['voip']);
 });

@@ -6,7 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DATA_VIP, LAYOUT_FILE, REPO_ROOT, VIPS, VOIP_VIP, parseLayout, voipAddress } from '../../../lab/layout';
+import {
+  DATA_VIP,
+  LAYOUT_FILE,
+  REPO_ROOT,
+  VIPS,
+  VOIP_VIP,
+  parseLayout,
+  voipAddress,
+} from '../../../lab/layout';
 
 test('layout.env: every name read, the VIPs and node addresses in documentation ranges', () => {
   const layout = parseLayout(readFileSync(LAYOUT_FILE, 'utf8'));
@@ -23,7 +31,10 @@ test('layout.env: every name read, the VIPs and node addresses in documentation 
 
 test('layout.env: a malformed line, an unknown or a missing name is refused with file and line', () => {
   const good = readFileSync(LAYOUT_FILE, 'utf8');
-  assert.throws(() => parseLayout(`${good}\nLAB_VOIP_VIP = 192.0.2.10\n`, 'x.env'), /^Error: x\.env:\d+: expected NAME=VALUE/);
+  assert.throws(
+    () => parseLayout(`${good}\nLAB_VOIP_VIP = 192.0.2.10\n`, 'x.env'),
+    /^Error: x\.env:\d+: expected NAME=VALUE/,
+  );
   assert.throws(() => parseLayout(`${good}\nLAB_VOIP_VIP="192.0.2.10"\n`, 'x.env'), /expected NAME=VALUE/);
   assert.throws(() => parseLayout(`${good}\nLAB_TYPO=1\n`, 'x.env'), /x\.env:\d+: unknown name LAB_TYPO/);
   const withoutVip = good.replace(/^LAB_DATA_VIP=.*$/m, '');

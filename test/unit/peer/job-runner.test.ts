@@ -12,7 +12,8 @@ import { TwoEnds } from './two-ends';
 
 /** Waits (real time: the copies do real file I/O) until no copy runs. */
 async function idle(runner: JobRunner): Promise<void> {
-  for (let i = 0; i < 500 && runner.state().some((j) => j.running); i++) await new Promise((res) => setTimeout(res, 10));
+  for (let i = 0; i < 500 && runner.state().some((j) => j.running); i++)
+    await new Promise((res) => setTimeout(res, 10));
   await flushPromises();
 }
 
@@ -22,7 +23,14 @@ function runnerFor(pair: TwoEnds, clock: FakeClock) {
   const log = new RecordingLogger();
   const settings = { retryMinMs: 1000, retryMaxMs: 8000, alertAfter: 3 };
   const astdbOnly = pair.master.replication.jobs().filter((j) => j.kind === 'astdb');
-  const runner = new JobRunner(astdbOnly, clock, log, () => settings, (r) => records.push(r), (m) => alerts.push(m));
+  const runner = new JobRunner(
+    astdbOnly,
+    clock,
+    log,
+    () => settings,
+    (r) => records.push(r),
+    (m) => alerts.push(m),
+  );
   return { runner, records, alerts, log };
 }
 
@@ -47,7 +55,15 @@ test('job runner: a copy through the link is recorded; a peer that cannot be rea
     await idle(runner);
     assert.equal(runner.state()[0].consecutiveFailures, 3);
     assert.deepEqual(alerts, ['astdb copy failed 3 times in a row: connect ECONNREFUSED 192.0.2.12:22']);
-    assert.deepEqual(records.map((r) => [r.trigger, r.ok]), [['manual', true], ['forced', false], ['retry', false], ['retry', false]]);
+    assert.deepEqual(
+      records.map((r) => [r.trigger, r.ok]),
+      [
+        ['manual', true],
+        ['forced', false],
+        ['retry', false],
+        ['retry', false],
+      ],
+    );
 
     pair.master.link.failure = null;
     await clock.advance(4000);
@@ -75,7 +91,7 @@ test('job runner: a copy that does not apply (the slave is active) is not run, n
   }
 });
 
-test('job runner: two runs of one copy never overlap; an administrator\'s copy waits for the running one', async () => {
+test("job runner: two runs of one copy never overlap; an administrator's copy waits for the running one", async () => {
   const pair = new TwoEnds();
   const clock = new FakeClock();
   try {
@@ -111,12 +127,16 @@ test('schedule: a change of the astdb is copied within the debounce, and the cop
       db.prepare('INSERT INTO astdb (key, value) VALUES (?, ?)').run('/new/key', 'v');
       db.close();
       // fs.watch reports the change on a later turn of the event loop.
-      for (let i = 0; i < 50 && clock.pendingTimers() === 0; i++) await new Promise((res) => setTimeout(res, 20));
+      for (let i = 0; i < 50 && clock.pendingTimers() === 0; i++)
+        await new Promise((res) => setTimeout(res, 20));
       await clock.advance(499);
       assert.equal(records.length, 0, 'not before the debounce');
       await clock.advance(1);
       for (let i = 0; i < 100 && records.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
-      assert.deepEqual(records.map((x) => [x.trigger, x.ok, x.error]), [['change', true, null]]);
+      assert.deepEqual(
+        records.map((x) => [x.trigger, x.ok, x.error]),
+        [['change', true, null]],
+      );
       assert.equal(pair.slave.jobs.length, 1);
     } finally {
       schedule.stop();

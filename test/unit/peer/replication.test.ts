@@ -21,15 +21,25 @@ test('an astdb copy reaches the slave in standby, is installed with its digest c
     makeAstdb(master.config.replication.astdb.path, rowsTagged(50, 'm1'));
     const first = await master.replication.copyAstdb(signal());
     assert.match(first.detail, /^50 keys, \d+ bytes; 50 keys/);
-    assert.equal(contentDigest(slave.config.replication.astdb.path), contentDigest(master.config.replication.astdb.path));
+    assert.equal(
+      contentDigest(slave.config.replication.astdb.path),
+      contentDigest(master.config.replication.astdb.path),
+    );
     assert.equal(master.facts.get(LAST_SENT_ASTDB), contentDigest(master.config.replication.astdb.path));
-    assert.deepEqual(slave.jobs.map((j) => j.ok), [true]);
+    assert.deepEqual(
+      slave.jobs.map((j) => j.ok),
+      [true],
+    );
     assert.match(slave.jobs[0].summary, /^astdb copy from pbx1 installed: 50 keys/);
     assert.deepEqual(master.link.sent, ['peer-hello', 'peer-install']);
 
     const again = await master.replication.copyAstdb(signal());
     assert.match(again.detail, /unchanged since the last copy \(50 keys\)/);
-    assert.deepEqual(master.link.sent, ['peer-hello', 'peer-install', 'peer-hello'], 'no install of an unchanged file');
+    assert.deepEqual(
+      master.link.sent,
+      ['peer-hello', 'peer-install', 'peer-hello'],
+      'no install of an unchanged file',
+    );
     assert.equal(slave.jobs.length, 1);
 
     const forced = await master.replication.copyAstdb(signal(), true);
@@ -48,7 +58,10 @@ test('a slave that is not in standby is not sent a copy; asked anyway, it refuse
     makeAstdb(slave.config.replication.astdb.path, rowsTagged(7, 's'));
     const before = contentDigest(slave.config.replication.astdb.path);
     slave.state = 'active';
-    await assert.rejects(master.replication.copyAstdb(signal()), /pbx2 is active: it accepts copies only in standby/);
+    await assert.rejects(
+      master.replication.copyAstdb(signal()),
+      /pbx2 is active: it accepts copies only in standby/,
+    );
     assert.deepEqual(master.link.sent, ['peer-hello']);
 
     // The receiver's own check, for a master that asks without a hello first.
@@ -73,10 +86,19 @@ test('a staged astdb that is not the one the master sent is not installed; the p
     mkdirSync(path.dirname(staged), { recursive: true });
     makeAstdb(staged, rowsTagged(3, 'x'));
     const channel = await master.link.open();
-    const answer = await channel.request({ request: 'peer-install', from: 'pbx1', kind: 'astdb', digest: 'a'.repeat(64) }, 1000);
+    const answer = await channel.request(
+      { request: 'peer-install', from: 'pbx1', kind: 'astdb', digest: 'a'.repeat(64) },
+      1000,
+    );
     assert.equal(answer.ok, false);
-    assert.match(String(answer.error), /astdb copy from pbx1 NOT installed, previous data kept: astdb install refused: the staged astdb is not the one the master sent \(digest [0-9a-f]{8}, announced aaaaaaaa\)/);
-    assert.deepEqual(slave.jobs.map((j) => j.ok), [false]);
+    assert.match(
+      String(answer.error),
+      /astdb copy from pbx1 NOT installed, previous data kept: astdb install refused: the staged astdb is not the one the master sent \(digest [0-9a-f]{8}, announced aaaaaaaa\)/,
+    );
+    assert.deepEqual(
+      slave.jobs.map((j) => j.ok),
+      [false],
+    );
     assert.equal(contentDigest(slave.config.replication.astdb.path), before);
   } finally {
     pair.close();
@@ -88,11 +110,20 @@ test('copies go from the active master only, and not when replication is disable
   try {
     const { master, slave } = pair;
     master.state = 'standby';
-    await assert.rejects(master.replication.copyAstdb(signal()), (e) => e instanceof JobNotApplicable && /pbx1 is standby, not active: no astdb copy/.test(e.message));
-    await assert.rejects(slave.replication.copyAstdb(signal()), (e) => e instanceof JobNotApplicable && /copies go from the master; this is the slave/.test(e.message));
+    await assert.rejects(
+      master.replication.copyAstdb(signal()),
+      (e) => e instanceof JobNotApplicable && /pbx1 is standby, not active: no astdb copy/.test(e.message),
+    );
+    await assert.rejects(
+      slave.replication.copyAstdb(signal()),
+      (e) => e instanceof JobNotApplicable && /copies go from the master; this is the slave/.test(e.message),
+    );
     master.state = 'active';
     master.config = { ...master.config, replication: { ...master.config.replication, enabled: false } };
-    await assert.rejects(master.replication.copyAstdb(signal()), (e) => e instanceof JobNotApplicable && /replication is disabled/.test(e.message));
+    await assert.rejects(
+      master.replication.copyAstdb(signal()),
+      (e) => e instanceof JobNotApplicable && /replication is disabled/.test(e.message),
+    );
     assert.equal(master.link.opened, 0, 'nothing is asked of the peer');
   } finally {
     pair.close();
@@ -119,7 +150,9 @@ test('takeover refused: the slave that cannot take over says why, and the master
   const pair = new TwoEnds();
   try {
     const { master, slave } = pair;
-    slave.receiver = new (slave.receiver.constructor as typeof import('../../../src/peer/receiver').PeerReceiver)({
+    slave.receiver = new (
+      slave.receiver.constructor as typeof import('../../../src/peer/receiver').PeerReceiver
+    )({
       config: () => slave.config,
       identity: () => ({ node: 'pbx2', role: 'slave' }),
       state: () => 'fault',
@@ -128,7 +161,10 @@ test('takeover refused: the slave that cannot take over says why, and the master
       recordJob: () => undefined,
       peerAsks: async () => 'fault',
     });
-    await assert.rejects(master.replication.askPeer('peer-takeover'), /the peer refused "peer-takeover": pbx2 did not take over: it is fault \(eth0 has no carrier\)/);
+    await assert.rejects(
+      master.replication.askPeer('peer-takeover'),
+      /the peer refused "peer-takeover": pbx2 did not take over: it is fault \(eth0 has no carrier\)/,
+    );
   } finally {
     pair.close();
   }
@@ -201,10 +237,14 @@ test('an export is refused by an active node: its astdb is still changing', asyn
     makeAstdb(pair.slave.config.replication.astdb.path, rowsTagged(3, 's'));
     pair.slave.state = 'active';
     const channel = await pair.master.link.open();
-    assert.deepEqual(await channel.request({ request: 'peer-astdb-export', from: 'pbx1' }, 1000), { ok: false, error: 'pbx2 is active: its astdb is still changing' });
+    assert.deepEqual(await channel.request({ request: 'peer-astdb-export', from: 'pbx1' }, 1000), {
+      ok: false,
+      error: 'pbx2 is active: its astdb is still changing',
+    });
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
-      error: 'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-takeover, peer-release)',
+      error:
+        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-takeover, peer-release)',
     });
   } finally {
     pair.close();

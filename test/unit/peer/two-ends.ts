@@ -46,16 +46,30 @@ export class TwoEnds {
   readonly ends = new Map<string, End>();
 
   constructor() {
-    for (const [name, peer, role] of [['pbx1', 'pbx2', 'master'], ['pbx2', 'pbx1', 'slave']] as const) {
+    for (const [name, peer, role] of [
+      ['pbx1', 'pbx2', 'master'],
+      ['pbx2', 'pbx1', 'slave'],
+    ] as const) {
       const config = configIn(path.join(this.dir, name));
       mkdirSync(path.dirname(config.replication.astdb.path), { recursive: true });
       const log = new RecordingLogger();
       const facts = new Map<string, string>();
       const link = new FakePeerLink(() => {
         const far = this.ends.get(peer);
-        return far ? { handle: (req) => far.receiver.handle(req), exchangeDir: far.config.replication.exchangeDir } : null;
+        return far
+          ? { handle: (req) => far.receiver.handle(req), exchangeDir: far.config.replication.exchangeDir }
+          : null;
       });
-      const end = { name, config, state: role === 'master' ? 'active' : 'standby', log, jobs: [], facts, link, asked: [] } as unknown as End;
+      const end = {
+        name,
+        config,
+        state: role === 'master' ? 'active' : 'standby',
+        log,
+        jobs: [],
+        facts,
+        link,
+        asked: [],
+      } as unknown as End;
       const peerAddress = config.nodes.find((n) => n.name === peer)!.address;
       end.replication = new Replication({
         config: () => end.config,

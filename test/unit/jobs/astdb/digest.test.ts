@@ -106,7 +106,7 @@ test('checkAstdb: refuses a missing file, garbage, an empty file, a database wit
   }
 });
 
-test('checkAstdb: a damaged freelist, which every ordinary read passes over, is refused on integrity_check\'s own verdict', async () => {
+test("checkAstdb: a damaged freelist, which every ordinary read passes over, is refused on integrity_check's own verdict", async () => {
   const file = path.join(dir, 'freelist-damaged.sqlite3');
   const kept = await makeFreelistDamagedAstdb(file, rowsTagged(3000, 'v1'));
   // Plain reads succeed: a check that only read the rows would take this file for sound.
@@ -122,7 +122,11 @@ test('checkAstdb: a damaged freelist, which every ordinary read passes over, is 
   const result = checkAstdb(file);
   assert.equal(result.ok, false, 'refused');
   if (!result.ok) {
-    assert.match(result.problem, /: integrity_check: .*Freelist: /s, 'the reason is integrity_check\'s report of the freelist');
+    assert.match(
+      result.problem,
+      /: integrity_check: .*Freelist: /s,
+      "the reason is integrity_check's report of the freelist",
+    );
     assert.ok(result.problem.startsWith(`${file}: `), result.problem);
   }
 });

@@ -39,8 +39,11 @@ export function writerProgress(file: string, prefix = 'pbx-ha-test'): { last: nu
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
   try {
     const read = db.transaction(() => {
-      const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get(`/${prefix}/last`) as { value: string } | undefined;
-      const { n } = db.prepare("SELECT count(*) AS n FROM astdb WHERE key >= ? AND key < ?").get(`/${prefix}/seq/`, `/${prefix}/seq0`) as { n: number };
+      const row = db.prepare('SELECT value FROM astdb WHERE key = ?').get(`/${prefix}/last`) as
+        { value: string } | undefined;
+      const { n } = db
+        .prepare('SELECT count(*) AS n FROM astdb WHERE key >= ? AND key < ?')
+        .get(`/${prefix}/seq/`, `/${prefix}/seq0`) as { n: number };
       return { last: row ? Number(row.value) : 0, seqKeys: n };
     });
     return read();
@@ -81,7 +84,11 @@ export function runWriter(args: string[]): Promise<string> {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`astdb-writer ${args.join(' ')} exited ${code}: ${err}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(out.trim())
+        : reject(new Error(`astdb-writer ${args.join(' ')} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -93,7 +100,12 @@ export function startWriter(args: string[]): RunningWriter {
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { started.delete(child); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      started.delete(child);
+      resolve(code);
+    }),
+  );
   const stopWithStats = async () => {
     child.kill('SIGTERM');
     const code = await exited;
@@ -110,7 +122,12 @@ export function killAllWriters(): void {
 }
 
 /** Waits until the writer has written at least `n` numbers into `file`. */
-export async function waitForWrites(file: string, n: number, prefix = 'pbx-ha-test', timeoutMs = 30_000): Promise<void> {
+export async function waitForWrites(
+  file: string,
+  n: number,
+  prefix = 'pbx-ha-test',
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -118,7 +135,8 @@ export async function waitForWrites(file: string, n: number, prefix = 'pbx-ha-te
     } catch {
       // not created yet
     }
-    if (Date.now() > deadline) throw new Error(`the writer did not reach ${n} in ${file} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the writer did not reach ${n} in ${file} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -134,7 +152,10 @@ export async function listDir(dir: string): Promise<string[]> {
  * visit freelist pages and succeed; only `PRAGMA integrity_check` sees the damage. Returns the
  * rows left, which the plain reads still give.
  */
-export async function makeFreelistDamagedAstdb(file: string, rows: Array<[string, string]>): Promise<Array<[string, string]>> {
+export async function makeFreelistDamagedAstdb(
+  file: string,
+  rows: Array<[string, string]>,
+): Promise<Array<[string, string]>> {
   makeAstdb(file, rows);
   const kept = rows.slice(0, Math.floor(rows.length / 2));
   const db = new Database(file);
@@ -143,7 +164,8 @@ export async function makeFreelistDamagedAstdb(file: string, rows: Array<[string
     const drop = db.prepare('DELETE FROM astdb WHERE key = ?');
     db.transaction(() => rows.slice(kept.length).forEach(([k]) => drop.run(k)))();
     pageSize = db.pragma('page_size', { simple: true }) as number;
-    if ((db.pragma('freelist_count', { simple: true }) as number) < 2) throw new Error(`${file}: no freelist to damage`);
+    if ((db.pragma('freelist_count', { simple: true }) as number) < 2)
+      throw new Error(`${file}: no freelist to damage`);
   } finally {
     db.close();
   }

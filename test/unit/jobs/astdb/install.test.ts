@@ -9,7 +9,18 @@ import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { installAstdb } from '../../../../src/jobs/astdb/install';
 import { readProvenance, writeProvenance } from '../../../../src/jobs/astdb/provenance';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites, WRITER_BLOCKED_BOUND_MS, writerProgress } from './helpers';
+import {
+  killAllWriters,
+  listDir,
+  makeAstdb,
+  makeFreelistDamagedAstdb,
+  rowsTagged,
+  runWriter,
+  startWriter,
+  waitForWrites,
+  WRITER_BLOCKED_BOUND_MS,
+  writerProgress,
+} from './helpers';
 
 let root: string;
 before(async () => {
@@ -28,7 +39,12 @@ async function layout(name: string) {
   const backupDir = path.join(base, 'var/lib/pbx-ha/backup/astdb');
   await fs.mkdir(asterisk, { recursive: true });
   await fs.mkdir(incoming, { recursive: true });
-  return { target: path.join(asterisk, 'astdb.sqlite3'), asterisk, staged: path.join(incoming, 'astdb.sqlite3'), backupDir };
+  return {
+    target: path.join(asterisk, 'astdb.sqlite3'),
+    asterisk,
+    staged: path.join(incoming, 'astdb.sqlite3'),
+    backupDir,
+  };
 }
 
 /** A clock that moves one minute per reading, from 2025-01-01 at noon. */
@@ -46,12 +62,24 @@ test('install keeps each replaced file with its record, prunes to keep, and reco
   for (let version = 1; version <= 4; version++) {
     await fs.rm(staged, { force: true });
     makeAstdb(staged, rowsTagged(300, `v${version}`));
-    const result = await installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1', thisNode: 'pbx2', now });
+    const result = await installAstdb({
+      stagedPath: staged,
+      targetPath: target,
+      backupDir,
+      keep: 2,
+      madeBy: 'pbx1',
+      thisNode: 'pbx2',
+      now,
+    });
     const digest = contentDigest(staged);
     assert.equal(result.digest, digest);
     assert.equal(contentDigest(target), digest, `version ${version} is in place`);
     assert.equal(result.replaced?.digest, digests[version - 1], 'the replaced file is kept');
-    assert.equal(contentDigest(result.replaced!.backupPath), digests[version - 1], 'the kept file has the replaced content');
+    assert.equal(
+      contentDigest(result.replaced!.backupPath),
+      digests[version - 1],
+      'the kept file has the replaced content',
+    );
     assert.ok((await fs.stat(staged)).isFile(), 'the staged copy stays in the staging area');
     const record = await readProvenance(target);
     assert.deepEqual(
@@ -61,7 +89,10 @@ test('install keeps each replaced file with its record, prunes to keep, and reco
     if (version === 1) {
       // Asterisk's own file had no record: it is kept as made here, based on nothing known.
       const first = await readProvenance(result.replaced!.backupPath);
-      assert.deepEqual({ ...first, madeAtWall: undefined }, { digest: digests[0], madeBy: 'pbx2', basedOn: null, madeAtWall: undefined });
+      assert.deepEqual(
+        { ...first, madeAtWall: undefined },
+        { digest: digests[0], madeBy: 'pbx2', basedOn: null, madeAtWall: undefined },
+      );
     }
     digests.push(digest);
   }
@@ -69,7 +100,11 @@ test('install keeps each replaced file with its record, prunes to keep, and reco
   const names = await listDir(backupDir);
   assert.equal(names.length, 4, `two files and their records: ${names.join(' ')}`);
   const kept = names.filter((n) => n.endsWith('.sqlite3'));
-  assert.deepEqual(kept.map((n) => n.slice(-17, -8)), [digests[2], digests[3]].map((d) => `-${d.slice(0, 8)}`), 'the two newest replaced files');
+  assert.deepEqual(
+    kept.map((n) => n.slice(-17, -8)),
+    [digests[2], digests[3]].map((d) => `-${d.slice(0, 8)}`),
+    'the two newest replaced files',
+  );
   for (const name of kept) {
     assert.match(name, /^astdb-2025-01-01T12-\d\d-00\.000Z-[0-9a-f]{8}\.sqlite3$/);
     const file = path.join(backupDir, name);
@@ -78,21 +113,32 @@ test('install keeps each replaced file with its record, prunes to keep, and reco
     assert.equal(record?.madeBy, 'pbx1', 'an unchanged installed copy keeps its record');
   }
   assert.deepEqual(await listDir(path.dirname(target)), ['astdb.sqlite3', 'astdb.sqlite3.pbx-ha.json']);
-
 });
 
 test('a target changed by Asterisk since its install is kept with a record saying so', async () => {
   const { target, staged, backupDir } = await layout('changed');
   makeAstdb(target, rowsTagged(50, 'installed'));
   const installed = contentDigest(target);
-  await writeProvenance(target, { digest: installed, madeBy: 'pbx1', madeAtWall: '2025-01-01T00:00:00.000Z', basedOn: null });
+  await writeProvenance(target, {
+    digest: installed,
+    madeBy: 'pbx1',
+    madeAtWall: '2025-01-01T00:00:00.000Z',
+    basedOn: null,
+  });
   const db = new Database(target);
   db.prepare('INSERT INTO astdb VALUES (?, ?)').run('/registrar/contact/phone1', 'sip:1@192.0.2.10');
   db.close();
   const changed = contentDigest(target);
   makeAstdb(staged, rowsTagged(50, 'next'));
 
-  const result = await installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 3, madeBy: 'pbx1', thisNode: 'pbx2' });
+  const result = await installAstdb({
+    stagedPath: staged,
+    targetPath: target,
+    backupDir,
+    keep: 3,
+    madeBy: 'pbx1',
+    thisNode: 'pbx2',
+  });
   assert.equal(result.replaced?.digest, changed);
   const record = await readProvenance(result.replaced!.backupPath);
   assert.equal(record?.digest, changed);
@@ -104,7 +150,12 @@ test('a target changed by Asterisk since its install is kept with a record sayin
 test('a staged copy with damaged pages, truncated, or not matching its record is refused; the target stays byte-identical', async () => {
   const { target, staged, backupDir } = await layout('corrupt');
   makeAstdb(target, rowsTagged(2000, 'current'));
-  await writeProvenance(target, { digest: contentDigest(target), madeBy: 'pbx1', madeAtWall: '2025-01-01T00:00:00.000Z', basedOn: null });
+  await writeProvenance(target, {
+    digest: contentDigest(target),
+    madeBy: 'pbx1',
+    madeAtWall: '2025-01-01T00:00:00.000Z',
+    basedOn: null,
+  });
   const before = await fs.readFile(target);
   const recordBefore = await fs.readFile(`${target}.pbx-ha.json`);
 
@@ -132,7 +183,9 @@ test('a staged copy with damaged pages, truncated, or not matching its record is
   damage['a damaged freelist'] = async () => {
     await fs.copyFile(freelistDamaged, staged);
   };
-  const because: Record<string, RegExp> = { 'a damaged freelist': /not a sound astdb: .*: integrity_check: .*Freelist: /s };
+  const because: Record<string, RegExp> = {
+    'a damaged freelist': /not a sound astdb: .*: integrity_check: .*Freelist: /s,
+  };
   for (const [name, spoil] of Object.entries(damage)) {
     await spoil();
     await assert.rejects(
@@ -140,7 +193,10 @@ test('a staged copy with damaged pages, truncated, or not matching its record is
       (err: Error) => {
         assert.match(err.message, /astdb install refused: the staged copy is not a sound astdb/, name);
         if (because[name]) assert.match(err.message, because[name], name);
-        assert.ok(err.message.includes(staged) && err.message.includes(`${target} left untouched`), err.message);
+        assert.ok(
+          err.message.includes(staged) && err.message.includes(`${target} left untouched`),
+          err.message,
+        );
         return true;
       },
       name,
@@ -149,12 +205,24 @@ test('a staged copy with damaged pages, truncated, or not matching its record is
   }
 
   await fs.copyFile(good, staged);
-  await writeProvenance(staged, { digest: 'f'.repeat(64), madeBy: 'pbx1', madeAtWall: '2025-01-01T00:00:00.000Z', basedOn: null });
-  await assert.rejects(installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' }), /describes content ffffffff/);
+  await writeProvenance(staged, {
+    digest: 'f'.repeat(64),
+    madeBy: 'pbx1',
+    madeAtWall: '2025-01-01T00:00:00.000Z',
+    basedOn: null,
+  });
+  await assert.rejects(
+    installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' }),
+    /describes content ffffffff/,
+  );
 
   assert.deepEqual(await fs.readFile(target), before, 'target byte-identical');
   assert.deepEqual(await fs.readFile(`${target}.pbx-ha.json`), recordBefore, 'its record too');
-  assert.deepEqual(await listDir(path.dirname(target)), ['astdb.sqlite3', 'astdb.sqlite3.pbx-ha.json'], 'no .pbx-ha-new left');
+  assert.deepEqual(
+    await listDir(path.dirname(target)),
+    ['astdb.sqlite3', 'astdb.sqlite3.pbx-ha.json'],
+    'no .pbx-ha-new left',
+  );
   assert.deepEqual(await listDir(backupDir), [], 'nothing replaced, nothing kept');
 });
 
@@ -187,8 +255,14 @@ test('a WAL left by a killed Asterisk: its writes are in the kept file, and it i
   const committed = contentDigest(scratch);
 
   makeAstdb(staged, rowsTagged(100, 'new'));
-  const result = await installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' });
-  assert.equal(result.replaced?.digest, committed, "the kept file has every write the WAL held");
+  const result = await installAstdb({
+    stagedPath: staged,
+    targetPath: target,
+    backupDir,
+    keep: 2,
+    madeBy: 'pbx1',
+  });
+  assert.equal(result.replaced?.digest, committed, 'the kept file has every write the WAL held');
   assert.equal(contentDigest(result.replaced!.backupPath), committed);
   assert.deepEqual(checkAstdb(target), { ok: true, keys: 100 });
   assert.equal(contentDigest(target), contentDigest(staged), 'the old WAL was not applied to the new file');
@@ -212,13 +286,27 @@ test('a hot journal left by a crash: the kept file is the content before the int
   db.close();
   const alone = path.join(root, 'hot-alone.sqlite3');
   await fs.copyFile(target, alone);
-  assert.notEqual(checkAstdb(alone).ok && contentDigest(alone), committed, 'the file alone is not the committed content');
+  assert.notEqual(
+    checkAstdb(alone).ok && contentDigest(alone),
+    committed,
+    'the file alone is not the committed content',
+  );
 
   makeAstdb(staged, rowsTagged(10, 'new'));
-  const result = await installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' });
+  const result = await installAstdb({
+    stagedPath: staged,
+    targetPath: target,
+    backupDir,
+    keep: 2,
+    madeBy: 'pbx1',
+  });
   assert.equal(result.replaced?.digest, committed);
   assert.equal(result.replaced?.problem, undefined);
-  assert.equal(contentDigest(target), contentDigest(staged), 'the old journal was not applied to the new file');
+  assert.equal(
+    contentDigest(target),
+    contentDigest(staged),
+    'the old journal was not applied to the new file',
+  );
   assert.deepEqual(await listDir(path.dirname(target)), ['astdb.sqlite3', 'astdb.sqlite3.pbx-ha.json']);
 });
 
@@ -227,7 +315,13 @@ test('a target that is not a readable astdb is replaced and kept byte for byte',
   const junk = randomBytes(10_000);
   await fs.writeFile(target, junk);
   makeAstdb(staged, rowsTagged(10, 'new'));
-  const result = await installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' });
+  const result = await installAstdb({
+    stagedPath: staged,
+    targetPath: target,
+    backupDir,
+    keep: 2,
+    madeBy: 'pbx1',
+  });
   assert.ok(result.replaced?.problem, 'the problem is reported');
   assert.deepEqual(await fs.readFile(result.replaced!.backupPath), junk);
   const record = await readProvenance(result.replaced!.backupPath);
@@ -236,7 +330,7 @@ test('a target that is not a readable astdb is replaced and kept byte for byte',
   assert.deepEqual(checkAstdb(target), { ok: true, keys: 10 });
 });
 
-test('100 000 keys: a snapshot taken while the master\'s writer runs, installed over a 100 000-key target: consistent, the old file kept, the writer never held up long', async (t) => {
+test("100 000 keys: a snapshot taken while the master's writer runs, installed over a 100 000-key target: consistent, the old file kept, the writer never held up long", async (t) => {
   const { target, backupDir } = await layout('big');
   const source = path.join(root, 'big-master.sqlite3');
   assert.equal(await runWriter(['--path', source, '--fill', '100000', '--prefix', 'master']), '100000');
@@ -252,11 +346,23 @@ test('100 000 keys: a snapshot taken while the master\'s writer runs, installed 
   const { last: lastWritten, longestWriteMs } = await writer.stopWithStats();
   const copied = writerProgress(incoming, 'master');
   assert.equal(copied.seqKeys, copied.last, 'the copy is consistent: each write whole or not at all');
-  assert.ok(copied.last >= 100_010 && copied.last <= lastWritten, `the copy holds writes up to ${copied.last} (writer at ${lastWritten})`);
-  assert.ok(longestWriteMs < WRITER_BLOCKED_BOUND_MS, `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`);
+  assert.ok(
+    copied.last >= 100_010 && copied.last <= lastWritten,
+    `the copy holds writes up to ${copied.last} (writer at ${lastWritten})`,
+  );
+  assert.ok(
+    longestWriteMs < WRITER_BLOCKED_BOUND_MS,
+    `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`,
+  );
 
   started = performance.now();
-  const result = await installAstdb({ stagedPath: incoming, targetPath: target, backupDir, keep: 2, madeBy: 'pbx1' });
+  const result = await installAstdb({
+    stagedPath: incoming,
+    targetPath: target,
+    backupDir,
+    keep: 2,
+    madeBy: 'pbx1',
+  });
   const installMs = performance.now() - started;
   assert.equal(contentDigest(target), snap.digest, 'the target holds what was copied');
   assert.deepEqual(checkAstdb(target), { ok: true, keys: copied.last + 1 });
@@ -268,13 +374,17 @@ test('100 000 keys: a snapshot taken while the master\'s writer runs, installed 
   assert.equal(contentDigest(result.replaced!.backupPath), slaveDigest);
   assert.deepEqual(checkAstdb(result.replaced!.backupPath), { ok: true, keys: 100_001 });
   assert.equal((await readProvenance(target))?.digest, snap.digest);
-  t.diagnostic(`100 000 keys: snapshot ${snapshotMs.toFixed(0)} ms under a writer every 2 ms (its longest write ${longestWriteMs} ms), install ${installMs.toFixed(0)} ms (check, copy beside target, backup of the replaced 100 000 keys, rename, records)`);
+  t.diagnostic(
+    `100 000 keys: snapshot ${snapshotMs.toFixed(0)} ms under a writer every 2 ms (its longest write ${longestWriteMs} ms), install ${installMs.toFixed(0)} ms (check, copy beside target, backup of the replaced 100 000 keys, rename, records)`,
+  );
 });
 
 test('keep below 1 is refused before anything is touched', async () => {
   const { target, staged, backupDir } = await layout('keep0');
   makeAstdb(staged, rowsTagged(1, 'x'));
-  await assert.rejects(installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 0, madeBy: 'pbx1' }), /keep is 0/);
+  await assert.rejects(
+    installAstdb({ stagedPath: staged, targetPath: target, backupDir, keep: 0, madeBy: 'pbx1' }),
+    /keep is 0/,
+  );
   await assert.rejects(fs.stat(target));
 });
-

@@ -5,7 +5,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkAstdb, contentDigest } from '../../../../src/jobs/astdb/digest';
 import { takeSnapshot } from '../../../../src/jobs/astdb/snapshot';
-import { killAllWriters, listDir, makeAstdb, makeFreelistDamagedAstdb, rowsTagged, runWriter, startWriter, waitForWrites, WRITER_BLOCKED_BOUND_MS, writerProgress } from './helpers';
+import {
+  killAllWriters,
+  listDir,
+  makeAstdb,
+  makeFreelistDamagedAstdb,
+  rowsTagged,
+  runWriter,
+  startWriter,
+  waitForWrites,
+  WRITER_BLOCKED_BOUND_MS,
+  writerProgress,
+} from './helpers';
 
 let dir: string;
 before(async () => {
@@ -42,12 +53,20 @@ for (const journal of ['delete', 'wal'] as const) {
     const started = performance.now();
     for (let i = 0; i < 20; i++) {
       const info = await takeSnapshot(source, dest);
-      assert.deepEqual(checkAstdb(dest), { ok: true, keys: info.keys }, `snapshot ${i} passes integrity_check`);
+      assert.deepEqual(
+        checkAstdb(dest),
+        { ok: true, keys: info.keys },
+        `snapshot ${i} passes integrity_check`,
+      );
       // The writer puts seq/<n> and last = n in one transaction: a point-in-time copy has both or neither.
       const { last, seqKeys } = writerProgress(dest);
       assert.equal(seqKeys, last, `snapshot ${i} is consistent: ${seqKeys} seq keys, last = ${last}`);
       assert.equal(info.keys, last + 1, 'seq keys plus the last key');
-      if (seen.length > 0) assert.ok(info.keys >= seen[seen.length - 1], `snapshot ${i}: ${info.keys} keys after ${seen[seen.length - 1]}`);
+      if (seen.length > 0)
+        assert.ok(
+          info.keys >= seen[seen.length - 1],
+          `snapshot ${i}: ${info.keys} keys after ${seen[seen.length - 1]}`,
+        );
       seen.push(info.keys);
       await new Promise((r) => setTimeout(r, 5)); // let the writer write between two copies
     }
@@ -56,9 +75,15 @@ for (const journal of ['delete', 'wal'] as const) {
     assert.ok(seen[19] > seen[0], `the writer was writing meanwhile (${seen[0]} → ${seen[19]} keys)`);
     assert.ok(lastWritten + 1 >= seen[19]);
     const final = writerProgress(source);
-    assert.equal(final.last, lastWritten, 'the writer lost no write to the copies (it printed what it wrote)');
+    assert.equal(
+      final.last,
+      lastWritten,
+      'the writer lost no write to the copies (it printed what it wrote)',
+    );
     assert.equal(final.seqKeys, lastWritten);
-    t.diagnostic(`journal ${journal}: 20 snapshots in ${elapsed.toFixed(0)} ms, keys ${seen[0]} → ${seen[19]}, writer wrote ${lastWritten}`);
+    t.diagnostic(
+      `journal ${journal}: 20 snapshots in ${elapsed.toFixed(0)} ms, keys ${seen[0]} → ${seen[19]}, writer wrote ${lastWritten}`,
+    );
   });
 }
 
@@ -84,7 +109,10 @@ test('snapshot of a 100 000-key astdb, quiet and while a writer adds a key every
 
   // Consistent: a point-in-time copy, sound, its digest that of its rows, the writer's every
   // transaction in it whole or not at all.
-  assert.ok(busy.keys > 100_010 && busy.keys <= lastWritten + 1, `${busy.keys} keys: a copy taken between write 100 010 and ${lastWritten}`);
+  assert.ok(
+    busy.keys > 100_010 && busy.keys <= lastWritten + 1,
+    `${busy.keys} keys: a copy taken between write 100 010 and ${lastWritten}`,
+  );
   assert.deepEqual(checkAstdb(busy.path), { ok: true, keys: busy.keys });
   assert.equal(busy.digest, contentDigest(busy.path));
   const { last, seqKeys } = writerProgress(busy.path);
@@ -95,8 +123,13 @@ test('snapshot of a 100 000-key astdb, quiet and while a writer adds a key every
   assert.equal(final.last, lastWritten, 'every write the writer made is in the source');
   assert.equal(final.seqKeys, lastWritten);
   assert.ok(Number.isFinite(longestWriteMs), 'the writer reported its longest write');
-  assert.ok(longestWriteMs < WRITER_BLOCKED_BOUND_MS, `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`);
-  t.diagnostic(`100 000 keys (${(quiet.bytes / 1e6).toFixed(1)} MB): snapshot ${quietMs.toFixed(0)} ms quiet, ${busyMs.toFixed(0)} ms under a writer every 2 ms (integrity_check and digest included); the writer's longest write ${longestWriteMs} ms`);
+  assert.ok(
+    longestWriteMs < WRITER_BLOCKED_BOUND_MS,
+    `the writer's longest write took ${longestWriteMs} ms (bound ${WRITER_BLOCKED_BOUND_MS} ms)`,
+  );
+  t.diagnostic(
+    `100 000 keys (${(quiet.bytes / 1e6).toFixed(1)} MB): snapshot ${quietMs.toFixed(0)} ms quiet, ${busyMs.toFixed(0)} ms under a writer every 2 ms (integrity_check and digest included); the writer's longest write ${longestWriteMs} ms`,
+  );
 });
 
 test('a source that is not a sound astdb gives a clear error and leaves no copy behind', async () => {
@@ -106,7 +139,10 @@ test('a source that is not a sound astdb gives a clear error and leaves no copy 
 
   const garbage = path.join(dir, 'garbage.sqlite3');
   await fs.writeFile(garbage, Buffer.alloc(16384, 0x41));
-  await assert.rejects(takeSnapshot(garbage, dest), (err: Error) => err.message.includes(garbage) && /not a database/.test(err.message));
+  await assert.rejects(
+    takeSnapshot(garbage, dest),
+    (err: Error) => err.message.includes(garbage) && /not a database/.test(err.message),
+  );
 
   const damaged = path.join(dir, 'damaged.sqlite3');
   makeAstdb(damaged, rowsTagged(3000, 'v1'));

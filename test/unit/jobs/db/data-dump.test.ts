@@ -97,31 +97,96 @@ test('anything that is not a line of a data-only dump is refused with its line n
   const cases: Array<[string, string, RegExp]> = [
     ['empty', '', /empty/],
     ['not a dump', 'hello\nworld\n', /header/],
-    ['cut before the end', SAMPLE_DUMP.slice(0, SAMPLE_DUMP.indexOf('SELECT pg_catalog.setval')), /dump complete/],
-    ['cut inside a COPY', SAMPLE_DUMP.slice(0, SAMPLE_DUMP.indexOf('3\tCREATE')), /public\.a \(COPY at line 23\) has no end/],
-    ['schema in it', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', 'CREATE TABLE public.x (id int);'), /line 19: "CREATE TABLE public\.x \(id int\);" is not a line of a data-only dump/],
-    ['blanks then CREATE', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', '  create table x ();'), /line 19: .* is not a line of a data-only dump/],
+    [
+      'cut before the end',
+      SAMPLE_DUMP.slice(0, SAMPLE_DUMP.indexOf('SELECT pg_catalog.setval')),
+      /dump complete/,
+    ],
+    [
+      'cut inside a COPY',
+      SAMPLE_DUMP.slice(0, SAMPLE_DUMP.indexOf('3\tCREATE')),
+      /public\.a \(COPY at line 23\) has no end/,
+    ],
+    [
+      'schema in it',
+      SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', 'CREATE TABLE public.x (id int);'),
+      /line 19: "CREATE TABLE public\.x \(id int\);" is not a line of a data-only dump/,
+    ],
+    [
+      'blanks then CREATE',
+      SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', '  create table x ();'),
+      /line 19: .* is not a line of a data-only dump/,
+    ],
     ['shell escape', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', '\\! id'), /line 19/],
-    ['copy to program', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', "copy (select 1) to program 'id';"), /line 19/],
+    [
+      'copy to program',
+      SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', "copy (select 1) to program 'id';"),
+      /line 19/,
+    ],
     ['\\c', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', '\\c template1'), /line 19/],
     ['\\o', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', '\\o /tmp/x'), /line 19/],
-    ['alter role', SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', "ALTER ROLE postgres PASSWORD 'x';"), /line 19/],
-    ['SET with a second statement', SAMPLE_DUMP.replace('SET lock_timeout = 0;', 'SET lock_timeout = 0; DROP TABLE a;'), /line 11/],
+    [
+      'alter role',
+      SAMPLE_DUMP.replace('SET SESSION AUTHORIZATION DEFAULT;', "ALTER ROLE postgres PASSWORD 'x';"),
+      /line 19/,
+    ],
+    [
+      'SET with a second statement',
+      SAMPLE_DUMP.replace('SET lock_timeout = 0;', 'SET lock_timeout = 0; DROP TABLE a;'),
+      /line 11/,
+    ],
     ['text after the end', `${SAMPLE_DUMP}DELETE FROM public.a;\n`, /after/],
-    ['odd COPY', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', "COPY public.a (id, n) FROM '/etc/passwd';"), /unexpected COPY/],
-    ['COPY TO', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', 'COPY public.a (id, n) TO stdout;'), /unexpected COPY/],
-    ['quote in a column', SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', 'COPY public.a (id, "n"") from program \'id\' --") FROM stdin;'), /identifier/],
-    ['early end of data', SAMPLE_DUMP.replace('1\tx\n', '1\tx\n\\.\nDELETE FROM public.a;\n'), /line 26: "DELETE FROM public\.a;" is not a line/],
+    [
+      'odd COPY',
+      SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', "COPY public.a (id, n) FROM '/etc/passwd';"),
+      /unexpected COPY/,
+    ],
+    [
+      'COPY TO',
+      SAMPLE_DUMP.replace('COPY public.a (id, n) FROM stdin;', 'COPY public.a (id, n) TO stdout;'),
+      /unexpected COPY/,
+    ],
+    [
+      'quote in a column',
+      SAMPLE_DUMP.replace(
+        'COPY public.a (id, n) FROM stdin;',
+        'COPY public.a (id, "n"") from program \'id\' --") FROM stdin;',
+      ),
+      /identifier/,
+    ],
+    [
+      'early end of data',
+      SAMPLE_DUMP.replace('1\tx\n', '1\tx\n\\.\nDELETE FROM public.a;\n'),
+      /line 26: "DELETE FROM public\.a;" is not a line/,
+    ],
     ['carriage return in a row', SAMPLE_DUMP.replace('1\tx\n', '1\tx\r\n'), /carriage return/],
-    ['odd setval', SAMPLE_DUMP.replace("SELECT pg_catalog.setval('public.a_id_seq', 1, true);", "SELECT pg_catalog.setval('public.a_id_seq', (SELECT 1), true);"), /unexpected setval/],
-    ['encoding with a quote', SAMPLE_DUMP.replace("SET client_encoding = 'UTF8';", "SET client_encoding = 'UTF8'';"), /not a line|encoding/],
+    [
+      'odd setval',
+      SAMPLE_DUMP.replace(
+        "SELECT pg_catalog.setval('public.a_id_seq', 1, true);",
+        "SELECT pg_catalog.setval('public.a_id_seq', (SELECT 1), true);",
+      ),
+      /unexpected setval/,
+    ],
+    [
+      'encoding with a quote',
+      SAMPLE_DUMP.replace("SET client_encoding = 'UTF8';", "SET client_encoding = 'UTF8'';"),
+      /not a line|encoding/,
+    ],
   ];
   for (const [what, text, reason] of cases) {
-    assert.throws(() => readDataDumpText(text, 'x.sql'), (e: unknown) => e instanceof DumpCheckError && /^x\.sql: not a usable data dump/.test(e.message) && reason.test(e.message), what);
+    assert.throws(
+      () => readDataDumpText(text, 'x.sql'),
+      (e: unknown) =>
+        e instanceof DumpCheckError &&
+        /^x\.sql: not a usable data dump/.test(e.message) &&
+        reason.test(e.message),
+      what,
+    );
   }
 });
 
-test('a file is read with the same rules, and its rows come out as psql\'s \\copy reads them', async () => {
+test("a file is read with the same rules, and its rows come out as psql's \\copy reads them", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pbx-ha-data-dump-'));
   try {
     const good = path.join(dir, 'good.sql');
@@ -130,14 +195,23 @@ test('a file is read with the same rules, and its rows come out as psql\'s \\cop
     assert.deepEqual(dump, readDataDumpText(SAMPLE_DUMP));
     const chunks: Buffer[] = [];
     for await (const c of rowStream(good, dump)) chunks.push(c as Buffer);
-    assert.equal(Buffer.concat(chunks).toString('utf8'), '1\tx\n2\tCOPY public.fake (x) FROM stdin;\n3\tCREATE TABLE looks like SQL but is data\n\\.\n\\.\n');
+    assert.equal(
+      Buffer.concat(chunks).toString('utf8'),
+      '1\tx\n2\tCOPY public.fake (x) FROM stdin;\n3\tCREATE TABLE looks like SQL but is data\n\\.\n\\.\n',
+    );
     const cut = path.join(dir, 'cut.sql');
     writeFileSync(cut, SAMPLE_DUMP.slice(0, 400));
-    await assert.rejects(readDataDump(cut), (e: unknown) => e instanceof DumpCheckError && e.message.startsWith(`${cut}: `));
+    await assert.rejects(
+      readDataDump(cut),
+      (e: unknown) => e instanceof DumpCheckError && e.message.startsWith(`${cut}: `),
+    );
     const empty = path.join(dir, 'empty.sql');
     writeFileSync(empty, '');
     await assert.rejects(readDataDump(empty), /empty file/);
-    await assert.rejects(readDataDump(path.join(dir, 'missing.sql')), /missing\.sql: not a usable data dump: ENOENT/);
+    await assert.rejects(
+      readDataDump(path.join(dir, 'missing.sql')),
+      /missing\.sql: not a usable data dump: ENOENT/,
+    );
     await assert.rejects(readDataDump(dir), /not a regular file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

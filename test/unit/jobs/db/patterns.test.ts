@@ -1,9 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ListedTable } from '../../../../src/jobs/db/patterns';
-import { exactPattern, parseTablePattern, patternMatches, tablesCovered, tablesExcluded, TablePatternError } from '../../../../src/jobs/db/patterns';
+import {
+  exactPattern,
+  parseTablePattern,
+  patternMatches,
+  tablesCovered,
+  tablesExcluded,
+  TablePatternError,
+} from '../../../../src/jobs/db/patterns';
 
-const t = (schema: string, name: string, visible = schema === 'public'): ListedTable => ({ schema, name, visible });
+const t = (schema: string, name: string, visible = schema === 'public'): ListedTable => ({
+  schema,
+  name,
+  visible,
+});
 const matches = (pattern: string, table: ListedTable) => patternMatches(parseTablePattern(pattern), table);
 
 test('patterns match whole names, with * and ? as wildcards', () => {
@@ -23,7 +34,8 @@ test('patterns match whole names, with * and ? as wildcards', () => {
     ['a$b', t('public', 'a$b'), true],
     ['a$b', t('public', 'a'), false],
   ];
-  for (const [pattern, tbl, expected] of table) assert.equal(matches(pattern, tbl), expected, `${pattern} vs ${tbl.schema}.${tbl.name}`);
+  for (const [pattern, tbl, expected] of table)
+    assert.equal(matches(pattern, tbl), expected, `${pattern} vs ${tbl.schema}.${tbl.name}`);
 });
 
 test('unquoted letters fold to lower case; double quotes keep case and make every character literal', () => {
@@ -51,21 +63,53 @@ test('a schema part matches schemas; without one, only tables visible in the sea
 });
 
 test('unsupported or malformed patterns are refused', () => {
-  for (const bad of ['', 'a.b.c', '"unterminated', 'cel[0-9]', 'a|b', 'a+', '(a)', '.cel', 'public.', '-cel', 'a b', 'x\\y', '^cel']) {
+  for (const bad of [
+    '',
+    'a.b.c',
+    '"unterminated',
+    'cel[0-9]',
+    'a|b',
+    'a+',
+    '(a)',
+    '.cel',
+    'public.',
+    '-cel',
+    'a b',
+    'x\\y',
+    '^cel',
+  ]) {
     assert.throws(() => parseTablePattern(bad), TablePatternError, JSON.stringify(bad));
   }
 });
 
 test('tablesCovered and tablesExcluded split a listing the way pg_dump does', () => {
-  const tables = [t('public', 'cel'), t('public', 'queue_log'), t('public', 'stat_agent'), t('public', 'stat_queue'), t('public', 'userfeatures'), t('public', 'linefeatures'), t('other', 'cel', false)];
+  const tables = [
+    t('public', 'cel'),
+    t('public', 'queue_log'),
+    t('public', 'stat_agent'),
+    t('public', 'stat_queue'),
+    t('public', 'userfeatures'),
+    t('public', 'linefeatures'),
+    t('other', 'cel', false),
+  ];
   const patterns = ['cel', 'queue_log', 'call_log', 'stat_*'];
-  assert.deepEqual(tablesCovered(tables, patterns).map((x) => `${x.schema}.${x.name}`), ['public.userfeatures', 'public.linefeatures', 'other.cel']);
-  assert.deepEqual(tablesExcluded(tables, patterns).map((x) => x.name), ['cel', 'queue_log', 'stat_agent', 'stat_queue']);
+  assert.deepEqual(
+    tablesCovered(tables, patterns).map((x) => `${x.schema}.${x.name}`),
+    ['public.userfeatures', 'public.linefeatures', 'other.cel'],
+  );
+  assert.deepEqual(
+    tablesExcluded(tables, patterns).map((x) => x.name),
+    ['cel', 'queue_log', 'stat_agent', 'stat_queue'],
+  );
   assert.deepEqual(tablesCovered(tables, []).length, tables.length);
 });
 
 test('exactPattern matches exactly one relation, whatever its name', () => {
-  for (const [schema, name] of [['public', 'cel_id_seq'], ['My Schema', 'Weird"Name*?'], ['public', 'a.b']]) {
+  for (const [schema, name] of [
+    ['public', 'cel_id_seq'],
+    ['My Schema', 'Weird"Name*?'],
+    ['public', 'a.b'],
+  ]) {
     const p = exactPattern({ schema, name });
     assert.equal(matches(p, t(schema, name, false)), true, p);
     assert.equal(matches(p, t(schema, `${name}x`, false)), false, p);
