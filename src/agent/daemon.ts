@@ -16,15 +16,12 @@ import { StateStore } from '../adapters/state-store';
 import { systemClock } from '../adapters/system-clock';
 import { type MetricsServer, startMetricsServer } from '../adapters/metrics';
 import { SystemdNotifier } from '../adapters/systemd-notify';
-import type { ScriptVerdict } from '../adapters/script-security';
 import type { Clock } from '../ports/clock';
-import type { CommandRunner } from '../ports/commands';
-import type { FactStore, HistorySink } from '../ports/history';
+import type { FactStore } from '../ports/history';
 import type { Logger } from '../ports/log';
-import type { ArpPort, NetPort, Prober } from '../ports/network';
 import type { PeerLink } from '../ports/peer-link';
 import path from 'node:path';
-import { Agent } from './agent';
+import { Agent, type AgentDeps } from './agent';
 import { controlHandler } from './control-handler';
 import { identityFor, type Identity } from './identity';
 import type { StatusAnswer } from './status';
@@ -76,15 +73,7 @@ function openHistory(stateDir: string, log: Logger): StateStore | null {
 }
 
 /** The outside world of one node: real adapters in the daemon, fakes in the tests. */
-export interface NodePorts {
-  clock: Clock;
-  log: Logger;
-  net: NetPort;
-  prober: Prober;
-  arp: ArpPort;
-  run: CommandRunner;
-  checkScript?: (program: string) => ScriptVerdict;
-  history?: HistorySink;
+export interface NodePorts extends Omit<AgentDeps, 'peer'> {
   facts: FactStore;
   /** The trusted link to the peer; it reads the configuration and the peer's address at each use. */
   link: (config: () => PbxHaConfig, identity: () => Identity) => PeerLink;
