@@ -320,9 +320,11 @@ export class NodeMachine {
           // hold them until the ARP conflict check. So the request counts as an answer: the
           // master is up now, and a master that dies right after asking is declared down
           // `fall × interval` after its request, and taken over from, as after any last answer.
-          this.peer = recordProofOfLife(this.peer, now);
-          this.peerUpSinceMs ??= now;
-          this.peerSilent = false;
+          if (this.settings.role === 'slave') {
+            this.peer = recordProofOfLife(this.peer, now);
+            this.peerUpSinceMs ??= now;
+            this.peerSilent = false;
+          }
           if (this.state === 'active')
             return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
         }
