@@ -82,6 +82,18 @@ export function recordAnswer(d: Detector, t: DetectorTiming, sentAtMs: number, n
   };
 }
 
+/**
+ * The address proved at `nowMs`, by something other than a probe answer, that it is up and
+ * reachable (the peer's authenticated request over the trusted link): `up` at once, without
+ * waiting for `rise` answers, and silent again only `fall × interval` after `nowMs` if nothing
+ * answers meanwhile. Probes still in flight keep their meaning: a later miss restarts the count
+ * of answers in a row but declares nothing down before that deadline.
+ */
+export function recordProofOfLife(d: Detector, nowMs: number): Detector {
+  if (nowMs < d.lastAnswerMs) return d.status === 'up' ? d : { ...d, status: 'up' };
+  return { ...d, lastAnswerMs: nowMs, status: 'up', blindMs: 0 };
+}
+
 /** A probe sent at `sentAtMs` got no answer before its timeout. */
 export function recordMiss(d: Detector, t: DetectorTiming, sentAtMs: number, nowMs: number): Detector {
   if (sentAtMs < d.baselineMs) return d;

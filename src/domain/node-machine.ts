@@ -20,6 +20,7 @@ import {
   newDetector,
   recordAnswer,
   recordMiss,
+  recordProofOfLife,
   resetBaseline,
 } from './detector';
 import type { NodeState } from './states';
@@ -311,6 +312,19 @@ export class NodeMachine {
           if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;
         } else {
           this.handedOver = false;
+          // The master asking for the VIPs back (authenticated, over the trusted link) is
+          // itself proof that it is up and healthy: it asks only from standby, without fault.
+          // It may ask before this node's detector has heard `rise` answers (failback_delay
+          // shorter than rise × interval, 0 by default); a detector still saying "master
+          // silent" would take the VIPs again right after releasing them, and both nodes would
+          // hold them until the ARP conflict check. So the request counts as an answer: the
+          // master is up now, and a master that dies right after asking is declared down
+          // `fall × interval` after its request, and taken over from, as after any last answer.
+          if (this.settings.role === 'slave') {
+            this.peer = recordProofOfLife(this.peer, now);
+            this.peerUpSinceMs ??= now;
+            this.peerSilent = false;
+          }
           if (this.state === 'active')
             return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
         }

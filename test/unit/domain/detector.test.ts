@@ -8,6 +8,7 @@ import {
   newDetector,
   recordAnswer,
   recordMiss,
+  recordProofOfLife,
   resetBaseline,
 } from '../../../src/domain/detector';
 
@@ -135,4 +136,22 @@ test('allowBlind: an agent often late still detects a death, after fall × inter
   }
   assert.equal(now, 2002 + 2 * T.downAfterMs - 500);
   assert.equal(allowBlind(d, 500).status, 'down', 'nothing to allow once down');
+});
+
+test('proof of life: a down address is up at once, and down again fall × interval later if nothing answers', () => {
+  let d = evaluate(answered(newDetector(0), 0, 1000, 2000), T, 5002);
+  assert.equal(d.status, 'down');
+  d = recordAnswer(d, T, 9000, 9002); // one answer of `rise`: still down
+  assert.equal(d.status, 'down');
+  d = recordProofOfLife(d, 9500);
+  assert.equal(d.status, 'up');
+  assert.equal(downDeadlineMs(d, T), 9500 + T.downAfterMs);
+  // A probe sent before the proof times out after it: the count restarts, nothing is down.
+  d = recordMiss(d, T, 9200, 10_200);
+  assert.equal(d.status, 'up');
+  assert.equal(evaluate(d, T, 9500 + T.downAfterMs - 1).status, 'up');
+  assert.equal(evaluate(d, T, 9500 + T.downAfterMs).status, 'down');
+  // Answers after it push the deadline on as usual.
+  d = recordAnswer(d, T, 11_000, 11_002);
+  assert.equal(downDeadlineMs(d, T), 11_002 + T.downAfterMs);
 });

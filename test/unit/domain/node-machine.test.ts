@@ -542,6 +542,44 @@ test('failback = auto, master able to reach the slave: not asked within the grac
   assert.match(d.m.view().lastReason, /did not ask for the VIPs within 5000 ms/);
 });
 
+// The master back from a crash asks for the VIPs before the slave heard `rise` answers (failback
+// = auto, failback_delay 0): the request is the proof that it is up.
+test('failback asked before rise answers: the slave releases and does not take the VIPs again on the old silence', () => {
+  const d = slaveServing(true);
+  assert.equal(d.m.view().peer.status, 'down');
+  d.peerAnswers(10_000); // one answer of the three `rise` needs
+  const released = d.handle({ kind: 'peer-asks', nowMs: 10_300, request: 'release' });
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  const from = d.states.length;
+  d.tick(10_301);
+  d.peerMisses(10_200); // a probe in flight while the master was still starting
+  for (const t of [11_000, 12_000, 13_000, 14_000]) d.peerAnswers(t);
+  d.tick(16_000);
+  assert.deepEqual(
+    d.states.slice(from).filter((s) => s !== 'standby'),
+    [],
+    'never active again while the master answers',
+  );
+  assert.equal(d.m.view().peer.status, 'up');
+});
+
+test('failback asked before rise answers, then the master dies: taken over fall × interval after its request', () => {
+  const d = slaveServing(true);
+  d.peerAnswers(10_000);
+  d.handle({ kind: 'peer-asks', nowMs: 10_300, request: 'release' });
+  assert.equal(d.state, 'standby');
+  d.peerMisses(10_200);
+  d.peerMisses(11_000);
+  assert.equal(d.m.nextDeadlineMs(), 10_300 + DOWN_AFTER);
+  d.tick(10_300 + DOWN_AFTER - 1);
+  assert.equal(d.state, 'standby');
+  const { actions } = d.tickAtDeadline();
+  assert.equal(d.state, 'active');
+  assert.ok(shape(actions).includes(CLAIM_BOTH), shape(actions).join(' '));
+  assert.match(d.m.view().lastReason, /silent for 3000 ms/);
+});
+
 test('failback = auto, no trusted link seen: the slave gives the VIPs back as soon as the master answers (original design)', () => {
   const d = slaveServing(false);
   for (const t of [10_000, 11_000, 12_000]) d.peerAnswers(t);
