@@ -14,4 +14,6 @@ function main(file: string | undefined): Record<string, unknown> {
   }
 }
 
-process.stdout.write(`${JSON.stringify(main(process.argv[2]))}\n`);
+// Only when run as the child: a module that acts when imported would write into the output of
+// whoever loads it (debian/runtime-modules.js loads every module to list the packages used).
+if (require.main === module) process.stdout.write(`${JSON.stringify(main(process.argv[2]))}\n`);
