@@ -136,6 +136,8 @@ export class PairWorld {
         backupDir: path.join(dir, 'backup'),
         astdb: { ...r.astdb, path: path.join(dir, 'astdb', 'astdb.sqlite3') },
       },
+      // The receiver's own work files (staged copies, exports) go under the state directory.
+      agent: { ...this.config.agent, stateDir: path.join(dir, 'state') },
     };
     mkdirSync(path.dirname(config.replication.astdb.path), { recursive: true });
     return config;

@@ -26,7 +26,7 @@ export interface End {
   asked: ('takeover' | 'release')[];
 }
 
-/** The test pair's configuration with every replication path under `dir`. */
+/** The test pair's configuration with every replication path and the state directory under `dir`. */
 export function configIn(dir: string): PbxHaConfig {
   const base = pairConfig();
   const r = base.replication;
@@ -38,6 +38,8 @@ export function configIn(dir: string): PbxHaConfig {
       backupDir: path.join(dir, 'backup'),
       astdb: { ...r.astdb, path: path.join(dir, 'astdb', 'astdb.sqlite3') },
     },
+    // The receiver's own work files (staged copies, exports) go under the state directory.
+    agent: { ...base.agent, stateDir: path.join(dir, 'state') },
   };
 }
 
