@@ -273,6 +273,9 @@ export class NodeMachine {
         );
         break;
       case 'conflict':
+        // A check listens for a while (CONFLICT_CHECK_TIMEOUT_MS): if this node let the VIPs go
+        // meanwhile, the answer is the new holder claiming them, which is how it should be.
+        if (this.state !== 'active') break;
         actions.push({
           kind: 'alert',
           message: `another node (MAC ${event.macs.join(', ')}) answers for VIP ${event.vip} that this node holds`,

@@ -156,6 +156,19 @@ test('stall: an active slave looks for the master holding the VIPs and yields at
   assert.ok(kinds(r.actions).includes('net'), 'the VIPs are released');
 });
 
+test('a conflict answer that arrives after this node let the VIPs go is not a conflict: no alert, no action', () => {
+  // Unpaired, the slave yields when the master has answered `rise` times; a conflict check begun
+  // at the first answer may still be listening when the master claims the VIPs it released.
+  const s = servingSlave();
+  assert.deepEqual(kinds(s.peer(6000)), ['conflict-check']);
+  s.peer(6200);
+  s.peer(6400);
+  assert.equal(s.state, 'standby', 'the master answered `rise` times: the slave yielded');
+  const late = s.m.handle({ kind: 'conflict', nowMs: 6800, vip: 'voip', macs: ['02:00:00:00:01:01'] });
+  assert.deepEqual(kinds(late.actions), [], 'the master now holds the VIPs this node released');
+  assert.equal(s.state, 'standby');
+});
+
 test('silence: the master answering again makes an active slave look for it holding the VIPs (no grace period to wait out)', () => {
   const s = servingSlave();
   s.m.handle({ kind: 'peer-link', nowMs: 5200 }); // paired: the slave would wait for a release request
