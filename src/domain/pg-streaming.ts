@@ -291,18 +291,23 @@ function towardsStandBy(facts: PgFacts): PgStep {
   }
   if (local.kind === 'unknown')
     return { kind: 'blocked', reason: `the local PostgreSQL cannot be asked: ${local.reason}` };
-  if (local.systemId !== peer.systemId)
-    return {
-      kind: 'clone',
-      reason: 'the local data directory belongs to another cluster (system identifiers differ)',
-    };
+  // A clone replaces the data directory: the server is stopped first (cleanly, so that the copy
+  // kept aside is whole).
+  const cloneWhy =
+    local.systemId !== peer.systemId
+      ? 'the local data directory belongs to another cluster (system identifiers differ)'
+      : facts.rewindFailed
+        ? 'pg_rewind could not rewind the local data directory'
+        : null;
+  if (cloneWhy !== null)
+    return local.kind === 'stopped'
+      ? { kind: 'clone', reason: cloneWhy }
+      : { kind: 'stop', reason: `${cloneWhy}: stopped before a new clone` };
   if (local.kind === 'stopped' && !local.cleanShutdown)
     return {
       kind: 'start',
       reason: 'the local PostgreSQL stopped uncleanly; started so that it recovers first',
     };
-  if (facts.rewindFailed)
-    return { kind: 'clone', reason: 'pg_rewind could not rewind the local data directory' };
 
   const end = endLsn(local)!;
   // Where the local timeline stops being part of the peer's history; null: it is not part of it.
@@ -320,7 +325,9 @@ function towardsStandBy(facts: PgFacts): PgStep {
       `the peer's timeline ${peer.timeline} does not descend from this node's timeline ${local.timeline}`,
     );
 
-  if (end <= forkLsn) {
+  // A stopped server's end is the start of its last checkpoint record, which must lie before the
+  // fork to be replayed on the new timeline; a running one's is the end of what it wrote.
+  if (local.kind === 'stopped' ? end < forkLsn : end <= forkLsn) {
     // Nothing here that the peer lacks.
     if (local.kind === 'standby') {
       if (local.timeline === peer.timeline && local.streaming) {
@@ -338,6 +345,12 @@ function towardsStandBy(facts: PgFacts): PgStep {
       : { kind: 'follow', reason: 'an old primary that the peer has all of' };
   }
   // The local WAL goes past the fork: a rewind drops what lies there, so only if no commit does.
+  // Counted on a stopped server, so that no commit can follow the count.
+  if (local.kind !== 'stopped')
+    return {
+      kind: 'stop',
+      reason: `WAL past the fork at ${formatLsn(forkLsn)}: stopped cleanly to inspect it`,
+    };
   const d = facts.divergence;
   if (d === undefined || d.timeline !== local.timeline || d.fromLsn !== forkLsn)
     return { kind: 'count-commits', timeline: local.timeline, fromLsn: forkLsn };
@@ -347,7 +360,6 @@ function towardsStandBy(facts: PgFacts): PgStep {
       peer,
       `this node committed ${d.commits} transaction(s) past ${formatLsn(forkLsn)}, where the peer's timeline ${peer.timeline} began`,
     );
-  if (local.kind !== 'stopped') return { kind: 'stop', reason: 'stopped cleanly for pg_rewind' };
   return {
     kind: 'rewind',
     reason: `no transaction committed past ${formatLsn(forkLsn)}: the records there are rewound`,

@@ -149,13 +149,20 @@ const newPrimary = primary(2, '0/6000000', [[1, '0/5000000']]);
 test('stand-by: an old primary with nothing past the fork is stopped, then follows as is', () => {
   assert.equal(nextPgStep({ kind: 'stand-by' }, facts(primary(1, '0/5000000'), newPrimary)).kind, 'stop');
   assert.equal(nextPgStep({ kind: 'stand-by' }, facts(stopped(1, '0/4FFFF00'), newPrimary)).kind, 'follow');
+  // A shutdown checkpoint written at the fork itself is not on the new timeline: rewound, not followed.
+  assert.equal(
+    nextPgStep({ kind: 'stand-by' }, facts(stopped(1, '0/5000000'), newPrimary)).kind,
+    'count-commits',
+  );
   assert.equal(
     nextPgStep({ kind: 'stand-by' }, facts(stopped(1, '0/4FFFF00', true, true), newPrimary)).kind,
     'start',
   );
 });
 
-test('stand-by: WAL past the fork is inspected before anything is rewound', () => {
+test('stand-by: WAL past the fork is inspected, on a stopped server, before anything is rewound', () => {
+  assert.equal(nextPgStep({ kind: 'stand-by' }, facts(primary(1, '0/5000100'), newPrimary)).kind, 'stop');
+  assert.equal(nextPgStep({ kind: 'stand-by' }, facts(standby(1, '0/5000100'), newPrimary)).kind, 'stop');
   const s = nextPgStep({ kind: 'stand-by' }, facts(stopped(1, '0/5000100'), newPrimary));
   assert.deepEqual(s, { kind: 'count-commits', timeline: 1, fromLsn: 0x5000000n });
   // A count for another fork point does not count.
@@ -209,6 +216,8 @@ test('stand-by: both promoted (same timeline number, or lineages apart) is a spl
 test('stand-by: another cluster is cloned; an uncleanly stopped server is started to recover first', () => {
   const other = { ...stopped(1, '0/1'), systemId: '42' } as PgObservation;
   assert.equal(nextPgStep({ kind: 'stand-by' }, facts(other, newPrimary)).kind, 'clone');
+  const otherRunning = { ...primary(1, '0/1'), systemId: '42' } as PgObservation;
+  assert.equal(nextPgStep({ kind: 'stand-by' }, facts(otherRunning, newPrimary)).kind, 'stop');
   assert.equal(
     nextPgStep({ kind: 'stand-by' }, facts(stopped(1, '0/5000100', false), newPrimary)).kind,
     'start',
