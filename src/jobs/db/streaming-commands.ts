@@ -58,7 +58,10 @@ export function checkLayout(c: PgClusterLayout): void {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(c.osUser))
     throw new DbSettingError(`osUser ${JSON.stringify(c.osUser)}: not a system user name`);
   if (c.control.kind === 'pg_ctlcluster') {
-    if (!/^\d{1,3}(\.\d{1,3})?$/.test(c.control.version) || !/^[A-Za-z0-9_-]{1,63}$/.test(c.control.name))
+    if (
+      !/^\d{1,3}(\.\d{1,3})?$/.test(c.control.version) ||
+      !/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(c.control.name)
+    )
       throw new DbSettingError(`cluster ${c.control.version}/${c.control.name}: not a Debian cluster name`);
   } else checkAbsolute('logFile', c.control.logFile);
 }
