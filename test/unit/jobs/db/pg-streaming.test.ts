@@ -398,6 +398,45 @@ test(
 );
 
 test(
+  'planned failover and back: the running primary is stopped cleanly first, nothing is rewound, no row lost',
+  needs.options,
+  async () => {
+    const { master, slave } = nodes;
+    // The slave takes over from a master whose PostgreSQL still runs as primary (pbx-ha failover).
+    await insert(master, 'm5');
+    const over = await drivePg({ kind: 'serve', peerGone: false }, slave.pg, master.pg, drive(slave, master));
+    assert.equal(over.end.kind, 'done', logged.join('\n'));
+    assert.deepEqual(
+      over.steps.map((s) => s.kind),
+      ['stop-peer', 'promote', 'done'],
+    );
+    const promoted = over.steps[1];
+    assert.equal(promoted.kind === 'promote' && promoted.behindBytes, 0n);
+    await insert(slave, 's4');
+    // The master stopped cleanly with every record sent: it follows as is, no rewind, no clone.
+    const follow = await drivePg({ kind: 'stand-by' }, master.pg, slave.pg, drive(master, slave));
+    assert.equal(follow.end.kind, 'done', logged.join('\n'));
+    assert.deepEqual(
+      follow.steps.map((s) => s.kind).filter((k) => k !== 'wait'),
+      ['follow', 'done'],
+    );
+    // And back, as a failback does.
+    const sw = await drivePg({ kind: 'switchover' }, master.pg, slave.pg, drive(master, slave));
+    assert.equal(sw.end.kind, 'done', logged.join('\n'));
+    const back = await drivePg({ kind: 'stand-by' }, slave.pg, master.pg, drive(slave, master));
+    assert.equal(back.end.kind, 'done', logged.join('\n'));
+    const all = ['m1', 'm2', 'm3', 's1', 's2', 's3', 'm4', 'm5', 's4'];
+    assert.deepEqual(await rows(master), all);
+    await until(
+      'every row on the standby',
+      () => rows(slave),
+      (v) => v.length === all.length,
+    );
+    assert.deepEqual(await rows(slave), all);
+  },
+);
+
+test(
   'two primaries with commits of their own: split, nothing of either side dropped',
   needs.options,
   async () => {
@@ -423,7 +462,7 @@ test(
     assert.equal(stoppedMaster.kind === 'stopped' && stoppedMaster.cleanShutdown, true);
     assert.ok(!existsSync(path.join(master.layout.dataDir, 'standby.signal')));
     await master.pg.start();
-    const before = ['m1', 'm2', 'm3', 's1', 's2', 's3', 'm4'];
+    const before = ['m1', 'm2', 'm3', 's1', 's2', 's3', 'm4', 'm5', 's4'];
     assert.deepEqual(await rows(master), [...before, 'm-split']);
     assert.deepEqual(await rows(slave), [...before, 's-split']);
     assert.equal((await master.pg.observe()).kind, 'primary');
