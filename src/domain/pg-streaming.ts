@@ -231,6 +231,12 @@ function towardsServe(peerGone: boolean, { local, peer }: PgFacts): PgStep {
     case 'unknown':
       return { kind: 'blocked', reason: `the local PostgreSQL cannot be asked: ${local.reason}` };
     case 'stopped':
+      // Started as it was, an old primary would be a second primary beside the peer's.
+      if (!local.standbyConfigured && peer.kind === 'primary' && peer.systemId === local.systemId)
+        return {
+          kind: 'blocked',
+          reason: `the peer's PostgreSQL is primary (${describe(peer)}): this node must first stand by for it`,
+        };
       return { kind: 'start', reason: 'the local PostgreSQL is stopped' };
     case 'primary':
       if (peer.kind === 'primary' && peer.systemId === local.systemId)

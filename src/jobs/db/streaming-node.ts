@@ -279,10 +279,21 @@ export class PgStreamingNode {
     if (await this.isRunning()) await this.query('SELECT pg_reload_conf()');
   }
 
-  /** conf.d/pbx-ha-replication.conf (takes effect at the next start). */
+  /**
+   * conf.d/pbx-ha-replication.conf (takes effect at the next start). postgresql.conf must include
+   * conf.d, as Debian's does: otherwise pbx-ha's settings would be written and silently unused.
+   */
   async installServerSettings(maxSlotWalKeepMb: number): Promise<void> {
+    const main = path.join(this.layout.configDir, 'postgresql.conf');
+    if (!includesConfD(await fs.readFile(main, 'utf8')))
+      throw new Error(`${main} does not include conf.d (include_dir = 'conf.d', as Debian ships it)`);
     const confDir = path.join(this.layout.configDir, 'conf.d');
     await fs.mkdir(confDir, { recursive: true });
     await this.writeOwned(path.join(confDir, 'pbx-ha-replication.conf'), serverSettings(maxSlotWalKeepMb));
   }
+}
+
+/** Whether postgresql.conf's text has an active `include_dir = 'conf.d'` line. */
+export function includesConfD(text: string): boolean {
+  return text.split('\n').some((l) => /^\s*include_dir\s*=?\s*'conf\.d'\s*(#.*)?$/.test(l));
 }

@@ -134,6 +134,21 @@ test('serve: a stopped local server is started, an already primary one is done, 
   assert.equal(nextPgStep({ kind: 'serve', peerGone: true }, facts(unknown, unknown)).kind, 'blocked');
 });
 
+test('serve: a stopped old primary is not started beside a peer that is primary', () => {
+  const s = nextPgStep(
+    { kind: 'serve', peerGone: false },
+    facts(stopped(1, '0/1'), primary(2, '0/2', [[1, '0/1']])),
+  );
+  assert.equal(s.kind, 'blocked');
+  assert.match(s.kind === 'blocked' ? s.reason : '', /must first stand by/);
+  // Configured as a standby, it may start: it will follow.
+  assert.equal(
+    nextPgStep({ kind: 'serve', peerGone: false }, facts(stopped(1, '0/1', true, true), primary(2, '0/2')))
+      .kind,
+    'start',
+  );
+});
+
 test('serve: this node primary and the peer primary too is a split', () => {
   const s = nextPgStep(
     { kind: 'serve', peerGone: false },

@@ -18,6 +18,7 @@ import {
   standbySettings,
   withReplicationHba,
 } from '../../../../src/jobs/db/streaming-files';
+import { includesConfD } from '../../../../src/jobs/db/streaming-node';
 import {
   countCommits,
   isEndOfWal,
@@ -232,4 +233,12 @@ test('pg_waldump: commits counted; only the end of the valid WAL counts as its e
       'pg_waldump: error: could not find file "000000030000000000000003": No such file or directory',
     ),
   );
+});
+
+test("postgresql.conf must include conf.d, as Debian's does", () => {
+  assert.ok(
+    includesConfD("data_directory = '/x'\ninclude_dir = 'conf.d'\t# include files ending in '.conf'\n"),
+  );
+  assert.ok(!includesConfD("#include_dir = 'conf.d'\n"));
+  assert.ok(!includesConfD("include_dir = 'other'\n"));
 });
