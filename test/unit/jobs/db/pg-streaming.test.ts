@@ -40,6 +40,7 @@ import type { PgClusterLayout, ReplicationSource } from '../../../../src/jobs/db
 import { describeStep, drivePg, type DriveOptions } from '../../../../src/jobs/db/streaming-drive';
 import { HBA_BEGIN } from '../../../../src/jobs/db/streaming-files';
 import { PgStreamingNode } from '../../../../src/jobs/db/streaming-node';
+import { RemotePgObserver } from '../../../../src/jobs/db/streaming-remote';
 import { prerequisite } from '../../../fakes/prerequisites';
 
 const PG_BIN = process.env.PBX_HA_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -323,6 +324,9 @@ test(
       (v) => v.includes('m3'),
     );
     assert.deepEqual(await rows(slave), ['m1', 'm2', 'm3']);
+    // Seen from the master through the replication protocol, the slave is a standby of its cluster.
+    const seen = await new RemotePgObserver(master.layout, slave.source, 30_000).observe();
+    assert.equal(seen.kind === 'standby' && seen.timeline, 1);
     // The secret: in the passfile only, the cluster's user's, mode 0600; never in a logged line.
     const pass = statSync(master.source.passfile);
     assert.equal(pass.mode & 0o777, 0o600);
@@ -364,7 +368,18 @@ test(
   async () => {
     const { master, slave } = nodes;
     await linkBack(master);
-    const rejoin = await drivePg({ kind: 'stand-by' }, master.pg, slave.pg, drive(master, slave));
+    // The rejoin needs nothing of the slave but what its replication protocol shows the master.
+    const remote = new RemotePgObserver(master.layout, slave.source, 30_000);
+    const seen = await remote.observe();
+    const own = await slave.pg.observe();
+    assert.ok(seen.kind === 'primary' && own.kind === 'primary', `${seen.kind} ${own.kind}`);
+    assert.deepEqual([seen.systemId, seen.timeline, seen.history], [own.systemId, own.timeline, own.history]);
+    const rejoin = await drivePg(
+      { kind: 'stand-by' },
+      master.pg,
+      { observe: () => remote.observe() } as never,
+      drive(master, slave),
+    );
     assert.equal(rejoin.end.kind, 'done', logged.join('\n'));
     const kinds = rejoin.steps.map((s) => s.kind);
     assert.ok(kinds.includes('count-commits') && kinds.includes('rewind'), kinds.join(' '));

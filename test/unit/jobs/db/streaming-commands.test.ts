@@ -20,6 +20,11 @@ import {
 } from '../../../../src/jobs/db/streaming-files';
 import { includesConfD } from '../../../../src/jobs/db/streaming-node';
 import {
+  parseIdentifySystem,
+  parseTimelineHistoryAnswer,
+  replicationCommand,
+} from '../../../../src/jobs/db/streaming-remote';
+import {
   countCommits,
   isEndOfWal,
   parseControlData,
@@ -241,4 +246,24 @@ test("postgresql.conf must include conf.d, as Debian's does", () => {
   );
   assert.ok(!includesConfD("#include_dir = 'conf.d'\n"));
   assert.ok(!includesConfD("include_dir = 'other'\n"));
+});
+
+test('the replication protocol: IDENTIFY_SYSTEM and TIMELINE_HISTORY answers checked, commands fixed', () => {
+  assert.deepEqual(parseIdentifySystem('7301234567890123456|2|0/3000248|\n'), {
+    systemId: '7301234567890123456',
+    timeline: 2,
+    lsn: 0x3000248n,
+  });
+  for (const bad of ['', '7301|0|0/1|', 'x|2|0/1|', '7301|2|0/1|\n7301|2|0/1|', '7301|2|0/1'])
+    assert.throws(() => parseIdentifySystem(bad), PgStateError, bad);
+  assert.deepEqual(
+    parseTimelineHistoryAnswer('00000002.history|1\t0/3000218\tno recovery target specified\n', 2),
+    [{ timeline: 1, switchLsn: 0x3000218n }],
+  );
+  assert.throws(() => parseTimelineHistoryAnswer('00000003.history|1\t0/1\n', 2), PgStateError);
+  assert.throws(() => parseTimelineHistoryAnswer('00000002.history|1\tzz\n', 2), PgStateError);
+  const argv = replicationCommand(DEBIAN, SOURCE, { timelineHistory: 10 });
+  assert.equal(argv[argv.length - 1], 'TIMELINE_HISTORY 10');
+  assert.ok(argv.includes('-d') && argv[argv.indexOf('-d') + 1].includes('replication=true'));
+  assert.throws(() => replicationCommand(DEBIAN, SOURCE, { timelineHistory: 1 }), PgStateError);
 });
