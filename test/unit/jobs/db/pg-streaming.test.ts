@@ -32,6 +32,7 @@ import {
   chmodSync,
   chownSync,
 } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCommand } from '../../../../src/adapters/exec';
@@ -249,13 +250,25 @@ async function cut(primary: Node): Promise<void> {
 
 const linkBack = (n: Node) => n.pg.installHba(ROLE, '127.0.0.1');
 
+/** A TCP port nothing listens on at 127.0.0.1 now (other tests may run beside this one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 before(async () => {
   if (needs.lacking) return;
   root = mkdtempSync(path.join(tmpdir(), 'pbx-ha-pgstream-'));
   chmodSync(root, 0o755);
-  const base = 20_000 + (process.pid % 20_000);
-  nodes.master = await makeCluster('master', base, base + 1);
-  nodes.slave = await makeCluster('slave', base + 1, base);
+  const [mPort, sPort] = [await freePort(), await freePort()];
+  nodes.master = await makeCluster('master', mPort, sPort);
+  nodes.slave = await makeCluster('slave', sPort, mPort);
   await nodes.master.pg.ensureSlot('pbx_ha_slave');
   await psql(nodes.master, 'CREATE TABLE calls (id serial PRIMARY KEY, note text NOT NULL)');
 });
