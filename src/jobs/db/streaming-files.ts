@@ -3,7 +3,14 @@
 // passfile line of the replication role. Values are checked where they are made, so that no
 // setting can add a line, a keyword or an option.
 
+import { randomBytes } from 'node:crypto';
 import { DbSettingError } from './commands';
+import {
+  basebackupCommand,
+  controlCommand,
+  type PgClusterLayout,
+  type ReplicationSource,
+} from './streaming-commands';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -81,4 +88,51 @@ export function passfileLine(host: string, port: number, role: string, secret: s
   if (!/^[A-Za-z0-9_-]{16,128}$/.test(secret))
     throw new DbSettingError('replication secret: 16 to 128 base64url characters');
   return `${host}:${port}:*:${role}:${secret}\n`;
+}
+
+/** A new secret for the replication role: 32 base64url characters (192 random bits). */
+export function newReplicationSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** One argv as an operator would type it (display only: never run through a shell). */
+function typed(argv: readonly string[]): string {
+  return argv
+    .map((a) => (/^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(' ');
+}
+
+/**
+ * The commands that resolve two primaries, for status and the alert, run by hand on the node whose
+ * writes since the split are given up: a dump of its whole cluster kept under `backupFile`, its
+ * server stopped, its data directory moved aside (never deleted), and a new clone of the other node.
+ */
+export function splitResolution(c: PgClusterLayout, other: ReplicationSource, backupFile: string): string {
+  const control = controlCommand(c, 'stop');
+  const dump = [
+    'runuser',
+    '-u',
+    c.osUser,
+    '--',
+    `${c.binDir}/pg_dumpall`,
+    '-h',
+    c.socketDir,
+    '-p',
+    String(c.port),
+    '-f',
+    backupFile,
+  ];
+  const aside = `${c.dataDir}.split`;
+  // --write-recovery-conf: the clone starts as a standby of the other node (standby.signal, and
+  // primary_conninfo with the passfile, never the secret, in postgresql.auto.conf).
+  const clone = [...basebackupCommand(c, other, c.dataDir), '--write-recovery-conf'];
+  return [
+    `on the node whose writes since the split you give up: ${typed(dump)}`,
+    typed(control),
+    typed(['mv', c.dataDir, aside]),
+    typed(['install', '-d', '-m', '0700', '-o', c.osUser, '-g', c.osUser, c.dataDir]),
+    typed(clone),
+    typed(controlCommand(c, 'start')),
+    `then bring what you need from ${backupFile} into the other node by hand`,
+  ].join('; ');
 }

@@ -11,6 +11,8 @@ import {
   type ReplicationSource,
 } from '../../../../src/jobs/db/streaming-commands';
 import {
+  newReplicationSecret,
+  splitResolution,
   HBA_BEGIN,
   HBA_END,
   passfileLine,
@@ -266,4 +268,27 @@ test('the replication protocol: IDENTIFY_SYSTEM and TIMELINE_HISTORY answers che
   assert.equal(argv[argv.length - 1], 'TIMELINE_HISTORY 10');
   assert.ok(argv.includes('-d') && argv[argv.indexOf('-d') + 1].includes('replication=true'));
   assert.throws(() => replicationCommand(DEBIAN, SOURCE, { timelineHistory: 1 }), PgStateError);
+});
+
+test('a split is resolved by commands named in full: dump kept, data moved aside, clone, start', () => {
+  const text = splitResolution(DEBIAN, SOURCE, '/var/lib/pbx-ha/backup/postgresql-split.sql');
+  const parts = text.split('; ');
+  assert.match(
+    parts[0],
+    /pg_dumpall -h \/run\/postgresql -p 5432 -f \/var\/lib\/pbx-ha\/backup\/postgresql-split\.sql$/,
+  );
+  assert.deepEqual(parts.slice(1, 3), [
+    'pg_ctlcluster --mode fast 15 main stop',
+    'mv /var/lib/postgresql/15/main /var/lib/postgresql/15/main.split',
+  ]);
+  assert.match(
+    parts[4],
+    /pg_basebackup --pgdata \/var\/lib\/postgresql\/15\/main --dbname 'host=192\.0\.2\.11 .*' .*--write-recovery-conf$/,
+  );
+  assert.equal(parts[5], 'pg_ctlcluster 15 main start');
+  assert.ok(!/\brm\b/.test(text), 'nothing deleted');
+  const a = newReplicationSecret();
+  assert.match(a, /^[A-Za-z0-9_-]{32}$/);
+  assert.notEqual(a, newReplicationSecret());
+  assert.doesNotThrow(() => passfileLine('192.0.2.11', 5432, 'pbx_ha_replica', a));
 });
