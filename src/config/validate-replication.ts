@@ -40,7 +40,7 @@ export const REPLICATION_KEYS: Readonly<Record<ReplicationSection, readonly stri
     'keep_backups',
   ],
   'sync.files': ['schedule', 'timeout', 'paths'],
-  'sync.db': ['schedule', 'timeout', 'database', 'host', 'port', 'user', 'exclude_tables'],
+  'sync.db': ['schedule', 'timeout', 'database', 'host', 'port', 'user', 'exclude_tables', 'mode'],
   'sync.astdb': ['schedule', 'timeout', 'path', 'debounce'],
 };
 
@@ -186,6 +186,17 @@ export function readReplication(
     D.db.excludeTables,
     'comma-separated table names or pg_dump patterns (letters, digits, "_", "*", an optional "schema." in front), such as cel, stat_*; not "*" alone',
     (t) => TABLE_PATTERN.test(t) && !/(^|\.)\*+$/.test(t),
+  );
+
+  // mode: only `dump` is offered. `streaming` (PostgreSQL's physical replication) has its planner
+  // and commands (src/domain/pg-streaming.ts, src/jobs/db/streaming-*.ts) but the agent does not
+  // drive them yet: refused by name rather than accepted and silently run as dump.
+  const dbMode = d.text('mode', 'dump', 'dump (the only mode supported)', (t) =>
+    t.toLowerCase() === 'dump'
+      ? null
+      : t.toLowerCase() === 'streaming'
+        ? 'streaming replication is not yet supported'
+        : 'unknown database copy mode',
   );
 
   // [sync.astdb]
@@ -337,6 +348,7 @@ export function readReplication(
     filesTimeoutMs === null ||
     dbSchedule === null ||
     dbTimeoutMs === null ||
+    dbMode === null ||
     database === null ||
     host === null ||
     dbPort === null ||

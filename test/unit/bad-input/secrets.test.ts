@@ -157,7 +157,11 @@ test('secrets: no source file handles a password, and only ssh-control.ts reads 
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const rel = path.relative(ROOT, file);
-    assert.doesNotMatch(text, /PGPASSWORD|sshpass|password\s*[:=]\s*['"`]/i, rel);
+    // The one password pbx-ha sets, the streaming replication role's, reaches psql through the
+    // environment (\getenv) and is named in SQL only as the psql variable :'pbx_ha_secret'.
+    const checked =
+      rel === 'src/jobs/db/streaming-node.ts' ? text.replace("PASSWORD :'pbx_ha_secret'", '') : text;
+    assert.doesNotMatch(checked, /PGPASSWORD|sshpass|password\s*[:=]\s*['"`]/i, rel);
     // The private key is read as a file only to hand it to ssh2.
     if (/readFileSync\([^)]*\.keyFile\)|readFileSync\([^)]*keyPath\)/.test(text))
       assert.equal(rel, 'src/adapters/ssh-control.ts');
