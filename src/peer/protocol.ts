@@ -1,6 +1,12 @@
 // What one agent may ask the other over the trusted link. The receiving side's forced
-// command lets through only these requests (a stolen pbx-ha key can ask for copies to be
-// installed in standby, and nothing else); every answer is checked before it is used.
+// command lets through only these requests, each line at most 64 KiB, a bounded number per
+// connection, with an idle timeout (peer/request-lines.ts); the receiver honours one only when
+// `from` names its configured peer and the request fits its role and state
+// (domain/request-authority.ts): copies in standby, takeover and release only on the slave.
+// A holder of pbx-ha's key who names the master can therefore still do on the slave what the
+// master may: have copies installed in standby, fetch its astdb when it does not serve, ask it
+// to take over or to release the VIPs. It cannot reach the master's agent with any of these,
+// nor run anything else through this command. Every answer is checked before it is used.
 
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
 import { NODE_STATES } from '../domain/states';
@@ -30,6 +36,18 @@ export type PeerRequest =
 /** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 
+/**
+ * Text received from the peer, for a message: quoted, with every control character (C0, DEL,
+ * C1, line and paragraph separators) escaped, so that it cannot forge a log line or move a
+ * terminal's cursor.
+ */
+export function quotedPeerText(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** A value received from the peer, for a message: short, quoted, without control characters. */
 function shown(value: unknown): string {
   if (value === undefined) return 'missing';
@@ -41,7 +59,7 @@ function shown(value: unknown): string {
         : typeof value === 'object'
           ? 'an object'
           : `a ${typeof value}`;
-  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+  return quotedPeerText(value.length > 100 ? `${value.slice(0, 100)}…` : value);
 }
 
 /** Checks a request line received from the peer; returns it typed, or why it is refused. */
