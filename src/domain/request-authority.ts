@@ -15,12 +15,7 @@ import type { NodeState } from './states';
 
 /** The requests of the trusted link (the same names as peer/protocol.ts's PEER_REQUESTS). */
 export type PeerRequestKind =
-  | 'peer-hello'
-  | 'peer-install'
-  | 'peer-astdb-info'
-  | 'peer-astdb-export'
-  | 'peer-takeover'
-  | 'peer-release';
+  'peer-hello' | 'peer-install' | 'peer-astdb-info' | 'peer-astdb-export' | 'peer-takeover' | 'peer-release';
 
 /** What the receiving node knows of itself when a request arrives. */
 export interface ReceiverFacts {

@@ -53,8 +53,7 @@ export class PeerReceiver {
     const { node, role } = this.deps.identity();
     const config = this.deps.config();
     const peer = role === 'master' ? config.slave : config.master;
-    if (req.from !== peer)
-      return this.refuse(req, `${node} takes requests only from its peer ${peer}`, true);
+    if (req.from !== peer) return this.refuse(req, `${node} takes requests only from its peer ${peer}`, true);
     this.deps.peerSeen?.();
     const state = this.deps.state();
     const verdict = judgePeerRequest(req.request, { node, role, state, reason: this.deps.reason() });
