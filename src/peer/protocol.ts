@@ -1,12 +1,14 @@
-// What one agent may ask the other over the trusted link. The receiving side's forced
-// command lets through only these requests, each line at most 64 KiB, a bounded number per
-// connection, with an idle timeout (peer/request-lines.ts); the receiver honours one only when
-// `from` names its configured peer and the request fits its role and state
-// (domain/request-authority.ts): copies in standby, takeover and release only on the slave.
-// A holder of pbx-ha's key who names the master can therefore still do on the slave what the
-// master may: have copies installed in standby, fetch its astdb when it does not serve, ask it
-// to take over or to release the VIPs. It cannot reach the master's agent with any of these,
-// nor run anything else through this command. Every answer is checked before it is used.
+// What one agent may ask the other over the trusted link. The receiving side's forced command
+// lets through only these requests (and rsync confined by rrsync to the exchange directory),
+// one line of at most 64 KiB each, at most 1000 a connection, at most 60 s apart
+// (peer/request-lines.ts; test/unit/peer/forced-command-bounds.test.ts). The receiver honours a
+// request only when `from` names its configured peer and the request fits its role and state
+// (domain/request-authority.ts; test/unit/peer/request-authority.test.ts): a master answers
+// questions and refuses the rest; a slave installs copies only in standby, exports its astdb
+// only when it does not serve, takes over only when not in fault or maintenance. So a holder of
+// pbx-ha's key, which is installed on the slave and names the master, can still ask the slave
+// for what the master may ask: copies installed in standby, its astdb, a takeover (the slave
+// cannot tell it from a real handover) or a release. Every answer is checked before it is used.
 
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
 import { NODE_STATES } from '../domain/states';
