@@ -158,6 +158,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     recordJob: (s, ok) => agent.recordJob(s, ok),
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
     peerSeen: () => agent.notePeerLink(),
+    alert: (message) => agent.alert(message),
   });
   const statusAnswer = (): StatusAnswer => ({
     ...agent.status(),

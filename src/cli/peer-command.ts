@@ -1,15 +1,16 @@
 // `pbx-ha peer-command`: the forced command of pbx-ha's key in authorized_keys (see
 // docs/replication.md). sshd runs it whatever the client asked for; the request is in
 // SSH_ORIGINAL_COMMAND. Only two things pass:
-//   `pbx-ha control`   JSON requests, checked here, answered by the local agent;
+//   `pbx-ha control`   JSON requests, one per line, checked here, answered by the local agent;
+//                      lines, requests and idle time bounded (peer/request-lines.ts);
 //   `rsync --server …` handed to Debian's rrsync, confined to the exchange directory.
 
-import { createInterface } from 'node:readline';
 import { controlRequest } from '../adapters/control-socket';
 import { runPassThrough } from '../adapters/exec';
 import os from 'node:os';
 import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
 import { parsePeerRequest } from '../peer/protocol';
+import { REQUEST_IDLE_TIMEOUT_MS, RequestLines } from '../peer/request-lines';
 import { EXCHANGE_SUBDIRS } from '../peer/staging';
 import { exchangeSubdir } from '../jobs/staged-tree';
 import { CONFIG_OPTION, configFile, parseOptions } from './options';
@@ -29,23 +30,51 @@ function helloWithoutAgent(config: PbxHaConfig): Record<string, unknown> {
   return { ok: true, node: selection.node.name, role: selection.role, state: 'stopped' };
 }
 
+/** Writes one answer line; false when the peer did not take it within the idle timeout. */
+async function answer(value: unknown): Promise<boolean> {
+  if (process.stdout.write(JSON.stringify(value) + '\n')) return true;
+  // A peer that sends requests without reading the answers must not make them pile up here.
+  const drained = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), REQUEST_IDLE_TIMEOUT_MS);
+    process.stdout.once('drain', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  return drained;
+}
+
+/**
+ * Answers the peer's request lines, one at a time, within the bounds of request-lines.ts; a
+ * bound passed is answered with the reason, and the command ends (exit 1), reading no more.
+ */
 async function controlLoop(config: PbxHaConfig): Promise<number> {
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
+  const lines = new RequestLines(process.stdin);
+  for (;;) {
+    const next = await lines.next();
+    if (next.kind === 'end') return 0;
+    if (next.kind === 'refused') {
+      process.stderr.write(`pbx-ha peer-command: ${next.error}\n`);
+      await answer({ ok: false, error: next.error });
+      return 1;
+    }
+    const line = next.line;
     const parsed = parsePeerRequest(line);
-    let answer: unknown;
+    let reply: unknown;
     if (!parsed.ok) {
-      answer = { ok: false, error: parsed.error };
+      reply = { ok: false, error: parsed.error };
     } else {
-      answer = await controlRequest(config.agent.socketPath, parsed.request, 15 * 60_000).catch((e: Error) =>
+      reply = await controlRequest(config.agent.socketPath, parsed.request, 15 * 60_000).catch((e: Error) =>
         parsed.request.request === 'peer-hello' && /not running/.test(e.message)
           ? helloWithoutAgent(config)
           : { ok: false, error: e.message },
       );
     }
-    process.stdout.write(JSON.stringify(answer) + '\n');
+    if (!(await answer(reply))) {
+      process.stderr.write('pbx-ha peer-command: the peer reads no answers: connection closed\n');
+      return 1;
+    }
   }
-  return 0;
 }
 
 export async function peerCommandCommand(args: string[]): Promise<number> {

@@ -310,6 +310,9 @@ export class NodeMachine {
         }
         break;
       case 'peer-asks':
+        // Only a master asks, and only of its slave (domain/request-authority.ts): a master is
+        // never made to stand by, nor to serve, by a request over the trusted link.
+        if (this.settings.role !== 'slave') break;
         if (event.request === 'takeover') {
           // A node that cannot serve does not promise to: the master hears the refusal.
           if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;

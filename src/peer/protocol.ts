@@ -1,6 +1,14 @@
-// What one agent may ask the other over the trusted link. The receiving side's forced
-// command lets through only these requests (a stolen pbx-ha key can ask for copies to be
-// installed in standby, and nothing else); every answer is checked before it is used.
+// What one agent may ask the other over the trusted link. The receiving side's forced command
+// lets through only these requests (and rsync confined by rrsync to the exchange directory),
+// one line of at most 64 KiB each, at most 1000 a connection, at most 60 s apart
+// (peer/request-lines.ts; test/unit/peer/forced-command-bounds.test.ts). The receiver honours a
+// request only when `from` names its configured peer and the request fits its role and state
+// (domain/request-authority.ts; test/unit/peer/request-authority.test.ts): a master answers
+// questions and refuses the rest; a slave installs copies only in standby, exports its astdb
+// only when it does not serve, takes over only when not in fault or maintenance. So a holder of
+// pbx-ha's key, which is installed on the slave and names the master, can still ask the slave
+// for what the master may ask: copies installed in standby, its astdb, a takeover (the slave
+// cannot tell it from a real handover) or a release. Every answer is checked before it is used.
 
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
 import { NODE_STATES } from '../domain/states';
@@ -30,6 +38,18 @@ export type PeerRequest =
 /** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 
+/**
+ * Text received from the peer, for a message: quoted, with every control character (C0, DEL,
+ * C1, line and paragraph separators) escaped, so that it cannot forge a log line or move a
+ * terminal's cursor.
+ */
+export function quotedPeerText(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** A value received from the peer, for a message: short, quoted, without control characters. */
 function shown(value: unknown): string {
   if (value === undefined) return 'missing';
@@ -41,7 +61,7 @@ function shown(value: unknown): string {
         : typeof value === 'object'
           ? 'an object'
           : `a ${typeof value}`;
-  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+  return quotedPeerText(value.length > 100 ? `${value.slice(0, 100)}…` : value);
 }
 
 /** Checks a request line received from the peer; returns it typed, or why it is refused. */

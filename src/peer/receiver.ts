@@ -1,6 +1,10 @@
 // The receiving side of the trusted link, inside the agent: answers the peer's requests that
 // `pbx-ha peer-command` let through. A node accepts a copy only in `standby` (BEHAVIOR.md,
-// "Data"): an active node serves with its own data and refuses, saying why.
+// "Data"): an active node serves with its own data and refuses, saying why. A request is
+// honoured only when it names the configured peer, and only when it makes sense in this node's
+// role and state (domain/request-authority.ts); a refused one changes nothing, gets the reason
+// as its answer, and is logged (and, when only an impostor or a misconfigured pair sends it,
+// alerted, so that it is in the history).
 
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +18,8 @@ import { checkAstdb, contentDigest } from '../jobs/astdb/digest';
 import { readProvenance } from '../jobs/astdb/provenance';
 import { takeSnapshot } from '../jobs/astdb/snapshot';
 import { installFiles } from '../jobs/files';
-import type { PeerRequest } from './protocol';
+import { judgePeerRequest } from '../domain/request-authority';
+import { quotedPeerText, type PeerRequest } from './protocol';
 import { INCOMING, stagingPaths } from './staging';
 import { copyStagedFile, exchangeSubdir, publishOutgoing } from '../jobs/staged-tree';
 import type { Logger } from '../ports/log';
@@ -29,18 +34,30 @@ export interface ReceiverDeps {
   recordJob: (summary: string, ok: boolean) => void;
   /** Hands the peer's takeover or release request to the node machine; resolves with the new state. */
   peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
-  /** Told of every request: the peer can reach this node (it may ask for the VIPs back). */
+  /** Told of every request from the configured peer: it can reach this node (it may ask for the VIPs back). */
   peerSeen?: () => void;
+  /**
+   * Raises an alert (log and history) for a request no agent of the pair sends: another name
+   * in `from`, or a request only a slave may be asked, sent to the master. Absent: logged only.
+   */
+  alert?: (message: string) => void;
 }
 
 export class PeerReceiver {
+  /** The last refusal alerted (see `refuse`). */
+  private lastAlert: string | null = null;
+
   constructor(private deps: ReceiverDeps) {}
 
   async handle(req: PeerRequest): Promise<ControlAnswer> {
-    this.deps.peerSeen?.();
     const { node, role } = this.deps.identity();
-    const state = this.deps.state();
     const config = this.deps.config();
+    const peer = role === 'master' ? config.slave : config.master;
+    if (req.from !== peer) return this.refuse(req, `${node} takes requests only from its peer ${peer}`, true);
+    this.deps.peerSeen?.();
+    const state = this.deps.state();
+    const verdict = judgePeerRequest(req.request, { node, role, state, reason: this.deps.reason() });
+    if (!verdict.honoured) return this.refuse(req, verdict.why, role === 'master');
     const staging = stagingPaths(config);
     switch (req.request) {
       case 'peer-hello':
@@ -48,8 +65,7 @@ export class PeerReceiver {
       case 'peer-astdb-info':
         return { ok: true, node, state, ...(await astdbInfo(config.replication.astdb.path)) };
       case 'peer-astdb-export': {
-        // Only a node whose PBX services are stopped has a final astdb to give.
-        if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
+        // Only a node whose PBX services are stopped has a final astdb to give (checked above).
         // Made in pbx-ha's own directory, then put in outgoing/ without following any link there.
         const snap = await takeSnapshot(
           config.replication.astdb.path,
@@ -74,11 +90,6 @@ export class PeerReceiver {
         return { ok: true, node, state: now, astdb: await astdbInfo(config.replication.astdb.path) };
       }
       case 'peer-install': {
-        if (state !== 'standby') {
-          const why = `${node} is ${state}: it accepts copies only in standby`;
-          this.deps.log.log('warn', `refused a ${req.kind} copy from ${req.from}: ${why}`);
-          return { ok: false, error: why };
-        }
         try {
           const detail = await this.install(req.kind, req.from, req.digest, config);
           this.deps.recordJob(`${req.kind} copy from ${req.from} installed: ${detail}`, true);
@@ -91,6 +102,18 @@ export class PeerReceiver {
         }
       }
     }
+  }
+
+  /** A request that is not honoured: nothing changes; the reason goes back, and into the log. */
+  private refuse(req: PeerRequest, why: string, alert: boolean): ControlAnswer {
+    const what = req.request === 'peer-install' ? `a ${req.kind} copy` : req.request;
+    const message = `refused ${what} from ${quotedPeerText(req.from)}: ${why}`;
+    // Alerted once in a row: the same refusal repeated (a loop, or a key holder's flood) is
+    // logged, not turned into one alert and one notification each.
+    if (alert && this.deps.alert && message !== this.lastAlert) this.deps.alert(message);
+    else this.deps.log.log('warn', message);
+    if (alert) this.lastAlert = message;
+    return { ok: false, error: why };
   }
 
   private async install(

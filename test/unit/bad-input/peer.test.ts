@@ -16,6 +16,7 @@ import { ControlServer, controlRequest, type ControlRequest } from '../../../src
 import { SshControl } from '../../../src/adapters/ssh-control';
 import { parsePublicKey, restrictedLine } from '../../../src/link/authorized-keys';
 import { parseHello, parsePeerRequest, PEER_REQUESTS } from '../../../src/peer/protocol';
+import { MAX_REQUEST_LINE_BYTES } from '../../../src/peer/request-lines';
 import { RecordingLogger } from '../../fakes';
 import { Prng } from './prng';
 
@@ -343,9 +344,10 @@ test('peer: the forced command answers every bad line with a refusal, one answer
     const minimal = readFileSync(path.join(ROOT, 'test/unit/config/fixtures/minimal.conf'), 'utf8');
     // No agent listens on this socket: good requests get "not running", which is an answer too.
     writeFileSync(file, `${minimal}\n[agent]\nsocket = ${dir}/agent.sock\nstate_dir = ${dir}/state\n`);
+    // Lines over the length bound end the connection: forced-command-bounds.test.ts has them.
     const lines = badLines()
       .map(([, line]) => line)
-      .filter((line) => !line.includes('\r'));
+      .filter((line) => !line.includes('\r') && Buffer.byteLength(line) <= MAX_REQUEST_LINE_BYTES);
     lines.push('{"request":"peer-astdb-info","from":"pbx1"}');
     const input = `${lines.join('\n')}\n`;
     const { code, stdout, stderr } = await new Promise<{

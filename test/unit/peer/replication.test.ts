@@ -68,7 +68,7 @@ test('a slave that is not in standby is not sent a copy; asked anyway, it refuse
     const channel = await master.link.open();
     const answer = await channel.request({ request: 'peer-install', from: 'pbx1', kind: 'astdb' }, 1000);
     assert.deepEqual(answer, { ok: false, error: 'pbx2 is active: it accepts copies only in standby' });
-    assert.equal(slave.log.matching(/refused a astdb copy from pbx1: pbx2 is active/, 'warn').length, 1);
+    assert.equal(slave.log.matching(/refused a astdb copy from "pbx1": pbx2 is active/, 'warn').length, 1);
     assert.equal(contentDigest(slave.config.replication.astdb.path), before);
   } finally {
     pair.close();

@@ -1,0 +1,69 @@
+// Whether a request from the peer, over the trusted link, makes sense in this node's role and
+// state: the rule the receiving side applies before it acts (docs/security.md). Pure; the
+// check that the request names the configured peer is made where requests arrive
+// (peer/receiver.ts).
+//
+// The link is one-way: only the master holds a key to the slave (pairing installs it there),
+// and only the master copies, hands over and asks for the VIPs back. So every request that
+// changes something is one a master makes of its slave; a master asked for any of them is
+// being asked by something that is not its slave's agent acting as designed, and refuses.
+// What the slave cannot tell from here is whether the master really means what it asks: a
+// holder of pbx-ha's key who names the master is still the master, as far as this rule knows.
+
+import type { Role } from '../config/types';
+import type { NodeState } from './states';
+
+/** The requests of the trusted link (the same names as peer/protocol.ts's PEER_REQUESTS). */
+export type PeerRequestKind =
+  'peer-hello' | 'peer-install' | 'peer-astdb-info' | 'peer-astdb-export' | 'peer-takeover' | 'peer-release';
+
+/** What the receiving node knows of itself when a request arrives. */
+export interface ReceiverFacts {
+  node: string;
+  role: Role;
+  state: NodeState;
+  /** Why it is in that state (for the refusal of a takeover by a node that cannot serve). */
+  reason: string;
+}
+
+export type RequestVerdict = { honoured: true } | { honoured: false; why: string };
+
+const HONOURED: RequestVerdict = { honoured: true };
+
+/**
+ * Whether `request` is honoured by a node in `facts`' role and state; when not, `why` is the
+ * answer's error, naming the node. Only questions (hello, astdb info) are answered in every
+ * role and state; the rest are refused by a master, and by a slave whose state does not fit:
+ * copies only in standby, its astdb export only when it is not serving, a takeover only when
+ * it can serve (not in fault or maintenance). A release is honoured by a slave in any state:
+ * it stops serving if it served, and elsewhere the request is only the master's proof of life.
+ */
+export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts): RequestVerdict {
+  const { node, role, state } = facts;
+  if (request === 'peer-hello' || request === 'peer-astdb-info') return HONOURED;
+  if (role === 'master') return { honoured: false, why: `${node} is the master: ${MASTER_REFUSES[request]}` };
+  switch (request) {
+    case 'peer-install':
+      return state === 'standby'
+        ? HONOURED
+        : { honoured: false, why: `${node} is ${state}: it accepts copies only in standby` };
+    case 'peer-astdb-export':
+      return state === 'active'
+        ? { honoured: false, why: `${node} is active: its astdb is still changing` }
+        : HONOURED;
+    case 'peer-takeover':
+      return state === 'fault' || state === 'maintenance'
+        ? { honoured: false, why: `${node} did not take over: it is ${state} (${facts.reason})` }
+        : HONOURED;
+    case 'peer-release':
+      return HONOURED;
+  }
+}
+
+/** Why a master refuses each request that only its slave may be asked. */
+const MASTER_REFUSES: Record<Exclude<PeerRequestKind, 'peer-hello' | 'peer-astdb-info'>, string> = {
+  'peer-install': 'copies go from the master to the slave, never to the master',
+  'peer-astdb-export': "only the slave's astdb is fetched (by the master, before it takes the VIPs back)",
+  'peer-takeover': 'only the master hands over, to its slave',
+  'peer-release': 'only the master asks for the VIPs back, of its slave',
+};
