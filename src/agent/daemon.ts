@@ -5,7 +5,7 @@
 // keep them), SIGHUP reloads after validating the new file — an invalid file is refused
 // and the running configuration kept.
 
-import { ControlServer, type ControlHandler } from '../adapters/control-socket';
+import { ControlServer, ControlSocketError, type ControlHandler } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { checkScript } from '../adapters/script-security';
 import { IcmpProber } from '../adapters/icmp-prober';
@@ -228,7 +228,16 @@ export async function runDaemon(
   const control = new ControlServer(config.agent.socketPath, parts.handle, log);
   const monitor = new LinkMonitor(() => agent.requestRead(), log);
 
-  await control.start();
+  try {
+    await control.start();
+  } catch (e) {
+    // Another agent answers on the socket, or its place is not pbx-ha's own: restarting would
+    // not change that, so the exit is the configuration error's, which systemd does not retry.
+    if (!(e instanceof ControlSocketError)) throw e;
+    log.log('error', `${e.message}; the agent does not start`);
+    history?.close();
+    return exitConfig;
+  }
   await agent.start();
   monitor.start();
   schedule.start(config.replication);
