@@ -30,7 +30,7 @@ import { Replication } from '../peer/replication';
 import { SshPeerLink } from '../peer/ssh-link';
 import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
-import { formatProblem, type NodeConfig, type PbxHaConfig } from '../config';
+import { formatProblem, printable, type NodeConfig, type PbxHaConfig } from '../config';
 import { loadNode } from './load-node';
 
 /** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
@@ -206,7 +206,7 @@ export async function runDaemon(
   const loaded = await loadNode(file, nodeOverride);
   if (!loaded.ok) {
     for (const p of loaded.problems) log.log('error', formatProblem(p));
-    log.log('error', `${file}: the configuration is not valid; the agent does not start`);
+    log.log('error', `${printable(file)}: the configuration is not valid; the agent does not start`);
     return exitConfig;
   }
   let config = loaded.config;
@@ -290,7 +290,7 @@ export async function runDaemon(
         const next = await loadNode(file, nodeOverride);
         if (!next.ok) {
           for (const p of next.problems) log.log('error', formatProblem(p));
-          log.log('error', `${file}: reload refused, the running configuration is kept`);
+          log.log('error', `${printable(file)}: reload refused, the running configuration is kept`);
           return;
         }
         if (next.config.agent.socketPath !== config.agent.socketPath) {
