@@ -169,6 +169,26 @@ test('item 10: 50 000 unknown keys are all reported, in a scan linear in the key
   assert.ok(ms < 5000, `50 000 unknown keys took ${Math.round(ms)} ms`);
 });
 
+test('item 10: a list holds at most 1000 items, so that its checks stay small', () => {
+  // Each path is compared with those before it (repeats, one inside another): 20 000 of them took
+  // 10 s and were accepted. The limit is far beyond any real list.
+  const many = Array.from({ length: 20_000 }, (_, i) => `/srv/p${i}`).join(', ');
+  const started = performance.now();
+  const p = one(`${BASE}[sync.files]\npaths = ${many}\n`);
+  const ms = performance.now() - started;
+  assert.deepEqual([p.section, p.key], ['sync.files', 'paths']);
+  assert.match(p.message, /20000 items, more than 1000; expected/);
+  assert.ok(ms < 5000, `refusing 20 000 paths took ${Math.round(ms)} ms`);
+  const thousand = Array.from({ length: 1000 }, (_, i) => `/srv/p${i}`);
+  assert.deepEqual(
+    ok(`${BASE}[sync.files]\npaths = ${thousand.join(', ')}\n`).replication.files.paths,
+    thousand,
+  );
+  // A path longer than PATH_MAX cannot be opened: refused, whatever the key.
+  const long = `/srv/${'x'.repeat(5000)}`;
+  assert.match(one(`${BASE}[sync.astdb]\npath = ${long}\n`).message, /longer than 4095 bytes \(PATH_MAX\)/);
+});
+
 test('item 10: escape codes in section names, keys and values are shown escaped in every message', () => {
   const evil = [
     '[\x1b[31mred]\nkey = 1\n', // section name with ESC
