@@ -5,7 +5,7 @@
 // keep them), SIGHUP reloads after validating the new file — an invalid file is refused
 // and the running configuration kept.
 
-import { ControlServer, type ControlHandler } from '../adapters/control-socket';
+import { ControlServer, ControlSocketError, type ControlHandler } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { checkScript } from '../adapters/script-security';
 import { IcmpProber } from '../adapters/icmp-prober';
@@ -30,7 +30,7 @@ import { Replication } from '../peer/replication';
 import { SshPeerLink } from '../peer/ssh-link';
 import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
-import { formatProblem, type NodeConfig, type PbxHaConfig } from '../config';
+import { formatProblem, printable, type NodeConfig, type PbxHaConfig } from '../config';
 import { loadNode } from './load-node';
 
 /** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
@@ -207,7 +207,7 @@ export async function runDaemon(
   const loaded = await loadNode(file, nodeOverride);
   if (!loaded.ok) {
     for (const p of loaded.problems) log.log('error', formatProblem(p));
-    log.log('error', `${file}: the configuration is not valid; the agent does not start`);
+    log.log('error', `${printable(file)}: the configuration is not valid; the agent does not start`);
     return exitConfig;
   }
   let config = loaded.config;
@@ -229,7 +229,16 @@ export async function runDaemon(
   const control = new ControlServer(config.agent.socketPath, parts.handle, log);
   const monitor = new LinkMonitor(() => agent.requestRead(), log);
 
-  await control.start();
+  try {
+    await control.start();
+  } catch (e) {
+    // Another agent answers on the socket, or its place is not pbx-ha's own: restarting would
+    // not change that, so the exit is the configuration error's, which systemd does not retry.
+    if (!(e instanceof ControlSocketError)) throw e;
+    log.log('error', `${e.message}; the agent does not start`);
+    history?.close();
+    return exitConfig;
+  }
   await agent.start();
   monitor.start();
   schedule.start(config.replication);
@@ -282,7 +291,7 @@ export async function runDaemon(
         const next = await loadNode(file, nodeOverride);
         if (!next.ok) {
           for (const p of next.problems) log.log('error', formatProblem(p));
-          log.log('error', `${file}: reload refused, the running configuration is kept`);
+          log.log('error', `${printable(file)}: reload refused, the running configuration is kept`);
           return;
         }
         if (next.config.agent.socketPath !== config.agent.socketPath) {

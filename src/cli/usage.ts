@@ -1,7 +1,7 @@
 // Command-line errors: a usage mistake exits with 64 (EX_USAGE, sysexits(3)), a bad
 // configuration with 78 (EX_CONFIG), so scripts and systemd can tell them apart.
 
-import type { ConfigProblem } from '../config';
+import { printable, type ConfigProblem } from '../config';
 
 export const EXIT_USAGE = 64;
 export const EXIT_CONFIG = 78;
@@ -19,7 +19,7 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(`${file}: the configuration is not valid`);
+    super(`${printable(file)}: the configuration is not valid`);
     this.name = 'ConfigError';
   }
 }

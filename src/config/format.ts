@@ -7,7 +7,10 @@
 //   /etc/pbx-ha/pbx-ha.conf: [vip.voip]: missing section ...
 //
 // `file:line:` is the form editors and grep understand, so an administrator can jump to the line.
+// The whole line goes through printable(): names, values and the problem text all come from the
+// file (a problem may quote a value), and none may reach the terminal with its control codes.
 
+import { printable } from './printable';
 import type { ConfigProblem } from './types';
 
 /** Values are quoted in messages, but a huge one would drown the message: its start is enough. */
@@ -26,5 +29,5 @@ export function formatProblem(p: ConfigProblem): string {
   else if (p.value !== null) where.push(quoted(p.value));
   if (where.length > 0) text += `${where.join(' ')}: `;
   if (p.problem !== undefined) text += `${p.problem}; `;
-  return `${text}expected ${p.expected}`;
+  return printable(`${text}expected ${p.expected}`);
 }

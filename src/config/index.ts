@@ -3,6 +3,7 @@
 export type * from './types';
 export { loadConfigFile, parseConfigText, type ConfigResult } from './load';
 export { formatProblem } from './format';
+export { printable } from './printable';
 export { selectNode, isConfigProblem, type NodeSelection } from './select-node';
 export { checkHost, type IpAddrInterface, type IpAddrInfo } from './host-checks';
 export { parseDurationMs, formatDurationMs } from './duration';

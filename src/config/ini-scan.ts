@@ -52,6 +52,9 @@ export function scanIni(text: string, file: string): IniScan {
   let hasContent = false;
   // The section that receives keys; null before the first header or after an ignored one.
   let current: IniSection | null = null;
+  // The current section's keys, for the duplicate check: a Map keeps the scan linear (a search
+  // of the entries per key took 5 s for 50 000 keys).
+  let currentKeys = new Map<string, IniEntry>();
   // Lines after a repeated or malformed header belong to no section and are not reported again.
   let ignoring = false;
 
@@ -99,6 +102,7 @@ export function scanIni(text: string, file: string): IniScan {
         return;
       }
       current = { name, line, entries: [] };
+      currentKeys = new Map();
       firstSectionLine.set(name.toLowerCase(), current);
       sections.push(current);
       ignoring = false;
@@ -146,7 +150,7 @@ export function scanIni(text: string, file: string): IniScan {
       }
       return;
     }
-    const previous = current.entries.find((entry) => entry.key === key);
+    const previous = currentKeys.get(key);
     if (previous !== undefined) {
       problems.push({
         file,
@@ -159,7 +163,9 @@ export function scanIni(text: string, file: string): IniScan {
       });
       return;
     }
-    current.entries.push({ key, value, line });
+    const entry = { key, value, line };
+    current.entries.push(entry);
+    currentKeys.set(key, entry);
   });
 
   return { sections, problems, hasContent };

@@ -4,15 +4,21 @@
 //   checkPath(text): { ok: true; path } | { ok: false; problem }
 //       `path` is normalised: repeated "/" collapsed, no trailing "/". Refused: relative paths,
 //       control characters, "." and ".." components (`/var/lib/x/../asterisk` is not visibly inside
-//       /var/lib/asterisk), and "/" itself (copying or deleting the whole system is never meant).
+//       /var/lib/asterisk), "/" itself (copying or deleting the whole system is never meant), and
+//       paths longer than PATH_MAX.
 //   isInside(path, dir): boolean    path is dir itself or below it (both normalised)
 //
 // Symbolic links are not resolved: the configuration is checked without touching the disk.
 
 export type PathCheck = { ok: true; path: string } | { ok: false; problem: string };
 
+/** PATH_MAX of Linux, with the final NUL: a longer path cannot be opened. */
+const PATH_MAX_BYTES = 4095;
+
 export function checkPath(text: string): PathCheck {
   if (!text.startsWith('/')) return { ok: false, problem: 'not an absolute path' };
+  if (Buffer.byteLength(text) > PATH_MAX_BYTES)
+    return { ok: false, problem: `longer than ${PATH_MAX_BYTES} bytes (PATH_MAX)` };
   if (/[\0-\x1f\x7f]/.test(text)) return { ok: false, problem: 'control character in the path' };
   const parts = text.split('/').filter((part) => part !== '');
   if (parts.some((part) => part === '.' || part === '..')) {

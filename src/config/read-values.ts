@@ -4,11 +4,13 @@
 //     .duration(key, { defaultMs, minMs, maxMs })  -> number | null
 //     .integer(key, { default, min, max })           -> number | null
 //     .ipv4(key) / .cidr(key) / .word(key, ...)      -> value | null (required keys)
-//     .ipv4List(key, hint?) / .absolutePath(key, default) / .boolean(key, default)
+//     .ipv4List(key, hint?) / .boolean(key, default)
 //     .command(key, example) / .requiredCommand(key, example) -> argv | null
 //     .text(key, default, expected, valid) / .textList(key, default, expected, valid)
-//     .path(key, default, expected) / .pathList(key, default, expected) / .cron(key, default)
+//     .path(key, default, expected, check?) / .pathList(key, default, expected) / .cron(key, default)
 //     .checkKeys(known)                              unknown keys, with a suggestion
+//     .items(entry)                                  a list value's items, unquoted one by one
+//   unquote(text) / splitItems(text)                 the one quoting rule (see unquote)
 //
 // A reader returns null when the value is missing or invalid, after recording why; the validator
 // only builds a configuration when no problem was recorded, and skips cross-checks on nulls so that
@@ -19,7 +21,7 @@ import { cronProblem } from './cron';
 import { formatDurationMs, parseDurationMs } from './duration';
 import type { IniEntry, IniSection } from './ini-scan';
 import { isIpv4, parseCidr, type Cidr } from './ipv4';
-import { checkPath, isInside } from './paths';
+import { checkPath, isInside, type PathCheck } from './paths';
 import { closestName } from './suggest';
 import type { ConfigProblem } from './types';
 
@@ -32,8 +34,16 @@ export class SectionReader {
     private readonly problems: ConfigProblem[],
   ) {}
 
+  /** The section's entries by key, made on first use (a section may hold thousands of keys). */
+  private byKey: Map<string, IniEntry> | null = null;
+
   entry(key: string): IniEntry | undefined {
-    return this.section.entries.find((e) => e.key === key);
+    if (this.byKey === null) {
+      this.byKey = new Map();
+      // The scanner keeps the first of a repeated key; so does this map.
+      for (const e of this.section.entries) if (!this.byKey.has(e.key)) this.byKey.set(e.key, e);
+    }
+    return this.byKey.get(key);
   }
 
   /** Record a problem with the key's value and line. */
@@ -63,8 +73,9 @@ export class SectionReader {
   }
 
   checkKeys(known: readonly string[]): void {
+    const knownSet = new Set(known);
     for (const entry of this.section.entries) {
-      if (known.includes(entry.key)) continue;
+      if (knownSet.has(entry.key)) continue;
       const guess = closestName(entry.key, known);
       this.report(
         entry,
@@ -74,18 +85,27 @@ export class SectionReader {
     }
   }
 
-  /** The value with one pair of surrounding quotes removed, or null (reported) if a quote is open. */
+  /** The value with its quotes removed (see unquote), or null (reported) when they are wrong. */
   private plain(entry: IniEntry): string | null {
-    const v = entry.value;
-    const first = v[0];
-    if (first === '"' || first === "'") {
-      if (v.length < 2 || v[v.length - 1] !== first) {
-        this.report(entry, `a value with matching quotes, or no quotes`, 'unterminated quote');
-        return null;
-      }
-      return v.slice(1, -1);
+    const v = unquote(entry.value);
+    if (!v.ok) {
+      this.report(entry, QUOTES_EXPECTED, v.problem);
+      return null;
     }
-    return v;
+    return v.text;
+  }
+
+  /**
+   * The items of a comma-separated value, each unquoted like a whole value (see splitItems), or
+   * null (reported) when a quote is wrong.
+   */
+  items(entry: IniEntry): string[] | null {
+    const split = splitItems(entry.value);
+    if (!split.ok) {
+      this.report(entry, QUOTES_EXPECTED, split.problem);
+      return null;
+    }
+    return split.items;
   }
 
   /** A required plain value, or null when missing, empty or badly quoted (reported). */
@@ -193,27 +213,6 @@ export class SectionReader {
     return null;
   }
 
-  absolutePath(key: string, defaultValue: string, maxBytes?: number): string | null {
-    const entry = this.entry(key);
-    if (entry === undefined) return defaultValue;
-    const text = this.plain(entry);
-    if (text === null) return null;
-    // Relative paths would depend on the agent's working directory, which systemd sets to /.
-    if (!text.startsWith('/') || /[\0-\x1f\x7f]/.test(text)) {
-      this.report(entry, 'an absolute path such as ' + defaultValue);
-      return null;
-    }
-    if (maxBytes !== undefined && Buffer.byteLength(text) > maxBytes) {
-      this.report(
-        entry,
-        `an absolute path of at most ${maxBytes} bytes (the limit of a Unix socket address)`,
-        'path too long',
-      );
-      return null;
-    }
-    return text;
-  }
-
   /** An optional plain value with a default; `valid` returns null when good, else the problem (or ''). */
   text(
     key: string,
@@ -249,10 +248,10 @@ export class SectionReader {
   ): string[] {
     const entry = this.entry(key);
     if (entry === undefined) return [...defaultValue];
-    const text = this.plain(entry);
-    if (text === null) return [];
+    const items = this.items(entry);
+    if (items === null) return [];
     const result: string[] = [];
-    for (const item of splitList(text)) {
+    for (const item of items) {
       if (!valid(item)) this.report(entry, expected, undefined, item);
       else if (result.includes(item)) this.report(entry, 'each item once', 'listed twice', item);
       else result.push(item);
@@ -260,13 +259,21 @@ export class SectionReader {
     return result;
   }
 
-  /** An optional absolute path (see paths.ts), normalised; `expected` names an example. */
-  path(key: string, defaultValue: string, expected: string): string | null {
+  /**
+   * An optional absolute path (see paths.ts), normalised; `expected` names an example. `check`
+   * may be stricter than checkPath (own-dirs.ts: pbx-ha's own directories).
+   */
+  path(
+    key: string,
+    defaultValue: string,
+    expected: string,
+    check: (text: string) => PathCheck = checkPath,
+  ): string | null {
     const entry = this.entry(key);
     if (entry === undefined) return defaultValue;
     const text = this.plain(entry);
     if (text === null) return null;
-    const checked = checkPath(text.trim());
+    const checked = check(text.trim());
     if (!checked.ok) {
       this.report(entry, expected, checked.problem);
       return null;
@@ -282,9 +289,8 @@ export class SectionReader {
   pathList(key: string, defaultValue: readonly string[], expected: string): string[] {
     const entry = this.entry(key);
     if (entry === undefined) return [...defaultValue];
-    const text = this.plain(entry);
-    if (text === null) return [];
-    const items = splitList(text);
+    const items = this.items(entry);
+    if (items === null) return [];
     if (items.length === 0) {
       this.report(entry, expected, 'empty value');
       return [];
@@ -327,10 +333,10 @@ export class SectionReader {
   ipv4List(key: string, hint?: (item: string) => string | undefined): string[] {
     const entry = this.entry(key);
     if (entry === undefined) return [];
-    const text = this.plain(entry);
-    if (text === null) return [];
+    const items = this.items(entry);
+    if (items === null) return [];
     const result: string[] = [];
-    for (const item of splitList(text)) {
+    for (const item of items) {
       if (!isIpv4(item)) {
         this.report(entry, 'comma-separated IPv4 addresses such as 192.0.2.1, 192.0.2.2', hint?.(item), item);
       } else if (result.includes(item)) {
@@ -380,10 +386,54 @@ export class SectionReader {
   }
 }
 
-/** Split `a, b,c` into trimmed non-empty items. */
-export function splitList(text: string): string[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+const QUOTES_EXPECTED =
+  'a value in matching quotes ("..." or \'...\'), or without quotes; a quoted value holds no quote of its own kind';
+
+/**
+ * The one quoting rule of pbx-ha.conf, for every key but the commands (which split words):
+ * a value may be written between one pair of double or single quotes, which are removed, blanks
+ * around it dropped; inside them `;` and `#` start no comment. There is no escape character: a
+ * quoted value holds no quote of its own kind. A list (comma-separated items: routes, paths,
+ * addresses, tables) is split at every comma, after the quotes around the whole value, if any,
+ * are removed; each item may be quoted by itself too, and is unquoted the same way. So
+ * `paths = "/a", "/b"`, `paths = "/a, /b"` and `paths = /a, /b` are the same two paths, and
+ * `route = "203.0.113.0/24 via 192.0.2.1"` one route. An item never holds a comma.
+ *
+ *   unquote(text): { ok: true; text } | { ok: false; problem }
+ *   splitItems(text): { ok: true; items } | { ok: false; problem }
+ */
+export function unquote(raw: string): { ok: true; text: string } | { ok: false; problem: string } {
+  const v = raw.trim();
+  const quote = v[0];
+  if (quote !== '"' && quote !== "'") return { ok: true, text: v };
+  const close = v.indexOf(quote, 1);
+  if (close < 0) return { ok: false, problem: 'unterminated quote' };
+  if (close !== v.length - 1) {
+    return { ok: false, problem: `text after the closing quote: ${JSON.stringify(v.slice(close + 1))}` };
+  }
+  return { ok: true, text: v.slice(1, -1) };
+}
+
+/**
+ * No list of the file is long (a few routes, paths or tables): a bound keeps the checks that
+ * compare each item with the ones before it (repeats, a path inside another) from growing with
+ * the square of a huge list (20 000 paths took 10 s).
+ */
+export const MAX_LIST_ITEMS = 1000;
+
+export function splitItems(text: string): { ok: true; items: string[] } | { ok: false; problem: string } {
+  // Quotes around the whole list (`"/a, /b"`); not when the first and last quotes are two items'.
+  const whole = unquote(text);
+  const list = whole.ok ? whole.text : text;
+  const parts = list.split(',');
+  if (parts.length > MAX_LIST_ITEMS)
+    return { ok: false, problem: `${parts.length} items, more than ${MAX_LIST_ITEMS}` };
+  const items: string[] = [];
+  for (const part of parts) {
+    const item = unquote(part);
+    if (!item.ok) return { ok: false, problem: `${item.problem} in the item ${JSON.stringify(part.trim())}` };
+    // Empty items (`a,,b`, a trailing comma) are dropped, as they always were.
+    if (item.text.trim() !== '') items.push(item.text.trim());
+  }
+  return { ok: true, items };
 }

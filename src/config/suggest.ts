@@ -13,6 +13,9 @@ export function closestName(word: string, candidates: readonly string[]): string
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: a long word is not compared letter by
+    // letter with every candidate (50 000 unknown keys must not cost seconds).
+    if (Math.abs(candidate.length - lower.length) > limit) continue;
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance <= limit && distance < bestDistance) {
       best = candidate;

@@ -16,7 +16,8 @@ import { CONFIG_DEFAULTS, CONFIG_LIMITS as L } from './defaults';
 import { formatDurationMs } from './duration';
 import { isHostName } from './host-name';
 import type { IniEntry } from './ini-scan';
-import { checkPath, isInside } from './paths';
+import { checkOwnDir, OWN_DIR_RULE } from './own-dirs';
+import { checkPath, isInside, type PathCheck } from './paths';
 import type { SectionReader } from './read-values';
 import type { ReplicationConfig } from './types';
 
@@ -51,7 +52,81 @@ const PG_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** A pg_dump table pattern: `table`, `stat_*`, `schema.table`. */
 const TABLE_PATTERN = /^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z0-9_*]{1,63}$/;
 
+/**
+ * What the files copy never touches, nor a directory around it (`/etc` holds /etc/ssh): root's and
+ * the users' homes (.ssh), the programs, the logins (PAM, sudo, passwd), the scheduled jobs, the
+ * services and pbx-ha's own configuration and key.
+ */
+export const LOGIN_AND_CODE: readonly string[] = [
+  '/bin',
+  '/boot',
+  '/etc/apt',
+  '/etc/cron.d',
+  '/etc/cron.daily',
+  '/etc/cron.hourly',
+  '/etc/cron.monthly',
+  '/etc/cron.weekly',
+  '/etc/crontab',
+  '/etc/environment',
+  '/etc/group',
+  '/etc/gshadow',
+  '/etc/init.d',
+  '/etc/ld.so.conf.d',
+  '/etc/ld.so.preload',
+  '/etc/pam.d',
+  '/etc/passwd',
+  '/etc/pbx-ha',
+  '/etc/profile',
+  '/etc/profile.d',
+  '/etc/security',
+  '/etc/shadow',
+  '/etc/ssh',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/systemd',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/root',
+  '/sbin',
+  // Not /usr as a whole: Debian's Asterisk keeps its sounds in /usr/share/asterisk/sounds.
+  '/usr/bin',
+  '/usr/lib',
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libexec',
+  '/usr/libx32',
+  '/usr/local/bin',
+  '/usr/local/lib',
+  '/usr/local/sbin',
+  '/usr/sbin',
+  '/var/spool/cron',
+];
+
 const ok = (valid: boolean): string | null => (valid ? null : '');
+
+/**
+ * The key and known_hosts reach OpenSSH inside rsync's `-e` string, which rsync splits at blanks
+ * and reads quotes and backslashes in, and OpenSSH expands `%` and `~` in: a path with any of
+ * them named another file, or none (`key = /etc/pbx-ha/ssh/id ed25519` failed every copy).
+ */
+const SSH_PATH = /^[A-Za-z0-9/._+@,:=-]+$/;
+const SSH_PATH_CHARS = 'letters, digits and / . _ + @ , : = -';
+
+function checkSshFilePath(text: string): PathCheck {
+  const checked = checkPath(text);
+  if (!checked.ok) return checked;
+  if (!SSH_PATH.test(checked.path)) {
+    const bad = [...checked.path].find((c) => !SSH_PATH.test(c)) ?? '';
+    return {
+      ok: false,
+      problem: `${bad.trim() === '' ? 'a blank' : JSON.stringify(bad)} in the path (rsync's ssh command splits or expands it)`,
+    };
+  }
+  return checked;
+}
 
 export function readReplication(
   reader: (section: ReplicationSection) => SectionReader,
@@ -67,11 +142,17 @@ export function readReplication(
     (t) => ok(USER_NAME.test(t)),
   );
   const port = r.integer('port', { default: D.port, min: L.tcpPort.min, max: L.tcpPort.max });
-  const keyPath = r.path('key', D.keyPath, `an absolute path to pbx-ha's private key, such as ${D.keyPath}`);
+  const keyPath = r.path(
+    'key',
+    D.keyPath,
+    `an absolute path to pbx-ha's private key made of ${SSH_PATH_CHARS}, such as ${D.keyPath}`,
+    checkSshFilePath,
+  );
   const knownHostsPath = r.path(
     'known_hosts',
     D.knownHostsPath,
-    `an absolute path to pbx-ha's known_hosts file, such as ${D.knownHostsPath}`,
+    `an absolute path to pbx-ha's known_hosts file made of ${SSH_PATH_CHARS}, such as ${D.knownHostsPath}`,
+    checkSshFilePath,
   );
   const connectTimeoutMs = r.duration('connect_timeout', {
     defaultMs: D.connectTimeoutMs,
@@ -112,8 +193,14 @@ export function readReplication(
   });
   // Entries with a problem already: a cross-check does not add a second message to the same line.
   const alreadyReported = new Set<IniEntry>();
-  const exchangeDir = r.path('exchange_dir', D.exchangeDir, `an absolute path such as ${D.exchangeDir}`);
-  const backupDir = r.path('backup_dir', D.backupDir, `an absolute path such as ${D.backupDir}`);
+  // The peer writes into the staging area and pbx-ha rotates the backups: both must be pbx-ha's own.
+  const exchangeDir = r.path(
+    'exchange_dir',
+    D.exchangeDir,
+    `${OWN_DIR_RULE}, such as ${D.exchangeDir}`,
+    checkOwnDir,
+  );
+  const backupDir = r.path('backup_dir', D.backupDir, `${OWN_DIR_RULE}, such as ${D.backupDir}`, checkOwnDir);
   if (exchangeDir !== null && backupDir !== null) {
     // The peer writes into the staging area: backups there could be overwritten or read by it, and
     // a staging area among the backups could be rotated away.
@@ -226,6 +313,8 @@ export function readReplication(
     'paths of ordinary files, outside /proc, /sys, /dev and /run (kernel and runtime file systems, different on each node)';
   const PBX_HA =
     "paths apart from pbx-ha's own directories (state, staging area, backups): a copy would copy the copies";
+  const PBX_DATA =
+    "paths of the PBX's data (configuration, sounds, voicemail), apart from the system's logins, programs and scheduled jobs";
   const SSH = "paths that leave out pbx-ha's SSH key and known_hosts, which differ on each node";
   const areas: Area[] = [
     // /var/run is a link to /run on Debian; links are not resolved, so it is named too.
@@ -299,6 +388,18 @@ export function readReplication(
     expected: SSH,
     owner: { reader: r, key: 'known_hosts' },
   });
+
+  // The slave installs the copy as root: a listed path that holds logins, programs or scheduled
+  // jobs would let whoever stages a copy (the holder of pbx-ha's key) log in or run code there.
+  // Last, so that a more precise reason above (pbx-ha's key in /etc/pbx-ha) is the one given.
+  for (const dir of LOGIN_AND_CODE)
+    areas.push({
+      dir,
+      inside: true,
+      around: true,
+      what: 'logins, programs or scheduled jobs',
+      expected: PBX_DATA,
+    });
 
   /** How `path` (a listed one) stands to `area`, when that is refused: 'is', 'inside' or 'contains'. */
   const relation = (path: string, area: Area): 'is' | 'inside' | 'contains' | null => {

@@ -6,7 +6,7 @@
 //                                                                 can still run
 
 import { broadcastAddress, inSubnet, isIpv4, networkAddress, parseCidr } from './ipv4';
-import { splitList, type SectionReader } from './read-values';
+import type { SectionReader } from './read-values';
 import type { NodeConfig, RouteConfig, VipConfig } from './types';
 
 export const VIP_KEYS: readonly string[] = ['address', 'interface', 'route'];
@@ -72,8 +72,10 @@ export function readVip(
       isInterfaceName,
     ) ?? '';
   const routeEntry = r.entry('route');
-  if (routeEntry !== undefined) {
-    for (const item of splitList(routeEntry.value)) {
+  // Each route is unquoted like any value or list item (read-values.ts, unquote).
+  const routeItems = routeEntry === undefined ? null : r.items(routeEntry);
+  if (routeEntry !== undefined && routeItems !== null) {
+    for (const item of routeItems) {
       const route = parseRoute(item);
       if (typeof route === 'string') {
         r.report(routeEntry, route, undefined, item);

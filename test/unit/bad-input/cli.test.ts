@@ -179,7 +179,7 @@ test('cli: a --config that is missing, a directory, binary or invalid exits with
   ];
   const files: [string, RegExp][] = [
     [missing, /cannot read the file \(ENOENT/],
-    [dir, /cannot read the file \(EISDIR/],
+    [dir, /not a regular file \(a directory\)/],
     [binary, /:\d+: invalid UTF-8; expected a UTF-8 text file/],
     [invalid, /missing/],
   ];

@@ -16,7 +16,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatProblem, loadConfigFile, parseConfigText, type ConfigProblem } from '../../../src/config';
+import {
+  formatProblem,
+  loadConfigFile,
+  parseConfigText,
+  printable,
+  type ConfigProblem,
+} from '../../../src/config';
 import type { ConfigResult } from '../../../src/config';
 import { Prng } from './prng';
 
@@ -119,8 +125,10 @@ function problemDefect(p: ConfigProblem, file: string, lines: number): string | 
   }
   if (!text.startsWith(`${file}:`)) return `formatted without the file name first: ${text.slice(0, 200)}`;
   if (!text.includes(`expected ${p.expected}`)) return 'formatted without what was expected';
-  if (p.section !== null && !text.includes(`[${p.section}]`)) return 'formatted without its section';
-  if (p.key !== null && !text.includes(p.key)) return 'formatted without its key';
+  // Names and values are shown with their control characters escaped (printable).
+  if (p.section !== null && !text.includes(`[${printable(p.section)}]`))
+    return 'formatted without its section';
+  if (p.key !== null && !text.includes(printable(p.key))) return 'formatted without its key';
   return null;
 }
 
@@ -399,10 +407,11 @@ eachKey('every key set to an empty value', 130, (cases, k, _kind, set) => {
     section: k.section,
     key: k.key,
   });
+  // One quoting rule for every key: `""` is the empty value (commands split it into one empty word).
   cases.text(
     `[${k.section}] ${k.key} = ""`,
     set('""'),
-    accepted && k.key !== 'route' ? 'either' : 'refused',
+    accepted ? (_kind === 'command' ? 'either' : 'accepted') : 'refused',
     { section: k.section, key: k.key },
   );
 });
@@ -439,9 +448,22 @@ eachKey('every key set to text in other scripts', 240, (cases, k, kind, set) => 
       key: k.key,
     });
   }
-  // A path may hold any character but "/" and NUL: legitimately valid where a path or command is.
+  // A path may hold any character but "/" and NUL: legitimately valid where a path or command is,
+  // in a directory of pbx-ha's own where one is required (own-dirs.ts); pbx-ha's SSH key and
+  // known_hosts reach rsync's ssh command, which takes only a few ASCII characters.
+  const nonAscii: Record<string, string> = {
+    'agent.socket': '/run/pbx-ha-é🚀/x.sock',
+    'agent.state_dir': '/srv/pbx-ha-é🚀',
+    'replication.exchange_dir': '/srv/pbx-ha-é🚀',
+    'replication.backup_dir': '/srv/pbx-ha-é🚀',
+  };
+  const sshPath = k.section === 'replication' && (k.key === 'key' || k.key === 'known_hosts');
   if (kind === 'path' || kind === 'command' || kind === 'pathlist') {
-    cases.text(`[${k.section}] ${k.key} = /srv/é🚀`, set('/srv/é🚀'), 'accepted');
+    const value = nonAscii[`${k.section}.${k.key}`] ?? '/srv/é🚀';
+    cases.text(`[${k.section}] ${k.key} = ${value}`, set(value), sshPath ? 'refused' : 'accepted', {
+      section: k.section,
+      key: k.key,
+    });
   }
 });
 

@@ -157,7 +157,7 @@ test('a full file parses to exactly the values written', () => {
       user: 'pbxsync',
       port: 2222,
       keyPath: '/srv/pbx-ha/ssh/key',
-      knownHostsPath: '/srv/pbx-ha/ssh/known hosts',
+      knownHostsPath: '/srv/pbx-ha/ssh/known_hosts',
       connectTimeoutMs: 5000,
       retryMinMs: 10_000,
       retryMaxMs: 3_600_000,
@@ -520,17 +520,21 @@ test('commands: argv, absolute program, no shell', () => {
 
 test('paths, quoting of plain values, booleans', () => {
   const c = ok(
-    BASE + '[agent]\nsocket = "/run/x.sock"\nstate_dir = \'/srv/pbx ha\'\nrelease_on_stop = FALSE\n',
+    BASE +
+      '[agent]\nsocket = "/run/pbx-ha/x.sock"\nstate_dir = \'/srv/pbx-ha state\'\nrelease_on_stop = FALSE\n',
   );
   assert.deepEqual(
     [c.agent.socketPath, c.agent.stateDir, c.agent.releaseOnStop],
-    ['/run/x.sock', '/srv/pbx ha', false],
+    ['/run/pbx-ha/x.sock', '/srv/pbx-ha state', false],
   );
   let p = one(BASE + '[agent]\nstate_dir = var/lib/pbx-ha\n');
-  assert.match(p.message, /expected an absolute path such as \/var\/lib\/pbx-ha/);
-  p = one(BASE + `[agent]\nsocket = /run/${'x'.repeat(110)}.sock\n`);
-  assert.match(p.message, /path too long; expected an absolute path of at most 107 bytes/);
-  p = one(BASE + '[agent]\nsocket = "/run/x.sock\n');
+  assert.match(p.message, /not an absolute path; expected a directory of pbx-ha's own/);
+  p = one(BASE + `[agent]\nsocket = /run/pbx-ha/${'x'.repeat(110)}.sock\n`);
+  assert.match(
+    p.message,
+    /path too long \(the limit of a Unix socket address\); expected .*at most 107 bytes/,
+  );
+  p = one(BASE + '[agent]\nsocket = "/run/pbx-ha/x.sock\n');
   assert.match(p.message, /unterminated quote/);
 });
 
@@ -606,10 +610,13 @@ test('a missing or unreadable file is a problem carrying the OS error', () => {
     new RegExp(`^${missing}: cannot read the file \\(ENOENT: no such file or directory`),
   );
 
-  result = loadConfigFile(FIXTURES); // a directory
+  result = loadConfigFile(FIXTURES); // a directory: refused before it is opened
   found = result.ok ? [] : result.problems;
   assert.equal(found.length, 1);
-  assert.match(formatProblem(found[0]), /cannot read the file \(EISDIR/);
+  assert.match(
+    formatProblem(found[0]),
+    /not a regular file \(a directory\); expected a regular configuration file/,
+  );
 });
 
 test('every problem is reported at once, sorted by line, missing sections last', () => {

@@ -131,7 +131,7 @@ test('each bad value names its section, key and value, and what was expected', (
       'key',
       'id_ed25519',
       'not an absolute path',
-      /expected an absolute path to pbx-ha's private key, such as \/etc\/pbx-ha\/ssh\/id_ed25519/,
+      /expected an absolute path to pbx-ha's private key made of .*, such as \/etc\/pbx-ha\/ssh\/id_ed25519/,
     ],
     [
       'replication',
@@ -152,14 +152,14 @@ test('each bad value names its section, key and value, and what was expected', (
       'exchange_dir',
       '/',
       'the root directory "/"',
-      /expected an absolute path such as \/var\/lib\/pbx-ha\/exchange/,
+      /expected a directory of pbx-ha's own: .*such as \/var\/lib\/pbx-ha\/exchange/,
     ],
     [
       'replication',
       'backup_dir',
       'backup',
       'not an absolute path',
-      /expected an absolute path such as \/var\/lib\/pbx-ha\/backup/,
+      /expected a directory of pbx-ha.s own: .*such as \/var\/lib\/pbx-ha\/backup/,
     ],
     ['replication', 'keep_backups', '0', 'out of range', /expected a whole number from 1 to 1000/],
     ['replication', 'keep_backups', 'all', '', /expected a whole number from 1 to 1000/],
@@ -344,29 +344,29 @@ test('synced paths stay clear of system, pbx-ha, PostgreSQL and astdb areas, and
   assert.deepEqual(
     problems(
       BASE +
-        '[replication]\nbackup_dir = /srv/backup\nknown_hosts = /root/pbx-ha/known_hosts\n[sync.files]\npaths = /srv/backup/files, /root\n',
+        '[replication]\nbackup_dir = /srv/pbx-ha-backup\nknown_hosts = /root/pbx-ha/known_hosts\n[sync.files]\npaths = /srv/pbx-ha-backup/files, /root\n',
     ).map((x) => x.value),
-    ['/srv/backup/files', '/root'],
+    ['/srv/pbx-ha-backup/files', '/root'],
   );
   ok(BASE + '[sync.astdb]\npath = /srv/astdb.sqlite3\n[sync.files]\npaths = /var/lib/asterisk\n');
   // With the default paths, the key that moved into them is the one reported.
-  p = one(BASE + '[agent]\nstate_dir = /etc/asterisk/pbx-ha\n');
-  assert.deepEqual([p.section, p.key, p.value], ['agent', 'state_dir', '/etc/asterisk/pbx-ha']);
+  p = one(BASE + '[agent]\nstate_dir = /var/lib/asterisk/sounds/pbx-ha\n');
+  assert.deepEqual([p.section, p.key, p.value], ['agent', 'state_dir', '/var/lib/asterisk/sounds/pbx-ha']);
   assert.match(
     p.message,
-    /inside \/etc\/asterisk, which \[sync\.files\] copies; expected a path apart from the \[sync\.files\] paths \(by default \/etc\/asterisk, \/etc\/xivo/,
+    /inside \/var\/lib\/asterisk\/sounds, which \[sync\.files\] copies; expected a path apart from the \[sync\.files\] paths \(by default \/etc\/asterisk, \/etc\/xivo/,
   );
   p = one(BASE + '[sync.astdb]\npath = /etc/asterisk/astdb.sqlite3\n');
   assert.deepEqual([p.section, p.key], ['sync.astdb', 'path']);
   assert.match(p.message, /inside \/etc\/asterisk, which \[sync\.files\] copies/);
-  p = one(BASE + '[replication]\nexchange_dir = /var/spool/asterisk\n');
+  p = one(BASE + '[replication]\nexchange_dir = /var/lib/asterisk/moh/pbx-ha\n');
   assert.deepEqual([p.section, p.key], ['replication', 'exchange_dir']);
-  assert.match(p.message, /contains \/var\/spool\/asterisk\/voicemail, which \[sync\.files\] copies/);
+  assert.match(p.message, /inside \/var\/lib\/asterisk\/moh, which \[sync\.files\] copies/);
 });
 
 test('the staging area and the backups are apart', () => {
-  let p = one(BASE + '[replication]\nexchange_dir = /srv/x\nbackup_dir = /srv/x/\n');
-  assert.deepEqual([p.key, p.value], ['backup_dir', '/srv/x/']);
+  let p = one(BASE + '[replication]\nexchange_dir = /srv/pbx-ha-x\nbackup_dir = /srv/pbx-ha-x/\n');
+  assert.deepEqual([p.key, p.value], ['backup_dir', '/srv/pbx-ha-x/']);
   assert.match(
     p.message,
     /same directory as exchange_dir; expected a directory apart from the staging area \(exchange_dir\)/,
@@ -380,9 +380,9 @@ test('the staging area and the backups are apart', () => {
   p = one(BASE + '[replication]\nexchange_dir = /var/lib/pbx-ha/backup/exchange\n');
   assert.deepEqual([p.key, p.value], ['exchange_dir', '/var/lib/pbx-ha/backup/exchange']);
   assert.match(p.message, /contains exchange_dir/);
-  p = one(BASE + '[replication]\nbackup_dir = /var/lib\n');
+  p = one(BASE + '[replication]\nbackup_dir = /var/lib/pbx-ha\n');
   assert.match(p.message, /contains exchange_dir \/var\/lib\/pbx-ha\/exchange/);
-  ok(BASE + '[replication]\nexchange_dir = /srv/exchange\nbackup_dir = /srv/exchange-backup\n');
+  ok(BASE + '[replication]\nexchange_dir = /srv/pbx-ha-exchange\nbackup_dir = /srv/pbx-ha-backup\n');
 });
 
 test('excluded tables: names or pg_dump patterns, each once', () => {
