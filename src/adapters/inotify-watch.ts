@@ -50,7 +50,11 @@ export interface WatcherChild {
 export type StartWatcher = (roots: readonly string[], on: WatcherHandlers) => WatcherChild;
 
 /** Starts inotifywait on `roots` (`program` replaced only by tests). */
-export function startInotifywait(roots: readonly string[], on: WatcherHandlers, program = INOTIFYWAIT): WatcherChild {
+export function startInotifywait(
+  roots: readonly string[],
+  on: WatcherHandlers,
+  program = INOTIFYWAIT,
+): WatcherChild {
   const argv = inotifywaitArgv(roots, program);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stopping = false;

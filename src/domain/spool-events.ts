@@ -4,8 +4,6 @@
 // spool root changed, or that the kernel's queue overflowed. A path is never used for anything
 // else: the copy that follows is one rsync per configured root, never a command built from it.
 
-import path from 'node:path';
-
 /** Longer lines are not events inotifywait prints for a sane tree: dropped, and read as "anything may have changed". */
 export const MAX_EVENT_LINE = 8192;
 
@@ -24,15 +22,17 @@ const EVENTS = /^[A-Z_]+(?:,[A-Z_]+)*$/;
  * may be the tail of a file name that held a newline (its head, read before, named the root).
  */
 export function parseEventLine(line: string, roots: readonly string[]): SpoolEvent {
-  if (line.length > MAX_EVENT_LINE) return { kind: 'ignored', why: `longer than ${MAX_EVENT_LINE} characters` };
+  if (line.length > MAX_EVENT_LINE)
+    return { kind: 'ignored', why: `longer than ${MAX_EVENT_LINE} characters` };
   const space = line.indexOf(' ');
   const events = space < 0 ? line : line.slice(0, space);
   if (!EVENTS.test(events)) return { kind: 'ignored', why: 'not an inotifywait event line' };
   if (events.split(',').includes('Q_OVERFLOW')) return { kind: 'overflow' };
   const file = space < 0 ? '' : line.slice(space + 1);
   if (!file.startsWith('/') || file.includes('\0')) return { kind: 'ignored', why: 'not an absolute path' };
-  if (file.split('/').includes('..')) return { kind: 'ignored', why: 'a path with ".."' };
-  const normal = path.posix.normalize(file);
+  const parts = file.split('/').filter((p) => p !== '');
+  if (parts.includes('..') || parts.includes('.')) return { kind: 'ignored', why: 'a path with "." or ".."' };
+  const normal = `/${parts.join('/')}`;
   const root = roots.find((r) => normal === r || normal.startsWith(r.endsWith('/') ? r : `${r}/`));
   return root === undefined ? { kind: 'ignored', why: 'outside the spool roots' } : { kind: 'change', root };
 }

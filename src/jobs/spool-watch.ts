@@ -77,7 +77,8 @@ export class SpoolWatch {
    */
   watch(roots: readonly string[]): void {
     const wanted = [...roots];
-    if (wanted.join('\0') === this.roots.join('\0') && (this.child !== null || this.restartTimer !== null)) return;
+    if (wanted.join('\0') === this.roots.join('\0') && (this.child !== null || this.restartTimer !== null))
+      return;
     void this.stop();
     this.roots = wanted;
     if (wanted.length === 0) return;
@@ -113,7 +114,12 @@ export class SpoolWatch {
   }
 
   state(): SpoolWatchState {
-    return { roots: [...this.roots], watching: this.watching, restarts: this.restarts, lastProblem: this.lastProblem };
+    return {
+      roots: [...this.roots],
+      watching: this.watching,
+      restarts: this.restarts,
+      lastProblem: this.lastProblem,
+    };
   }
 
   private launch(): void {
@@ -121,14 +127,18 @@ export class SpoolWatch {
     const present = this.roots.filter((r) => existsSync(r));
     const absent = this.roots.filter((r) => !present.includes(r));
     if (absent.length)
-      this.deps.log.log('info', `spool directories absent here, left to the scheduled copy: ${absent.join(', ')}`);
+      this.deps.log.log(
+        'info',
+        `spool directories absent here, left to the scheduled copy: ${absent.join(', ')}`,
+      );
     if (present.length === 0) return;
     const start = this.deps.startWatcher ?? startInotifywait;
     this.startedMs = this.deps.clock.nowMs();
     const restarted = this.failures > 0;
     this.child = start(present, {
       line: (line) => generation === this.generation && this.onLine(line, present),
-      overlong: () => generation === this.generation && this.lost('a line of inotifywait output too long to read'),
+      overlong: () =>
+        generation === this.generation && this.lost('a line of inotifywait output too long to read'),
       ready: () => {
         if (generation !== this.generation) return;
         this.watching = true;

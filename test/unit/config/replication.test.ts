@@ -513,7 +513,12 @@ test('[sync.files] spool: each one of the paths or inside one; empty turns the c
   assert.deepEqual(files('spool =\n').spool, []);
   const p = one(`${BASE}[sync.files]\npaths = /etc/asterisk\nspool = /var/spool/asterisk/voicemail\n`);
   assert.deepEqual([p.section, p.key, p.value], ['sync.files', 'spool', '/var/spool/asterisk/voicemail']);
-  assert.match(p.message, /not under any of the \[sync\.files\] paths; expected comma-separated absolute paths, each one of the \[sync\.files\] paths or inside one/);
-  const twice = one(`${BASE}[sync.files]\nspool = /var/spool/asterisk/voicemail, /var/spool/asterisk/voicemail/x\n`);
+  assert.match(
+    p.message,
+    /not under any of the \[sync\.files\] paths; expected comma-separated absolute paths, each one of the \[sync\.files\] paths or inside one/,
+  );
+  const twice = one(
+    `${BASE}[sync.files]\nspool = /var/spool/asterisk/voicemail, /var/spool/asterisk/voicemail/x\n`,
+  );
   assert.match(twice.message, /inside \/var\/spool\/asterisk\/voicemail, listed before/);
 });
