@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { LineSplitter } from '../domain/spool-events';
 
 export const INOTIFYWAIT = '/usr/bin/inotifywait';
+/** util-linux's setpriv (Essential): the watcher is killed with the agent, even by SIGKILL. */
+const SETPRIV = '/usr/bin/setpriv';
 
 /**
  * The events that mean a spool file is there, gone or complete: written and closed, moved in or
@@ -16,9 +18,16 @@ export const INOTIFYWAIT = '/usr/bin/inotifywait';
  */
 const EVENTS = ['close_write', 'moved_to', 'moved_from', 'create', 'delete'];
 
-/** argv of the watcher: recursive, links not followed, `EVENTS PATH` per line. */
+/**
+ * argv of the watcher: recursive, links not followed, `EVENTS PATH` per line; under setpriv
+ * --pdeathsig, so that an agent killed outright (SIGKILL, a crash) leaves no watcher behind.
+ */
 export function inotifywaitArgv(roots: readonly string[], program = INOTIFYWAIT): string[] {
   return [
+    SETPRIV,
+    '--pdeathsig',
+    'KILL',
+    '--',
     program,
     '--monitor',
     '--recursive',
@@ -85,7 +94,7 @@ export function startInotifywait(
           .filter((l) => l.trim() && !/Setting up watches|Watches established/.test(l))
           .join('; ')
           .trim();
-        on.exited(`${argv[0]} ${reason}${said ? `: ${said}` : ''}`);
+        on.exited(`${program} ${reason}${said ? `: ${said}` : ''}`);
       }
     };
     child.on('error', (e) => end(`could not be started (${e.message})`));
