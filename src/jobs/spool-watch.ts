@@ -77,8 +77,8 @@ export class SpoolWatch {
    */
   watch(roots: readonly string[]): void {
     const wanted = [...roots];
-    if (wanted.join('\0') === this.roots.join('\0') && (this.child !== null || this.restartTimer !== null))
-      return;
+    // Already asked for (watching, restarting, or none of them present): nothing to do.
+    if (wanted.length > 0 && wanted.join('\0') === this.roots.join('\0')) return;
     void this.stop();
     this.roots = wanted;
     if (wanted.length === 0) return;

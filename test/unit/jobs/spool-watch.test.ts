@@ -174,6 +174,19 @@ test('a watcher that dies is restarted with growing delays, reported once by an 
   }
 });
 
+test('with none of the roots present, no watcher starts and asking again says nothing more', async () => {
+  const r = rig();
+  try {
+    const absent = [path.join(r.dir, 'none')];
+    for (let i = 0; i < 10; i++) r.watch.watch(absent);
+    assert.equal(r.children.length, 0);
+    assert.equal(r.log.matching(/absent here/).length, 1);
+    assert.deepEqual(r.watch.state(), { roots: absent, watching: false, restarts: 0, lastProblem: null });
+  } finally {
+    await r.done();
+  }
+});
+
 test('stopping ends the child and forgets pending changes; watching the same roots again changes nothing', async () => {
   const r = rig();
   try {
@@ -199,8 +212,10 @@ test('absent roots are left to the scheduled copy; a failing files job holds cha
   const r = rig({ failing: () => failing });
   try {
     r.watch.watch([...r.roots, path.join(r.dir, 'fax')]);
+    r.watch.watch([...r.roots, path.join(r.dir, 'fax')]);
     assert.deepEqual(r.child().roots, r.roots);
-    assert.equal(r.log.matching(/absent here.*fax/).length, 1);
+    assert.equal(r.children.length, 1);
+    assert.equal(r.log.matching(/absent here.*fax/).length, 1, 'said once, not at every look');
     r.event(`CREATE ${r.roots[0]}/a`);
     await r.advance(QUIET_MS + 20_000);
     assert.deepEqual(r.copies, [], 'no change copy while the job fails (its retry copies everything)');
