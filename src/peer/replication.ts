@@ -84,7 +84,8 @@ export class Replication {
       {
         kind: 'files',
         timeoutMs: c().replication.files.timeoutMs,
-        run: (signal, trigger) => this.copyFiles(signal, trigger === 'change' ? this.spoolRoots() : 'all'),
+        run: async (signal, trigger) =>
+          this.copyFiles(signal, trigger === 'change' ? this.spoolRoots() : 'all'),
       },
     ];
   }
