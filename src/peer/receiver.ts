@@ -152,7 +152,9 @@ export class PeerReceiver {
         const result = await installFiles(
           path.join(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.files),
           only ?? config.replication.files.paths,
-          path.join(r.backupDir, 'files'),
+          // A change copy's replaced files are kept apart: a day of voicemail deletions would
+          // otherwise push the configuration's backups out of the `keep_backups` newest.
+          path.join(r.backupDir, only ? 'spool' : 'files'),
           config.replication.files.timeoutMs,
           r.keepBackups,
         );

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { JobNotApplicable } from '../../../src/jobs/runner';
 import type { SpoolChanges } from '../../../src/jobs/spool-watch';
@@ -134,6 +134,19 @@ test("the slave installs a change copy's roots only if they are among its own sp
     assert.equal(ok.ok, true, String(ok.error));
     assert.match(String(ok.detail), /^1 paths installed/);
     assert.equal(readFileSync(path.join(root, 'msg0000.txt'), 'utf8'), 'hello\n');
+    // What a change copy replaces is kept under backup/spool/, apart from the scheduled copies'.
+    writeFileSync(path.join(staged, 'msg0000.txt'), 'changed\n');
+    const again = await slave.receiver.handle({
+      request: 'peer-install',
+      from: 'pbx1',
+      kind: 'files',
+      paths: [root],
+    });
+    assert.match(
+      String((again as { detail?: unknown }).detail),
+      /replaced files kept in .*\/backup\/spool\/files-/,
+    );
+    assert.ok(!existsSync(path.join(slave.config.replication.backupDir, 'files')));
   } finally {
     ends.close();
   }
