@@ -22,6 +22,7 @@ import { Lab, labAvailability } from '../lab/lab';
 import { PBX_HA, PBX_NODES, REPO_ROOT, WRITER } from '../lab/layout';
 import { setUpTrustedLink } from '../lab/pair';
 import { renderChart } from './bench-lib/chart';
+import { SPOOL_DIR } from './bench-lib/spool';
 import { KeepalivedDriver, PbxHaDriver, cleanNodes } from './bench-lib/drivers';
 import { calibratePing } from './bench-lib/net';
 import { withSettings } from './bench-lib/ini';
@@ -31,6 +32,7 @@ import {
   type BenchContext,
   type ConfigVariant,
   astdbRun,
+  spoolLossRun,
   cutAndFailback,
   deadHost,
   idleUse,
@@ -199,6 +201,12 @@ function pbxHaConfigFrom(base: string) {
       },
       // astdb loss window: the astdb job as shipped (every 2 min, and 2 s after a change).
       astdb: { 'sync.files': { schedule: NEVER, paths: FILE_PATHS }, 'sync.db': { schedule: NEVER } },
+      // Spool loss window: the voicemail directory copied on change, no scheduled copy.
+      spool: {
+        'sync.files': { schedule: NEVER, paths: `${FILE_PATHS}, ${SPOOL_DIR}`, spool: SPOOL_DIR },
+        'sync.db': { schedule: NEVER },
+        'sync.astdb': { schedule: NEVER, debounce: '0' },
+      },
       // Soak: every copy busy — files every 10 s, the database every 30 s, the astdb as shipped.
       soak: {
         'sync.files': { schedule: '*/10 * * * * *', paths: FILE_PATHS },
@@ -275,6 +283,7 @@ async function main(): Promise<void> {
     pingIntervalMs: PING_INTERVAL_MS,
     outages: [],
     astdb: [],
+    spool: [],
     idle: [],
     soak: null,
     errors: [],
@@ -304,7 +313,7 @@ async function main(): Promise<void> {
     }
     // Every generated pbx-ha.conf must be valid in the node it is for.
     for (const t of TIMINGS) {
-      for (const variant of ['outage', 'astdb', 'soak'] as const) {
+      for (const variant of ['outage', 'astdb', 'spool', 'soak'] as const) {
         await lab.writeConfig('pbx1', pbxHaConfig(t, variant));
         const check = await lab.exec('pbx1', [PBX_HA, 'check-config'], { allowFail: true });
         if (check.code !== 0)
@@ -420,6 +429,17 @@ async function main(): Promise<void> {
         save();
         say(
           `  round ${round}/${opts.runs} astdb: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (keys ${r.masterKey} vs ${r.slaveKey}), failback ${r.failbackOutageMs} ms`}`,
+        );
+      }
+    }
+    if (wants('spool')) {
+      say('bench: spool-file loss window (a file every 100 ms on the master, cut, timing 1s)');
+      for (let round = 1; round <= opts.runs && !interrupted; round++) {
+        const r = await spoolLossRun(ctx, round);
+        (results.spool ??= []).push(r);
+        save();
+        say(
+          `  round ${round}/${opts.runs} spool: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (file ${r.lastOnSlave} of ${r.lastWritten} on the slave)`}`,
         );
       }
     }

@@ -6,6 +6,7 @@
 import { GATEWAY } from '../../lab/layout';
 import { KEEPALIVED_DEFAULTS } from './keepalived';
 import { fmtMs, median, worst } from './stats';
+import { spoolReportLines, spoolTarget } from './spool';
 import type { AgentName, BenchResults, OutageRun, OutageScenario, Timing, TimingName } from './types';
 import { AGENTS, OUTAGE_SCENARIOS, SCENARIO_TITLES, TIMINGS, detectionMs } from './types';
 
@@ -148,6 +149,8 @@ export function targets(results: BenchResults): Target[] {
         : 'no data',
     status: verdict(lm !== null ? lm <= 5 : null),
   });
+  const sp = spoolTarget(results.spool);
+  out.push({ target: sp.target, measured: sp.measured, status: verdict(sp.ok) });
   const soak = results.soak;
   out.push({
     target: 'zero false failovers (master busy, 100 ms probes)',
@@ -300,6 +303,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
     );
     L.push('');
   }
+  L.push(...spoolReportLines(results.spool));
   const s = results.soak;
   if (s) {
     const copies = Object.entries(s.copies)

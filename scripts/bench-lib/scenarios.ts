@@ -15,10 +15,20 @@ import { pollUntil, sleep } from '../../lab/run';
 import { type PairDriver, cleanNodes, logSize, readFrom } from './drivers';
 import { cpuTicks, measureTree, ticksToSeconds } from './procstat';
 import { median } from './stats';
-import type { AgentName, AstdbRun, IdleResult, OutageRun, OutageScenario, SoakResult, Timing } from './types';
+import { spoolRun } from './spool';
+import type {
+  AgentName,
+  AstdbRun,
+  IdleResult,
+  OutageRun,
+  OutageScenario,
+  SoakResult,
+  SpoolRun,
+  Timing,
+} from './types';
 import { AGENTS, TIMINGS, detectionMs } from './types';
 
-export type ConfigVariant = 'outage' | 'astdb' | 'soak';
+export type ConfigVariant = 'outage' | 'astdb' | 'spool' | 'soak';
 
 export interface BenchContext {
   lab: Lab;
@@ -358,6 +368,18 @@ export async function astdbRun(ctx: BenchContext, round: number): Promise<AstdbR
     writer?.kill('SIGTERM');
     await finishRun(ctx, driver);
   }
+}
+
+/** The spool-file loss window (bench-lib/spool.ts), with pbx-ha at timing 1s. */
+export function spoolLossRun(ctx: BenchContext, round: number): Promise<SpoolRun> {
+  const driver = ctx.drivers['pbx-ha'];
+  const timing = TIMINGS.find((t) => t.name === '1s')!;
+  return spoolRun(
+    ctx,
+    round,
+    (c) => startPair(c, driver, timing, 'spool'),
+    (c) => finishRun(c, driver),
+  );
 }
 
 /** Resident memory and CPU of both agents, idle (steady state, nothing happening), at a timing. */

@@ -51,8 +51,8 @@ export const SCENARIO_TITLES: Record<OutageScenario, string> = {
 };
 
 /** Everything `--only` accepts. */
-export type Part = OutageScenario | 'takeover' | 'astdb' | 'soak' | 'idle';
-export const PARTS: readonly Part[] = [...OUTAGE_SCENARIOS, 'takeover', 'astdb', 'soak', 'idle'];
+export type Part = OutageScenario | 'takeover' | 'astdb' | 'spool' | 'soak' | 'idle';
+export const PARTS: readonly Part[] = [...OUTAGE_SCENARIOS, 'takeover', 'astdb', 'spool', 'soak', 'idle'];
 
 /** One measured event (an outage seen by the phone). */
 export interface OutageRun {
@@ -90,6 +90,19 @@ export interface AstdbRun {
   periodMs?: number;
   /** The failback after it, with replication active: outage seen by the phone. */
   failbackOutageMs?: number | null;
+  error?: string;
+}
+
+/** One spool-file loss window run (bench-lib/spool.ts). */
+export interface SpoolRun {
+  round: number;
+  at: string;
+  /** Seconds between the last file written before the cut and the newest one the slave had. */
+  lossS: number | null;
+  /** Sequence numbers of the last file written and the newest on the slave. */
+  lastWritten?: number;
+  lastOnSlave?: number;
+  everyMs?: number;
   error?: string;
 }
 
@@ -158,6 +171,8 @@ export interface BenchResults {
   pingCalibratedMs?: number;
   outages: OutageRun[];
   astdb: AstdbRun[];
+  /** Absent in results files from before the spool part existed. */
+  spool?: SpoolRun[];
   idle: IdleResult[];
   soak: SoakResult | null;
   /** Anything that went wrong outside a run (set-up, a phase). */

@@ -30,8 +30,11 @@ import { Replication } from '../peer/replication';
 import { SshPeerLink } from '../peer/ssh-link';
 import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
+import { SpoolWatch } from '../jobs/spool-watch';
+import { ReceivedCopies } from './received-copies';
 import { formatProblem, printable, type NodeConfig, type PbxHaConfig } from '../config';
 import { loadNode } from './load-node';
+import type { StartWatcher } from '../adapters/inotify-watch';
 
 /** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
 const BEFORE_FAILBACK_TIMEOUT_MS = 30_000;
@@ -77,6 +80,26 @@ export interface NodePorts extends Omit<AgentDeps, 'peer'> {
   facts: FactStore;
   /** The trusted link to the peer; it reads the configuration and the peer's address at each use. */
   link: (config: () => PbxHaConfig, identity: () => Identity) => PeerLink;
+  /** The spool watcher's child (inotifywait unless a test gives another). */
+  startSpoolWatcher?: StartWatcher;
+}
+
+/** How often the spool watcher checks that this node still sends copies (started or stopped accordingly). */
+const SPOOL_FOLLOW_MS = 500;
+
+/**
+ * Runs the spool watcher while this node sends copies, on the spool roots configured now; stops
+ * it when the node stops serving. Polled: a state read every half second costs nothing, and needs
+ * no hook into the node machine. Returns the timer to cancel at stop.
+ */
+export function followServing(parts: NodeParts, config: () => PbxHaConfig, clock: Clock): { cancel(): void } {
+  const follow = () => {
+    const roots = config().replication.files.spool;
+    if (parts.replication.sendsCopies() && roots.length > 0) parts.spool.watch(roots);
+    else if (parts.spool.state().roots.length > 0) void parts.spool.stop();
+  };
+  follow();
+  return clock.every(SPOOL_FOLLOW_MS, follow);
 }
 
 /** Every part of a running node, wired. */
@@ -85,6 +108,8 @@ export interface NodeParts {
   replication: Replication;
   runner: JobRunner;
   schedule: JobSchedule;
+  /** The change-driven spool copy; follows whether this node sends copies (followServing). */
+  spool: SpoolWatch;
   receiver: PeerReceiver;
   /** What the control socket answers (administrator, ifupdown hook, the peer's relayed requests). */
   handle: ControlHandler;
@@ -107,6 +132,8 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   let agent: Agent;
   const identity = () => agent.identityNow();
   const link = ports.link(config, identity);
+  // eslint-disable-next-line prefer-const
+  let spool: SpoolWatch;
   const replication = new Replication({
     config,
     identity,
@@ -114,6 +141,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     facts: ports.facts,
     log,
     link,
+    spoolChanges: () => spool.takeChanges(),
   });
   agent = new Agent(config(), identityFor(config(), node), {
     clock,
@@ -149,6 +177,15 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     (message) => agent.alert(message),
   );
   const schedule = new JobSchedule(runner, clock, log);
+  spool = new SpoolWatch({
+    clock,
+    log,
+    alert: (message) => agent.alert(message),
+    copy: () => runner.run('files', 'change'),
+    failing: () => (runner.state().find((j) => j.kind === 'files')?.consecutiveFailures ?? 0) > 0,
+    startWatcher: ports.startSpoolWatcher,
+  });
+  const received = new ReceivedCopies(clock);
   const receiver = new PeerReceiver({
     config,
     identity,
@@ -159,11 +196,15 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
     peerSeen: () => agent.notePeerLink(),
     alert: (message) => agent.alert(message),
+    received: (copy) => received.note(copy),
   });
   const statusAnswer = (): StatusAnswer => ({
     ...agent.status(),
     jobs: runner.state(),
     nextRuns: schedule.nextRuns(),
+    sends: replication.sendsCopies(),
+    received: received.state(),
+    spool: spool.state(),
   });
   const handle = controlHandler({
     agent,
@@ -180,6 +221,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     replication,
     runner,
     schedule,
+    spool,
     receiver,
     handle,
     statusAnswer,
@@ -242,6 +284,7 @@ export async function runDaemon(
   await agent.start();
   monitor.start();
   schedule.start(config.replication);
+  const following = followServing(parts, () => config, systemClock);
   // Metrics are for watching the pair, not for running it: a port already taken is an alert,
   // never a reason for the agent not to serve.
   let metrics: MetricsServer | null = null;
@@ -276,6 +319,8 @@ export async function runDaemon(
       void notifier.stopping();
       monitor.stop();
       schedule.stop();
+      following.cancel();
+      void parts.spool.stop();
       runner.stop();
       void agent
         .stop(parts.releaseOnStop())

@@ -1,7 +1,8 @@
 // `pbx-ha status [--json]`: asks the running agent over its control socket.
 
 import { AgentNotRunningError, controlRequest } from '../adapters/control-socket';
-import type { JobState, StatusAnswer } from '../ports/status';
+import type { StatusAnswer } from '../ports/status';
+import { ago, copyLines } from './copy-lines';
 
 /** What the agent answers: its state, and its copies when replication runs. */
 export type { StatusAnswer };
@@ -20,23 +21,6 @@ export function socketPathFor(file: string): string {
   if (loaded.ok) return loaded.config.agent.socketPath;
   if (file !== DEFAULT_CONFIG_FILE) throw new ConfigError(file, loaded.problems);
   return CONFIG_DEFAULTS.agent.socketPath;
-}
-
-function ago(iso: string | null, nowMs: number): string {
-  if (!iso) return 'never';
-  const s = (nowMs - Date.parse(iso)) / 1000;
-  return `${iso} (${s < 10 ? s.toFixed(1) : Math.round(s)} s ago)`;
-}
-
-function jobLine(j: JobState, next: string | null | undefined, nowMs: number): string {
-  const last = j.lastSuccess
-    ? `last success ${ago(new Date(j.lastSuccess.startedAtWallMs).toISOString(), nowMs)}, ${Math.round(j.lastSuccess.durationMs)} ms, ${j.lastSuccess.bytes} bytes`
-    : 'no success yet';
-  const error = j.lastError
-    ? `; last error ${ago(new Date(j.lastError.atWallMs).toISOString(), nowMs)}: ${j.lastError.message}`
-    : '';
-  const failing = j.consecutiveFailures ? ` (${j.consecutiveFailures} failures in a row)` : '';
-  return `copy ${j.kind.padEnd(6)} ${j.running ? 'RUNNING; ' : ''}${last}; next ${next ?? 'not scheduled'}${failing}${error}`;
 }
 
 export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
@@ -58,7 +42,7 @@ export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
       .filter(([i]) => i !== 'lo')
       .map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`)
       .join(', ')}`,
-    ...(s.jobs ?? []).map((j) => jobLine(j, s.nextRuns?.[j.kind], nowMs)),
+    ...copyLines(s, nowMs),
     'transitions',
     ...(s.transitions.length
       ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`)

@@ -100,7 +100,11 @@ export const CONFIG_DEFAULTS = {
         '/var/lib/asterisk/moh',
         '/var/lib/asterisk/agi-bin',
         '/var/spool/asterisk/voicemail',
+        '/var/spool/asterisk/monitor',
       ],
+      // Voicemail and call recordings (Asterisk's Monitor/MixMonitor directory, which XiVO and
+      // Wazo keep): what a caller leaves must reach the slave in seconds, not at the next hour.
+      spool: ['/var/spool/asterisk/voicemail', '/var/spool/asterisk/monitor'],
     },
     db: {
       // Ten minutes after the files, so that the two big copies do not load the link together.

@@ -134,6 +134,11 @@ export interface SyncJobConfig {
 export interface FilesSyncConfig extends SyncJobConfig {
   /** Absolute, normalised paths (no `.`/`..`, no trailing `/`), none inside another. */
   paths: string[];
+  /**
+   * Spool directories copied as soon as they change (jobs/spool-watch.ts): each is one of
+   * `paths` or inside one, none inside another; empty = the schedule alone.
+   */
+  spool: string[];
 }
 
 /** [sync.db]: the PostgreSQL data copied with pg_dump --data-only / psql. */

@@ -40,7 +40,7 @@ export const REPLICATION_KEYS: Readonly<Record<ReplicationSection, readonly stri
     'backup_dir',
     'keep_backups',
   ],
-  'sync.files': ['schedule', 'timeout', 'paths'],
+  'sync.files': ['schedule', 'timeout', 'paths', 'spool'],
   'sync.db': ['schedule', 'timeout', 'database', 'host', 'port', 'user', 'exclude_tables', 'mode'],
   'sync.astdb': ['schedule', 'timeout', 'path', 'debounce'],
 };
@@ -240,6 +240,7 @@ export function readReplication(
     D.files.paths,
     'comma-separated absolute paths such as /etc/asterisk, /var/spool/asterisk/voicemail',
   );
+  const spool = readSpool(f, paths);
 
   // [sync.db]
   const d = reader('sync.db');
@@ -447,6 +448,7 @@ export function readReplication(
     keepBackups === null ||
     filesSchedule === null ||
     filesTimeoutMs === null ||
+    spool === null ||
     dbSchedule === null ||
     dbTimeoutMs === null ||
     dbMode === null ||
@@ -474,7 +476,7 @@ export function readReplication(
     exchangeDir,
     backupDir,
     keepBackups,
-    files: { schedule: filesSchedule, timeoutMs: filesTimeoutMs, paths },
+    files: { schedule: filesSchedule, timeoutMs: filesTimeoutMs, paths, spool },
     db: {
       schedule: dbSchedule,
       timeoutMs: dbTimeoutMs,
@@ -486,4 +488,28 @@ export function readReplication(
     },
     astdb: { schedule: astdbSchedule, timeoutMs: astdbTimeoutMs, path: astdbPath, debounceMs },
   };
+}
+
+/**
+ * [sync.files] spool: the directories copied as soon as they change. Each must be one of the
+ * `paths` or inside one, so that the scheduled copy is their safety net and the slave installs
+ * them under the same rules. Empty (`spool =`) turns the change-driven copy off. null when refused.
+ */
+function readSpool(f: SectionReader, paths: string[]): string[] | null {
+  const entry = f.entry('spool');
+  if (entry !== undefined && entry.value.trim() === '') return [];
+  const before = entry === undefined ? 0 : 1;
+  const expected =
+    'comma-separated absolute paths, each one of the [sync.files] paths or inside one, such as /var/spool/asterisk/voicemail; empty for none';
+  const spool = f.pathList('spool', D.files.spool, expected);
+  let refused = false;
+  for (const dir of spool) {
+    if (paths.some((p) => p === dir || isInside(dir, p))) continue;
+    refused = true;
+    // The default spool with paths that leave it out: the change-driven copy of what is not
+    // copied at all is dropped, not refused (a node with no voicemail lists no voicemail).
+    if (entry !== undefined) f.report(entry, expected, 'not under any of the [sync.files] paths', dir);
+  }
+  if (entry === undefined) return spool.filter((dir) => paths.some((p) => p === dir || isInside(dir, p)));
+  return refused || (before === 1 && spool.length === 0) ? null : spool;
 }

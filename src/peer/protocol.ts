@@ -27,7 +27,7 @@ export { COPY_KINDS, type CopyKind };
 
 export type PeerRequest =
   | { request: 'peer-hello'; from: string }
-  | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string }
+  | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string; paths?: string[] }
   | { request: 'peer-astdb-info'; from: string }
   | { request: 'peer-astdb-export'; from: string }
   /** The master hands over (planned, or it is in fault): take the VIPs now. */
@@ -77,6 +77,9 @@ export function parsePeerRequest(line: string): PeerRequestCheck {
 
 export type PeerRequestCheck = { ok: true; request: PeerRequest } | { ok: false; error: string };
 
+/** More spool roots than anyone configures: a longer list is not a request pbx-ha makes. */
+const MAX_INSTALL_PATHS = 64;
+
 /** Checks a request already parsed from JSON (the control socket's); returns it typed, or why it is refused. */
 export function checkPeerRequest(value: unknown): PeerRequestCheck {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -98,6 +101,20 @@ export function checkPeerRequest(value: unknown): PeerRequestCheck {
     if (r.digest !== undefined && (typeof r.digest !== 'string' || !/^[0-9a-f]{64}$/.test(r.digest))) {
       return { ok: false, error: '"digest" must be a SHA-256 in hex' };
     }
+    // A files change copy names the spool roots it sent; the receiver installs them only if
+    // they are among its own configured spool roots (receiver.ts): the sender selects, never names.
+    if (
+      r.paths !== undefined &&
+      (r.kind !== 'files' ||
+        !Array.isArray(r.paths) ||
+        r.paths.length > MAX_INSTALL_PATHS ||
+        !r.paths.every((p) => typeof p === 'string' && p.startsWith('/') && p.length <= 4096))
+    ) {
+      return {
+        ok: false,
+        error: `"paths" must be a list of at most ${MAX_INSTALL_PATHS} absolute paths, for a files copy only`,
+      };
+    }
     return {
       ok: true,
       request: {
@@ -105,6 +122,7 @@ export function checkPeerRequest(value: unknown): PeerRequestCheck {
         from: r.from,
         kind: r.kind as CopyKind,
         digest: r.digest as string | undefined,
+        ...(r.paths !== undefined ? { paths: r.paths as string[] } : {}),
       },
     };
   }

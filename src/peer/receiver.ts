@@ -12,6 +12,7 @@ import { restoreDatabase } from '../jobs/db/copy';
 import { dbBackupDir, dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
 import type { ControlAnswer } from '../adapters/control-socket';
 import type { PbxHaConfig } from '../config/types';
+import type { CopyKind } from '../domain/copies';
 import type { NodeState } from '../domain/states';
 import { installAstdb } from '../jobs/astdb/install';
 import { checkAstdb, contentDigest } from '../jobs/astdb/digest';
@@ -41,6 +42,8 @@ export interface ReceiverDeps {
    * in `from`, or a request only a slave may be asked, sent to the master. Absent: logged only.
    */
   alert?: (message: string) => void;
+  /** Told of every copy received, installed or not, for `pbx-ha status` (agent/received-copies.ts). */
+  received?: (copy: { kind: CopyKind; from: string; ok: boolean; detail: string }) => void;
 }
 
 export class PeerReceiver {
@@ -91,12 +94,14 @@ export class PeerReceiver {
       }
       case 'peer-install': {
         try {
-          const detail = await this.install(req.kind, req.from, req.digest, config);
+          const detail = await this.install(req.kind, req.from, req.digest, config, req.paths);
           this.deps.recordJob(`${req.kind} copy from ${req.from} installed: ${detail}`, true);
+          this.deps.received?.({ kind: req.kind, from: req.from, ok: true, detail });
           return { ok: true, node, detail };
         } catch (e) {
           const message = `${req.kind} copy from ${req.from} NOT installed, previous data kept: ${(e as Error).message}`;
           this.deps.recordJob(message, false);
+          this.deps.received?.({ kind: req.kind, from: req.from, ok: false, detail: message });
           this.deps.log.log('error', message);
           return { ok: false, error: message };
         }
@@ -121,6 +126,7 @@ export class PeerReceiver {
     from: string,
     digest: string | undefined,
     config: PbxHaConfig,
+    only?: string[],
   ): Promise<string> {
     const r = config.replication;
     switch (kind) {
@@ -160,10 +166,18 @@ export class PeerReceiver {
         }
       }
       case 'files': {
+        // A change copy installs the spool roots it sent, which must be this node's own.
+        const foreign = (only ?? []).filter((p) => !config.replication.files.spool.includes(p));
+        if (foreign.length)
+          throw new Error(
+            `${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} not among this node's [sync.files] spool paths (${config.replication.files.spool.join(', ') || 'none'}): the two nodes' configurations differ`,
+          );
         const result = await installFiles(
           path.join(exchangeSubdir(r.exchangeDir, 'incoming'), INCOMING.files),
-          config.replication.files.paths,
-          path.join(r.backupDir, 'files'),
+          only ?? config.replication.files.paths,
+          // A change copy's replaced files are kept apart: a day of voicemail deletions would
+          // otherwise push the configuration's backups out of the `keep_backups` newest.
+          path.join(r.backupDir, only ? 'spool' : 'files'),
           config.replication.files.timeoutMs,
           r.keepBackups,
         );

@@ -17,6 +17,7 @@ import { parseHello, type PeerHello } from './protocol';
 import { outbox, REMOTE } from './staging';
 import type { Logger } from '../ports/log';
 import type { PeerChannel, PeerLink } from '../ports/peer-link';
+import type { SpoolChanges } from '../jobs/spool-watch';
 /** The store's key for the digest of the last astdb the master sent (see docs/replication.md). */
 export const LAST_SENT_ASTDB = 'astdb.last-sent-digest';
 
@@ -28,6 +29,8 @@ export interface ReplicationDeps {
   log: Logger;
   /** The trusted link to the peer (SSH, or the tests' in-memory fake). */
   link: PeerLink;
+  /** The spool roots changed since the last `change` copy (jobs/spool-watch.ts); `all` = a full copy. */
+  spoolChanges?: () => SpoolChanges | null;
 }
 
 /** How long the channel of a failback's release waits for the fetch that follows it. */
@@ -59,9 +62,10 @@ export class Replication {
     kind: string,
     timeoutMs: number,
     digest?: string,
+    paths?: string[],
   ): Promise<string> {
     const answer = await control.request(
-      { request: 'peer-install', from: this.deps.identity().node, kind, digest },
+      { request: 'peer-install', from: this.deps.identity().node, kind, digest, ...(paths ? { paths } : {}) },
       timeoutMs,
     );
     if (answer.ok !== true) throw new Error(String(answer.error ?? 'the peer refused the copy'));
@@ -77,7 +81,12 @@ export class Replication {
         run: (signal, trigger) => this.copyAstdb(signal, trigger === 'forced'),
       },
       { kind: 'db', timeoutMs: c().replication.db.timeoutMs, run: (signal) => this.copyDatabase(signal) },
-      { kind: 'files', timeoutMs: c().replication.files.timeoutMs, run: (signal) => this.copyFiles(signal) },
+      {
+        kind: 'files',
+        timeoutMs: c().replication.files.timeoutMs,
+        run: async (signal, trigger) =>
+          this.copyFiles(signal, trigger === 'change' ? this.spoolRoots() : 'all'),
+      },
     ];
   }
 
@@ -139,17 +148,34 @@ export class Replication {
     }
   }
 
-  async copyFiles(signal: AbortSignal): Promise<JobOutcome> {
+  /** A change copy's spool roots (still configured ones only); JobNotApplicable when none changed. */
+  private spoolRoots(): SpoolChanges {
+    const changes = this.deps.spoolChanges?.() ?? null;
+    if (changes === 'all') return 'all';
+    const spool = this.deps.config().replication.files.spool;
+    const roots = (changes ?? []).filter((r) => spool.includes(r));
+    if (roots.length === 0) throw new JobNotApplicable('no spool change left to copy');
+    return roots;
+  }
+
+  /** Copies every [sync.files] path (`all`), or only the given spool roots (a change copy). */
+  async copyFiles(signal: AbortSignal, only: SpoolChanges = 'all'): Promise<JobOutcome> {
     const config = this.deps.config();
     const control = await this.openForCopy('files');
     try {
       const push = await this.deps.link.sendTree(
-        config.replication.files.paths,
+        only === 'all' ? config.replication.files.paths : only,
         REMOTE.filesDir,
         config.replication.files.timeoutMs,
         signal,
       );
-      const detail = await this.install(control, 'files', config.replication.files.timeoutMs);
+      const detail = await this.install(
+        control,
+        'files',
+        config.replication.files.timeoutMs,
+        undefined,
+        only === 'all' ? undefined : push.sent,
+      );
       const missing = push.missing.length ? `; absent here: ${push.missing.join(', ')}` : '';
       return {
         bytes: push.bytes,
@@ -158,6 +184,18 @@ export class Replication {
     } finally {
       control.close();
     }
+  }
+
+  /**
+   * Whether the copy jobs run on this node now (openForCopy's rule, without the peer's part):
+   * `pbx-ha status` shows their next runs, and the spool watcher runs, only then.
+   */
+  sendsCopies(): boolean {
+    return (
+      this.deps.identity().role === 'master' &&
+      this.deps.state() === 'active' &&
+      this.deps.config().replication.enabled
+    );
   }
 
   /** Whether `pbx-ha pair` has been run here: pbx-ha's key and the peer's host key exist. */

@@ -62,5 +62,33 @@ export interface JobState {
   nextRetryWallMs: number | null;
 }
 
-/** The agent's status with the copies' states and next scheduled runs. */
-export type StatusAnswer = AgentStatus & { jobs?: JobState[]; nextRuns?: Record<string, string | null> };
+/** A copy the peer sent to this node: the last one (installed or refused), and the last installed. */
+export interface ReceivedCopy {
+  kind: CopyKind;
+  from: string;
+  atWallMs: number;
+  ok: boolean;
+  detail: string;
+  lastInstalledAtWallMs: number | null;
+}
+
+/** The change-driven spool copy (jobs/spool-watch.ts) on this node. */
+export interface SpoolWatchStatus {
+  roots: string[];
+  watching: boolean;
+  restarts: number;
+  lastProblem: string | null;
+}
+
+/**
+ * The agent's status with the copies' states and next scheduled runs. `sends`: whether this node
+ * sends copies now (the jobs run here; otherwise no next run is shown); `received`: the copies it
+ * received from its peer since it started.
+ */
+export type StatusAnswer = AgentStatus & {
+  jobs?: JobState[];
+  nextRuns?: Record<string, string | null>;
+  sends?: boolean;
+  received?: ReceivedCopy[];
+  spool?: SpoolWatchStatus;
+};

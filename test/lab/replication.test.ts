@@ -227,7 +227,7 @@ test(
         const history = await lab.exec('pbx1', [PBX_HA, 'history']);
         assert.match(history.stdout, /astdb copy \(manual\) done/);
         const status = await lab.exec('pbx1', [PBX_HA, 'status']);
-        assert.match(status.stdout, /copy astdb\s+(RUNNING; )?last success/);
+        assert.match(status.stdout, /copy astdb\s+sent\s+(RUNNING; )?last success/);
       },
       LAB,
     );

@@ -204,7 +204,7 @@ deps_ok() {
     # The Node.js major version the addons were built for: nodejs (>= X.Y.Z~), nodejs (<< X+1~).
     local major
     major="$(node -p 'process.versions.node.split(".")[0]')"
-    for d in "nodejs (>= $major." "nodejs (<< $((major + 1))~)" iproute2 rsync python3 openssh-client postgresql-client 'libc6'; do
+    for d in "nodejs (>= $major." "nodejs (<< $((major + 1))~)" iproute2 rsync python3 openssh-client postgresql-client inotify-tools 'libc6'; do
         [[ ", $depends," == *", $d"* ]] || { echo "  Depends lacks $d: $depends"; return 1; }
     done
     [[ "$(field Recommends)" == *openssh-server* ]]

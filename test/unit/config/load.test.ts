@@ -56,7 +56,9 @@ const DEFAULTS_AFTER_BASE = {
         '/var/lib/asterisk/moh',
         '/var/lib/asterisk/agi-bin',
         '/var/spool/asterisk/voicemail',
+        '/var/spool/asterisk/monitor',
       ],
+      spool: ['/var/spool/asterisk/voicemail', '/var/spool/asterisk/monitor'],
     },
     db: {
       schedule: '10 * * * *',
@@ -169,6 +171,7 @@ test('a full file parses to exactly the values written', () => {
         schedule: '15 3 * * *',
         timeoutMs: 7_200_000,
         paths: ['/etc/asterisk', '/usr/share/asterisk/sounds', '/var/spool/asterisk'],
+        spool: ['/var/spool/asterisk/voicemail', '/var/spool/asterisk/monitor'],
       },
       db: {
         schedule: '*/30 * * * *',

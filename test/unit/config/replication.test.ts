@@ -11,7 +11,9 @@ const DEFAULT_PATHS = [
   '/var/lib/asterisk/moh',
   '/var/lib/asterisk/agi-bin',
   '/var/spool/asterisk/voicemail',
+  '/var/spool/asterisk/monitor',
 ];
+const DEFAULT_SPOOL = ['/var/spool/asterisk/voicemail', '/var/spool/asterisk/monitor'];
 
 test('without the replication sections, every replication default applies', () => {
   const expected = {
@@ -27,7 +29,7 @@ test('without the replication sections, every replication default applies', () =
     exchangeDir: '/var/lib/pbx-ha/exchange',
     backupDir: '/var/lib/pbx-ha/backup',
     keepBackups: 5,
-    files: { schedule: '0 * * * *', timeoutMs: 1_800_000, paths: DEFAULT_PATHS },
+    files: { schedule: '0 * * * *', timeoutMs: 1_800_000, paths: DEFAULT_PATHS, spool: DEFAULT_SPOOL },
     db: {
       schedule: '10 * * * *',
       timeoutMs: 1_800_000,
@@ -102,6 +104,8 @@ debounce = 100ms
     schedule: '0 9 * * mon-fri',
     timeoutMs: 86_400_000,
     paths: ['/etc/asterisk', '/srv/my sounds'],
+    // The default spool directories are not among these paths: no change-driven copy of them.
+    spool: [],
   });
   assert.deepEqual(
     [r.db.schedule, r.db.host, r.db.port, r.db.user, r.db.excludeTables],
@@ -498,4 +502,23 @@ debounce = 10ms
     ],
     found.map(formatProblem).join('\n'),
   );
+});
+
+test('[sync.files] spool: each one of the paths or inside one; empty turns the change copy off', () => {
+  const files = (lines: string) =>
+    ok(`${BASE}[sync.files]\npaths = /etc/asterisk, /var/spool/asterisk\n${lines}`).replication.files;
+  assert.deepEqual(files('').spool, ['/var/spool/asterisk/voicemail', '/var/spool/asterisk/monitor']);
+  assert.deepEqual(files('spool = /var/spool/asterisk/fax/\n').spool, ['/var/spool/asterisk/fax']);
+  assert.deepEqual(files('spool = /var/spool/asterisk\n').spool, ['/var/spool/asterisk']);
+  assert.deepEqual(files('spool =\n').spool, []);
+  const p = one(`${BASE}[sync.files]\npaths = /etc/asterisk\nspool = /var/spool/asterisk/voicemail\n`);
+  assert.deepEqual([p.section, p.key, p.value], ['sync.files', 'spool', '/var/spool/asterisk/voicemail']);
+  assert.match(
+    p.message,
+    /not under any of the \[sync\.files\] paths; expected comma-separated absolute paths, each one of the \[sync\.files\] paths or inside one/,
+  );
+  const twice = one(
+    `${BASE}[sync.files]\nspool = /var/spool/asterisk/voicemail, /var/spool/asterisk/voicemail/x\n`,
+  );
+  assert.match(twice.message, /inside \/var\/spool\/asterisk\/voicemail, listed before/);
 });
