@@ -81,6 +81,7 @@ export class IpBatch {
   private message: string[] = [];
   private closed = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
   /** Processes started so far (for tests and the log). */
   starts = 0;
 
@@ -139,6 +140,7 @@ export class IpBatch {
     const [cmd, ...args] = this.options.argv;
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.starts++;
+    this.startedAt = performance.now();
     this.child = child;
     this.linesSent = 0;
     this.stderrBuf = '';
@@ -179,7 +181,10 @@ export class IpBatch {
     if (this.closed) return;
     this.options.onRestart?.(`ip -batch ${why}; starting a new one`);
     if (this.queue.length) this.pump();
-    else this.restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS);
+    // Started again unasked only after a process that had lived a while: one that cannot start
+    // or dies at once is tried again at the next request, not in a loop.
+    else if (performance.now() - this.startedAt >= RESTART_DELAY_MS)
+      this.restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS);
   }
 
   private timedOut(p: Pending): void {
