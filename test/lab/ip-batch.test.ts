@@ -1,6 +1,6 @@
 /**
  * The long-running `ip -json -force -batch -` against a real kernel: a network namespace of the
- * test's own with a dummy link (`ip -n NS` runs iproute2 there), real address and route changes,
+ * test's own with a veth pair (the lab's kernels may lack the dummy driver) (`ip -n NS` runs iproute2 there), real address and route changes,
  * a real failure, and the process killed in the middle of a series of changes.
  */
 import { test } from 'node:test';
@@ -45,7 +45,8 @@ test('iproute2 batch in a network namespace: changes applied in order, failures 
   ip('netns', 'add', NS);
   const net = new Iproute2Net({ argv: [IP, '-n', NS, '-json', '-force', '-batch', '-'] });
   try {
-    ip('-n', NS, 'link', 'add', DEV, 'type', 'dummy');
+    ip('-n', NS, 'link', 'add', DEV, 'type', 'veth', 'peer', 'name', `${DEV}p`);
+    ip('-n', NS, 'link', 'set', `${DEV}p`, 'up');
     ip('-n', NS, 'link', 'set', DEV, 'up');
     ip('-n', NS, 'address', 'add', '192.0.2.11/24', 'dev', DEV);
 
