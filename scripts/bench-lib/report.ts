@@ -8,7 +8,8 @@ import { KEEPALIVED_DEFAULTS } from './keepalived';
 import { fmtMs, median, worst } from './stats';
 import { spoolReportLines, spoolTarget } from './spool';
 import type { AgentName, BenchResults, OutageRun, OutageScenario, Timing, TimingName } from './types';
-import { AGENTS, OUTAGE_SCENARIOS, SCENARIO_TITLES, TIMINGS, detectionMs } from './types';
+import type { Part } from './types';
+import { AGENTS, OUTAGE_SCENARIOS, PARTS, SCENARIO_TITLES, TIMINGS, detectionMs } from './types';
 
 /** A full run: what the committed report needs. */
 export function isFullRun(r: BenchResults): boolean {
@@ -23,6 +24,25 @@ export function isFullRun(r: BenchResults): boolean {
 }
 
 const MIN_RUNS = 10;
+
+/**
+ * What a run measured, from its options alone: the parts, the timings, the runs per figure, the
+ * soak's length only when the soak ran, the idle window only when idle use was measured.
+ */
+export function whatRan(r: BenchResults): string {
+  const o = r.options;
+  const parts = o.only.length === 0 ? PARTS : o.only;
+  const ran = (p: Part) => parts.includes(p);
+  const timed = parts.filter((p) => p !== 'soak' && p !== 'idle');
+  const bits: string[] = [];
+  if (o.only.length) bits.push(`only ${o.only.join(', ')}`);
+  if (timed.length) bits.push(`${o.runs} run${o.runs === 1 ? '' : 's'} per figure`);
+  if (timed.length || ran('idle')) bits.push(`timings ${o.timings.join(' and ')}`);
+  if (ran('idle')) bits.push(`idle use over ${o.idleSeconds} s`);
+  if (ran('soak')) bits.push(`${o.soakMinutes}-minute soak at 100 ms`);
+  else bits.push('no soak');
+  return bits.join(', ');
+}
 
 function valid(
   results: BenchResults,
@@ -219,7 +239,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   L.push(
     `Run of ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} cores (${m.cpuModel}), Linux ${m.kernel}, Node.js ${m.node}, ` +
       `${m.keepalived}, pbx-ha ${m.commit}; it took ${results.durationS !== null ? `${(results.durationS / 60).toFixed(0)} min` : '(unfinished)'}` +
-      ` (\`${results.command}\`: ${results.options.runs} runs per figure, ${results.options.soakMinutes}-minute soak). ` +
+      ` (\`${results.command}\`: ${whatRan(results)}). ` +
       // The load is reported, not judged: the soak, when it runs, is the last phase, and its CPU
       // hogs are in the end value.
       (m.loadavgStart

@@ -1,11 +1,11 @@
-// Addresses and routes through iproute2. Reading uses `ip -json`; changes go through one
-// `ip -force -batch -` process, so a takeover costs one process start whatever the number
-// of VIPs and routes (BEHAVIOR.md, "Timing": a few milliseconds, not a process each).
+// Addresses and routes through iproute2: reads (`ip -json`) and changes go through one
+// long-running `ip -json -force -batch -` (ip-batch.ts), so neither a takeover nor a periodic
+// read starts a process (BEHAVIOR.md, "Timing").
 
 import type { NetChange } from '../domain/actions';
 import type { ActualAddress, ActualRoute } from '../domain/reconcile';
 import type { NetPort, NetReading } from '../ports/network';
-import { CommandError, runCommand } from './exec';
+import { IpBatch } from './ip-batch';
 import { allowPromotion, deletionTakesOthers, type InetAddress } from './promote-secondaries';
 
 const IP = '/usr/sbin/ip';
@@ -102,7 +102,12 @@ export function failedLines(stderr: string): { line: number; message: string }[]
   return failures;
 }
 
-const READ_BATCH = 'address show\nroute show table main\n';
+const READ_BATCH = ['address show', 'route show table main'];
+
+/** Reads print one JSON document each; changes print nothing. */
+function stdoutLinesOf(line: string): number {
+  return /^(address|route) show\b/.test(line) ? 1 : 0;
+}
 
 /** `ip -json -batch` prints one JSON document per command, each on a line of its own. */
 export function splitBatchJson(stdout: string, expected: number): string[] {
@@ -116,14 +121,31 @@ export function splitBatchJson(stdout: string, expected: number): string[] {
 }
 
 export class Iproute2Net implements NetPort {
-  async read(): Promise<NetReading> {
-    // One process for both lists (this runs every reconcile interval and at every link event):
-    // each spawn forks the whole agent, which costs more CPU than `ip` itself.
-    const { stdout } = await runCommand([IP, '-json', '-batch', '-'], {
-      timeoutMs: TIMEOUT_MS,
-      input: READ_BATCH,
+  private batch: IpBatch;
+
+  constructor(options: { argv?: readonly string[]; onRestart?: (why: string) => void } = {}) {
+    this.batch = new IpBatch({
+      argv: options.argv ?? [IP, '-json', '-force', '-batch', '-'],
+      stdoutLinesOf,
+      onRestart: options.onRestart,
     });
-    const [addr, route] = splitBatchJson(stdout, 2);
+    // Started now: the first takeover must not pay for the process start.
+    this.batch.start();
+  }
+
+  /** Ends the iproute2 process. */
+  close(): void {
+    this.batch.close();
+  }
+
+  async read(): Promise<NetReading> {
+    const answer = await this.batch.run(READ_BATCH, TIMEOUT_MS);
+    if (answer.failures.length) {
+      throw new Error(
+        answer.failures.map((f) => `"ip -json ${READ_BATCH[f.index]}": ${f.message || 'failed'}`).join('; '),
+      );
+    }
+    const [addr, route] = splitBatchJson(answer.stdout.join('\n'), 2);
     const { addresses, carrier, macs } = parseAddrJson(addr);
     return { actual: { addresses, routes: parseRouteJson(route) }, carrier, macs };
   }
@@ -161,10 +183,10 @@ export class Iproute2Net implements NetPort {
   }
 
   private async inetAddresses(ifname: string): Promise<InetAddress[]> {
-    const { stdout } = await runCommand([IP, '-json', 'address', 'show', 'dev', ifname], {
-      timeoutMs: TIMEOUT_MS,
-    });
-    const [link] = JSON.parse(stdout) as IpAddrJson[];
+    const line = `address show dev ${ifname}`;
+    const answer = await this.batch.run([line], TIMEOUT_MS);
+    if (answer.failures.length) throw new Error(`"ip -json ${line}": ${answer.failures[0].message}`);
+    const [link] = JSON.parse(answer.stdout[0] ?? '[]') as IpAddrJson[];
     return (link?.addr_info ?? [])
       .filter((a) => a.family === 'inet')
       .map((a) => ({ local: a.local, prefixlen: a.prefixlen, secondary: a.secondary === true }));
@@ -173,24 +195,15 @@ export class Iproute2Net implements NetPort {
   private async applyBatch(changes: NetChange[]): Promise<void> {
     if (changes.length === 0) return;
     const lines = changes.map(batchLine);
-    try {
-      await runCommand([IP, '-force', '-batch', '-'], {
-        timeoutMs: TIMEOUT_MS,
-        input: lines.join('\n') + '\n',
-      });
-    } catch (e) {
-      if (!(e instanceof CommandError) || e.exitCode === null) throw e;
-      const real = failedLines(e.stderr).filter((f) => {
-        const change = changes[f.line - 1];
-        const deleting = change && (change.kind === 'delete-address' || change.kind === 'delete-route');
-        return !(deleting && ALREADY_ABSENT.some((re) => re.test(f.message)));
-      });
-      if (real.length) {
-        const detail = real
-          .map((f) => `"ip ${lines[f.line - 1] ?? '?'}": ${f.message || 'failed'}`)
-          .join('; ');
-        throw new Error(`iproute2 refused ${real.length} change(s): ${detail}`);
-      }
+    const answer = await this.batch.run(lines, TIMEOUT_MS);
+    const real = answer.failures.filter((f) => {
+      const change = changes[f.index];
+      const deleting = change.kind === 'delete-address' || change.kind === 'delete-route';
+      return !(deleting && ALREADY_ABSENT.some((re) => re.test(f.message)));
+    });
+    if (real.length) {
+      const detail = real.map((f) => `"ip ${lines[f.index]}": ${f.message || 'failed'}`).join('; ');
+      throw new Error(`iproute2 refused ${real.length} change(s): ${detail}`);
     }
   }
 }

@@ -255,11 +255,12 @@ export async function runDaemon(
   let config = loaded.config;
   const arp = new RawArp({ log });
   const history = openHistory(config.agent.stateDir, log);
+  const net = new Iproute2Net({ onRestart: (why) => log.log('warn', why) });
   const parts = buildNode(() => config, loaded.selection.node, {
     clock: systemClock,
     log,
     history: history ?? undefined,
-    net: new Iproute2Net(),
+    net,
     prober: new IcmpProber(log),
     arp,
     run: runCommand,
@@ -327,6 +328,7 @@ export async function runDaemon(
         .then(() => control.stop())
         .then(() => metrics?.close())
         .then(() => history?.close())
+        .then(() => net.close())
         .then(() => resolve(0));
     };
     let reloading: Promise<void> = Promise.resolve();
