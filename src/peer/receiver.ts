@@ -48,8 +48,9 @@ export class PeerReceiver {
       case 'peer-astdb-info':
         return { ok: true, node, state, ...(await astdbInfo(config.replication.astdb.path)) };
       case 'peer-astdb-export': {
-        // Only a node whose PBX services are stopped has a final astdb to give.
-        if (state === 'active') return { ok: false, error: `${node} is active: its astdb is still changing` };
+        // Also while this node serves: the master brings the slave's data across before it asks
+        // for the VIPs (a consistent online snapshot; what changes after it is fetched again
+        // once the services are stopped, see Replication.fetchForFailback).
         // Made in pbx-ha's own directory, then put in outgoing/ without following any link there.
         const snap = await takeSnapshot(
           config.replication.astdb.path,
