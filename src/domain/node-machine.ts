@@ -134,6 +134,8 @@ export const HANDBACK_GRACE_MS = 5000;
  */
 export const FAILBACK_FETCH_RETRY_FIRST_MS = 5000;
 export const FAILBACK_FETCH_RETRY_MS = 30_000;
+/** Failed failback fetches in a row that raise an alert (the first is only logged). */
+export const FAILBACK_FETCH_FAILURES_ALERTED = 2;
 
 /**
  * Master: where the slave's data stands for the failback under way.
@@ -472,6 +474,9 @@ export class NodeMachine {
     const waitMs = this.failbackFetchFailures === 1 ? FAILBACK_FETCH_RETRY_FIRST_MS : FAILBACK_FETCH_RETRY_MS;
     this.failbackFetchRetryAtMs = now + waitMs;
     this.failbackData = DATA_IDLE;
+    // One failure is common just after a cable comes back (the first connection fails while the
+    // neighbour entry is still marked failed): logged by the agent; alerted from the second on.
+    if (this.failbackFetchFailures < FAILBACK_FETCH_FAILURES_ALERTED) return [];
     return [
       {
         kind: 'alert',
