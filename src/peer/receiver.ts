@@ -158,7 +158,7 @@ async function privateFile(config: PbxHaConfig, name: string): Promise<string> {
   return path.join(dir, name);
 }
 
-/** What the master needs to decide whether to fetch this node's astdb (see shouldFetchFromSlave). */
+/** What the master needs to decide whether to fetch this node's astdb (see Replication.fetchForFailback). */
 async function astdbInfo(file: string): Promise<Record<string, unknown>> {
   const check = checkAstdb(file);
   if (!check.ok) return { digest: null, problem: check.problem };
