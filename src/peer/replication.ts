@@ -356,15 +356,25 @@ export class Replication {
     const config = this.deps.config();
     if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
     if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
-    this.fetchingAstdb = true;
-    try {
-      // A copy that started before (it will be refused or installed first): then the slave's file.
-      await this.astdbCopy?.catch(() => undefined);
-      return await this.fetchAndMerge(final, stillWanted, stopServices);
-    } finally {
-      this.fetchingAstdb = false;
-    }
+    // One at a time: a fetch of an abandoned failback may still be waiting on the network (a
+    // cable cut under it); it shares the work files and the astdb with the next one. Its turn
+    // over, a fetch no longer wanted ends at its next check.
+    const turn = this.failbackLane.then(async () => {
+      if (!stillWanted()) return 'failback abandoned before its fetch began: nothing fetched';
+      this.fetchingAstdb = true;
+      try {
+        // A copy that started before (it will be refused or installed first): then the slave's file.
+        await this.astdbCopy?.catch(() => undefined);
+        return await this.fetchAndMerge(final, stillWanted, stopServices);
+      } finally {
+        this.fetchingAstdb = false;
+      }
+    });
+    this.failbackLane = turn.catch(() => undefined);
+    return turn;
   }
+
+  private failbackLane: Promise<unknown> = Promise.resolve();
 
   private async fetchAndMerge(
     final: boolean,
