@@ -107,7 +107,7 @@ export class Agent {
       config: () => this.config,
       identity: () => this.identity,
       state: () => this.machine.view().state,
-      beforeFailback: () => (deps.peer ? deps.peer.beforeFailback() : Promise.resolve('nothing to fetch')),
+      failbackFetch: (id, final) => this.failbackFetch(id, final),
       finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
       // At the moments when the peer may have taken the VIPs, the check listens no longer than a
@@ -480,7 +480,41 @@ export class Agent {
           this.alerted.delete(`peer-${request}`);
           this.peerFailures.delete(request);
         }
-        this.enqueue({ kind: 'peer-answered', nowMs: this.deps.clock.nowMs(), request, ok });
+        const slaveDataChanged =
+          ok && request === 'peer-release' ? (this.deps.peer?.releasedDataChanged() ?? false) : undefined;
+        this.enqueue({
+          kind: 'peer-answered',
+          nowMs: this.deps.clock.nowMs(),
+          request,
+          ok,
+          slaveDataChanged,
+        });
+      });
+  }
+
+  /**
+   * Runs a failback's data step outside the event queue; its end is a `failback-data` event. The
+   * job asks the machine before it stops services or replaces the astdb: a failback abandoned
+   * meanwhile (a fault, a claim after the slave fell silent) touches nothing.
+   */
+  private failbackFetch(id: number, final: boolean): void {
+    const fetch = this.deps.peer?.failbackFetch;
+    const started = this.deps.clock.nowMs();
+    const job = fetch
+      ? fetch(final, () => !this.stopping && this.machine.failbackFetchWanted(id))
+      : Promise.resolve('no trusted link: nothing to fetch');
+    void job
+      .then(
+        (detail) => ({ ok: true, detail }),
+        (e: Error) => ({ ok: false, detail: e.message }),
+      )
+      .then(({ ok, detail }) => {
+        const took = Math.round(this.deps.clock.nowMs() - started);
+        this.deps.log.log(
+          ok ? 'info' : 'warn',
+          `failback data${final ? ' (the VIPs free)' : ''}: ${ok ? '' : 'FAILED: '}${detail} (${took} ms)`,
+        );
+        this.enqueue({ kind: 'failback-data', nowMs: this.deps.clock.nowMs(), id, ok, detail });
       });
   }
 

@@ -36,8 +36,13 @@ import { formatProblem, printable, type NodeConfig, type PbxHaConfig } from '../
 import { loadNode } from './load-node';
 import type { StartWatcher } from '../adapters/inotify-watch';
 
-/** How long a failback may wait for the slave's astdb before claiming the VIPs anyway. */
-const BEFORE_FAILBACK_TIMEOUT_MS = 30_000;
+/**
+ * How long a failback's data step may take. While the slave still serves, a step that times out
+ * is tried again later (nothing is lost by waiting); once it has released the VIPs, the master
+ * claims them without the slave's last changes rather than leave the phones without a PBX longer.
+ */
+const FAILBACK_FETCH_TIMEOUT_MS = 120_000;
+const FAILBACK_FINAL_FETCH_TIMEOUT_MS = 15_000;
 
 function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: { cancel(): void } | undefined;
@@ -155,13 +160,14 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peer: {
       request: (request, stillWanted) => replication.askPeer(request, stillWanted),
       finalSync: () => replication.finalAstdb(),
-      beforeFailback: () =>
+      failbackFetch: (final, stillWanted) =>
         withTimeout(
           clock,
-          replication.pullAstdbIfNewer(() => agent.servicesNow('stop')),
-          BEFORE_FAILBACK_TIMEOUT_MS,
-          "fetching the slave's astdb",
+          replication.fetchForFailback(final, stillWanted, () => agent.servicesNow('stop')),
+          final ? FAILBACK_FINAL_FETCH_TIMEOUT_MS : FAILBACK_FETCH_TIMEOUT_MS,
+          "bringing the slave's astdb across",
         ),
+      releasedDataChanged: () => replication.releasedDataChanged(),
     },
   });
   const runner = new JobRunner(

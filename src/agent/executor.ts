@@ -23,10 +23,10 @@ export interface ExecutorDeps {
   identity: () => { node: string; role: Role };
   state: () => NodeState;
   /**
-   * Run before a master takes the VIPs back (fetches the slave's astdb). Bounded by its own
-   * timeout; a failure is an alert, never a reason to leave the phones without a PBX.
+   * Starts a failback's data step as a job of its own (never awaited here: the event queue
+   * keeps running, so a carrier loss during it is seen); its end comes back as an event.
    */
-  beforeFailback?: () => Promise<string>;
+  failbackFetch?: (id: number, final: boolean) => void;
   /** The last astdb copy of a planned handover (services already stopped). */
   finalSync?: () => Promise<string>;
   /** Sends a request to the peer's agent; its answer comes back as an event. */
@@ -101,16 +101,8 @@ export class Executor {
           if (action.wait) await done;
           break;
         }
-        case 'before-failback':
-          if (this.deps.beforeFailback) {
-            try {
-              this.deps.log.log('info', `before failback: ${await this.deps.beforeFailback()}`);
-            } catch (e) {
-              this.alert(
-                `before failback: could not check the slave's astdb, claiming anyway: ${(e as Error).message}`,
-              );
-            }
-          }
+        case 'failback-fetch':
+          this.deps.failbackFetch?.(action.id, action.final);
           break;
         case 'final-sync':
           if (this.deps.finalSync) {

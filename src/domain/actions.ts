@@ -41,10 +41,13 @@ export type Action =
    */
   | { kind: 'services'; command: 'start' | 'stop'; wait: boolean }
   /**
-   * The master takes the VIPs back from the slave: first fetch what the slave changed while
-   * it served (its astdb), so that phones keep their registrations after the failback.
+   * Failback: bring what the slave changed while it served (its astdb) across to this master,
+   * merged with the master's own changes, as a job that does not hold the event queue. Its
+   * completion comes back as a `failback-data` event with the same `id`; an event with another
+   * id belongs to a failback that was abandoned meanwhile. `final`: the slave has already
+   * released the VIPs (only the last changes are missing); otherwise it still serves.
    */
-  | { kind: 'before-failback' }
+  | { kind: 'failback-fetch'; id: number; final: boolean }
   /**
    * A planned handover: the last astdb copy to the slave, after the services stopped (so it
    * is final) and before the addresses go.

@@ -84,8 +84,19 @@ export type MachineEvent =
   | { kind: 'admin'; nowMs: number; command: 'failover' | 'failback' }
   /** The peer asks over the trusted link: take over now (it hands over), or release (failback). */
   | { kind: 'peer-asks'; nowMs: number; request: 'takeover' | 'release' }
-  /** The answer to our own peer request. */
-  | { kind: 'peer-answered'; nowMs: number; request: 'peer-takeover' | 'peer-release'; ok: boolean }
+  /**
+   * The answer to our own peer request. `slaveDataChanged` (release only): the slave's astdb
+   * changed since the failback fetch brought it across (between that fetch and the release).
+   */
+  | {
+      kind: 'peer-answered';
+      nowMs: number;
+      request: 'peer-takeover' | 'peer-release';
+      ok: boolean;
+      slaveDataChanged?: boolean;
+    }
+  /** A `failback-fetch` job ended: the slave's data is merged here (ok), or not (`detail` says why). */
+  | { kind: 'failback-data'; nowMs: number; id: number; ok: boolean; detail: string }
   /** The peer reached this node over the trusted link (a copy, a question): it can ask us. */
   | { kind: 'peer-link'; nowMs: number };
 
@@ -115,6 +126,26 @@ export const RELEASE_RETRY_MS = 5000;
  * out (up to two probe intervals).
  */
 export const HANDBACK_GRACE_MS = 5000;
+
+/**
+ * Master: how long after a failed failback fetch (the slave still serving) it is tried again:
+ * soon after the first failure, then less often. The slave keeps serving meanwhile; an alert
+ * says why the failback waits. Waiting loses nothing; claiming without the slave's data would.
+ */
+export const FAILBACK_FETCH_RETRY_FIRST_MS = 5000;
+export const FAILBACK_FETCH_RETRY_MS = 30_000;
+/** Failed failback fetches in a row that raise an alert (the first is only logged). */
+export const FAILBACK_FETCH_FAILURES_ALERTED = 2;
+
+/**
+ * Master: where the slave's data stands for the failback under way.
+ * - idle: not fetched (or abandoned, or the slave changed it since);
+ * - fetching: a `failback-fetch` job with this id runs (`final`: the slave already released);
+ * - ready: merged here; the VIPs may be asked for and claimed.
+ */
+type FailbackData =
+  { phase: 'idle' } | { phase: 'fetching'; id: number; final: boolean } | { phase: 'ready' };
+const DATA_IDLE: FailbackData = { phase: 'idle' };
 
 interface VipProbe {
   result: VipProbeResult;
@@ -165,6 +196,15 @@ export class NodeMachine {
   private peerSilent = false;
   /** The MAC of each interface at the last reading (null: none read yet). */
   private macs: Record<string, string> | null = null;
+  /** Master: the slave's data for the failback under way (reset by every transition: a fault abandons it). */
+  private failbackData: FailbackData = DATA_IDLE;
+  /** Master: the id of the last failback fetch asked for. */
+  private failbackFetchSeq = 0;
+  /** Master: failback fetches that failed in a row, and when the next may start. */
+  private failbackFetchFailures = 0;
+  private failbackFetchRetryAtMs = 0;
+  /** Slave: when the master last reached this node over the trusted link (a fetch, a question). */
+  private masterLinkAtMs: number | null = null;
 
   constructor(
     private settings: MachineSettings,
@@ -220,7 +260,13 @@ export class NodeMachine {
     const deadlines = [downDeadlineMs(this.peer, this.settings.timing)];
     for (const d of this.tracks.values()) deadlines.push(downDeadlineMs(d, this.settings.timing));
     if (this.readySinceMs !== null && this.failbackPending()) {
-      deadlines.push(Math.max(this.readySinceMs + this.settings.failbackDelayMs, this.releaseRetryAtMs));
+      deadlines.push(
+        Math.max(
+          this.readySinceMs + this.settings.failbackDelayMs,
+          this.releaseRetryAtMs,
+          this.failbackData.phase === 'idle' ? this.failbackFetchRetryAtMs : 0,
+        ),
+      );
     }
     const handback = this.handbackWaitUntilMs();
     if (handback !== null) deadlines.push(handback);
@@ -336,7 +382,13 @@ export class NodeMachine {
         }
         break;
       case 'peer-link':
-        if (this.settings.role === 'slave') this.masterLinkSeen = true;
+        if (this.settings.role === 'slave') {
+          this.masterLinkSeen = true;
+          this.masterLinkAtMs = now;
+        }
+        break;
+      case 'failback-data':
+        actions.push(...this.failbackDataArrived(event.id, event.ok, event.detail, now));
         break;
       case 'peer-answered':
         if (event.request === 'peer-release') {
@@ -353,6 +405,9 @@ export class NodeMachine {
           // probe to time out.
           if (event.ok) for (const p of this.vipProbes.values()) p.result = 'silent';
           if (event.ok) this.failbackWanted = false;
+          // The slave wrote more between the fetch and its release: the rest comes first.
+          if (event.ok && event.slaveDataChanged && this.failbackData.phase === 'ready')
+            this.failbackData = DATA_IDLE;
         }
         break;
       default:
@@ -379,10 +434,85 @@ export class NodeMachine {
       }
     }
     if (this.settings.trustedLink && this.failbackPending() && !this.releaseAsked && this.failbackDue(now)) {
-      this.releaseAsked = true;
-      actions.push({ kind: 'peer-request', request: 'peer-release' });
+      // The slave keeps serving until its data is here: fetched and merged first, released after.
+      if (this.failbackData.phase === 'ready') {
+        this.releaseAsked = true;
+        actions.push({ kind: 'peer-request', request: 'peer-release' });
+      } else if (this.failbackData.phase === 'idle' && now >= this.failbackFetchRetryAtMs) {
+        actions.push(this.startFailbackFetch(false));
+      }
     }
+    // The VIPs are free but the slave's last changes are not here yet (it released them since
+    // the fetch, or by itself): fetched before the claim, the queue still running meanwhile.
+    if (this.dataBeforeClaim() && this.failbackData.phase === 'idle' && this.vipsKnownFree())
+      actions.push(this.startFailbackFetch(true));
     return { actions, transition };
+  }
+
+  private startFailbackFetch(final: boolean): Action {
+    const id = ++this.failbackFetchSeq;
+    this.failbackData = { phase: 'fetching', id, final };
+    return { kind: 'failback-fetch', id, final };
+  }
+
+  /** A failback fetch ended: ready to go on, or (the slave still serving) to wait and try again. */
+  private failbackDataArrived(id: number, ok: boolean, detail: string, now: number): Action[] {
+    const d = this.failbackData;
+    // Abandoned (a fault, a transition) or superseded: its result decides nothing.
+    if (d.phase !== 'fetching' || d.id !== id) return [];
+    if (ok) {
+      this.failbackData = { phase: 'ready' };
+      this.failbackFetchFailures = 0;
+      return [];
+    }
+    if (d.final || this.vipsKnownFree()) {
+      // Nobody serves the phones now: claiming cannot wait. The slave's file stays on the slave
+      // (and is kept in its backup area when the next copy replaces it).
+      this.failbackData = { phase: 'ready' };
+      return [
+        {
+          kind: 'alert',
+          message: `failback: the slave's last astdb changes could not be brought across (${detail}); the VIPs are free, so this node claims them without them; the slave's file is kept there`,
+        },
+      ];
+    }
+    this.failbackFetchFailures++;
+    const waitMs = this.failbackFetchFailures === 1 ? FAILBACK_FETCH_RETRY_FIRST_MS : FAILBACK_FETCH_RETRY_MS;
+    this.failbackFetchRetryAtMs = now + waitMs;
+    this.failbackData = DATA_IDLE;
+    // One failure is common just after a cable comes back (the first connection fails while the
+    // neighbour entry is still marked failed): logged by the agent; alerted from the second on.
+    if (this.failbackFetchFailures < FAILBACK_FETCH_FAILURES_ALERTED) return [];
+    return [
+      {
+        kind: 'alert',
+        message: `failback waits: the slave's astdb could not be brought across (${detail}); ${this.settings.peerName} keeps serving, tried again in ${waitMs / 1000} s (${this.failbackFetchFailures} failures in a row)`,
+      },
+    ];
+  }
+
+  /**
+   * Master about to claim VIPs it does not hold, with a slave that may have served meanwhile
+   * (not known silent) and whose data is not here yet: the claim waits for the fetch.
+   */
+  private dataBeforeClaim(): boolean {
+    return (
+      this.settings.trustedLink &&
+      this.settings.role === 'master' &&
+      (this.state === 'init' || this.state === 'standby') &&
+      this.held.length === 0 &&
+      this.peer.status !== 'down' &&
+      this.failbackData.phase !== 'ready'
+    );
+  }
+
+  /**
+   * Whether a failback fetch started as `id` is still wanted now: checked by the job before it
+   * stops services or replaces the astdb (a fault or a claim meanwhile abandons it).
+   */
+  failbackFetchWanted(id: number): boolean {
+    const d = this.failbackData;
+    return d.phase === 'fetching' && d.id === id && (this.state === 'init' || this.state === 'standby');
   }
 
   /**
@@ -443,6 +573,11 @@ export class NodeMachine {
     this.readySinceMs = to === 'standby' || to === 'init' ? now : null;
     this.releaseAsked = false;
     this.releaseFailures = 0;
+    // Any transition abandons a failback under way (a fault preempts it): nothing was claimed,
+    // and a fetch still running is ignored when it ends (its id is no longer the current one).
+    this.failbackData = DATA_IDLE;
+    this.failbackFetchFailures = 0;
+    this.failbackFetchRetryAtMs = 0;
     // Whether somebody answers on the VIPs is asked afresh in every state that does not hold
     // them: an answer heard before (say, "free", just before this node went to maintenance
     // and the slave took over) must never be the reason for a claim now.
@@ -544,7 +679,9 @@ export class NodeMachine {
     const s = this.settings;
     if (s.role !== 'slave' || this.state !== 'active' || this.handedOver || !this.masterLinkSeen) return null;
     if (s.failback !== 'auto' || s.failbackDelayMs > 0 || this.peerUpSinceMs === null) return null;
-    return this.peerUpSinceMs + HANDBACK_GRACE_MS;
+    // Counted from the master's last request too: a master fetching this node's astdb before
+    // it asks for the VIPs is about to ask.
+    return Math.max(this.peerUpSinceMs, this.masterLinkAtMs ?? 0) + HANDBACK_GRACE_MS;
   }
 
   /**
@@ -573,8 +710,11 @@ export class NodeMachine {
         if (this.state === 'init' && this.held.length)
           return { state: 'active', reason: `already holds ${this.held.join(', ')}` };
         const results = [...this.vipProbes.values()].map((p) => p.result);
-        if (results.every((r) => r === 'silent'))
+        if (results.every((r) => r === 'silent')) {
+          if (this.dataBeforeClaim())
+            return { state: this.state, reason: "bringing the slave's astdb across before claiming" };
           return { state: 'active', reason: 'nobody answers on the VIPs' };
+        }
         const taken = [...this.vipProbes].filter(([, p]) => p.result === 'answered').map(([n]) => n);
         if (taken.length) return { state: 'standby', reason: `somebody answers on ${taken.join(', ')}` };
         return { state: unknownFrom(this.state), reason: 'probing the VIPs' };
@@ -637,17 +777,10 @@ export class NodeMachine {
     const vips = this.settings.vips;
     const notify: Action = { kind: 'notify', event: 'transition', state: to };
     if (to === 'active') {
-      // A master taking VIPs it does not hold may be taking them back from a slave that
-      // served meanwhile (and released them, so its services are stopped and its data is
-      // final): fetch what changed there first. Not when it already holds them (a restart),
-      // nor when the slave is known to be silent (there is nobody to ask).
-      const failback: Action[] =
-        this.settings.role === 'master' && this.held.length === 0 && this.peer.status !== 'down'
-          ? [{ kind: 'before-failback' }]
-          : [];
+      // A master taking VIPs back from a slave that served has its data already (see
+      // dataBeforeClaim): the claim itself waits for nothing.
       this.held = vips.map((v) => v.name);
       return [
-        ...failback,
         { kind: 'net', changes: vips.flatMap(claimChanges), reason: `${from} -> active` },
         { kind: 'garp', vips: vips.map((v) => v.name) },
         { kind: 'services', command: 'start', wait: false },

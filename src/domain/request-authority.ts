@@ -34,8 +34,7 @@ const HONOURED: RequestVerdict = { honoured: true };
  * Whether `request` is honoured by a node in `facts`' role and state; when not, `why` is the
  * answer's error, naming the node. Only questions (hello, astdb info) are answered in every
  * role and state; the rest are refused by a master, and by a slave whose state does not fit:
- * copies only in standby, its astdb export only when it is not serving, a takeover only when
- * it can serve (not in fault or maintenance). A release is honoured by a slave in any state:
+ * copies only in standby, a takeover only when it can serve (not in fault or maintenance). A release is honoured by a slave in any state:
  * it stops serving if it served, and elsewhere the request is only the master's proof of life.
  */
 export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts): RequestVerdict {
@@ -48,9 +47,9 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
         ? HONOURED
         : { honoured: false, why: `${node} is ${state}: it accepts copies only in standby` };
     case 'peer-astdb-export':
-      return state === 'active'
-        ? { honoured: false, why: `${node} is active: its astdb is still changing` }
-        : HONOURED;
+      // Also while serving: the master brings the slave's astdb across (an online snapshot)
+      // before it asks for the VIPs back, so the slave keeps serving while it is copied.
+      return HONOURED;
     case 'peer-takeover':
       return state === 'fault' || state === 'maintenance'
         ? { honoured: false, why: `${node} did not take over: it is ${state} (${facts.reason})` }

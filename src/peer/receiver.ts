@@ -68,7 +68,9 @@ export class PeerReceiver {
       case 'peer-astdb-info':
         return { ok: true, node, state, ...(await astdbInfo(config.replication.astdb.path)) };
       case 'peer-astdb-export': {
-        // Only a node whose PBX services are stopped has a final astdb to give (checked above).
+        // Also while this node serves: the master brings the slave's data across before it asks
+        // for the VIPs (a consistent online snapshot; what changes after it is fetched again
+        // once the services are stopped, see Replication.fetchForFailback).
         // Made in pbx-ha's own directory, then put in outgoing/ without following any link there.
         const snap = await takeSnapshot(
           config.replication.astdb.path,
@@ -194,7 +196,7 @@ async function privateFile(config: PbxHaConfig, name: string): Promise<string> {
   return path.join(dir, name);
 }
 
-/** What the master needs to decide whether to fetch this node's astdb (see shouldFetchFromSlave). */
+/** What the master needs to decide whether to fetch this node's astdb (see Replication.fetchForFailback). */
 async function astdbInfo(file: string): Promise<Record<string, unknown>> {
   const check = checkAstdb(file);
   if (!check.ok) return { digest: null, problem: check.problem };

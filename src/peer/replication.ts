@@ -3,13 +3,22 @@
 // is in standby), make a consistent copy, send it into the peer's staging area with rsync,
 // ask the peer to check and install it.
 
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { exists } from '../jobs/astdb/durable-files';
+import { takeSnapshot } from '../jobs/astdb/snapshot';
 import type { PbxHaConfig } from '../config/types';
 import type { NodeState } from '../domain/states';
-import { shouldFetchFromSlave } from '../jobs/astdb/provenance';
-import { contentDigest, checkAstdb } from '../jobs/astdb/digest';
+import { EMPTY_CONTENT_DIGEST, checkAstdb } from '../jobs/astdb/digest';
+import { inspectAstdb } from '../jobs/astdb/inspect';
 import { installAstdb } from '../jobs/astdb/install';
-import { takeSnapshot } from '../jobs/astdb/snapshot';
+import {
+  conflictsFilePath,
+  keepMergeBase,
+  mergeAstdb,
+  mergeBasePath,
+  pruneConflictFiles,
+} from '../jobs/astdb/merge';
 import { dumpDatabase } from '../jobs/db/copy';
 import { dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
 import { JobNotApplicable, type JobDefinition, type JobOutcome } from '../jobs/runner';
@@ -18,7 +27,11 @@ import { outbox, REMOTE } from './staging';
 import type { Logger } from '../ports/log';
 import type { PeerChannel, PeerLink } from '../ports/peer-link';
 import type { SpoolChanges } from '../jobs/spool-watch';
-/** The store's key for the digest of the last astdb the master sent (see docs/replication.md). */
+/**
+ * The store's key for the digest of the last astdb the two nodes had in common: the last copy
+ * the master sent, or the slave's file the master merged at a failback (see docs/replication.md).
+ * The merge base file (jobs/astdb/merge.ts) holds that content.
+ */
 export const LAST_SENT_ASTDB = 'astdb.last-sent-digest';
 
 export interface ReplicationDeps {
@@ -93,9 +106,9 @@ export class Replication {
   /** The astdb copy under way, if any: a failback's fetch waits for it. */
   private astdbCopy: Promise<JobOutcome> | null = null;
   /**
-   * Set while the slave's astdb is fetched before a failback. The node is already `active` then,
-   * but its astdb is about to be replaced by the slave's: a copy sent meanwhile would install
-   * the master's old file on the slave, over the changes the slave made while it served.
+   * Set while the slave's astdb is fetched and merged for a failback: a copy sent meanwhile
+   * would install the master's old file on the slave, over the changes the slave made while it
+   * served.
    */
   private fetchingAstdb = false;
 
@@ -122,7 +135,8 @@ export class Replication {
         return { bytes: 0, detail: `unchanged since the last copy (${snap.keys} keys)` };
       await this.deps.link.send(snap.path, REMOTE.astdbDir, config.replication.astdb.timeoutMs, signal);
       const detail = await this.install(control, 'astdb', config.replication.astdb.timeoutMs, snap.digest);
-      this.deps.facts.setFact(LAST_SENT_ASTDB, snap.digest);
+      // What the slave now holds is the base of the next failback's merge.
+      await this.keepBase(snap.path, snap.digest);
       return { bytes: snap.bytes, detail: `${snap.keys} keys, ${snap.bytes} bytes; ${detail}` };
     } finally {
       control.close();
@@ -247,9 +261,9 @@ export class Replication {
 
   /**
    * Failback, first half: the slave stops its services and releases the VIPs, then answers
-   * with its astdb's digest. The channel stays open for the second half (pullAstdbIfNewer,
-   * which runs between this answer and the master's claim): fetching the slave's file, when
-   * it changed, needs no new SSH handshake, and when it did not, no request at all.
+   * with its astdb's digest. The channel stays open for the second half: when the slave's file
+   * changed since the failback fetch (fetchForFailback), its last changes are fetched over it with
+   * no new SSH handshake; when it did not, the master claims at once.
    */
   private async askRelease(req: Record<string, unknown>, stillWanted: () => boolean): Promise<boolean> {
     this.dropReleased();
@@ -337,64 +351,156 @@ export class Replication {
   }
 
   /**
-   * Before the master claims the VIPs back from the slave: fetches the slave's astdb if the
-   * slave changed it while it served (content, not clocks, decides). Returns what it did.
-   * `stopServices` is called before the local file is replaced, so that a running Asterisk
-   * never keeps writing to a file that is no longer the astdb.
+   * Records `digest` as the content both nodes hold and keeps `file` as the merge base. A base
+   * that could not be kept is ignored by the next merge (its digest differs): a union, then.
    */
-  async pullAstdbIfNewer(stopServices: () => Promise<void>): Promise<string> {
-    this.fetchingAstdb = true;
+  private async keepBase(file: string, digest: string): Promise<void> {
+    this.deps.facts.setFact(LAST_SENT_ASTDB, digest);
     try {
-      // A copy that started before (it will be refused or installed first): then the slave's file.
-      await this.astdbCopy?.catch(() => undefined);
-      return await this.pullAstdbNow(stopServices);
-    } finally {
-      this.fetchingAstdb = false;
+      await keepMergeBase(file, this.deps.config().agent.stateDir);
+    } catch (e) {
+      this.deps.log.log('warn', `could not keep the astdb merge base: ${(e as Error).message}`);
     }
   }
 
-  private async pullAstdbNow(stopServices: () => Promise<void>): Promise<string> {
+  /** Digest of the slave's astdb as the last failback fetch found it (null: none fetched). */
+  private fetchedSlaveDigest: string | null = null;
+
+  /**
+   * Whether the slave's astdb, as its release answer gives it, differs from what the failback
+   * fetch brought across: the slave wrote more in between, and that rest is fetched before the
+   * claim. True when the answer gave no digest (unknown: fetched rather than lost).
+   */
+  releasedDataChanged(): boolean {
+    const d = this.released?.slaveDigest;
+    if (d === null) return false; // the slave has no readable astdb: nothing more to bring
+    return d === undefined || (d !== this.fetchedSlaveDigest && d !== this.deps.facts.fact(LAST_SENT_ASTDB));
+  }
+
+  /**
+   * A failback's data step (the node machine's `failback-fetch`), run outside the event queue:
+   * fetches the slave's astdb if it changed since the last copy the two had in common, and merges
+   * it with this node's (three-way, against that copy; the slave served last, so its value wins a
+   * key both changed, and the master's is kept in the backup area and logged). `final`: the slave
+   * has released the VIPs (its file is final). `stillWanted` is asked before this node's services
+   * are stopped and before its astdb is replaced: a failback abandoned meanwhile touches nothing.
+   * Resolves with what it did; throws when the data could not be brought across.
+   */
+  async fetchForFailback(
+    final: boolean,
+    stillWanted: () => boolean,
+    stopServices: () => Promise<void>,
+  ): Promise<string> {
     const config = this.deps.config();
     if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
     if (!this.paired()) return 'not paired with the slave (pbx-ha pair): nothing fetched';
+    // One at a time: a fetch of an abandoned failback may still be waiting on the network (a
+    // cable cut under it); it shares the work files and the astdb with the next one. Its turn
+    // over, a fetch no longer wanted ends at its next check.
+    const turn = this.failbackLane.then(async () => {
+      if (!stillWanted()) return 'failback abandoned before its fetch began: nothing fetched';
+      this.fetchingAstdb = true;
+      try {
+        // A copy that started before (it will be refused or installed first): then the slave's file.
+        await this.astdbCopy?.catch(() => undefined);
+        return await this.fetchAndMerge(final, stillWanted, stopServices);
+      } finally {
+        this.fetchingAstdb = false;
+      }
+    });
+    this.failbackLane = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private failbackLane: Promise<unknown> = Promise.resolve();
+
+  private async fetchAndMerge(
+    final: boolean,
+    stillWanted: () => boolean,
+    stopServices: () => Promise<void>,
+  ): Promise<string> {
+    const config = this.deps.config();
     const { node } = this.deps.identity();
-    const released = this.takeReleased();
+    const released = final ? this.takeReleased() : null;
     const control = released?.control ?? (await this.deps.link.open());
     try {
       let slaveDigest: string | null;
-      if (released?.slaveDigest !== undefined) {
+      if (released && released.slaveDigest !== undefined) {
         slaveDigest = released.slaveDigest;
       } else {
         const info = await control.request({ request: 'peer-astdb-info', from: node }, 15_000);
         if (info.ok !== true) throw new Error(String(info.error));
         slaveDigest = typeof info.digest === 'string' ? info.digest : null;
       }
+      const common = this.deps.facts.fact(LAST_SENT_ASTDB);
       const local = config.replication.astdb.path;
-      const lastSentDigest = this.deps.facts.fact(LAST_SENT_ASTDB);
-      // The master's own digest matters only when the slave's file is not the last copy sent;
-      // reading a large astdb is not done in the outage when it is not needed.
-      const masterDigest =
-        slaveDigest !== null && slaveDigest !== lastSentDigest && checkAstdb(local).ok
-          ? contentDigest(local)
-          : null;
-      const decision = shouldFetchFromSlave({ lastSentDigest, slaveDigest, masterDigest });
-      if (!decision.fetch) return `astdb kept: ${decision.reason}`;
+      if (slaveDigest === null) {
+        this.fetchedSlaveDigest = null;
+        return 'astdb kept: the slave has no readable astdb';
+      }
+      if (slaveDigest === common || slaveDigest === this.fetchedSlaveDigest) {
+        this.fetchedSlaveDigest = slaveDigest;
+        return `astdb kept: the slave did not change its astdb since it was last exchanged (${slaveDigest.slice(0, 8)})`;
+      }
+      const localOk = checkAstdb(local).ok;
+      // An empty astdb is what Asterisk creates when its file is missing: a slave that started
+      // without its copy. Merged against the base, it would delete every key the master has.
+      if (slaveDigest === EMPTY_CONTENT_DIGEST && localOk) {
+        this.fetchedSlaveDigest = slaveDigest;
+        return "astdb kept: the slave's astdb is empty (an Asterisk started without its file), the master's is not";
+      }
       const exported = await control.request({ request: 'peer-astdb-export', from: node }, 60_000);
       if (exported.ok !== true) throw new Error(String(exported.error));
       const staged = outbox(config, 'astdb-from-peer.sqlite3');
       await this.deps.link.fetch(REMOTE.astdbExport, staged, config.replication.astdb.timeoutMs);
+      const fetched = await inspectAstdb(staged);
+      if (!fetched.ok) throw new Error(`the slave's astdb is not sound: ${fetched.problem}`);
+      if (fetched.digest !== exported.digest)
+        throw new Error(
+          `the fetched astdb (${fetched.digest.slice(0, 8)}) is not the one the slave exported (${String(exported.digest).slice(0, 8)})`,
+        );
+      if (!stillWanted()) return 'failback abandoned before the merge: nothing replaced';
+      // This master's services serve no phone (the VIPs are on the slave, or free): stopped so
+      // that its Asterisk neither writes during the merge nor keeps the replaced file open.
       await stopServices();
-      const installed = await installAstdb({
-        stagedPath: staged,
-        targetPath: local,
-        backupDir: path.join(config.replication.backupDir, 'astdb'),
-        keep: config.replication.keepBackups,
-        madeBy: String(exported.node ?? 'peer'),
-        thisNode: node,
+      const mine = localOk ? await takeSnapshot(local, outbox(config, 'astdb-mine.sqlite3')) : null;
+      const basePath = mergeBasePath(config.agent.stateDir);
+      const backupDir = path.join(config.replication.backupDir, 'astdb');
+      await mkdir(backupDir, { recursive: true, mode: 0o700 });
+      const conflictsFile = conflictsFilePath(backupDir, new Date());
+      const merged = await mergeAstdb({
+        base: (await exists(basePath)) ? basePath : null,
+        baseDigest: common,
+        master: mine?.path ?? null,
+        slave: staged,
+        out: outbox(config, 'astdb-merged.sqlite3'),
+        conflictsFile,
+        winner: 'slave',
       });
-      // The master and the slave now hold the same astdb: that is the new common base.
-      this.deps.facts.setFact(LAST_SENT_ASTDB, contentDigest(local));
-      return `astdb fetched from the slave (${decision.reason}); ${installed.keys} keys; the master's previous file kept`;
+      if (!stillWanted()) return 'failback abandoned before the install: nothing replaced';
+      const installed = await installAstdb({
+        stagedPath: outbox(config, 'astdb-merged.sqlite3'),
+        targetPath: local,
+        backupDir,
+        keep: config.replication.keepBackups,
+        madeBy: `${node} (merged with ${String(exported.node ?? 'the slave')})`,
+        thisNode: node,
+        expectedDigest: merged.digest,
+      });
+      if (merged.conflicts) await pruneConflictFiles(backupDir, config.replication.keepBackups);
+      // The slave's file is what both nodes now have in common: the next merge's base.
+      await this.keepBase(staged, fetched.digest);
+      this.fetchedSlaveDigest = fetched.digest;
+      const conflicts = merged.conflicts
+        ? `; ${merged.conflicts} keys changed on both sides, the slave's value kept, the master's in ${conflictsFile} (${merged.conflictKeys.join(', ')}${merged.conflicts > merged.conflictKeys.length ? ', ...' : ''})`
+        : '';
+      const base = merged.baseIgnored
+        ? `; merged without a base (${merged.baseIgnored}): no deletion applied`
+        : '';
+      return (
+        `astdb merged with the slave's${final ? ' (its last changes)' : ''}: ${merged.fromSlave} keys from the slave, ` +
+        `${merged.fromMaster} kept from the master, ${installed.keys} keys in all${conflicts}${base}; the master's previous file kept`
+      );
     } finally {
       control.close();
     }

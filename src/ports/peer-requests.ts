@@ -15,6 +15,13 @@ export interface PeerHooks {
   request: PeerRequester;
   /** The last astdb copy of a planned handover; resolves with what it did. */
   finalSync(): Promise<string>;
-  /** What runs before a master takes the VIPs back from the slave (the astdb fetch). */
-  beforeFailback(): Promise<string>;
+  /**
+   * A failback's data step: brings the slave's astdb across and merges it (see the node
+   * machine's `failback-fetch`). `final`: the slave has released the VIPs. `stillWanted` is
+   * asked before anything here is stopped or replaced. Resolves with what it did; rejects when
+   * the data could not be brought across.
+   */
+  failbackFetch(final: boolean, stillWanted: () => boolean): Promise<string>;
+  /** After a release answer: whether the slave's astdb changed since the failback fetch. */
+  releasedDataChanged(): boolean;
 }

@@ -39,7 +39,7 @@ test('FAULT 4: the master reboots while the slave is active', { timeout: 300_000
       const log = await f.lab.agentLog('pbx1');
       assert.match(
         log,
-        /before failback: astdb fetched from the slave/,
+        /failback data: astdb merged with the slave's: /,
         'the master fetched what the slave changed while it served',
       );
       assert.match(log, /pbx1: init -> standby \(somebody answers on voip/);

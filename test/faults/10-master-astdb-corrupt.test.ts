@@ -85,7 +85,7 @@ test("FAULT 10: the master's astdb is corrupt", { timeout: 300_000 }, async (t) 
       await lab.restore('pbx1');
       await f.checkInvariants();
       assert.equal(checkAstdb(masterAstdb).ok, true, 'the master has a sound astdb again');
-      assert.match(await lab.agentLog('pbx1'), /before failback: astdb fetched from the slave/);
+      assert.match(await lab.agentLog('pbx1'), /failback data: astdb merged with the slave's: /);
       const backups = lab.hostPath('pbx1', '/var/lib/pbx-ha/backup/astdb');
       const kept = readdirSync(backups)
         .filter((n) => n.endsWith('.pbx-ha.json'))

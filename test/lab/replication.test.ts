@@ -292,7 +292,7 @@ test(
 );
 
 test(
-  'failover then failback: astdb keys written on the slave while it served are on the master afterwards',
+  'failover then failback: astdb keys written on the master just before its cut (never copied) and on the slave while it served are all on the master afterwards',
   TIMEOUT,
   async (t) => {
     await withLab(
@@ -304,7 +304,20 @@ test(
         await new Promise((resolve) => seed.on('close', resolve));
         await startPair(lab);
         await sync(lab, 'astdb');
+        // "Asterisk" on the master writes more keys just before its link is cut: never copied.
+        const late = lab.spawnIn('pbx1', [
+          process.execPath,
+          WRITER,
+          '--prefix',
+          'on-master-late',
+          '--count',
+          '150',
+          '--every',
+          '1ms',
+        ]);
+        await new Promise((resolve) => late.on('close', resolve));
         const masterBefore = astdbRows(lab.hostPath('pbx1', ASTDB));
+        assert.equal(masterBefore.get('/on-master-late/last'), '150');
 
         await lab.cut('pbx1');
         await waitState(lab, 'pbx2', 'active');
@@ -325,11 +338,24 @@ test(
         await waitSoleHolder(lab, 'pbx1', 60_000);
         await waitState(lab, 'pbx2', 'standby');
         const master = astdbRows(lab.hostPath('pbx1', ASTDB));
+        const slaveRows = astdbRows(lab.hostPath('pbx2', ASTDB));
         assert.equal(master.get('/on-slave/last'), '300', 'the keys written on the slave are on the master');
+        for (const [k, v] of slaveRows)
+          assert.equal(master.get(k), v, `the slave's key ${k} is on the master`);
         for (const [k, v] of masterBefore)
-          assert.equal(master.get(k), v, `the master's key ${k} is still there`);
+          assert.equal(master.get(k), v, `the master's key ${k} (written before its cut) is still there`);
         const log = await lab.agentLog('pbx1');
-        assert.match(log, /before failback: astdb fetched from the slave/);
+        // Brought across while the slave still served, then the release.
+        assert.match(
+          log,
+          /failback data: astdb merged with the slave's: \d+ keys from the slave, \d+ kept from the master/,
+        );
+        const fetchedAt = log.search(/failback data: astdb merged/);
+        const releasedAt = log.search(/peer-release: pbx2 is now standby/);
+        assert.ok(
+          fetchedAt >= 0 && releasedAt > fetchedAt,
+          'the data came across before the slave released the VIPs',
+        );
         // The master's replaced astdb is kept.
         const backups = readdirSync(lab.hostPath('pbx1', '/var/lib/pbx-ha/backup/astdb')).filter((f) =>
           f.endsWith('.sqlite3'),

@@ -27,7 +27,8 @@ async function steadyPairWithRequester(): Promise<{ w: PairWorld; use: (send: Pe
   const hooks: PeerHooks = {
     request: (request, stillWanted) => send(request, stillWanted),
     finalSync: async () => 'no replication',
-    beforeFailback: async () => 'nothing to fetch',
+    failbackFetch: async () => 'nothing to fetch',
+    releasedDataChanged: () => false,
   };
   const w = await steadyPair(hooks);
   return { w, use: (f) => (send = f) };
@@ -373,7 +374,8 @@ test('failback: a failing release request is a warning and is asked again; it is
       throw new Error('connect EHOSTUNREACH 192.0.2.12:22');
     },
     finalSync: async () => 'no replication',
-    beforeFailback: async () => 'nothing to fetch',
+    failbackFetch: async () => 'nothing to fetch',
+    releasedDataChanged: () => false,
   });
   await w.runUntil(() => asked === 1, 10_000);
   const firstAskAt = w.clock.nowMs();

@@ -4,6 +4,8 @@ import type { PbxHaConfig } from '../../../src/config';
 import type { Action, NetChange } from '../../../src/domain/actions';
 import type { MachineEvent, ProbeTarget } from '../../../src/domain/node-machine';
 import {
+  FAILBACK_FETCH_RETRY_FIRST_MS,
+  FAILBACK_FETCH_RETRY_MS,
   HANDBACK_GRACE_MS,
   NodeMachine,
   RELEASE_RETRY_FIRST_MS,
@@ -85,6 +87,25 @@ class Driver {
     return { atMs: at!, actions: this.tick(at!) };
   }
 
+  /** The id of the last failback fetch asked for. */
+  lastFetchId(): number {
+    const fetches = this.flat().filter((a) => a.kind === 'failback-fetch');
+    assert.ok(fetches.length > 0, 'a failback fetch was asked for');
+    const last = fetches[fetches.length - 1];
+    return last.kind === 'failback-fetch' ? last.id : -1;
+  }
+
+  /** The last failback fetch ends (ok: the slave's data is merged here). */
+  dataArrives(nowMs: number, ok = true, id = this.lastFetchId()): Action[] {
+    return this.handle({
+      kind: 'failback-data',
+      nowMs,
+      id,
+      ok,
+      detail: ok ? 'merged' : 'connection refused',
+    });
+  }
+
   /** Every action of every event so far. */
   flat(): Action[] {
     return this.all.flatMap((a) => a.actions);
@@ -107,8 +128,8 @@ function shape(actions: Action[]): string[] {
         return `services ${a.command} ${a.wait ? 'wait' : 'nowait'}`;
       case 'notify':
         return `notify ${a.event} ${a.state}`;
-      case 'before-failback':
-        return 'before-failback';
+      case 'failback-fetch':
+        return a.final ? 'fetch final' : 'fetch';
       case 'final-sync':
         return 'final-sync';
       case 'peer-request':
@@ -331,11 +352,14 @@ test('master: init -> active once every VIP probe was silent', () => {
   );
   assert.deepEqual(d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false), []);
   assert.equal(d.state, 'init', 'one VIP checked is not enough');
-  const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 1000, false);
+  const free = d.probe({ kind: 'vip', name: 'data' }, 0, 1000, false);
+  // The slave may have served and released the VIPs: its astdb is brought across first, as a
+  // job (the queue runs on); the claim comes when it ends.
+  assert.deepEqual(shape(free), ['fetch final']);
+  assert.equal(d.state, 'init');
+  const actions = d.dataArrives(1100);
   assert.equal(d.state, 'active');
-  // The slave may have served and released the VIPs: its astdb is checked first.
   assert.deepEqual(shape(actions), [
-    'before-failback',
     CLAIM_BOTH,
     'garp(voip,data)',
     'services start nowait',
@@ -354,15 +378,16 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
   const actions = d.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
   assert.equal(d.state, 'standby');
-  // failback = auto without delay: the master asks the slave for the VIPs at once.
-  assert.deepEqual(shape(actions), ['notify transition standby', 'ask peer-release']);
+  // failback = auto without delay: the master brings the slave's data across at once, while
+  // the slave serves, and asks for the VIPs once it is here.
+  assert.deepEqual(shape(actions), ['notify transition standby', 'fetch']);
+  assert.deepEqual(shape(d.dataArrives(500)), ['ask peer-release']);
   // Standby: still asking, and takes the VIPs when both are free.
   assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
   const claim = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
   assert.equal(d.state, 'active');
-  // Taking the VIPs back from the slave: its astdb is fetched first, before the addresses.
+  // The data is here already: the claim waits for nothing.
   assert.deepEqual(shape(claim), [
-    'before-failback',
     CLAIM_BOTH,
     'garp(voip,data)',
     'services start nowait',
@@ -476,6 +501,8 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   assert.equal(m.state, 'standby');
   assert.deepEqual(shape(fb), ['notify transition standby']);
   m.probe({ kind: 'vip', name: 'voip' }, 7000, 7001, true);
+  assert.deepEqual(shape(m.all.at(-1)!.actions), ['fetch'], "the slave's data first");
+  m.dataArrives(7010);
   assert.ok(
     m.all.at(-1)!.actions.some((a) => a.kind === 'peer-request' && a.request === 'peer-release'),
     'the master asks the slave to release',
@@ -606,6 +633,7 @@ test('failback: a release request that failed is asked again after 1 s, then eve
   d.read(0);
   d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
   assert.equal(d.state, 'standby');
+  d.dataArrives(50);
   const asks = () => d.flat().filter((a) => a.kind === 'peer-request' && a.request === 'peer-release').length;
   assert.equal(asks(), 1);
   d.handle({ kind: 'peer-answered', nowMs: 100, request: 'peer-release', ok: false });
@@ -664,7 +692,9 @@ test('failback_delay: the master asks for the VIPs back only once healthy in sta
   assert.equal(asks(), 0, 'no release request before standby-start + delay');
   assert.equal(d.state, 'standby');
   d.tick(standbyAt + DELAY);
-  assert.equal(asks(), 1, 'one release request at standby-start + delay');
+  assert.equal(asks(), 0, "the slave's data first");
+  d.dataArrives(standbyAt + DELAY + 1);
+  assert.equal(asks(), 1, 'one release request at standby-start + delay, once the data is here');
   d.probe({ kind: 'vip', name: 'voip' }, standbyAt + DELAY, standbyAt + DELAY + 2, true);
   d.tick(standbyAt + DELAY + 500);
   assert.equal(asks(), 1, 'asked once, not again while the answer is awaited');
@@ -723,4 +753,172 @@ test('master: a VIP probe sent before a reset (fault, carrier back) does not cou
   // A fresh probe finds the slave still serving: standby.
   d.probe({ kind: 'vip', name: 'voip' }, 11_000, 11_002, true);
   assert.equal(d.state, 'standby');
+});
+
+// --- failback: the slave's data comes across before the VIPs, without holding the queue ---
+
+/** A master in standby beside a serving slave (both VIPs answer), its failback fetch started. */
+function masterFetching(config = pairConfig()): Driver {
+  const d = new Driver(config, 'pbx1');
+  d.read(0);
+  d.peerAnswers(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
+  d.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(
+    d.flat().filter((a) => a.kind === 'failback-fetch'),
+    [{ kind: 'failback-fetch', id: 1, final: false }],
+    'the fetch starts while the slave still serves',
+  );
+  return d;
+}
+
+const claims = (actions: Action[]) =>
+  actions.some((a) => a.kind === 'net' && a.changes.some((c) => c.kind === 'add-address'));
+const releaseAsks = (d: Driver) =>
+  d.flat().filter((a) => a.kind === 'peer-request' && a.request === 'peer-release').length;
+
+test('failback preempted by a carrier loss during the fetch: fault at once, nothing claimed, the late result ignored', () => {
+  const d = masterFetching();
+  const id = d.lastFetchId();
+  assert.equal(d.m.failbackFetchWanted(id), true);
+  d.read(800, [], { eth0: false, eth1: false });
+  assert.equal(d.state, 'fault', 'the cut is seen while the fetch runs');
+  assert.equal(d.m.failbackFetchWanted(id), false, 'the job is told it is no longer wanted');
+  // The fetch ends after the cut (successfully, say): it decides nothing.
+  assert.deepEqual(d.dataArrives(900, true, id), []);
+  assert.equal(d.state, 'fault');
+  assert.equal(releaseAsks(d), 0, 'the slave was never asked to release');
+  assert.ok(!d.flat().some((a) => a.kind === 'net' && claims([a])), 'no VIP claimed');
+  // Cables back: a new failback, with a new fetch; the old id still counts for nothing.
+  d.read(2000);
+  d.probe({ kind: 'vip', name: 'voip' }, 2000, 2002, true);
+  d.probe({ kind: 'vip', name: 'data' }, 2000, 2002, true);
+  assert.equal(d.state, 'standby');
+  const again = d.lastFetchId();
+  assert.notEqual(again, id);
+  d.dataArrives(2100, true, id);
+  assert.equal(releaseAsks(d), 0, 'a stale result does not release the slave');
+  d.dataArrives(2200, true, again);
+  assert.equal(releaseAsks(d), 1);
+});
+
+test('failback: the VIPs are never claimed before the data arrived, even when they fall free meanwhile', () => {
+  const d = masterFetching();
+  // The slave gives them up by itself (or its release came from elsewhere) during the fetch.
+  const free = [
+    ...d.probe({ kind: 'vip', name: 'voip' }, 1000, 2000, false),
+    ...d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false),
+  ];
+  d.peerAnswers(1000);
+  assert.equal(claims(free), false);
+  assert.equal(d.state, 'standby');
+  assert.match(d.m.view().lastReason, /somebody answers|slave's astdb/);
+  assert.equal(
+    d.flat().filter((a) => a.kind === 'failback-fetch').length,
+    1,
+    'the fetch under way is waited for, not doubled',
+  );
+  const claim = d.dataArrives(2500);
+  assert.equal(d.state, 'active');
+  assert.ok(claims(claim), 'claimed once the data is here');
+});
+
+test('failback: a failed (or timed-out) fetch while the slave serves waits and retries with an alert, never claims', () => {
+  const d = masterFetching();
+  // The first failure is only logged (common just after a cable comes back); the second is alerted.
+  assert.deepEqual(d.dataArrives(1000, false), []);
+  assert.equal(releaseAsks(d), 0, 'the slave is not asked to release');
+  assert.equal(d.state, 'standby');
+  for (const t of [1000, 2000, 3000, 4000, 5000]) {
+    d.peerAnswers(t);
+    d.probe({ kind: 'vip', name: 'voip' }, t, t + 2, true);
+  }
+  d.tick(1000 + FAILBACK_FETCH_RETRY_FIRST_MS - 1);
+  assert.equal(d.flat().filter((a) => a.kind === 'failback-fetch').length, 1, 'not before the retry delay');
+  assert.equal(d.m.nextDeadlineMs(), 1000 + FAILBACK_FETCH_RETRY_FIRST_MS, 'the retry is a deadline');
+  d.tick(1000 + FAILBACK_FETCH_RETRY_FIRST_MS);
+  assert.equal(d.flat().filter((a) => a.kind === 'failback-fetch').length, 2, 'tried again after 5 s');
+  const failed = d.dataArrives(6500, false);
+  assert.deepEqual(shape(failed), ['alert']);
+  const alert = failed[0];
+  assert.ok(
+    alert.kind === 'alert' &&
+      /failback waits: .*connection refused.*keeps serving, tried again in 30 s \(2 failures in a row\)/.test(
+        alert.message,
+      ),
+    JSON.stringify(alert),
+  );
+  for (let t = 7000; t < 6500 + FAILBACK_FETCH_RETRY_MS; t += 1000) {
+    d.peerAnswers(t);
+    d.probe({ kind: 'vip', name: 'voip' }, t, t + 2, true);
+  }
+  assert.equal(d.flat().filter((a) => a.kind === 'failback-fetch').length, 2, 'then not before 30 s');
+  d.tick(6500 + FAILBACK_FETCH_RETRY_MS);
+  assert.equal(d.flat().filter((a) => a.kind === 'failback-fetch').length, 3, 'tried again after 30 s');
+  d.dataArrives(6500 + FAILBACK_FETCH_RETRY_MS + 100);
+  assert.equal(releaseAsks(d), 1, 'asked for the VIPs once the data is here');
+  assert.ok(!d.states.includes('active'));
+});
+
+test('failback: the slave wrote more between the fetch and its release: the rest is fetched before the claim', () => {
+  const d = masterFetching();
+  d.dataArrives(500);
+  assert.equal(releaseAsks(d), 1);
+  const answered = d.handle({
+    kind: 'peer-answered',
+    nowMs: 600,
+    request: 'peer-release',
+    ok: true,
+    slaveDataChanged: true,
+  });
+  assert.deepEqual(shape(answered), ['fetch final'], 'no claim yet: the last changes first');
+  assert.equal(d.state, 'standby');
+  // A failed final fetch: nobody serves, so the master claims, with an alert.
+  const claim = d.dataArrives(700, false);
+  assert.equal(d.state, 'active');
+  assert.ok(claims(claim));
+  assert.ok(claim.some((a) => a.kind === 'alert' && /without them/.test(a.message)));
+});
+
+test('failback: the release answer with nothing new claims at once; a slave that died during the fetch is not waited for', () => {
+  const d = masterFetching();
+  d.dataArrives(500);
+  const claim = d.handle({
+    kind: 'peer-answered',
+    nowMs: 600,
+    request: 'peer-release',
+    ok: true,
+    slaveDataChanged: false,
+  });
+  assert.equal(d.state, 'active');
+  assert.equal(shape(claim)[0], CLAIM_BOTH);
+
+  const e = masterFetching();
+  // The slave falls silent (its probes time out) and its VIPs with it: nobody to fetch from.
+  for (const t of [1000, 2000, 3000]) e.peerMisses(t);
+  e.probe({ kind: 'vip', name: 'voip' }, 3000, 4000, false);
+  e.probe({ kind: 'vip', name: 'data' }, 3000, 4000, false);
+  e.tick(4001);
+  assert.equal(e.m.view().peer.status, 'down');
+  assert.equal(e.state, 'active', 'claimed without waiting for a fetch from a dead slave');
+  assert.equal(e.m.failbackFetchWanted(e.lastFetchId()), false, 'the fetch still running is told to stop');
+});
+
+test('slave: a master fetching its astdb before asking for the VIPs extends the wait for its release request', () => {
+  const d = slaveServing(true);
+  // Up after `rise` (3) answers: the one at 12 002; the master keeps answering.
+  for (const t of [10_000, 11_000, 12_000]) d.peerAnswers(t);
+  assert.equal(d.state, 'active');
+  // The master's fetch reaches the slave 4 s later: the grace counts from there.
+  for (const t of [13_000, 14_000, 15_000, 16_000]) d.peerAnswers(t);
+  d.handle({ kind: 'peer-link', nowMs: 16_002 });
+  d.peerAnswers(17_000);
+  d.tick(12_002 + HANDBACK_GRACE_MS + 1);
+  assert.equal(d.state, 'active', 'still waiting to be asked');
+  for (const t of [18_000, 19_000, 20_000]) d.peerAnswers(t);
+  d.tick(16_002 + HANDBACK_GRACE_MS - 1);
+  assert.equal(d.state, 'active', 'until the grace counted from the fetch');
+  d.tick(16_002 + HANDBACK_GRACE_MS);
+  assert.equal(d.state, 'standby', 'then, never asked, it releases by itself');
 });

@@ -92,7 +92,7 @@ test('pbx-ha failover: the final astdb copy, then the takeover request over the 
   await w.shutdown();
 });
 
-test('pbx-ha failback: the slave releases and answers with its astdb digest; the changed astdb is fetched before the master claims', async (t) => {
+test('pbx-ha failback: the astdb the slave changed is fetched and merged while it serves, then it releases and the master claims', async (t) => {
   const w = await linkedPair(t);
   const [master, slave] = [w.node('pbx1'), w.node('pbx2')];
   assert.equal((await ask(w, master, { request: 'failover' })).ok, true);
@@ -106,13 +106,19 @@ test('pbx-ha failback: the slave releases and answers with its astdb digest; the
   await until(w, () => w.soleHolder() === 'pbx1', 30_000);
   assert.equal(w.state('pbx2'), 'standby');
   assert.deepEqual(w.violations, []);
-  assert.deepEqual(master.link!.sent.slice(0, 3), ['peer-hello', 'peer-release', 'peer-astdb-export']);
+  // The slave's data first, while it still serves; then the release.
+  assert.deepEqual(master.link!.sent.slice(0, 4), [
+    'peer-hello',
+    'peer-astdb-info',
+    'peer-astdb-export',
+    'peer-release',
+  ]);
   assert.equal(
     contentDigest(master.config.replication.astdb.path),
     slaveDigest,
     "the slave's changes are kept",
   );
-  assert.equal(master.log.matching(/^before failback: astdb fetched from the slave/).length, 1);
+  assert.equal(master.log.matching(/^failback data: astdb merged with the slave's: /).length, 1);
   await w.shutdown();
 });
 

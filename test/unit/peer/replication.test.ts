@@ -3,8 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { mergeBasePath } from '../../../src/jobs/astdb/merge';
 import { contentDigest } from '../../../src/jobs/astdb/digest';
 import { JobNotApplicable } from '../../../src/jobs/runner';
 import { LAST_SENT_ASTDB } from '../../../src/peer/replication';
@@ -181,7 +183,7 @@ test('a peer that cannot be reached: the request fails with why', async () => {
   }
 });
 
-test("failback: the release answer carries the slave's astdb digest; an unchanged astdb is kept without a second request", async () => {
+test("failback after the release: the answer carries the slave's astdb digest; an unchanged astdb is kept without a second request", async () => {
   const pair = new TwoEnds();
   try {
     const { master, slave } = pair;
@@ -192,8 +194,13 @@ test("failback: the release answer carries the slave's astdb digest; an unchange
     master.link.sent.length = 0;
     assert.equal(await master.replication.askPeer('peer-release'), true);
     assert.deepEqual(slave.asked, ['release']);
+    assert.equal(master.replication.releasedDataChanged(), false, 'the slave holds the last copy exchanged');
     let stopped = 0;
-    const result = await master.replication.pullAstdbIfNewer(async () => void stopped++);
+    const result = await master.replication.fetchForFailback(
+      true,
+      () => true,
+      async () => void stopped++,
+    );
     assert.match(result, /^astdb kept: /);
     assert.deepEqual(master.link.sent, ['peer-release'], 'the digest came with the release answer');
     assert.equal(stopped, 0, 'services are not stopped for nothing');
@@ -202,45 +209,161 @@ test("failback: the release answer carries the slave's astdb digest; an unchange
   }
 });
 
-test("failback: an astdb the slave changed while it served is fetched over the kept channel, services stopped first, the master's file kept", async () => {
+function rowsOf(file: string): Map<string, string> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return new Map(
+      (db.prepare('SELECT key, value FROM astdb').all() as { key: string; value: string }[]).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function writeRows(file: string, set: Array<[string, string]>, del: string[] = []): void {
+  const db = new Database(file);
+  try {
+    for (const [k, v] of set) db.prepare('INSERT OR REPLACE INTO astdb (key, value) VALUES (?, ?)').run(k, v);
+    for (const k of del) db.prepare('DELETE FROM astdb WHERE key = ?').run(k);
+  } finally {
+    db.close();
+  }
+}
+
+test("failback while the slave serves: its astdb is merged with the master's (both sides' changes kept), services stopped first, the master's file and the losing values kept", async () => {
   const pair = new TwoEnds();
   try {
     const { master, slave } = pair;
-    makeAstdb(master.config.replication.astdb.path, rowsTagged(20, 'm'));
+    const masterDb = master.config.replication.astdb.path;
+    const slaveDb = slave.config.replication.astdb.path;
+    makeAstdb(masterDb, rowsTagged(20, 'm'));
     await master.replication.copyAstdb(signal());
+    // Written on the master just before its link was cut: never copied.
+    writeRows(
+      masterDb,
+      [
+        ['/late/on-master', 'm-late'],
+        ['/test/key/3', 'master-3'],
+      ],
+      ['/test/key/4'],
+    );
     // The slave serves and Asterisk changes its astdb.
     slave.state = 'active';
     master.state = 'standby';
-    rmSync(slave.config.replication.astdb.path);
-    makeAstdb(slave.config.replication.astdb.path, rowsTagged(25, 's'));
-    const slaveDigest = contentDigest(slave.config.replication.astdb.path);
+    writeRows(
+      slaveDb,
+      [
+        ['/on-slave/1', 's1'],
+        ['/test/key/3', 'slave-3'],
+        ['/test/key/5', 'slave-5'],
+      ],
+      ['/test/key/6'],
+    );
+    const slaveDigest = contentDigest(slaveDb);
     master.link.sent.length = 0;
-    const opened = master.link.opened;
-    await master.replication.askPeer('peer-release');
     let stopped = 0;
-    const result = await master.replication.pullAstdbIfNewer(async () => void stopped++);
-    assert.match(result, /^astdb fetched from the slave \(.*\); 25 keys; the master's previous file kept$/);
-    assert.equal(stopped, 1);
-    assert.equal(contentDigest(master.config.replication.astdb.path), slaveDigest);
-    assert.equal(master.facts.get(LAST_SENT_ASTDB), slaveDigest, 'the common base is the fetched file');
-    assert.deepEqual(master.link.sent, ['peer-release', 'peer-astdb-export']);
-    assert.equal(master.link.opened, opened + 1, 'one channel for the release and the fetch');
-    assert.ok(existsSync(master.config.replication.backupDir), "the master's previous file is kept");
+    const result = await master.replication.fetchForFailback(
+      false,
+      () => true,
+      async () => void stopped++,
+    );
+    assert.match(
+      result,
+      /^astdb merged with the slave's: 3 keys from the slave, 2 kept from the master, 20 keys in all; 1 keys changed on both sides/,
+    );
+    assert.equal(stopped, 1, "the master's services are stopped before its astdb is replaced");
+    assert.deepEqual(
+      master.link.sent,
+      ['peer-astdb-info', 'peer-astdb-export'],
+      'fetched while the slave serves',
+    );
+    const merged = rowsOf(masterDb);
+    assert.equal(merged.get('/late/on-master'), 'm-late', "the master's uncopied key survives");
+    assert.equal(merged.has('/test/key/4'), false, "the master's deletion survives");
+    assert.equal(merged.get('/on-slave/1'), 's1', "the slave's new key is there");
+    assert.equal(merged.get('/test/key/5'), 'slave-5', "the slave's change is there");
+    assert.equal(merged.has('/test/key/6'), false, "the slave's deletion is applied");
+    assert.equal(merged.get('/test/key/3'), 'slave-3', 'both changed: the slave, which served last, wins');
+    assert.equal(merged.get('/test/key/0'), 'm-0');
+    assert.equal(master.facts.get(LAST_SENT_ASTDB), slaveDigest, "the new base is the slave's file");
+    assert.equal(
+      contentDigest(mergeBasePath(master.config.agent.stateDir)),
+      slaveDigest,
+      "one base file, the slave's",
+    );
+    const backups = readdirSync(path.join(master.config.replication.backupDir, 'astdb'));
+    const kept = backups.filter((f) => f.endsWith('.sqlite3'));
+    assert.equal(kept.length, 1, "the master's previous file is kept");
+    assert.equal(
+      rowsOf(path.join(master.config.replication.backupDir, 'astdb', kept[0])).get('/late/on-master'),
+      'm-late',
+    );
+    const conflicts = backups.filter((f) => /^astdb-conflicts-.*\.json$/.test(f));
+    assert.equal(conflicts.length, 1, 'the losing value is kept');
+    const record = JSON.parse(
+      readFileSync(path.join(master.config.replication.backupDir, 'astdb', conflicts[0]), 'utf8'),
+    ) as { conflicts: unknown[] };
+    assert.deepEqual(record.conflicts, [
+      { key: '/test/key/3', base: 'm-3', master: 'master-3', slave: 'slave-3', kept: 'slave' },
+    ]);
+
+    // The release answer: the slave wrote more since the fetch, so the rest is fetched over the kept channel.
+    writeRows(slaveDb, [['/on-slave/2', 's2']]);
+    assert.equal(await master.replication.askPeer('peer-release'), true);
+    assert.equal(master.replication.releasedDataChanged(), true);
+    const opened = master.link.opened;
+    const last = await master.replication.fetchForFailback(
+      true,
+      () => true,
+      async () => void stopped++,
+    );
+    assert.match(last, /its last changes\): 1 keys from the slave/);
+    assert.equal(master.link.opened, opened, 'one channel for the release and the last fetch');
+    const after = rowsOf(masterDb);
+    assert.equal(after.get('/on-slave/2'), 's2');
+    assert.equal(after.get('/late/on-master'), 'm-late');
   } finally {
     pair.close();
   }
 });
 
-test('an export is refused by an active node: its astdb is still changing', async () => {
+test('a failback abandoned during its fetch stops nothing and replaces nothing', async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    const masterDb = master.config.replication.astdb.path;
+    makeAstdb(masterDb, rowsTagged(5, 'm'));
+    await master.replication.copyAstdb(signal());
+    slave.state = 'active';
+    master.state = 'standby';
+    writeRows(slave.config.replication.astdb.path, [['/on-slave/1', 's1']]);
+    const before = contentDigest(masterDb);
+    let stopped = 0;
+    const result = await master.replication.fetchForFailback(
+      false,
+      () => false,
+      async () => void stopped++,
+    );
+    assert.match(result, /abandoned/);
+    assert.equal(stopped, 0);
+    assert.equal(contentDigest(masterDb), before);
+  } finally {
+    pair.close();
+  }
+});
+
+test('an export is made by an active node too (the failback fetch comes before the release); other requests are refused', async () => {
   const pair = new TwoEnds();
   try {
     makeAstdb(pair.slave.config.replication.astdb.path, rowsTagged(3, 's'));
     pair.slave.state = 'active';
     const channel = await pair.master.link.open();
-    assert.deepEqual(await channel.request({ request: 'peer-astdb-export', from: 'pbx1' }, 1000), {
-      ok: false,
-      error: 'pbx2 is active: its astdb is still changing',
-    });
+    const exported = await channel.request({ request: 'peer-astdb-export', from: 'pbx1' }, 1000);
+    assert.equal(exported.ok, true);
+    assert.equal(exported.keys, 3);
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
       error:

@@ -3,22 +3,17 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EMPTY_CONTENT_DIGEST } from '../../../../src/jobs/astdb/digest';
 import {
   parseProvenance,
   provenancePath,
   readProvenance,
-  shouldFetchFromSlave,
   writeProvenance,
-  type FetchInputs,
   type Provenance,
 } from '../../../../src/jobs/astdb/provenance';
 
 const d = (c: string) => c.repeat(64);
 const SENT = d('a');
 const SLAVE_CHANGED = d('b');
-const MASTER_CHANGED = d('c');
-const EMPTY = EMPTY_CONTENT_DIGEST;
 
 let dir: string;
 before(async () => {
@@ -26,100 +21,6 @@ before(async () => {
 });
 after(async () => {
   await fs.rm(dir, { recursive: true, force: true });
-});
-
-test('shouldFetchFromSlave: truth table', () => {
-  const table: Array<[string, FetchInputs, boolean, RegExp]> = [
-    [
-      'slave unchanged since sent',
-      { lastSentDigest: SENT, slaveDigest: SENT, masterDigest: SENT },
-      false,
-      /did not change/,
-    ],
-    [
-      'slave unchanged, master changed since',
-      { lastSentDigest: SENT, slaveDigest: SENT, masterDigest: MASTER_CHANGED },
-      false,
-      /did not change/,
-    ],
-    [
-      'slave changed while serving',
-      { lastSentDigest: SENT, slaveDigest: SLAVE_CHANGED, masterDigest: SENT },
-      true,
-      /served/,
-    ],
-    [
-      'both changed: the slave served',
-      { lastSentDigest: SENT, slaveDigest: SLAVE_CHANGED, masterDigest: MASTER_CHANGED },
-      true,
-      /master's changed too/,
-    ],
-    [
-      'slave changed, master file missing',
-      { lastSentDigest: SENT, slaveDigest: SLAVE_CHANGED, masterDigest: null },
-      true,
-      /served/,
-    ],
-    [
-      'slave changed to the master content',
-      { lastSentDigest: SENT, slaveDigest: MASTER_CHANGED, masterDigest: MASTER_CHANGED },
-      false,
-      /same content/,
-    ],
-    [
-      'slave emptied, master has data',
-      { lastSentDigest: SENT, slaveDigest: EMPTY, masterDigest: SENT },
-      false,
-      /empty/,
-    ],
-    [
-      'slave has no astdb',
-      { lastSentDigest: SENT, slaveDigest: null, masterDigest: SENT },
-      false,
-      /no readable astdb/,
-    ],
-    [
-      'never sent, both differ: unknown origin',
-      { lastSentDigest: null, slaveDigest: SLAVE_CHANGED, masterDigest: MASTER_CHANGED },
-      false,
-      /unknown origin/,
-    ],
-    [
-      'never sent, same content',
-      { lastSentDigest: null, slaveDigest: SENT, masterDigest: SENT },
-      false,
-      /same content/,
-    ],
-    [
-      'never sent, master file missing',
-      { lastSentDigest: null, slaveDigest: SLAVE_CHANGED, masterDigest: null },
-      true,
-      /missing/,
-    ],
-    [
-      'never sent, master file empty',
-      { lastSentDigest: null, slaveDigest: SLAVE_CHANGED, masterDigest: EMPTY },
-      true,
-      /empty/,
-    ],
-    [
-      'never sent, both empty',
-      { lastSentDigest: null, slaveDigest: EMPTY, masterDigest: EMPTY },
-      false,
-      /same content/,
-    ],
-    [
-      'never sent, neither has one',
-      { lastSentDigest: null, slaveDigest: null, masterDigest: null },
-      false,
-      /no readable astdb/,
-    ],
-  ];
-  for (const [name, inputs, fetch, reason] of table) {
-    const decision = shouldFetchFromSlave(inputs);
-    assert.equal(decision.fetch, fetch, name);
-    assert.match(decision.reason, reason, name);
-  }
 });
 
 test('provenance: written beside the file, read back equal; no sidecar reads as null', async () => {
