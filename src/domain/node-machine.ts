@@ -141,10 +141,13 @@ export const FAILBACK_FETCH_FAILURES_ALERTED = 2;
  * Master: where the slave's data stands for the failback under way.
  * - idle: not fetched (or abandoned, or the slave changed it since);
  * - fetching: a `failback-fetch` job with this id runs (`final`: the slave already released);
- * - ready: merged here; the VIPs may be asked for and claimed.
+ * - ready: merged here; the VIPs may be asked for. They may be claimed only once nothing can
+ *   have changed since (`final`): the fetch was made with the slave's services stopped, or the
+ *   slave's release answer said its data had not changed since the fetch. A slave that let the
+ *   VIPs go otherwise (by itself, in a fault, an answer lost) gets a final fetch first.
  */
 type FailbackData =
-  { phase: 'idle' } | { phase: 'fetching'; id: number; final: boolean } | { phase: 'ready' };
+  { phase: 'idle' } | { phase: 'fetching'; id: number; final: boolean } | { phase: 'ready'; final: boolean };
 const DATA_IDLE: FailbackData = { phase: 'idle' };
 
 interface VipProbe {
@@ -406,8 +409,8 @@ export class NodeMachine {
           if (event.ok) for (const p of this.vipProbes.values()) p.result = 'silent';
           if (event.ok) this.failbackWanted = false;
           // The slave wrote more between the fetch and its release: the rest comes first.
-          if (event.ok && event.slaveDataChanged && this.failbackData.phase === 'ready')
-            this.failbackData = DATA_IDLE;
+          if (event.ok && this.failbackData.phase === 'ready')
+            this.failbackData = event.slaveDataChanged ? DATA_IDLE : { phase: 'ready', final: true };
         }
         break;
       default:
@@ -444,7 +447,7 @@ export class NodeMachine {
     }
     // The VIPs are free but the slave's last changes are not here yet (it released them since
     // the fetch, or by itself): fetched before the claim, the queue still running meanwhile.
-    if (this.dataBeforeClaim() && this.failbackData.phase === 'idle' && this.vipsKnownFree())
+    if (this.dataBeforeClaim() && this.failbackData.phase !== 'fetching' && this.vipsKnownFree())
       actions.push(this.startFailbackFetch(true));
     return { actions, transition };
   }
@@ -460,15 +463,21 @@ export class NodeMachine {
     const d = this.failbackData;
     // Abandoned (a fault, a transition) or superseded: its result decides nothing.
     if (d.phase !== 'fetching' || d.id !== id) return [];
+    if (!d.final && this.vipsKnownFree()) {
+      // The slave let the VIPs go while this fetch ran (by itself, in a fault): what it wrote
+      // after the snapshot is not here. A final fetch follows at once, in this same turn.
+      this.failbackData = DATA_IDLE;
+      return [];
+    }
     if (ok) {
-      this.failbackData = { phase: 'ready' };
+      this.failbackData = { phase: 'ready', final: d.final };
       this.failbackFetchFailures = 0;
       return [];
     }
-    if (d.final || this.vipsKnownFree()) {
+    if (d.final) {
       // Nobody serves the phones now: claiming cannot wait. The slave's file stays on the slave
       // (and is kept in its backup area when the next copy replaces it).
-      this.failbackData = { phase: 'ready' };
+      this.failbackData = { phase: 'ready', final: true };
       return [
         {
           kind: 'alert',
@@ -502,7 +511,7 @@ export class NodeMachine {
       (this.state === 'init' || this.state === 'standby') &&
       this.held.length === 0 &&
       this.peer.status !== 'down' &&
-      this.failbackData.phase !== 'ready'
+      !(this.failbackData.phase === 'ready' && this.failbackData.final)
     );
   }
 

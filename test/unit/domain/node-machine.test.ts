@@ -384,15 +384,30 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   assert.deepEqual(shape(d.dataArrives(500)), ['ask peer-release']);
   // Standby: still asking, and takes the VIPs when both are free.
   assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
-  const claim = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
+  // The slave's answer says it released them with nothing written since the fetch: the claim
+  // waits for nothing.
+  const claim = d.handle({ kind: 'peer-answered', nowMs: 900, request: 'peer-release', ok: true });
   assert.equal(d.state, 'active');
-  // The data is here already: the claim waits for nothing.
   assert.deepEqual(shape(claim), [
     CLAIM_BOTH,
     'garp(voip,data)',
     'services start nowait',
     'notify transition active',
   ]);
+});
+
+test('failback: VIPs that fall free with no release answer (lost, or the slave let them go by itself) get a final fetch before the claim', () => {
+  const d = new Driver(pairConfig(), 'pbx1');
+  d.read(0);
+  d.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
+  d.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
+  d.dataArrives(500);
+  const free = d.probe({ kind: 'vip', name: 'data' }, 1000, 2000, false);
+  assert.equal(d.state, 'standby', 'what the slave wrote after the snapshot is not here yet');
+  assert.deepEqual(shape(free), ['fetch final']);
+  const claim = d.dataArrives(2300);
+  assert.equal(d.state, 'active');
+  assert.ok(claims(claim), 'claimed once the final fetch is here');
 });
 
 test('master: init with the VIPs already held -> active without releasing anything (no flap)', () => {
@@ -819,7 +834,11 @@ test('failback: the VIPs are never claimed before the data arrived, even when th
     1,
     'the fetch under way is waited for, not doubled',
   );
-  const claim = d.dataArrives(2500);
+  // The early fetch ends after the slave let the VIPs go: what it wrote since its snapshot is
+  // fetched first (a final fetch, services stopped there), then the claim.
+  assert.deepEqual(shape(d.dataArrives(2500)), ['fetch final']);
+  assert.equal(d.state, 'standby');
+  const claim = d.dataArrives(2800);
   assert.equal(d.state, 'active');
   assert.ok(claims(claim), 'claimed once the data is here');
 });
