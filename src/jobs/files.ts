@@ -47,12 +47,15 @@ export function pushArgv(target: SshTarget, sources: string[], remoteDir: string
 /**
  * argv of the slave's installation of one path from the staging tree: `source` is the staged
  * directory, normally `/proc/self/fd/3` (opened by installFiles without following links).
+ * `mirror`: files the master no longer has are removed (kept in `backupDir`); a change-driven
+ * spool copy does not remove, so that what the slave recorded while it served stays in place
+ * until the next full copy.
  */
-export function installArgv(source: string, target: string, backupDir: string): string[] {
+export function installArgv(source: string, target: string, backupDir: string, mirror = true): string[] {
   return [
     RSYNC,
     '-a',
-    '--delete-after',
+    ...(mirror ? ['--delete-after'] : []),
     '--delay-updates', // every changed file is renamed into place at the end, all together
     '--numeric-ids',
     '--munge-links', // links were stored munged by rrsync: installed as the master had them
@@ -113,6 +116,7 @@ export async function installFiles(
   backupRoot: string,
   timeoutMs: number,
   keep = Number.POSITIVE_INFINITY,
+  mirror = true,
 ): Promise<{ installed: string[]; backupDir: string | null; pruned: string[] }> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const opened: Array<{ path: string; dir: FileHandle }> = [];
@@ -135,7 +139,7 @@ export async function installFiles(
     const installed: string[] = [];
     try {
       for (const { path: p, dir } of opened) {
-        await runCommand(installArgv('/proc/self/fd/3', p, path.join(backupDir, p)), {
+        await runCommand(installArgv('/proc/self/fd/3', p, path.join(backupDir, p), mirror), {
           timeoutMs,
           extraFds: [dir.fd],
         });

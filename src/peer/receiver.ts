@@ -182,6 +182,10 @@ export class PeerReceiver {
           path.join(r.backupDir, only ? 'spool' : 'files'),
           config.replication.files.timeoutMs,
           r.keepBackups,
+          // A change copy adds and updates, never removes: a voicemail the slave recorded while
+          // it served must not go with the master's first change after a failback. Removals
+          // reach the slave at the next full copy, the replaced files kept under files-*.
+          !only,
         );
         return `${result.installed.length} paths installed; ${result.backupDir ? `replaced files kept in ${result.backupDir}` : 'nothing replaced'}`;
       }

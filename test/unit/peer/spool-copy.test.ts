@@ -135,6 +135,9 @@ test("the slave installs a change copy's roots only if they are among its own sp
     assert.match(String(ok.detail), /^1 paths installed/);
     assert.equal(readFileSync(path.join(root, 'msg0000.txt'), 'utf8'), 'hello\n');
     // What a change copy replaces is kept under backup/spool/, apart from the scheduled copies'.
+    // A file the master does not have (recorded here while this node served) is not removed by
+    // a change copy: removals wait for the next full copy.
+    writeFileSync(path.join(root, 'msg0001.txt'), 'recorded on the slave\n');
     writeFileSync(path.join(staged, 'msg0000.txt'), 'changed\n');
     const again = await slave.receiver.handle({
       request: 'peer-install',
@@ -147,6 +150,7 @@ test("the slave installs a change copy's roots only if they are among its own sp
       /replaced files kept in .*\/backup\/spool\/files-/,
     );
     assert.ok(!existsSync(path.join(slave.config.replication.backupDir, 'files')));
+    assert.equal(readFileSync(path.join(root, 'msg0001.txt'), 'utf8'), 'recorded on the slave\n');
   } finally {
     ends.close();
   }
