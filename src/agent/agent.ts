@@ -107,7 +107,7 @@ export class Agent {
       config: () => this.config,
       identity: () => this.identity,
       state: () => this.machine.view().state,
-      failbackFetch: (id, final) => this.failbackFetch(id, final),
+      failbackFetch: (id, final, slaveServed) => this.failbackFetch(id, final, slaveServed),
       finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
       // At the moments when the peer may have taken the VIPs, the check listens no longer than a
@@ -497,11 +497,11 @@ export class Agent {
    * job asks the machine before it stops services or replaces the astdb: a failback abandoned
    * meanwhile (a fault, a claim after the slave fell silent) touches nothing.
    */
-  private failbackFetch(id: number, final: boolean): void {
+  private failbackFetch(id: number, final: boolean, slaveServed: boolean): void {
     const fetch = this.deps.peer?.failbackFetch;
     const started = this.deps.clock.nowMs();
     const job = fetch
-      ? fetch(final, () => !this.stopping && this.machine.failbackFetchWanted(id))
+      ? fetch(final, () => !this.stopping && this.machine.failbackFetchWanted(id), slaveServed)
       : Promise.resolve('no trusted link: nothing to fetch');
     void job
       .then(

@@ -160,10 +160,10 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peer: {
       request: (request, stillWanted) => replication.askPeer(request, stillWanted),
       finalSync: () => replication.finalAstdb(),
-      failbackFetch: (final, stillWanted) =>
+      failbackFetch: (final, stillWanted, slaveServed) =>
         withTimeout(
           clock,
-          replication.fetchForFailback(final, stillWanted, () => agent.servicesNow('stop')),
+          replication.fetchForFailback(final, stillWanted, () => agent.servicesNow('stop'), slaveServed),
           final ? FAILBACK_FINAL_FETCH_TIMEOUT_MS : FAILBACK_FETCH_TIMEOUT_MS,
           "bringing the slave's astdb across",
         ),

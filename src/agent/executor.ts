@@ -26,7 +26,7 @@ export interface ExecutorDeps {
    * Starts a failback's data step as a job of its own (never awaited here: the event queue
    * keeps running, so a carrier loss during it is seen); its end comes back as an event.
    */
-  failbackFetch?: (id: number, final: boolean) => void;
+  failbackFetch?: (id: number, final: boolean, slaveServed: boolean) => void;
   /** The last astdb copy of a planned handover (services already stopped). */
   finalSync?: () => Promise<string>;
   /** Sends a request to the peer's agent; its answer comes back as an event. */
@@ -102,7 +102,7 @@ export class Executor {
           break;
         }
         case 'failback-fetch':
-          this.deps.failbackFetch?.(action.id, action.final);
+          this.deps.failbackFetch?.(action.id, action.final, action.slaveServed);
           break;
         case 'final-sync':
           if (this.deps.finalSync) {

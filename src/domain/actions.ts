@@ -47,7 +47,13 @@ export type Action =
    * id belongs to a failback that was abandoned meanwhile. `final`: the slave has already
    * released the VIPs (only the last changes are missing); otherwise it still serves.
    */
-  | { kind: 'failback-fetch'; id: number; final: boolean }
+  /**
+   * Master: bring the slave's data across for a failback (see NodeMachine). `slaveServed`: the
+   * slave was seen holding the VIPs since this node last held them, so it served last and its
+   * value wins a key both changed; else (a first claim, the slave never seen serving) the
+   * master's does.
+   */
+  | { kind: 'failback-fetch'; id: number; final: boolean; slaveServed: boolean }
   /**
    * A planned handover: the last astdb copy to the slave, after the services stopped (so it
    * is final) and before the addresses go.

@@ -201,6 +201,8 @@ export class NodeMachine {
   private macs: Record<string, string> | null = null;
   /** Master: the slave's data for the failback under way (reset by every transition: a fault abandons it). */
   private failbackData: FailbackData = DATA_IDLE;
+  /** Master: somebody (the slave) answered on the VIPs since this node last held them. */
+  private slaveSeenServing = false;
   /** Master: the id of the last failback fetch asked for. */
   private failbackFetchSeq = 0;
   /** Master: failback fetches that failed in a row, and when the next may start. */
@@ -455,7 +457,7 @@ export class NodeMachine {
   private startFailbackFetch(final: boolean): Action {
     const id = ++this.failbackFetchSeq;
     this.failbackData = { phase: 'fetching', id, final };
-    return { kind: 'failback-fetch', id, final };
+    return { kind: 'failback-fetch', id, final, slaveServed: this.slaveSeenServing };
   }
 
   /** A failback fetch ended: ready to go on, or (the slave still serving) to wait and try again. */
@@ -578,6 +580,7 @@ export class NodeMachine {
       // taken for a dead one (it has `fall` results to come up).
       for (const c of this.settings.checks) this.checks.set(c.name, NEW_CHECK);
       this.failbackWanted = false;
+      this.slaveSeenServing = false;
     }
     this.readySinceMs = to === 'standby' || to === 'init' ? now : null;
     this.releaseAsked = false;
@@ -643,6 +646,7 @@ export class NodeMachine {
       case 'vip': {
         const p = this.vipProbes.get(target.name);
         if (p && sentAtMs >= p.baselineMs) p.result = answered ? 'answered' : 'silent';
+        if (p && answered && this.state !== 'active') this.slaveSeenServing = true;
         break;
       }
       default:

@@ -380,8 +380,9 @@ export class Replication {
   /**
    * A failback's data step (the node machine's `failback-fetch`), run outside the event queue:
    * fetches the slave's astdb if it changed since the last copy the two had in common, and merges
-   * it with this node's (three-way, against that copy; the slave served last, so its value wins a
-   * key both changed, and the master's is kept in the backup area and logged). `final`: the slave
+   * it with this node's (three-way, against that copy; the side that served last wins a key both
+   * changed — the slave when `slaveServed`, the default — and the other value is kept in the
+   * backup area and logged). `final`: the slave
    * has released the VIPs (its file is final). `stillWanted` is asked before this node's services
    * are stopped and before its astdb is replaced: a failback abandoned meanwhile touches nothing.
    * Resolves with what it did; throws when the data could not be brought across.
@@ -390,6 +391,7 @@ export class Replication {
     final: boolean,
     stillWanted: () => boolean,
     stopServices: () => Promise<void>,
+    slaveServed = true,
   ): Promise<string> {
     const config = this.deps.config();
     if (!config.replication.enabled) return 'replication is disabled: nothing fetched';
@@ -403,7 +405,7 @@ export class Replication {
       try {
         // A copy that started before (it will be refused or installed first): then the slave's file.
         await this.astdbCopy?.catch(() => undefined);
-        return await this.fetchAndMerge(final, stillWanted, stopServices);
+        return await this.fetchAndMerge(final, stillWanted, stopServices, slaveServed ? 'slave' : 'master');
       } finally {
         this.fetchingAstdb = false;
       }
@@ -418,6 +420,7 @@ export class Replication {
     final: boolean,
     stillWanted: () => boolean,
     stopServices: () => Promise<void>,
+    winner: 'master' | 'slave',
   ): Promise<string> {
     const config = this.deps.config();
     const { node } = this.deps.identity();
@@ -475,7 +478,7 @@ export class Replication {
         slave: staged,
         out: outbox(config, 'astdb-merged.sqlite3'),
         conflictsFile,
-        winner: 'slave',
+        winner,
       });
       if (!stillWanted()) return 'failback abandoned before the install: nothing replaced';
       const installed = await installAstdb({
@@ -492,7 +495,7 @@ export class Replication {
       await this.keepBase(staged, fetched.digest);
       this.fetchedSlaveDigest = fetched.digest;
       const conflicts = merged.conflicts
-        ? `; ${merged.conflicts} keys changed on both sides, the slave's value kept, the master's in ${conflictsFile} (${merged.conflictKeys.join(', ')}${merged.conflicts > merged.conflictKeys.length ? ', ...' : ''})`
+        ? `; ${merged.conflicts} keys changed on both sides, the ${winner}'s value kept (it served last), the ${winner === 'slave' ? 'master' : 'slave'}'s in ${conflictsFile} (${merged.conflictKeys.join(', ')}${merged.conflicts > merged.conflictKeys.length ? ', ...' : ''})`
         : '';
       const base = merged.baseIgnored
         ? `; merged without a base (${merged.baseIgnored}): no deletion applied`

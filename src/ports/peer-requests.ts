@@ -19,9 +19,10 @@ export interface PeerHooks {
    * A failback's data step: brings the slave's astdb across and merges it (see the node
    * machine's `failback-fetch`). `final`: the slave has released the VIPs. `stillWanted` is
    * asked before anything here is stopped or replaced. Resolves with what it did; rejects when
-   * the data could not be brought across.
+   * the data could not be brought across. `slaveServed`: the slave served last, so its value
+   * wins a key both sides changed (else the master's).
    */
-  failbackFetch(final: boolean, stillWanted: () => boolean): Promise<string>;
+  failbackFetch(final: boolean, stillWanted: () => boolean, slaveServed: boolean): Promise<string>;
   /** After a release answer: whether the slave's astdb changed since the failback fetch. */
   releasedDataChanged(): boolean;
 }

@@ -396,6 +396,23 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   ]);
 });
 
+test("failback fetch: the slave's value wins a key both changed only if the slave was seen serving since this node last held the VIPs", () => {
+  const boot = new Driver(pairConfig(), 'pbx1');
+  boot.read(0);
+  boot.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
+  const first = boot.probe({ kind: 'vip', name: 'data' }, 0, 1000, false);
+  const fetch = first.find((a) => a.kind === 'failback-fetch');
+  assert.ok(fetch && fetch.kind === 'failback-fetch' && fetch.final, 'a first claim fetches first');
+  assert.equal(fetch.slaveServed, false, 'nobody was seen on the VIPs: the master served last');
+
+  const back = new Driver(pairConfig(), 'pbx1');
+  back.read(0);
+  back.probe({ kind: 'vip', name: 'voip' }, 0, 1000, false);
+  const seen = back.probe({ kind: 'vip', name: 'data' }, 0, 2, true);
+  const early = seen.find((a) => a.kind === 'failback-fetch');
+  assert.ok(early && early.kind === 'failback-fetch' && early.slaveServed, 'the slave holds the VIPs');
+});
+
 test('failback: VIPs that fall free with no release answer (lost, or the slave let them go by itself) get a final fetch before the claim', () => {
   const d = new Driver(pairConfig(), 'pbx1');
   d.read(0);
@@ -782,7 +799,7 @@ function masterFetching(config = pairConfig()): Driver {
   assert.equal(d.state, 'standby');
   assert.deepEqual(
     d.flat().filter((a) => a.kind === 'failback-fetch'),
-    [{ kind: 'failback-fetch', id: 1, final: false }],
+    [{ kind: 'failback-fetch', id: 1, final: false, slaveServed: true }],
     'the fetch starts while the slave still serves',
   );
   return d;

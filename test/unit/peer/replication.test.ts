@@ -330,6 +330,40 @@ test("failback while the slave serves: its astdb is merged with the master's (bo
   }
 });
 
+test("a master's first claim, the slave never seen serving: a key both changed keeps the master's value (it served last)", async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    const masterDb = master.config.replication.astdb.path;
+    makeAstdb(masterDb, rowsTagged(5, 'm'));
+    await master.replication.copyAstdb(signal());
+    // The master kept serving and changed a key; the slave's copy changed it too (a stale
+    // value, an Asterisk started there by hand): the master boots and claims, never having
+    // seen the slave hold the VIPs.
+    writeRows(masterDb, [['/test/key/1', 'master-new']]);
+    writeRows(slave.config.replication.astdb.path, [
+      ['/test/key/1', 'slave-old'],
+      ['/on-slave/1', 's1'],
+    ]);
+    master.state = 'init';
+    const result = await master.replication.fetchForFailback(
+      true,
+      () => true,
+      async () => undefined,
+      false,
+    );
+    assert.match(
+      result,
+      /1 keys changed on both sides, the master's value kept \(it served last\), the slave's in /,
+    );
+    const merged = rowsOf(masterDb);
+    assert.equal(merged.get('/test/key/1'), 'master-new');
+    assert.equal(merged.get('/on-slave/1'), 's1', "the slave's own new key still comes across");
+  } finally {
+    pair.close();
+  }
+});
+
 test('a failback abandoned during its fetch stops nothing and replaces nothing', async () => {
   const pair = new TwoEnds();
   try {
