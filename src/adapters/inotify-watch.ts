@@ -19,7 +19,8 @@ const SETPRIV = '/usr/bin/setpriv';
 const EVENTS = ['close_write', 'moved_to', 'moved_from', 'create', 'delete'];
 
 /**
- * argv of the watcher: recursive, links not followed, `EVENTS PATH` per line; under setpriv
+ * argv of the watcher: recursive, links not followed, `EVENTS PATH` ended by a NUL (a file name
+ * may hold newlines, never a NUL: see domain/spool-events.ts); under setpriv
  * --pdeathsig, so that an agent killed outright (SIGKILL, a crash) leaves no watcher behind.
  */
 export function inotifywaitArgv(roots: readonly string[], program = INOTIFYWAIT): string[] {
@@ -32,8 +33,9 @@ export function inotifywaitArgv(roots: readonly string[], program = INOTIFYWAIT)
     '--monitor',
     '--recursive',
     '--no-dereference',
+    '--no-newline',
     '--format',
-    '%e %w%f',
+    '%e %w%f%0',
     ...EVENTS.flatMap((e) => ['--event', e]),
     // Absolute paths (checked by the configuration), so none can read as an option.
     ...roots,

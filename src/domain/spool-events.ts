@@ -1,6 +1,8 @@
 // Reading inotifywait's output (adapters/inotify-watch.ts) as the untrusted input it is: a
-// file name is whatever a caller, a fax or a web upload made it, newlines included. Each line
-// is `EVENTS PATH` (--format '%e %w%f'); all this module takes from it is WHICH configured
+// file name is whatever a caller, a fax or a web upload made it, newlines included, so each
+// event ends with a NUL (--no-newline --format '%e %w%f%0'), the one byte no file name can
+// hold: a name cannot forge a second event (say a queue overflow, which costs a full copy).
+// Each event is `EVENTS PATH`; all this module takes from it is WHICH configured
 // spool root changed, or that the kernel's queue overflowed. A path is never used for anything
 // else: the copy that follows is one rsync per configured root, never a command built from it.
 
@@ -17,9 +19,8 @@ export type SpoolEvent =
 const EVENTS = /^[A-Z_]+(?:,[A-Z_]+)*$/;
 
 /**
- * Which of `roots` (absolute, normalised) a line of `inotifywait --format '%e %w%f'` names.
- * A path that is not under one of them, not absolute, or holds `..`, is ignored: the line
- * may be the tail of a file name that held a newline (its head, read before, named the root).
+ * Which of `roots` (absolute, normalised) an event of `inotifywait --format '%e %w%f%0'`
+ * names. A path that is not under one of them, not absolute, or holds `..`, is ignored.
  */
 export function parseEventLine(line: string, roots: readonly string[]): SpoolEvent {
   if (line.length > MAX_EVENT_LINE)
@@ -38,9 +39,10 @@ export function parseEventLine(line: string, roots: readonly string[]): SpoolEve
 }
 
 /**
- * Cuts a byte stream into lines of at most `max` characters. A longer line is dropped whole
- * (up to its newline) and reported by `onOverlong`, so that a huge name never grows a buffer
- * without bound nor is read in pieces that look like lines.
+ * Cuts a stream into records of at most `max` characters, each ended by `separator` (NUL for
+ * inotifywait's events). A longer record is dropped whole (up to its separator) and reported by
+ * `onOverlong`, so that a huge name never grows a buffer without bound nor is read in pieces
+ * that look like records.
  */
 export class LineSplitter {
   private buffer = '';
@@ -50,12 +52,13 @@ export class LineSplitter {
     private onLine: (line: string) => void,
     private onOverlong: () => void,
     private max = MAX_EVENT_LINE,
+    private separator = '\0',
   ) {}
 
   push(chunk: string): void {
     let text = chunk;
     for (;;) {
-      const nl = text.indexOf('\n');
+      const nl = text.indexOf(this.separator);
       if (nl < 0) {
         if (!this.skipping) {
           this.buffer += text;

@@ -43,23 +43,28 @@ test('lines that are not events under the roots are ignored, saying why', () => 
   }
 });
 
-test('the line splitter hands whole lines on, across chunks, and drops an overlong one whole', () => {
+test('the splitter hands whole NUL-ended records on, across chunks, a newline being part of a name, and drops an overlong one whole', () => {
   const lines: string[] = [];
   let overlong = 0;
   const s = new LineSplitter(
     (l) => lines.push(l),
     () => overlong++,
-    12,
+    14,
   );
   s.push('CREATE /a');
-  s.push('\nDELETE /b\nMOV');
-  s.push('ED_TO /c\n');
+  s.push('\0DELETE /b\0MOV');
+  s.push('ED_TO /c\0');
   assert.deepEqual(lines, ['CREATE /a', 'DELETE /b', 'MOVED_TO /c']);
+  s.push('CREATE /x\nQ_OVERFLOW\0');
+  assert.deepEqual(lines.slice(3), [], 'longer than 14: dropped, not read as two events');
+  assert.equal(overlong, 1);
+  s.push('CREATE /x\nQ_OV\0');
+  assert.deepEqual(lines.slice(3), ['CREATE /x\nQ_OV'], 'a name with a newline is one record');
   s.push('0123456789ABCDEF');
   s.push('more of the same');
-  s.push(' line\nCREATE /d\n');
-  assert.equal(overlong, 1);
-  assert.deepEqual(lines.slice(3), ['CREATE /d']);
-  s.push('0123456789012\n');
+  s.push(' line\0CREATE /d\0');
   assert.equal(overlong, 2);
+  assert.deepEqual(lines.slice(4), ['CREATE /d']);
+  s.push('012345678901234\0');
+  assert.equal(overlong, 3);
 });
