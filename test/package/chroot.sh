@@ -110,6 +110,7 @@ for release in "${RELEASES[@]}"; do
     mkdir -p -- "$root/root/debs"
     cp -- "$deb" "$root/root/debs/"
     cp -- "$REPO/debian/runtime-modules.js" "$root/root/"
+    cp -- "$REPO/test/package/fixtures/spool-watch-check.js" "$root/root/"
     snapshot "$root" >"$WORK/before-$release.txt"
     base="$(basename -- "$deb")"
     if ! sh_in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ./root/debs/$base" \
@@ -183,6 +184,12 @@ for release in "${RELEASES[@]}"; do
     sh_in_root 'echo "mac 1 lo" | unshare --net /usr/lib/pbx-ha/dist/native/pbx-ha-arp' >"$WORK/arp-$release.txt" 2>&1
     check "$release: the native ARP helper runs and answers ($(head -c 60 "$WORK/arp-$release.txt"))" \
         grep -qx 'err 1 lo is not an Ethernet interface' "$WORK/arp-$release.txt"
+
+    # The spool watcher with the release's own inotifywait: NUL-ended events (--no-newline, %0).
+    spool_ok=no
+    if in_root node /root/spool-watch-check.js >"$WORK/spool-$release.txt" 2>&1; then spool_ok=yes; fi
+    check "$release: the spool watcher reads a name with a newline as one event ($(head -c 100 "$WORK/spool-$release.txt"))" \
+        test "$spool_ok" == yes
 
     # 5. Upgrade to a later build: the same files with a higher version.
     next="$VERSION${suffix}+test1"
