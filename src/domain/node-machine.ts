@@ -201,6 +201,8 @@ export class NodeMachine {
   private macs: Record<string, string> | null = null;
   /** Master: the slave's data for the failback under way (reset by every transition: a fault abandons it). */
   private failbackData: FailbackData = DATA_IDLE;
+  /** When the peer's heartbeat last answered (a real probe, not a request), null before any. */
+  private lastPeerAnswerMs: number | null = null;
   /** Master: somebody (the slave) answered on the VIPs since this node last held them. */
   private slaveSeenServing = false;
   /** Master: the id of the last failback fetch asked for. */
@@ -368,6 +370,18 @@ export class NodeMachine {
           // A node that cannot serve does not promise to: the master hears the refusal.
           if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;
         } else {
+          // Honoured only from a master whose heartbeat answered within `fall × interval`: a
+          // holder of pbx-ha's key could otherwise make the slave let the VIPs go, and keep it
+          // from serving, while the master is dead (docs/security.md). A master that really asks
+          // is up, and answers.
+          const heardMs = this.lastPeerAnswerMs === null ? null : now - this.lastPeerAnswerMs;
+          if (heardMs === null || heardMs >= this.settings.timing.downAfterMs) {
+            actions.push({
+              kind: 'alert',
+              message: `a release request from ${this.settings.peerName} is ignored: its heartbeat has ${heardMs === null ? 'not answered since this agent started' : `not answered for ${heardMs} ms`}`,
+            });
+            break;
+          }
           this.handedOver = false;
           // The master asking for the VIPs back (authenticated, over the trusted link) is
           // itself proof that it is up and healthy: it asks only from standby, without fault.
@@ -633,6 +647,7 @@ export class NodeMachine {
         this.peer = answered
           ? recordAnswer(this.peer, t, sentAtMs, now)
           : recordMiss(this.peer, t, sentAtMs, now);
+        if (answered) this.lastPeerAnswerMs = now;
         break;
       case 'track': {
         const d = this.tracks.get(target.address);

@@ -156,6 +156,21 @@ test('stall: an active slave looks for the master holding the VIPs and yields at
   assert.ok(kinds(r.actions).includes('net'), 'the VIPs are released');
 });
 
+test('a release request is honoured only from a master whose heartbeat answered within fall × interval', () => {
+  // The master silent since 2000 (declared down at 5000): a request naming it, from a holder of
+  // pbx-ha's key, must not make the serving slave let the VIPs go.
+  const s = servingSlave();
+  const r = s.m.handle({ kind: 'peer-asks', nowMs: 9000, request: 'release' });
+  assert.equal(s.state, 'active', 'still serving');
+  assert.deepEqual(kinds(r.actions), ['alert']);
+  assert.ok(r.actions.some((a) => a.kind === 'alert' && /heartbeat has not answered for \d+ ms/.test(a.message)));
+  // The master is back: its heartbeat answers (fewer than `rise`), and its request is honoured.
+  s.peer(9500);
+  const back = s.m.handle({ kind: 'peer-asks', nowMs: 9600, request: 'release' });
+  assert.equal(s.state, 'standby');
+  assert.ok(kinds(back.actions).includes('net'), 'the VIPs are released');
+});
+
 test('a conflict answer that arrives after this node let the VIPs go is not a conflict: no alert, no action', () => {
   // Unpaired, the slave yields when the master has answered `rise` times; a conflict check begun
   // at the first answer may still be listening when the master claims the VIPs it released.
