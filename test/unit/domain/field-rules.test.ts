@@ -163,7 +163,9 @@ test('a release request is honoured only from a master whose heartbeat answered 
   const r = s.m.handle({ kind: 'peer-asks', nowMs: 9000, request: 'release' });
   assert.equal(s.state, 'active', 'still serving');
   assert.deepEqual(kinds(r.actions), ['alert']);
-  assert.ok(r.actions.some((a) => a.kind === 'alert' && /heartbeat has not answered for \d+ ms/.test(a.message)));
+  assert.ok(
+    r.actions.some((a) => a.kind === 'alert' && /heartbeat has not answered for \d+ ms/.test(a.message)),
+  );
   // The master is back: its heartbeat answers (fewer than `rise`), and its request is honoured.
   s.peer(9500);
   const back = s.m.handle({ kind: 'peer-asks', nowMs: 9600, request: 'release' });
