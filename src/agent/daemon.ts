@@ -7,6 +7,7 @@
 
 import { ControlServer, ControlSocketError, type ControlHandler } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
+import { checkOwnDirOnDisk } from '../adapters/own-dir-security';
 import { checkScript } from '../adapters/script-security';
 import { IcmpProber } from '../adapters/icmp-prober';
 import { Iproute2Net } from '../adapters/iproute2';
@@ -259,6 +260,22 @@ export async function runDaemon(
     return exitConfig;
   }
   let config = loaded.config;
+  // Named as pbx-ha's own (check-config), but only the disk says whose they are: one made first
+  // by another user, or open to others, would let them plant links where root writes.
+  for (const [key, dir] of [
+    ['[agent] state_dir', config.agent.stateDir],
+    ['[replication] exchange_dir', config.replication.exchangeDir],
+    ['[replication] backup_dir', config.replication.backupDir],
+  ] as const) {
+    const verdict = checkOwnDirOnDisk(dir);
+    if (!verdict.ok) {
+      log.log(
+        'error',
+        `${printable(file)}: ${key} = ${printable(dir)}: ${verdict.reason}; the agent does not start`,
+      );
+      return exitConfig;
+    }
+  }
   const arp = new RawArp({ log });
   const history = openHistory(config.agent.stateDir, log);
   const net = new Iproute2Net({ onRestart: (why) => log.log('warn', why) });

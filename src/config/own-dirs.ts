@@ -15,8 +15,9 @@
 // - not inside the system's own trees, where no pbx-ha data belongs even under such a name:
 //   SYSTEM_TREES (/etc/pbx-ha holds the configuration and pbx-ha's SSH key; /usr/lib/pbx-ha the
 //   program).
-// At run time the agent also checks what it finds there: the staging area and the control
-// socket's directory must be real directories owned by root (staged-tree.ts, control-socket.ts).
+// At run time the agent also checks what it finds there: state_dir, exchange_dir and backup_dir
+// when it starts (adapters/own-dir-security.ts), the staging area and the control socket's
+// directory before each use (staged-tree.ts, control-socket.ts).
 
 import { checkPath, isInside, type PathCheck } from './paths';
 

@@ -6,6 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 
 export interface Prerequisite {
   /** Why the tests cannot run here, or null when they can. */
@@ -38,4 +39,11 @@ export function prerequisite(what: string, missing: string | null): Prerequisite
     options: { skip: missing === null ? false : `${what}: ${missing}` },
     lacking: missing !== null,
   };
+}
+
+/** Why a network namespace of its own (`unshare --net`) cannot be made here, or null when it can. */
+export function netnsMissing(): string | null {
+  if (process.getuid?.() !== 0) return 'a network namespace needs root';
+  const r = spawnSync('unshare', ['--net', 'true'], { timeout: 10_000 });
+  return r.status === 0 ? null : `unshare --net failed: ${String(r.stderr)}`;
 }

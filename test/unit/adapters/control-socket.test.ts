@@ -17,7 +17,7 @@ import {
   socketAnswers,
 } from '../../../src/adapters/control-socket';
 import { RecordingLogger } from '../../fakes/logger';
-import { prerequisite } from '../../fakes/prerequisites';
+import { netnsMissing, prerequisite } from '../../fakes/prerequisites';
 
 const ROOT = path.join(__dirname, '../../../..');
 const MAIN = path.join(__dirname, '../../../src/cli/main.js');
@@ -151,11 +151,6 @@ test('control socket: a stale socket (nobody answers) is removed and replaced', 
 
 // The agent itself, in a network namespace of its own (a veth eth0 with the node's address, so
 // that the host checks pass): with another agent on its socket it exits 78 before doing anything.
-function netnsMissing(): string | null {
-  if (process.getuid?.() !== 0) return 'a network namespace needs root';
-  const r = spawnSync('unshare', ['--net', 'true'], { timeout: 10_000 });
-  return r.status === 0 ? null : `unshare --net failed: ${String(r.stderr)}`;
-}
 const needs = prerequisite('the agent refusing a socket another agent answers on', netnsMissing());
 
 test(
