@@ -5,7 +5,11 @@
 // a thousand voicemails is a handful of copies, not a thousand. A copy never overlaps another
 // (the runner runs one files copy at a time, and this module fires the next only when the last
 // one ended). The scheduled full files copy stays the safety net: whatever this module misses
-// (a watcher that died, a spool root created later) is copied at the next hour.
+// (a watcher that died) is copied at the next hour. A spool root absent when the watch began is
+// looked for every minute and watched (and copied) once it appears. Lost events (an overflow, a
+// restart) make a full copy, at most one every FULL_COPY_FLOOR_MS: a writer that keeps the
+// kernel's queue overflowing gets change copies of its roots between them, not a full copy
+// every three seconds.
 
 import { existsSync } from 'node:fs';
 import { parseEventLine } from '../domain/spool-events';
@@ -25,6 +29,10 @@ const RESTART_MAX_MS = 60_000;
 const HEALTHY_RUN_MS = 60_000;
 /** How often a copy held back by a failing files job looks again (the job's own retry copies everything meanwhile). */
 const HELD_BACK_MS = 5000;
+/** How often spool roots absent at the start are looked for (an Asterisk that creates its monitor directory later). */
+export const ABSENT_RECHECK_MS = 60_000;
+/** The shortest time between two full copies asked for by lost events. */
+export const FULL_COPY_FLOOR_MS = 30_000;
 
 /** What the files job is asked to copy: some spool roots, or everything (`all`: events were lost). */
 export type SpoolChanges = string[] | 'all';
@@ -56,6 +64,8 @@ export class SpoolWatch {
   private child: WatcherChild | null = null;
   private watching = false;
   private generation = 0;
+  /** Counts stop(): a copy that ends after one decides nothing. */
+  private stops = 0;
   private changed = new Set<string>();
   private all = false;
   private timer: Timer | null = null;
@@ -68,6 +78,9 @@ export class SpoolWatch {
   private restartTimer: Timer | null = null;
   private lastProblem: string | null = null;
   private ignoredLines = 0;
+  private absentTimer: Timer | null = null;
+  /** When the last full copy asked for by lost events was taken (-Infinity: none yet). */
+  private lastFullMs = Number.NEGATIVE_INFINITY;
 
   constructor(private deps: SpoolWatchDeps) {}
 
@@ -89,10 +102,13 @@ export class SpoolWatch {
   /** Stops watching; changes not yet copied are left to the scheduled copy. */
   async stop(): Promise<void> {
     this.generation++;
+    this.stops++;
     this.roots = [];
     this.watching = false;
     this.restartTimer?.cancel();
     this.restartTimer = null;
+    this.absentTimer?.cancel();
+    this.absentTimer = null;
     this.timer?.cancel();
     this.timer = null;
     this.changed.clear();
@@ -105,11 +121,16 @@ export class SpoolWatch {
   /** For the files job's `change` run: what changed since the last one, then forgotten; null = nothing. */
   takeChanges(): SpoolChanges | null {
     this.taken = true;
-    const all = this.all;
+    // A full copy is due only FULL_COPY_FLOOR_MS after the last one; until then it stays asked
+    // for (armed again after this copy) and the roots that changed are copied meanwhile.
+    const all = this.all && this.deps.clock.nowMs() - this.lastFullMs >= FULL_COPY_FLOOR_MS;
     const roots = [...this.changed];
-    this.all = false;
     this.changed.clear();
-    if (all) return 'all';
+    if (all) {
+      this.all = false;
+      this.lastFullMs = this.deps.clock.nowMs();
+      return 'all';
+    }
     return roots.length ? roots : null;
   }
 
@@ -126,11 +147,13 @@ export class SpoolWatch {
     const generation = this.generation;
     const present = this.roots.filter((r) => existsSync(r));
     const absent = this.roots.filter((r) => !present.includes(r));
-    if (absent.length)
+    if (absent.length) {
       this.deps.log.log(
         'info',
-        `spool directories absent here, left to the scheduled copy: ${absent.join(', ')}`,
+        `spool directories absent here, watched once they appear (looked for every ${ABSENT_RECHECK_MS / 1000} s): ${absent.join(', ')}`,
       );
+      this.lookForAbsent(absent, generation);
+    }
     if (present.length === 0) return;
     const start = this.deps.startWatcher ?? startInotifywait;
     this.startedMs = this.deps.clock.nowMs();
@@ -147,6 +170,28 @@ export class SpoolWatch {
         if (restarted) this.lost('the watcher was restarted');
       },
       exited: (reason) => generation === this.generation && this.onExit(reason),
+    });
+  }
+
+  /** Every ABSENT_RECHECK_MS: once one of `absent` exists, the watch starts again with it, and it is copied. */
+  private lookForAbsent(absent: string[], generation: number): void {
+    this.absentTimer?.cancel();
+    this.absentTimer = this.deps.clock.after(ABSENT_RECHECK_MS, () => {
+      this.absentTimer = null;
+      if (generation !== this.generation) return;
+      const appeared = absent.filter((r) => existsSync(r));
+      if (appeared.length === 0) return this.lookForAbsent(absent, generation);
+      this.deps.log.log('info', `spool directories appeared: ${appeared.join(', ')}`);
+      const child = this.child;
+      this.child = null;
+      this.watching = false;
+      this.generation++; // the old child's last lines and exit are not this watch's any more
+      this.restartTimer?.cancel();
+      this.restartTimer = null;
+      void child?.stop();
+      for (const r of appeared) this.changed.add(r);
+      this.launch();
+      this.arm();
     });
   }
 
@@ -193,13 +238,16 @@ export class SpoolWatch {
     const now = this.deps.clock.nowMs();
     if (this.timer === null) this.burstStartMs = now;
     this.timer?.cancel();
-    const delay = Math.max(0, Math.min(QUIET_MS, this.burstStartMs + MAX_WAIT_MS - now));
+    let delay = Math.max(0, Math.min(QUIET_MS, this.burstStartMs + MAX_WAIT_MS - now));
+    // Only a full copy pending, and the last one too recent: it waits for its turn.
+    if (this.changed.size === 0 && this.all)
+      delay = Math.max(delay, this.lastFullMs + FULL_COPY_FLOOR_MS - now);
     this.timer = this.deps.clock.after(delay, () => this.fire());
   }
 
   private fire(): void {
     this.timer = null;
-    const generation = this.generation;
+    const stops = this.stops;
     if (this.changed.size === 0 && !this.all) return;
     if (this.deps.failing()) {
       this.timer = this.deps.clock.after(HELD_BACK_MS, () => this.fire());
@@ -212,7 +260,7 @@ export class SpoolWatch {
       .catch((e: Error) => this.deps.log.log('warn', `spool change copy: ${e.message}`))
       .finally(() => {
         this.copying = false;
-        if (generation !== this.generation || (this.changed.size === 0 && !this.all)) return;
+        if (stops !== this.stops || (this.changed.size === 0 && !this.all)) return;
         if (this.taken) this.arm();
         // Not taken: the job did not apply (this node does not send copies now); look again later.
         else this.timer = this.deps.clock.after(HELD_BACK_MS, () => this.fire());

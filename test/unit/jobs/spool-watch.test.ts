@@ -4,7 +4,14 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WatcherHandlers } from '../../../src/adapters/inotify-watch';
-import { MAX_WAIT_MS, QUIET_MS, SpoolWatch, type SpoolChanges } from '../../../src/jobs/spool-watch';
+import {
+  ABSENT_RECHECK_MS,
+  FULL_COPY_FLOOR_MS,
+  MAX_WAIT_MS,
+  QUIET_MS,
+  SpoolWatch,
+  type SpoolChanges,
+} from '../../../src/jobs/spool-watch';
 import { FakeClock, flushPromises } from '../../fakes/clock';
 import { RecordingLogger } from '../../fakes/logger';
 
@@ -136,11 +143,19 @@ test('an inotify queue overflow, an unreadable line or a restarted watcher means
     assert.deepEqual(r.copies, ['all']);
     r.child().on.overlong();
     await r.advance(QUIET_MS);
-    assert.deepEqual(r.copies, ['all', 'all']);
+    assert.deepEqual(r.copies, ['all'], 'a second full copy waits for its turn');
+    // Meanwhile a change is copied on its own, and the full copy stays due.
+    r.event(`CLOSE_WRITE,CLOSE ${r.roots[1]}/x.wav`);
+    await r.advance(QUIET_MS);
+    assert.deepEqual(r.copies, ['all', [r.roots[1]]]);
+    await r.advance(FULL_COPY_FLOOR_MS - 2 * QUIET_MS - 1);
+    assert.equal(r.copies.length, 2, `not before ${FULL_COPY_FLOOR_MS} ms after the last full copy`);
+    await r.advance(1);
+    assert.deepEqual(r.copies, ['all', [r.roots[1]], 'all']);
     r.event('CREATE /etc/passwd');
     r.event('garbage');
     await r.advance(QUIET_MS * 5);
-    assert.equal(r.copies.length, 2, 'lines outside the roots copy nothing');
+    assert.equal(r.copies.length, 3, 'lines outside the roots copy nothing');
   } finally {
     await r.done();
   }
@@ -222,6 +237,32 @@ test('absent roots are left to the scheduled copy; a failing files job holds cha
     failing = false;
     await r.advance(5000);
     assert.deepEqual(r.copies, [[r.roots[0]]]);
+  } finally {
+    await r.done();
+  }
+});
+
+test('a spool root absent at the start is looked for every minute, then watched and copied', async () => {
+  const r = rig();
+  try {
+    const fax = path.join(r.dir, 'fax');
+    r.watch.watch([...r.roots, fax]);
+    r.child().on.ready();
+    assert.deepEqual(r.child().roots, r.roots);
+    await r.advance(ABSENT_RECHECK_MS);
+    assert.equal(r.children.length, 1, 'still absent: the watcher is left alone');
+    mkdirSync(fax);
+    await r.advance(ABSENT_RECHECK_MS);
+    assert.equal(r.children.length, 2, 'a new watcher once it appeared');
+    assert.equal(r.children[0].stopped, true);
+    assert.deepEqual(r.child().roots, [...r.roots, fax]);
+    await r.advance(QUIET_MS);
+    assert.deepEqual(r.copies, [[fax]], 'what it already holds is copied');
+    r.children[0].on.exited('killed by SIGTERM');
+    await r.advance(60_000);
+    assert.equal(r.children.length, 2, "the old watcher's exit is not a death to restart");
+    assert.deepEqual(r.alerts, []);
+    assert.equal(r.log.matching(/spool directories appeared: .*fax/).length, 1);
   } finally {
     await r.done();
   }
