@@ -5,7 +5,9 @@
 //                      lines, requests and idle time bounded (peer/request-lines.ts);
 //   `rsync --server …` handed to Debian's rrsync, confined to the exchange directory.
 
-import { controlRequest } from '../adapters/control-socket';
+import { controlRequest, ensureSocketDir } from '../adapters/control-socket';
+import { takePeerSlot } from '../adapters/peer-slots';
+import path from 'node:path';
 import { runPassThrough } from '../adapters/exec';
 import os from 'node:os';
 import { formatProblem, isConfigProblem, loadConfigFile, selectNode, type PbxHaConfig } from '../config';
@@ -88,6 +90,21 @@ export async function peerCommandCommand(args: string[]): Promise<number> {
     return EXIT_CONFIG;
   }
   const config = loaded.config;
+  // Bounded before anything else runs for this session (adapters/peer-slots.ts).
+  let slot: ReturnType<typeof takePeerSlot>;
+  try {
+    const dir = path.dirname(config.agent.socketPath);
+    ensureSocketDir(dir);
+    slot = takePeerSlot(dir);
+  } catch (e) {
+    process.stderr.write(`pbx-ha peer-command: ${(e as Error).message}; nothing is accepted\n`);
+    return 1;
+  }
+  if ('refused' in slot) {
+    process.stderr.write(`pbx-ha peer-command: ${slot.refused}; refused\n`);
+    if (original === 'pbx-ha control') await answer({ ok: false, error: slot.refused });
+    return 1;
+  }
   if (original === 'pbx-ha control') return controlLoop(config);
   if (/^rsync --server( |$)/.test(original)) {
     const exchange = config.replication.exchangeDir;

@@ -8,8 +8,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,6 +20,7 @@ import {
   REQUEST_LINE_LIMITS,
   RequestLines,
 } from '../../../src/peer/request-lines';
+import { PEER_SLOTS } from '../../../src/adapters/peer-slots';
 
 const ROOT = path.join(__dirname, '../../../..');
 const MAIN = path.join(__dirname, '../../../src/cli/main.js');
@@ -207,4 +208,46 @@ test('reader: an endless line is refused, and the reader takes no more than one 
   });
   await writer;
   assert.ok(written < 16 * 1024, `${written} bytes went into the stream for a 4 KiB bound`);
+});
+
+/** The slot file's content naming the running test process (alive) or a process that has ended. */
+function slotOwner(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`;
+}
+
+test(`at most ${PEER_SLOTS} sessions of the key at once: one more is refused, saying why; a dead session's slot is taken back`, async (t) => {
+  const file = withConfig(t);
+  const dir = path.dirname(file);
+  // Every slot held by a live process (this test's own): the next session is refused at once.
+  for (let n = 0; n < PEER_SLOTS; n++)
+    writeFileSync(path.join(dir, `peer-slot-${n}`), slotOwner(process.pid));
+  const hello = JSON.stringify({ request: 'peer-hello', from: 'pbx2' });
+  const refused = await runForced(file, lines([hello]));
+  assert.equal(refused.code, 1);
+  assert.deepEqual(
+    refused.answers.map((a) => JSON.parse(a) as unknown),
+    [{ ok: false, error: `${PEER_SLOTS} sessions of pbx-ha's key already run on this node` }],
+  );
+  assert.match(
+    refused.stderr,
+    new RegExp(`${PEER_SLOTS} sessions of pbx-ha's key already run on this node; refused`),
+  );
+  // One slot whose owner has ended (a session killed outright): taken back, the session served.
+  const ended = spawnSync('true');
+  writeFileSync(path.join(dir, `peer-slot-${PEER_SLOTS - 1}`), `${ended.pid} 1\n`);
+  const served = await runForced(file, lines([hello]));
+  assert.equal(served.code, 0, served.stderr);
+  assert.equal(served.answers.length, 1);
+  assert.doesNotMatch(served.answers[0], /sessions of pbx-ha's key/);
+  assert.equal(
+    existsSync(path.join(dir, `peer-slot-${PEER_SLOTS - 1}`)),
+    false,
+    'freed when the session ended',
+  );
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => /stale|claim/.test(n)),
+    [],
+    'no claim or stale file left',
+  );
 });
