@@ -167,7 +167,7 @@ export function dbReportLines(runs: readonly DbRun[] | undefined): string[] {
     const failed = runs.filter((r) => r.mode === mode && r.error);
     const how =
       mode === 'dump'
-        ? `dump mode, \`schedule = ${DUMP_SCHEDULE}\` (${DUMP_SCHEDULE_TEXT}; the shipped default is hourly, and the window grows with the interval)`
+        ? `dump mode, \`schedule = ${DUMP_SCHEDULE}\` (${DUMP_SCHEDULE_TEXT}: a cut loses from one dump's duration up to the interval plus one dump's duration, depending on where it falls between two dumps; the shipped default is hourly, and the window grows with the interval)`
         : 'streaming mode';
     return (
       `${how}: median ${loss.length ? median(loss)!.toFixed(2) : '–'} s, worst ${loss.length ? Math.max(...loss).toFixed(2) : '–'} s (${loss.length} runs)` +
@@ -178,7 +178,7 @@ export function dbReportLines(runs: readonly DbRun[] | undefined): string[] {
   });
   return [
     `**Database loss window** (a writer committing a row every ${WRITE_EVERY_MS} ms on the master's PostgreSQL, each row stamped with clock_timestamp(); ` +
-      'master cut at a random moment, 20 to 35 s after the writer started; the time between the last row the master committed before the cut and the newest row ' +
+      'master cut at a random moment, 22 to 37 s after the writer started; the time between the last row the master committed before the cut and the newest row ' +
       'the slave had once it held the VIPs; timing 1s): ' +
       parts.join('; ') +
       '.',
