@@ -2,12 +2,14 @@
  * The benchmark: pbx-ha beside keepalived in the network lab (scripts/lab), as root.
  *
  *   scripts/bench [--runs N] [--soak-minutes M] [--idle-seconds S] [--only PART,...] [--timings 1s,100ms]
+ *                 [--db-mode dump,streaming]
  *   scripts/bench --report bench/results/DATE.json      (redraws the report and chart; no lab)
  *
  * Outage per scenario (master's link cut, master's host dead, planned handover, failback) at two
  * timings (1 s and 100 ms, fall 3), runs interleaved pbx-ha, keepalived, pbx-ha, ... so that
  * machine noise hits both alike; then, for pbx-ha alone, the takeover latency (from the cut and
- * dead-host runs), the astdb loss window, false failovers under load (soak), and beside
+ * dead-host runs), the astdb, spool-file and database (each `[sync.db] mode`) loss windows, the
+ * failback's time with each kind of data to bring back, false failovers under load (soak), and beside
  * keepalived the idle CPU and memory at 100 ms. Writes bench/results/<date>.json and a
  * Markdown report with an SVG chart (bench/REPORT.md and bench/outage.svg for a full run).
  * Everything runs in the lab's namespaces (prefix pbxbench, directory /tmp/pbx-ha-bench),
@@ -23,6 +25,8 @@ import { PBX_HA, PBX_NODES, REPO_ROOT, WRITER } from '../lab/layout';
 import { setUpTrustedLink } from '../lab/pair';
 import { renderChart } from './bench-lib/chart';
 import { SPOOL_DIR } from './bench-lib/spool';
+import { DUMP_SCHEDULE } from './bench-lib/db-loss';
+import { FAILBACK_SPOOL } from './bench-lib/failback-data';
 import { KeepalivedDriver, PbxHaDriver, cleanNodes } from './bench-lib/drivers';
 import { calibratePing } from './bench-lib/net';
 import { withSettings } from './bench-lib/ini';
@@ -32,6 +36,8 @@ import {
   type BenchContext,
   type ConfigVariant,
   astdbRun,
+  dbLossRun,
+  failbackKindRun,
   spoolLossRun,
   cutAndFailback,
   deadHost,
@@ -43,6 +49,9 @@ import {
   AGENTS,
   type AgentName,
   type BenchResults,
+  DB_MODES,
+  type DbMode,
+  FAILBACK_KINDS,
   OUTAGE_SCENARIOS,
   type OutageRun,
   type OutageScenario,
@@ -69,6 +78,7 @@ interface Options {
   idleSeconds: number;
   only: Part[];
   timings: TimingName[];
+  dbModes: DbMode[];
   report: string | null;
   keepLogs: boolean;
 }
@@ -76,12 +86,15 @@ interface Options {
 function usage(message: string): never {
   process.stderr.write(`bench: ${message}
 usage: scripts/bench [--runs N] [--soak-minutes M] [--idle-seconds S] [--only PART,...] [--timings 1s,100ms]
+                    [--db-mode dump,streaming]
        scripts/bench --report bench/results/DATE.json
   --runs N            runs per scenario, timing and agent (default 10; the report needs 10 for its verdicts)
   --soak-minutes M    length of the false-failover soak (default 10)
   --idle-seconds S    window of the idle CPU and memory measurement (default 60)
   --only PART,...     ${PARTS.join(', ')} (default: all)
   --timings T,...     1s, 100ms (default: both)
+  --db-mode M,...     [sync.db] modes of the db part: dump, streaming (default: both); a mode that
+                      check-config refuses fails the part (and the benchmark), never skipped
   --report FILE       redraw the report and chart from a results file, run nothing
   --keep-logs         copy the agents' logs to bench/results/DATE.logs/ before the lab is removed
 `);
@@ -106,6 +119,7 @@ function parseOptions(argv: string[]): Options {
         'idle-seconds': { type: 'string', default: '60' },
         only: { type: 'string' },
         timings: { type: 'string' },
+        'db-mode': { type: 'string' },
         report: { type: 'string' },
         'keep-logs': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
@@ -137,6 +151,7 @@ function parseOptions(argv: string[]): Options {
     idleSeconds: wholeNumber('--idle-seconds', values['idle-seconds']!, 5, 3600),
     only: list('--only', values.only, PARTS),
     timings: timings.length ? timings : TIMINGS.map((t) => t.name),
+    dbModes: ((m) => (m.length ? m : [...DB_MODES]))(list('--db-mode', values['db-mode'], DB_MODES)),
     report: values.report ?? null,
     keepLogs: values['keep-logs'] ?? false,
   };
@@ -212,6 +227,23 @@ function pbxHaConfigFrom(base: string) {
         'sync.files': { schedule: '*/10 * * * * *', paths: FILE_PATHS },
         'sync.db': { schedule: '*/30 * * * * *' },
       },
+      // Database loss window, dump mode: the schedule explicit (the report states it).
+      'db-dump': {
+        'sync.files': { schedule: NEVER, paths: FILE_PATHS },
+        'sync.db': { mode: 'dump', schedule: DUMP_SCHEDULE },
+        'sync.astdb': { schedule: NEVER, debounce: '0' },
+      },
+      // Database loss window, streaming mode (refused by check-config where it is not supported).
+      'db-streaming': {
+        'sync.files': { schedule: NEVER, paths: FILE_PATHS },
+        'sync.db': { mode: 'streaming', schedule: NEVER },
+        'sync.astdb': { schedule: NEVER, debounce: '0' },
+      },
+      // Failback with data: spool copied on change, no scheduled copy; the astdb as shipped.
+      'failback-data': {
+        'sync.files': { schedule: NEVER, paths: `${FILE_PATHS}, ${FAILBACK_SPOOL}`, spool: FAILBACK_SPOOL },
+        'sync.db': { schedule: NEVER },
+      },
     };
     const text = withSettings(base, {
       health: { interval: timing.pbxHaInterval, fall: String(timing.fall), rise: String(timing.rise) },
@@ -268,6 +300,7 @@ async function main(): Promise<void> {
       idleSeconds: opts.idleSeconds,
       only: opts.only,
       timings: opts.timings,
+      dbModes: opts.dbModes,
     },
     machine: {
       cpus: os.cpus().length,
@@ -284,6 +317,8 @@ async function main(): Promise<void> {
     outages: [],
     astdb: [],
     spool: [],
+    db: [],
+    failbackData: [],
     idle: [],
     soak: null,
     errors: [],
@@ -313,7 +348,8 @@ async function main(): Promise<void> {
     }
     // Every generated pbx-ha.conf must be valid in the node it is for.
     for (const t of TIMINGS) {
-      for (const variant of ['outage', 'astdb', 'spool', 'soak'] as const) {
+      // db-streaming is checked by its own part, which fails loudly where the mode is refused.
+      for (const variant of ['outage', 'astdb', 'spool', 'soak', 'db-dump', 'failback-data'] as const) {
         await lab.writeConfig('pbx1', pbxHaConfig(t, variant));
         const check = await lab.exec('pbx1', [PBX_HA, 'check-config'], { allowFail: true });
         if (check.code !== 0)
@@ -441,6 +477,38 @@ async function main(): Promise<void> {
         say(
           `  round ${round}/${opts.runs} spool: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (file ${r.lastOnSlave} of ${r.lastWritten} on the slave)`}`,
         );
+      }
+    }
+    if (wants('db')) {
+      for (const mode of opts.dbModes) {
+        say(`bench: database loss window, mode ${mode} (a row every 10 ms on the master, cut, timing 1s)`);
+        for (let round = 1; round <= opts.runs && !interrupted; round++) {
+          const r = await dbLossRun(ctx, mode, round);
+          (results.db ??= []).push(r);
+          save();
+          say(
+            `  round ${round}/${opts.runs} db ${mode}: ${r.error ? `FAILED: ${r.error}` : `${r.lossS} s lost (newest row on the slave ${r.lastOnSlave}, last before the cut ${r.lastOnMaster})`}`,
+          );
+          // A refused mode fails every round alike: said once, loudly, and the benchmark fails.
+          if (r.error && /check-config refused/.test(r.error)) {
+            results.errors.push(`db ${mode}: ${r.error}`);
+            break;
+          }
+        }
+      }
+    }
+    if (wants('failback-data')) {
+      say('bench: failback with each kind of data to bring back (timing 1s)');
+      for (let round = 1; round <= opts.runs && !interrupted; round++) {
+        for (const kind of FAILBACK_KINDS) {
+          if (interrupted) break;
+          const r = await failbackKindRun(ctx, kind, round);
+          (results.failbackData ??= []).push(r);
+          save();
+          say(
+            `  round ${round}/${opts.runs} failback ${kind.padEnd(5)}: ${r.error ? `FAILED: ${r.error}` : `claim ${r.returnToClaimMs} ms after the cables came back, no holder ${r.noHolderMs} ms${r.broughtBack === null ? '' : r.broughtBack ? ', on the master' : ', NOT on the master'}`}`,
+          );
+        }
       }
     }
     if (wants('idle') && !interrupted) {

@@ -7,9 +7,11 @@ import { GATEWAY } from '../../lab/layout';
 import { KEEPALIVED_DEFAULTS } from './keepalived';
 import { fmtMs, median, worst } from './stats';
 import { spoolReportLines, spoolTarget } from './spool';
+import { DUMP_SCHEDULE, dbReportLines, dbTarget } from './db-loss';
+import { failbackDataReportLines, failbackDataTarget } from './failback-data';
 import type { AgentName, BenchResults, OutageRun, OutageScenario, Timing, TimingName } from './types';
 import type { Part } from './types';
-import { AGENTS, OUTAGE_SCENARIOS, PARTS, SCENARIO_TITLES, TIMINGS, detectionMs } from './types';
+import { AGENTS, DB_MODES, OUTAGE_SCENARIOS, PARTS, SCENARIO_TITLES, TIMINGS, detectionMs } from './types';
 
 /** A full run: what the committed report needs. */
 export function isFullRun(r: BenchResults): boolean {
@@ -19,7 +21,8 @@ export function isFullRun(r: BenchResults): boolean {
     o.timings.length === TIMINGS.length &&
     o.runs >= 10 &&
     o.soakMinutes >= 10 &&
-    o.idleSeconds >= 60
+    o.idleSeconds >= 60 &&
+    (o.dbModes === undefined || o.dbModes.length === DB_MODES.length)
   );
 }
 
@@ -37,7 +40,21 @@ export function whatRan(r: BenchResults): string {
   const bits: string[] = [];
   if (o.only.length) bits.push(`only ${o.only.join(', ')}`);
   if (timed.length) bits.push(`${o.runs} run${o.runs === 1 ? '' : 's'} per figure`);
-  if (timed.length || ran('idle')) bits.push(`timings ${o.timings.join(' and ')}`);
+  // The loss-window and failback-data parts run at timing 1s whatever --timings says.
+  const atOneSecond: Part[] = ['astdb', 'spool', 'db', 'failback-data'];
+  if (timed.some((p) => !atOneSecond.includes(p)) || ran('idle'))
+    bits.push(`timings ${o.timings.join(' and ')}`);
+  // Results files from before these parts have neither dbModes nor failbackData.
+  if (ran('db') && o.dbModes)
+    bits.push(
+      `database mode${o.dbModes.length === 1 ? '' : 's'} ${o.dbModes.join(' and ')}` +
+        (o.dbModes.includes('dump') ? ` (dump \`schedule = ${DUMP_SCHEDULE}\`)` : '') +
+        ' at timing 1s',
+    );
+  if (ran('failback-data') && r.failbackData)
+    bits.push(
+      'failbacks with an astdb key, a spool file, a database row or nothing to bring back, at timing 1s',
+    );
   if (ran('idle')) bits.push(`idle use over ${o.idleSeconds} s`);
   if (ran('soak')) bits.push(`${o.soakMinutes}-minute soak at 100 ms`);
   else bits.push('no soak');
@@ -171,6 +188,10 @@ export function targets(results: BenchResults): Target[] {
   });
   const sp = spoolTarget(results.spool);
   out.push({ target: sp.target, measured: sp.measured, status: verdict(sp.ok) });
+  const db = dbTarget(results.db);
+  out.push({ target: db.target, measured: db.measured, status: verdict(db.ok) });
+  const fb = failbackDataTarget(results.failbackData);
+  out.push({ target: fb.target, measured: fb.measured, status: verdict(fb.ok) });
   const soak = results.soak;
   out.push({
     target: 'zero false failovers (master busy, 100 ms probes)',
@@ -324,6 +345,8 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
     L.push('');
   }
   L.push(...spoolReportLines(results.spool));
+  L.push(...dbReportLines(results.db));
+  L.push(...failbackDataReportLines(results.failbackData));
   const s = results.soak;
   if (s) {
     const copies = Object.entries(s.copies)
@@ -388,11 +411,19 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   );
   L.push('');
   const failed = results.outages.filter((r) => r.error);
-  if (failed.length || results.errors.length || results.astdb.some((r) => r.error)) {
+  const otherFailed = [
+    ...results.astdb.filter((x) => x.error).map((r) => `astdb round ${r.round}: ${r.error}`),
+    ...(results.spool ?? []).filter((x) => x.error).map((r) => `spool round ${r.round}: ${r.error}`),
+    ...(results.db ?? []).filter((x) => x.error).map((r) => `db ${r.mode} round ${r.round}: ${r.error}`),
+    ...(results.failbackData ?? [])
+      .filter((x) => x.error)
+      .map((r) => `failback-data ${r.kind} round ${r.round}: ${r.error}`),
+  ];
+  if (failed.length || results.errors.length || otherFailed.length) {
     L.push('## Failed runs (not counted)');
     L.push('');
     for (const r of failed) L.push(`- round ${r.round}, ${r.scenario} ${r.timing} ${r.agent}: ${r.error}`);
-    for (const r of results.astdb.filter((x) => x.error)) L.push(`- astdb round ${r.round}: ${r.error}`);
+    for (const line of otherFailed) L.push(`- ${line}`);
     for (const e of results.errors) L.push(`- ${e}`);
     L.push('');
   }

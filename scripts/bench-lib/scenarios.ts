@@ -16,9 +16,15 @@ import { type PairDriver, cleanNodes, logSize, readFrom } from './drivers';
 import { cpuTicks, measureTree, ticksToSeconds } from './procstat';
 import { median } from './stats';
 import { spoolRun } from './spool';
+import { dbRun } from './db-loss';
+import { failbackDataRun } from './failback-data';
 import type {
   AgentName,
   AstdbRun,
+  DbMode,
+  DbRun,
+  FailbackDataRun,
+  FailbackKind,
   IdleResult,
   OutageRun,
   OutageScenario,
@@ -28,7 +34,8 @@ import type {
 } from './types';
 import { AGENTS, TIMINGS, detectionMs } from './types';
 
-export type ConfigVariant = 'outage' | 'astdb' | 'spool' | 'soak';
+export type ConfigVariant =
+  'outage' | 'astdb' | 'spool' | 'soak' | 'db-dump' | 'db-streaming' | 'failback-data';
 
 export interface BenchContext {
   lab: Lab;
@@ -378,6 +385,38 @@ export function spoolLossRun(ctx: BenchContext, round: number): Promise<SpoolRun
     ctx,
     round,
     (c) => startPair(c, driver, timing, 'spool'),
+    (c) => finishRun(c, driver),
+  );
+}
+
+/** The database loss window in one `[sync.db] mode` (bench-lib/db-loss.ts), with pbx-ha at timing 1s. */
+export function dbLossRun(ctx: BenchContext, mode: DbMode, round: number): Promise<DbRun> {
+  const driver = ctx.drivers['pbx-ha'];
+  const timing = TIMINGS.find((t) => t.name === '1s')!;
+  const variant = mode === 'dump' ? 'db-dump' : 'db-streaming';
+  return dbRun(
+    ctx,
+    mode,
+    round,
+    ctx.pbxHaConfig(timing, variant),
+    (c) => startPair(c, driver, timing, variant),
+    (c) => finishRun(c, driver),
+  );
+}
+
+/** A failback with one kind of data to bring back (bench-lib/failback-data.ts), pbx-ha at timing 1s. */
+export function failbackKindRun(
+  ctx: BenchContext,
+  kind: FailbackKind,
+  round: number,
+): Promise<FailbackDataRun> {
+  const driver = ctx.drivers['pbx-ha'];
+  const timing = TIMINGS.find((t) => t.name === '1s')!;
+  return failbackDataRun(
+    ctx,
+    kind,
+    round,
+    (c) => startPair(c, driver, timing, 'failback-data'),
     (c) => finishRun(c, driver),
   );
 }

@@ -51,8 +51,25 @@ export const SCENARIO_TITLES: Record<OutageScenario, string> = {
 };
 
 /** Everything `--only` accepts. */
-export type Part = OutageScenario | 'takeover' | 'astdb' | 'spool' | 'soak' | 'idle';
-export const PARTS: readonly Part[] = [...OUTAGE_SCENARIOS, 'takeover', 'astdb', 'spool', 'soak', 'idle'];
+export type Part = OutageScenario | 'takeover' | 'astdb' | 'spool' | 'db' | 'failback-data' | 'soak' | 'idle';
+export const PARTS: readonly Part[] = [
+  ...OUTAGE_SCENARIOS,
+  'takeover',
+  'astdb',
+  'spool',
+  'db',
+  'failback-data',
+  'soak',
+  'idle',
+];
+
+/** `[sync.db] mode`: the database loss window is measured in each (`--db-mode`). */
+export type DbMode = 'dump' | 'streaming';
+export const DB_MODES: readonly DbMode[] = ['dump', 'streaming'];
+
+/** What the slave writes while it serves, before a failback-data run (`none`: nothing). */
+export type FailbackKind = 'none' | 'astdb' | 'spool' | 'db';
+export const FAILBACK_KINDS: readonly FailbackKind[] = ['none', 'astdb', 'spool', 'db'];
 
 /** One measured event (an outage seen by the phone). */
 export interface OutageRun {
@@ -106,6 +123,40 @@ export interface SpoolRun {
   error?: string;
 }
 
+/** One database loss window run (bench-lib/db-loss.ts). */
+export interface DbRun {
+  mode: DbMode;
+  round: number;
+  at: string;
+  /** Seconds between the last row the master committed before the cut and the newest on the slave. */
+  lossS: number | null;
+  /** Stamps (ISO) of those two rows. */
+  lastOnMaster?: string;
+  lastOnSlave?: string;
+  /** Rows the master had committed before the cut, and the writer's measured period (ms per row). */
+  rowsOnMaster?: number;
+  everyMs?: number;
+  /** Dump mode: the `[sync.db] schedule` used. */
+  dumpSchedule?: string;
+  error?: string;
+}
+
+/** One failback with one kind of data to bring back (bench-lib/failback-data.ts). */
+export interface FailbackDataRun {
+  kind: FailbackKind;
+  round: number;
+  at: string;
+  /** From the master's cables plugged back to its `-> active` line in its log. */
+  returnToClaimMs: number | null;
+  /** The phone's longest time without an answer from the VIP around the failback (no holder). */
+  noHolderMs: number | null;
+  /** Whether the item the slave wrote is on the master after the failback (null for `none`). */
+  broughtBack: boolean | null;
+  /** The master's `failback data…` log lines of this failback (what it fetched, how long it took). */
+  fetchLines?: string[];
+  error?: string;
+}
+
 export interface ResourceUse {
   /** Processes counted (the daemon and its descendants), as "pid comm". */
   processes: string[];
@@ -149,7 +200,15 @@ export interface BenchResults {
   finishedAt: string | null;
   durationS: number | null;
   command: string;
-  options: { runs: number; soakMinutes: number; idleSeconds: number; only: Part[]; timings: TimingName[] };
+  options: {
+    runs: number;
+    soakMinutes: number;
+    idleSeconds: number;
+    only: Part[];
+    timings: TimingName[];
+    /** Absent in results files from before the database part existed. */
+    dbModes?: DbMode[];
+  };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -173,6 +232,9 @@ export interface BenchResults {
   astdb: AstdbRun[];
   /** Absent in results files from before the spool part existed. */
   spool?: SpoolRun[];
+  /** Absent in results files from before these parts existed. */
+  db?: DbRun[];
+  failbackData?: FailbackDataRun[];
   idle: IdleResult[];
   soak: SoakResult | null;
   /** Anything that went wrong outside a run (set-up, a phase). */

@@ -71,7 +71,10 @@ export class JobSchedule {
       this.debounce = this.clock.after(debounceMs, () => {
         this.debounce = null;
         running = true;
-        changedDuringRun = false;
+        // A copy already under way (the scheduled one, a manual one) may have read the astdb
+        // before this change, and it refuses this run: copy again once it ended, not at the
+        // next schedule (minutes later).
+        changedDuringRun = this.runner.state().some((j) => j.kind === 'astdb' && j.running);
         void this.runner.run('astdb', 'change').finally(() => {
           running = false;
           if (changedDuringRun) arm();

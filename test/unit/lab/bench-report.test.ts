@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { whatRan } from '../../../scripts/bench-lib/report';
-import type { BenchResults } from '../../../scripts/bench-lib/types';
+import { dbReportLines, dbTarget } from '../../../scripts/bench-lib/db-loss';
+import { failbackDataTarget } from '../../../scripts/bench-lib/failback-data';
+import type { BenchResults, DbRun, FailbackDataRun, FailbackKind } from '../../../scripts/bench-lib/types';
 
 function withOptions(options: BenchResults['options']): BenchResults {
   return { options } as BenchResults;
@@ -35,4 +37,66 @@ test('bench report: a full run names its runs, timings, idle window and soak', (
     whatRan(withOptions({ runs: 10, soakMinutes: 10, idleSeconds: 60, only: [], timings: ['1s', '100ms'] })),
     '10 runs per figure, timings 1s and 100ms, idle use over 60 s, 10-minute soak at 100 ms',
   );
+});
+
+test('bench report: a partial run of the database and failback-data parts says their modes, schedule and timing', () => {
+  const r = {
+    options: {
+      runs: 3,
+      soakMinutes: 10,
+      idleSeconds: 60,
+      only: ['db', 'failback-data'],
+      timings: ['1s', '100ms'],
+      dbModes: ['dump'],
+    },
+    failbackData: [],
+  } as unknown as BenchResults;
+  assert.equal(
+    whatRan(r),
+    'only db, failback-data, 3 runs per figure, database mode dump (dump `schedule = */15 * * * * *`) at timing 1s, ' +
+      'failbacks with an astdb key, a spool file, a database row or nothing to bring back, at timing 1s, no soak',
+  );
+  // A results file from before these parts: nothing said about them.
+  assert.doesNotMatch(
+    whatRan(withOptions({ runs: 10, soakMinutes: 10, idleSeconds: 60, only: [], timings: ['1s', '100ms'] })),
+    /database|failback/,
+  );
+});
+
+test('bench report: a failback that left an item on the slave is a missed target, naming its kind; a refused streaming mode is no figure', () => {
+  const run = (kind: FailbackKind, broughtBack: boolean | null): FailbackDataRun => ({
+    kind,
+    round: 1,
+    at: '',
+    returnToClaimMs: 4000,
+    noHolderMs: 40,
+    broughtBack,
+  });
+  const lost = failbackDataTarget([
+    run('none', null),
+    run('astdb', true),
+    run('spool', false),
+    run('db', false),
+  ]);
+  assert.equal(lost.ok, false);
+  assert.equal(lost.measured, '2 of 3 items not on the master: a spool file (voicemail), a database row');
+  assert.equal(failbackDataTarget([run('none', null), run('astdb', true)]).ok, true);
+  assert.equal(failbackDataTarget([run('none', null)]).ok, null, 'nothing written: nothing judged');
+
+  const refused: DbRun = {
+    mode: 'streaming',
+    round: 1,
+    at: '',
+    lossS: null,
+    error: '[sync.db] mode = streaming: check-config refused the configuration: …',
+  };
+  const t = dbTarget([refused, { mode: 'dump', round: 1, at: '', lossS: 7.5 }]);
+  assert.equal(t.ok, null);
+  assert.match(t.measured, /^FAILED: \[sync\.db\] mode = streaming: check-config refused/);
+  assert.match(
+    dbReportLines([refused]).join('\n'),
+    /streaming mode: median – s, worst – s \(0 runs\); 1 run\(s\) FAILED/,
+  );
+  assert.equal(dbTarget([{ mode: 'streaming', round: 1, at: '', lossS: 0.4 }]).ok, true);
+  assert.equal(dbTarget([{ mode: 'streaming', round: 1, at: '', lossS: 1.4 }]).ok, false);
 });

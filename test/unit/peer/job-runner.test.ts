@@ -146,3 +146,45 @@ test('schedule: a change of the astdb is copied within the debounce, and the cop
     pair.close();
   }
 });
+
+test('schedule: a change seen when its copy is refused because another astdb copy runs is copied once that one ended', async () => {
+  const pair = new TwoEnds();
+  const clock = new FakeClock();
+  try {
+    const file = pair.master.config.replication.astdb.path;
+    makeAstdb(file, rowsTagged(10, 'm'));
+    const { runner, records } = runnerFor(pair, clock);
+    const schedule = new JobSchedule(runner, clock, new RecordingLogger());
+    const r = pair.master.config.replication;
+    schedule.start({ ...r, astdb: { ...r.astdb, debounceMs: 500 } });
+    try {
+      const db = new Database(file);
+      db.prepare('INSERT INTO astdb (key, value) VALUES (?, ?)').run('/new/key', 'v');
+      db.close();
+      for (let i = 0; i < 50 && clock.pendingTimers() === 0; i++)
+        await new Promise((res) => setTimeout(res, 20));
+      // The scheduled copy starts just before the debounce ends: the change copy is refused.
+      const scheduled = runner.run('astdb', 'schedule');
+      await clock.advance(500);
+      assert.equal((await scheduled).ran, true);
+      await idle(runner);
+      // Armed again once the scheduled copy ended.
+      for (let i = 0; i < 50 && clock.pendingTimers() === 0; i++)
+        await new Promise((res) => setTimeout(res, 20));
+      await clock.advance(500);
+      for (let i = 0; i < 100 && records.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+      await idle(runner);
+      assert.deepEqual(
+        records.map((x) => [x.trigger, x.ok]),
+        [
+          ['schedule', true],
+          ['change', true],
+        ],
+      );
+    } finally {
+      schedule.stop();
+    }
+  } finally {
+    pair.close();
+  }
+});
