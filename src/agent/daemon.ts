@@ -147,6 +147,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     log,
     link,
     spoolChanges: () => spool.takeChanges(),
+    alert: (message) => agent.alert(message),
   });
   agent = new Agent(config(), identityFor(config(), node), {
     clock,

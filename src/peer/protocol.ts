@@ -18,6 +18,9 @@ export const PEER_REQUESTS = [
   'peer-install',
   'peer-astdb-info',
   'peer-astdb-export',
+  'peer-spool-list',
+  'peer-spool-export',
+  'peer-db-export',
   'peer-takeover',
   'peer-release',
 ] as const;
@@ -30,6 +33,10 @@ export type PeerRequest =
   | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string; paths?: string[] }
   | { request: 'peer-astdb-info'; from: string }
   | { request: 'peer-astdb-export'; from: string }
+  /** A failback's data step (jobs/spool-return.ts, jobs/db/return.ts): what the slave changed while it served. */
+  | { request: 'peer-spool-list'; from: string }
+  | { request: 'peer-spool-export'; from: string }
+  | { request: 'peer-db-export'; from: string }
   /** The master hands over (planned, or it is in fault): take the VIPs now. */
   | { request: 'peer-takeover'; from: string }
   /** The master takes the VIPs back: stop the services and release them. */

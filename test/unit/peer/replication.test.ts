@@ -277,7 +277,7 @@ test("failback while the slave serves: its astdb is merged with the master's (bo
     assert.equal(stopped, 1, "the master's services are stopped before its astdb is replaced");
     assert.deepEqual(
       master.link.sent,
-      ['peer-astdb-info', 'peer-astdb-export'],
+      ['peer-spool-list', 'peer-db-export', 'peer-astdb-info', 'peer-astdb-export'],
       'fetched while the slave serves',
     );
     const merged = rowsOf(masterDb);
@@ -401,7 +401,7 @@ test('an export is made by an active node too (the failback fetch comes before t
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
       error:
-        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-takeover, peer-release)',
+        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release)',
     });
   } finally {
     pair.close();
