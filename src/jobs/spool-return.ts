@@ -390,6 +390,8 @@ function parseIndex(text: string, max: number): Map<number, IndexEntry> {
  * (owner and mode), every part checked with lstat: a link or another file on the way refuses it.
  */
 async function ensureDir(root: string, rel: string): Promise<string> {
+  // A configured root absent here (no recording made on this node yet): made like its parent.
+  if (!(await fs.lstat(root).catch(() => null))) await ensureDir(path.dirname(root), path.basename(root));
   const top = await fs.lstat(root);
   if (!top.isDirectory()) throw new Error(`${root} is not a directory`);
   let current = root;
@@ -442,9 +444,13 @@ async function applyActions(
     const target = path.join(a.root, a.path);
     const key = `${a.root}\0${a.path}`;
     const backup = path.join(backupDir, a.root, a.path);
-    const dir = await ensureDir(a.root, path.dirname(a.path) === '.' ? '' : path.dirname(a.path));
     const current = await fs.lstat(target).catch(() => null);
-    if (current && !current.isFile()) {
+    if (a.kind === 'remove' && !current) continue;
+    // A link or a file where a directory goes (the master's own tree): that file is left out, reported.
+    const dir = await ensureDir(a.root, path.dirname(a.path) === '.' ? '' : path.dirname(a.path)).catch(
+      () => null,
+    );
+    if (dir === null || (current && !current.isFile())) {
       skipped.add(key); // a link or a directory here: never replaced by a file from the slave
       continue;
     }
