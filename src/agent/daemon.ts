@@ -5,6 +5,7 @@
 // keep them), SIGHUP reloads after validating the new file — an invalid file is refused
 // and the running configuration kept.
 
+import { followServingSlave } from './standby-pull';
 import { ControlServer, ControlSocketError, type ControlHandler } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { checkScript } from '../adapters/script-security';
@@ -293,6 +294,13 @@ export async function runDaemon(
   monitor.start();
   schedule.start(config.replication);
   const following = followServing(parts, () => config, systemClock);
+  const pulling = followServingSlave(
+    parts.replication,
+    () => config,
+    systemClock,
+    log,
+    () => agent.servicesNow('stop'),
+  );
   // Metrics are for watching the pair, not for running it: a port already taken is an alert,
   // never a reason for the agent not to serve.
   let metrics: MetricsServer | null = null;
@@ -328,6 +336,7 @@ export async function runDaemon(
       monitor.stop();
       schedule.stop();
       following.cancel();
+      pulling.cancel();
       void parts.spool.stop();
       runner.stop();
       void agent

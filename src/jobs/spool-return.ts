@@ -236,6 +236,8 @@ export async function returnSpool(
     };
   const listed = await d.control.request({ request: 'peer-spool-list', from: node }, 60_000);
   if (listed.ok !== true) throw new Error(`spool listing: ${String(listed.error)}`);
+  if (typeof listed.digest === 'string' && listed.digest === knownDigest)
+    return { detail: 'spool: unchanged since the last fetch', slaveDigest: knownDigest };
   if (listed.digest === emptyListingDigest(roots))
     return {
       detail: "spool: the slave's spool is empty: nothing brought back, nothing removed",

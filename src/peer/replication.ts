@@ -477,6 +477,7 @@ export class Replication {
     releaseAnswer: Record<string, unknown> | undefined,
     stillWanted: () => boolean,
     stopServices: () => Promise<void>,
+    withDb = true,
   ): Promise<string[]> {
     const config = this.deps.config();
     const deps = {
@@ -494,6 +495,7 @@ export class Replication {
     };
     const spool = await returnSpool(deps, this.returned.spool, field('spool', 'digest'));
     this.returned.spool = spool.slaveDigest;
+    if (!withDb) return [spool.detail];
     const db = await returnDatabase(
       { ...deps, facts: this.deps.facts },
       this.returned.db,
@@ -501,6 +503,51 @@ export class Replication {
     );
     this.returned.db = db.state;
     return [spool.detail, db.detail];
+  }
+
+  /**
+   * With `[failover] failback = manual` the slave may serve for days while the master is back in
+   * standby: what the slave changes is brought here as it happens (the failback's early fetch,
+   * run by agent/standby-pull.ts: spool files and astdb at each call, the database when `withDb`),
+   * so that the standing-by master holds it. Resolves with what it did; null when it does not
+   * apply now (not a master in standby with manual failback, or the slave does not serve).
+   */
+  async pullFromServingSlave(withDb: boolean, stopServices: () => Promise<void>): Promise<string | null> {
+    const config = this.deps.config();
+    const { role, node } = this.deps.identity();
+    const applies = () =>
+      role === 'master' &&
+      this.deps.state() === 'standby' &&
+      config.failover.failback === 'manual' &&
+      config.replication.enabled &&
+      this.paired();
+    if (!applies()) return null;
+    const turn = this.failbackLane.then(async () => {
+      if (!applies()) return null;
+      const control = await this.deps.link.open();
+      let others: string[];
+      try {
+        const hello = parseHello(await control.request({ request: 'peer-hello', from: node }, 15_000));
+        if (hello.state !== 'active') {
+          control.close();
+          return null;
+        }
+        others = await this.returnSlaveChanges(control, undefined, applies, stopServices, withDb);
+      } catch (e) {
+        control.close();
+        throw e;
+      }
+      this.fetchingAstdb = true;
+      try {
+        await this.astdbCopy?.catch(() => undefined);
+        const astdb = await this.fetchAndMergeAstdb(false, applies, stopServices, 'slave', null, control);
+        return [astdb, ...others].join('; ');
+      } finally {
+        this.fetchingAstdb = false;
+      }
+    });
+    this.failbackLane = turn.catch(() => undefined);
+    return turn;
   }
 
   /** Whether the release answer says the slave's spool or database changed since the early fetch. */

@@ -203,3 +203,85 @@ test(
     );
   },
 );
+
+test(
+  'manual failback: the slave serves, the master is back in standby; a voicemail, a row and a key written on the slave reach the master before any failback',
+  TIMEOUT,
+  async (t) => {
+    await withLab(
+      t,
+      async (lab) => {
+        // The database is pulled on the [sync.db] schedule: every minute here.
+        await prepareSsh(
+          lab,
+          `${CONFIG.replace('[sync.db]\nschedule = 0 0 1 1 *', '[sync.db]\nschedule = * * * * *')}\n[failover]\nfailback = manual\n`,
+        );
+        await pairNodes(lab);
+        for (const node of ['pbx1', 'pbx2'] as const) {
+          await lab.startPostgres(node);
+          await lab.psql(node, 'CREATE TABLE userfeatures (id serial PRIMARY KEY, firstname text NOT NULL)');
+        }
+        await lab.psql('pbx1', "INSERT INTO userfeatures (firstname) VALUES ('on the master')");
+        await writeAstdb(lab, 'pbx1', 'on-master', 10);
+        leaveVoicemail(lab, 'pbx1', 'msg-old.txt', 'copied before the cut\n');
+        await startPair(lab);
+        for (const kind of ['files', 'db', 'astdb']) t.diagnostic(await sync(lab, kind));
+
+        await lab.cut('pbx1');
+        await waitState(lab, 'pbx2', 'active');
+        await lab.restore('pbx1');
+        await waitState(lab, 'pbx1', 'standby', 60_000);
+        await waitSoleHolder(lab, 'pbx2', 60_000);
+
+        const written = Date.now();
+        leaveVoicemail(lab, 'pbx2', 'msg-new.txt', 'left on the slave while it served\n');
+        await writeAstdb(lab, 'pbx2', 'on-slave', 20);
+        await lab.psql(
+          'pbx2',
+          "INSERT INTO userfeatures (firstname) VALUES ('on the slave while it served')",
+        );
+        const took: Record<string, number> = {};
+        await Promise.all([
+          lab
+            .waitFor(
+              'the voicemail on the master',
+              async () => voicemail(lab, 'pbx1', 'msg-new.txt') !== null,
+              60_000,
+              200,
+            )
+            .then(() => (took.voicemail = Date.now() - written)),
+          lab
+            .waitFor(
+              'the astdb key on the master',
+              async () => astdbValue(lab, 'pbx1', '/on-slave/last') === '20',
+              60_000,
+              200,
+            )
+            .then(() => (took.astdb = Date.now() - written)),
+          lab
+            .waitFor(
+              'the row on the master',
+              async () =>
+                (await lab.psql(
+                  'pbx1',
+                  "SELECT count(*) FROM userfeatures WHERE firstname = 'on the slave while it served'",
+                )) === '1',
+              150_000,
+              1000,
+            )
+            .then(() => (took.row = Date.now() - written)),
+        ]);
+        t.diagnostic(`reached the master after: ${JSON.stringify(took)} ms`);
+        assert.equal(voicemail(lab, 'pbx1', 'msg-new.txt'), 'left on the slave while it served\n');
+        // No failback: the slave still serves, the master stands by.
+        await waitSoleHolder(lab, 'pbx2', 5_000);
+        await waitState(lab, 'pbx1', 'standby', 5_000);
+        assert.match(
+          (await lab.agentLog('pbx1')).match(/pulled from the serving slave: .*/g)?.join('\n') ?? '',
+          /spool: 1 file\(s\) from the slave installed/,
+        );
+      },
+      LAB,
+    );
+  },
+);

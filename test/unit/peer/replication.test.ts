@@ -407,3 +407,35 @@ test('an export is made by an active node too (the failback fetch comes before t
     pair.close();
   }
 });
+
+test('manual failback: the master in standby pulls the serving slave’s astdb; not with failback = auto, nor while the slave stands by', async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    makeAstdb(master.config.replication.astdb.path, rowsTagged(20, 'm'));
+    await master.replication.copyAstdb(signal());
+    master.state = 'standby';
+    slave.state = 'active';
+    writeRows(slave.config.replication.astdb.path, [['/on-slave/1', 's1']]);
+    const stop = async () => undefined;
+    assert.equal(
+      await master.replication.pullFromServingSlave(false, stop),
+      null,
+      'failback = auto: no pull',
+    );
+    master.config = { ...master.config, failover: { ...master.config.failover, failback: 'manual' } };
+    slave.state = 'standby';
+    assert.equal(
+      await master.replication.pullFromServingSlave(false, stop),
+      null,
+      'the slave does not serve',
+    );
+    slave.state = 'active';
+    const pulled = await master.replication.pullFromServingSlave(false, stop);
+    assert.match(String(pulled), /^astdb merged with the slave's: 1 keys from the slave/);
+    assert.equal(rowsOf(master.config.replication.astdb.path).get('/on-slave/1'), 's1');
+    assert.match(String(await master.replication.pullFromServingSlave(false, stop)), /^astdb kept: /);
+  } finally {
+    pair.close();
+  }
+});
