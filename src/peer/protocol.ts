@@ -7,7 +7,8 @@
 // questions and refuses the rest; a slave installs copies only in standby, exports its astdb
 // only when it does not serve, takes over only when not in fault or maintenance. So a holder of
 // pbx-ha's key, which is installed on the slave and names the master, can still ask the slave
-// for what the master may ask: copies installed in standby, its astdb, a takeover (the slave
+// for what the master may ask: copies installed in standby, its astdb, spool files and database
+// dump (what it changed while it served, brought back at a failback), a takeover (the slave
 // cannot tell it from a real handover) or a release. Every answer is checked before it is used.
 
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
