@@ -5,6 +5,7 @@
 // keep them), SIGHUP reloads after validating the new file — an invalid file is refused
 // and the running configuration kept.
 
+import { followServingSlave } from './standby-pull';
 import { ControlServer, ControlSocketError, type ControlHandler } from '../adapters/control-socket';
 import { runCommand } from '../adapters/exec';
 import { checkOwnDirOnDisk } from '../adapters/own-dir-security';
@@ -148,6 +149,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     log,
     link,
     spoolChanges: () => spool.takeChanges(),
+    alert: (message) => agent.alert(message),
   });
   agent = new Agent(config(), identityFor(config(), node), {
     clock,
@@ -309,6 +311,13 @@ export async function runDaemon(
   monitor.start();
   schedule.start(config.replication);
   const following = followServing(parts, () => config, systemClock);
+  const pulling = followServingSlave(
+    parts.replication,
+    () => config,
+    systemClock,
+    log,
+    () => agent.servicesNow('stop'),
+  );
   // Metrics are for watching the pair, not for running it: a port already taken is an alert,
   // never a reason for the agent not to serve.
   let metrics: MetricsServer | null = null;
@@ -344,6 +353,7 @@ export async function runDaemon(
       monitor.stop();
       schedule.stop();
       following.cancel();
+      pulling.cancel();
       void parts.spool.stop();
       runner.stop();
       void agent

@@ -15,7 +15,15 @@ import type { NodeState } from './states';
 
 /** The requests of the trusted link (the same names as peer/protocol.ts's PEER_REQUESTS). */
 export type PeerRequestKind =
-  'peer-hello' | 'peer-install' | 'peer-astdb-info' | 'peer-astdb-export' | 'peer-takeover' | 'peer-release';
+  | 'peer-hello'
+  | 'peer-install'
+  | 'peer-astdb-info'
+  | 'peer-astdb-export'
+  | 'peer-spool-list'
+  | 'peer-spool-export'
+  | 'peer-db-export'
+  | 'peer-takeover'
+  | 'peer-release';
 
 /** What the receiving node knows of itself when a request arrives. */
 export interface ReceiverFacts {
@@ -47,6 +55,9 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
         ? HONOURED
         : { honoured: false, why: `${node} is ${state}: it accepts copies only in standby` };
     case 'peer-astdb-export':
+    case 'peer-spool-list':
+    case 'peer-spool-export':
+    case 'peer-db-export':
       // Also while serving: the master brings the slave's astdb across (an online snapshot)
       // before it asks for the VIPs back, so the slave keeps serving while it is copied.
       return HONOURED;
@@ -63,6 +74,11 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
 const MASTER_REFUSES: Record<Exclude<PeerRequestKind, 'peer-hello' | 'peer-astdb-info'>, string> = {
   'peer-install': 'copies go from the master to the slave, never to the master',
   'peer-astdb-export': "only the slave's astdb is fetched (by the master, before it takes the VIPs back)",
+  'peer-spool-list':
+    "only the slave's spool files are fetched (by the master, before it takes the VIPs back)",
+  'peer-spool-export':
+    "only the slave's spool files are fetched (by the master, before it takes the VIPs back)",
+  'peer-db-export': "only the slave's database is fetched (by the master, before it takes the VIPs back)",
   'peer-takeover': 'only the master hands over, to its slave',
   'peer-release': 'only the master asks for the VIPs back, of its slave',
 };

@@ -7,7 +7,8 @@
 // questions and refuses the rest; a slave installs copies only in standby, exports its astdb
 // only when it does not serve, takes over only when not in fault or maintenance. So a holder of
 // pbx-ha's key, which is installed on the slave and names the master, can still ask the slave
-// for what the master may ask: copies installed in standby, its astdb, a takeover (the slave
+// for what the master may ask: copies installed in standby, its astdb, spool files and database
+// dump (what it changed while it served, brought back at a failback), a takeover (the slave
 // cannot tell it from a real handover) or a release. Every answer is checked before it is used.
 
 import { COPY_KINDS, type CopyKind } from '../domain/copies';
@@ -18,6 +19,9 @@ export const PEER_REQUESTS = [
   'peer-install',
   'peer-astdb-info',
   'peer-astdb-export',
+  'peer-spool-list',
+  'peer-spool-export',
+  'peer-db-export',
   'peer-takeover',
   'peer-release',
 ] as const;
@@ -30,6 +34,10 @@ export type PeerRequest =
   | { request: 'peer-install'; from: string; kind: CopyKind; digest?: string; paths?: string[] }
   | { request: 'peer-astdb-info'; from: string }
   | { request: 'peer-astdb-export'; from: string }
+  /** A failback's data step (jobs/spool-return.ts, jobs/db/return.ts): what the slave changed while it served. */
+  | { request: 'peer-spool-list'; from: string }
+  | { request: 'peer-spool-export'; from: string }
+  | { request: 'peer-db-export'; from: string }
   /** The master hands over (planned, or it is in fault): take the VIPs now. */
   | { request: 'peer-takeover'; from: string }
   /** The master takes the VIPs back: stop the services and release them. */

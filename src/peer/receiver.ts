@@ -19,6 +19,8 @@ import { checkAstdb, contentDigest } from '../jobs/astdb/digest';
 import { readProvenance } from '../jobs/astdb/provenance';
 import { takeSnapshot } from '../jobs/astdb/snapshot';
 import { installFiles } from '../jobs/files';
+import { publishSpoolFiles, publishSpoolListing, spoolInfo } from '../jobs/spool-return';
+import { dbInfo, exportDatabaseForReturn, recordInstalledDump } from '../jobs/db/return';
 import { judgePeerRequest } from '../domain/request-authority';
 import { quotedPeerText, type PeerRequest } from './protocol';
 import { INCOMING, stagingPaths } from './staging';
@@ -79,6 +81,13 @@ export class PeerReceiver {
         await publishOutgoing(config.replication.exchangeDir, snap.path, path.basename(staging.astdbExport));
         return { ok: true, node, digest: snap.digest, keys: snap.keys, bytes: snap.bytes };
       }
+      // What this node changed while it served, for the master's failback (jobs/spool-return.ts, jobs/db/return.ts).
+      case 'peer-spool-list':
+        return { ...(await publishSpoolListing(config)), ok: true, node };
+      case 'peer-spool-export':
+        return { ...(await publishSpoolFiles(config)), ok: true, node };
+      case 'peer-db-export':
+        return { ...(await exportDatabaseForReturn(config)), ok: true, node };
       case 'peer-takeover': {
         const now = await this.deps.peerAsks('takeover');
         if (now !== 'active')
@@ -92,7 +101,13 @@ export class PeerReceiver {
         // The services are stopped and the VIPs released: the astdb is final. Its digest goes
         // with the answer, so that the master, which claims the VIPs as soon as it reads it,
         // knows at once whether it must fetch the file (no second request in the outage).
-        return { ok: true, node, state: now, astdb: await astdbInfo(config.replication.astdb.path) };
+        return {
+          ok: true,
+          node,
+          state: now,
+          astdb: await astdbInfo(config.replication.astdb.path),
+          ...(await returnInfo(config)),
+        };
       }
       case 'peer-install': {
         try {
@@ -162,6 +177,7 @@ export class PeerReceiver {
             backupDir: dbBackupDir(config),
             keep: r.keepBackups,
           });
+          await recordInstalledDump(config, work); // the base of the next failback's database return
           return `${result.tables.length} tables restored in ${Math.round(result.durationMs)} ms; previous data kept in ${result.backupFile}`;
         } finally {
           await rm(work, { force: true });
@@ -198,6 +214,17 @@ async function privateFile(config: PbxHaConfig, name: string): Promise<string> {
   const dir = path.join(config.agent.stateDir, 'work');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return path.join(dir, name);
+}
+
+/**
+ * What the master needs to decide whether the spool files and the database changed since its
+ * early failback fetch (the digest of the spool listing, PostgreSQL's next transaction id).
+ * Unknown (an error) is null: the master then asks again.
+ */
+async function returnInfo(config: PbxHaConfig): Promise<Record<string, unknown>> {
+  const spool = await spoolInfo(config).catch(() => ({ digest: null }));
+  const db = await dbInfo(config).catch(() => ({ installed: true, xid: null }));
+  return { spool, db };
 }
 
 /** What the master needs to decide whether to fetch this node's astdb (see Replication.fetchForFailback). */

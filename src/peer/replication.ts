@@ -27,6 +27,9 @@ import { outbox, REMOTE } from './staging';
 import type { Logger } from '../ports/log';
 import type { PeerChannel, PeerLink } from '../ports/peer-link';
 import type { SpoolChanges } from '../jobs/spool-watch';
+import { listRoots, recordSpoolBase } from '../jobs/spool-manifest';
+import { emptyListingDigest, returnSpool } from '../jobs/spool-return';
+import { dumpContentDigest, LAST_COMMON_DB, returnDatabase, type DbReturnState } from '../jobs/db/return';
 /**
  * The store's key for the digest of the last astdb the two nodes had in common: the last copy
  * the master sent, or the slave's file the master merged at a failback (see docs/replication.md).
@@ -44,6 +47,8 @@ export interface ReplicationDeps {
   link: PeerLink;
   /** The spool roots changed since the last `change` copy (jobs/spool-watch.ts); `all` = a full copy. */
   spoolChanges?: () => SpoolChanges | null;
+  /** Raises an alert (log and history): a failback found files or rows changed on both nodes. */
+  alert?: (message: string) => void;
 }
 
 /** How long the channel of a failback's release waits for the fetch that follows it. */
@@ -156,6 +161,8 @@ export class Replication {
       });
       await this.deps.link.send(dump.file, REMOTE.dbDir, db.timeoutMs, signal);
       const detail = await this.install(control, 'db', db.timeoutMs);
+      // What the slave now holds: the base of the next failback's database return.
+      this.deps.facts.setFact(LAST_COMMON_DB, await dumpContentDigest(dump.file));
       return { bytes: dump.bytes, detail: `${dump.tables.length} tables, ${dump.bytes} bytes; ${detail}` };
     } finally {
       control.close();
@@ -177,6 +184,10 @@ export class Replication {
     const config = this.deps.config();
     const control = await this.openForCopy('files');
     try {
+      // Listed before the push: a file changed after it is then changed on both sides alike,
+      // never taken for a change the slave made (jobs/spool-return.ts).
+      const spoolRoots = config.replication.files.spool.filter((r) => only === 'all' || only.includes(r));
+      const spoolListing = await listRoots(spoolRoots);
       const push = await this.deps.link.sendTree(
         only === 'all' ? config.replication.files.paths : only,
         REMOTE.filesDir,
@@ -189,6 +200,14 @@ export class Replication {
         config.replication.files.timeoutMs,
         undefined,
         only === 'all' ? undefined : push.sent,
+      );
+      await recordSpoolBase(
+        config.agent.stateDir,
+        config.replication.files.spool,
+        spoolListing,
+        only === 'all',
+      ).catch((e: Error) =>
+        this.deps.log.log('warn', `could not record the spool base of the next failback: ${e.message}`),
       );
       const missing = push.missing.length ? `; absent here: ${push.missing.join(', ')}` : '';
       return {
@@ -284,6 +303,7 @@ export class Replication {
         control,
         // Only a well-formed answer counts; anything else is asked again (peer-astdb-info).
         slaveDigest: typeof digest === 'string' || digest === null ? digest : undefined,
+        answer,
         // Not taken (the master did not go on to claim): closed, not left open.
         expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS).unref(),
       };
@@ -297,10 +317,15 @@ export class Replication {
   private released: {
     control: PeerChannel;
     slaveDigest: string | null | undefined;
+    answer?: Record<string, unknown>;
     expiry: NodeJS.Timeout;
   } | null = null;
 
-  private takeReleased(): { control: PeerChannel; slaveDigest: string | null | undefined } | null {
+  private takeReleased(): {
+    control: PeerChannel;
+    slaveDigest: string | null | undefined;
+    answer?: Record<string, unknown>;
+  } | null {
     const r = this.released;
     if (r) clearTimeout(r.expiry);
     this.released = null;
@@ -372,6 +397,7 @@ export class Replication {
    * claim. True when the answer gave no digest (unknown: fetched rather than lost).
    */
   releasedDataChanged(): boolean {
+    if (this.releasedOtherDataChanged()) return true;
     const d = this.released?.slaveDigest;
     if (d === null) return false; // the slave has no readable astdb: nothing more to bring
     return d === undefined || (d !== this.fetchedSlaveDigest && d !== this.deps.facts.fact(LAST_SENT_ASTDB));
@@ -422,10 +448,136 @@ export class Replication {
     stopServices: () => Promise<void>,
     winner: 'master' | 'slave',
   ): Promise<string> {
-    const config = this.deps.config();
-    const { node } = this.deps.identity();
     const released = final ? this.takeReleased() : null;
     const control = released?.control ?? (await this.deps.link.open());
+    let others: string[];
+    try {
+      others = await this.returnSlaveChanges(control, released?.answer, stillWanted, stopServices);
+    } catch (e) {
+      control.close();
+      throw e;
+    }
+    const astdb = await this.fetchAndMergeAstdb(final, stillWanted, stopServices, winner, released, control);
+    return [astdb, ...others].join('; ');
+  }
+
+  /** The slave's spool files and database, as they were when `fetchAndMerge` last brought them across. */
+  private returned: { spool: string | null | undefined; db: DbReturnState | null } = {
+    spool: undefined,
+    db: null,
+  };
+
+  /**
+   * The spool files and the database the slave changed while it served, brought here
+   * (jobs/spool-return.ts, jobs/db/return.ts); `releaseAnswer`: the final step's, whose
+   * digests say whether anything changed since the early fetch (then nothing is asked).
+   */
+  private async returnSlaveChanges(
+    control: PeerChannel,
+    releaseAnswer: Record<string, unknown> | undefined,
+    stillWanted: () => boolean,
+    stopServices: () => Promise<void>,
+    withDb = true,
+  ): Promise<string[]> {
+    const config = this.deps.config();
+    const deps = {
+      config,
+      node: this.deps.identity().node,
+      link: this.deps.link,
+      control,
+      stillWanted,
+      stopServices,
+      alert: (m: string) => (this.deps.alert ? this.deps.alert(m) : this.deps.log.log('warn', m)),
+    };
+    const field = (kind: string, key: string): string | null | undefined => {
+      const v = (releaseAnswer?.[kind] as Record<string, unknown> | undefined)?.[key];
+      return typeof v === 'string' ? v : releaseAnswer && v === null ? null : undefined;
+    };
+    const spool = await returnSpool(deps, this.returned.spool, field('spool', 'digest'));
+    this.returned.spool = spool.slaveDigest;
+    if (!withDb) return [spool.detail];
+    const db = await returnDatabase(
+      { ...deps, facts: this.deps.facts },
+      this.returned.db,
+      releaseAnswer?.db as Record<string, unknown> | undefined,
+    );
+    this.returned.db = db.state;
+    return [spool.detail, db.detail];
+  }
+
+  /**
+   * With `[failover] failback = manual` the slave may serve for days while the master is back in
+   * standby: what the slave changes is brought here as it happens (the failback's early fetch,
+   * run by agent/standby-pull.ts: spool files and astdb at each call, the database when `withDb`),
+   * so that the standing-by master holds it. Resolves with what it did; null when it does not
+   * apply now (not a master in standby with manual failback, or the slave does not serve).
+   */
+  async pullFromServingSlave(withDb: boolean, stopServices: () => Promise<void>): Promise<string | null> {
+    const config = this.deps.config();
+    const { role, node } = this.deps.identity();
+    const applies = () =>
+      role === 'master' &&
+      this.deps.state() === 'standby' &&
+      config.failover.failback === 'manual' &&
+      config.replication.enabled &&
+      this.paired();
+    if (!applies()) return null;
+    const turn = this.failbackLane.then(async () => {
+      if (!applies()) return null;
+      const control = await this.deps.link.open();
+      let others: string[];
+      try {
+        const hello = parseHello(await control.request({ request: 'peer-hello', from: node }, 15_000));
+        if (hello.state !== 'active') {
+          control.close();
+          return null;
+        }
+        others = await this.returnSlaveChanges(control, undefined, applies, stopServices, withDb);
+      } catch (e) {
+        control.close();
+        throw e;
+      }
+      this.fetchingAstdb = true;
+      try {
+        await this.astdbCopy?.catch(() => undefined);
+        const astdb = await this.fetchAndMergeAstdb(false, applies, stopServices, 'slave', null, control);
+        return [astdb, ...others].join('; ');
+      } finally {
+        this.fetchingAstdb = false;
+      }
+    });
+    this.failbackLane = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Whether the release answer says the slave's spool or database changed since the early fetch. */
+  private releasedOtherDataChanged(): boolean {
+    const a = this.released?.answer;
+    if (!a) return false;
+    const spool = (a.spool as { digest?: unknown } | undefined)?.digest;
+    const db = a.db as { installed?: unknown; xid?: unknown } | undefined;
+    const xid = db?.xid;
+    const roots = this.deps.config().replication.files.spool;
+    const spoolChanged =
+      roots.length > 0 &&
+      (typeof spool !== 'string' || (spool !== this.returned.spool && spool !== emptyListingDigest(roots)));
+    const dbChanged =
+      db !== undefined &&
+      db.installed !== false &&
+      (typeof xid !== 'string' || xid !== this.returned.db?.xid);
+    return spoolChanged || dbChanged;
+  }
+
+  private async fetchAndMergeAstdb(
+    final: boolean,
+    stillWanted: () => boolean,
+    stopServices: () => Promise<void>,
+    winner: 'master' | 'slave',
+    released: { slaveDigest: string | null | undefined } | null,
+    control: PeerChannel,
+  ): Promise<string> {
+    const config = this.deps.config();
+    const { node } = this.deps.identity();
     try {
       let slaveDigest: string | null;
       if (released && released.slaveDigest !== undefined) {

@@ -277,7 +277,7 @@ test("failback while the slave serves: its astdb is merged with the master's (bo
     assert.equal(stopped, 1, "the master's services are stopped before its astdb is replaced");
     assert.deepEqual(
       master.link.sent,
-      ['peer-astdb-info', 'peer-astdb-export'],
+      ['peer-spool-list', 'peer-db-export', 'peer-astdb-info', 'peer-astdb-export'],
       'fetched while the slave serves',
     );
     const merged = rowsOf(masterDb);
@@ -401,8 +401,40 @@ test('an export is made by an active node too (the failback fetch comes before t
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
       error:
-        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-takeover, peer-release)',
+        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release)',
     });
+  } finally {
+    pair.close();
+  }
+});
+
+test('manual failback: the master in standby pulls the serving slave’s astdb; not with failback = auto, nor while the slave stands by', async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    makeAstdb(master.config.replication.astdb.path, rowsTagged(20, 'm'));
+    await master.replication.copyAstdb(signal());
+    master.state = 'standby';
+    slave.state = 'active';
+    writeRows(slave.config.replication.astdb.path, [['/on-slave/1', 's1']]);
+    const stop = async () => undefined;
+    assert.equal(
+      await master.replication.pullFromServingSlave(false, stop),
+      null,
+      'failback = auto: no pull',
+    );
+    master.config = { ...master.config, failover: { ...master.config.failover, failback: 'manual' } };
+    slave.state = 'standby';
+    assert.equal(
+      await master.replication.pullFromServingSlave(false, stop),
+      null,
+      'the slave does not serve',
+    );
+    slave.state = 'active';
+    const pulled = await master.replication.pullFromServingSlave(false, stop);
+    assert.match(String(pulled), /^astdb merged with the slave's: 1 keys from the slave/);
+    assert.equal(rowsOf(master.config.replication.astdb.path).get('/on-slave/1'), 's1');
+    assert.match(String(await master.replication.pullFromServingSlave(false, stop)), /^astdb kept: /);
   } finally {
     pair.close();
   }

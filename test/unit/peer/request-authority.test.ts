@@ -24,6 +24,9 @@ function expected(request: PeerRequestKind, role: Role, state: NodeState): boole
     case 'peer-install':
       return state === 'standby';
     case 'peer-astdb-export':
+    case 'peer-spool-list':
+    case 'peer-spool-export':
+    case 'peer-db-export':
       return true; // also while serving: the master fetches it before it asks for the VIPs back
     case 'peer-takeover':
       return state !== 'fault' && state !== 'maintenance';
@@ -45,8 +48,8 @@ test('rule: every request in every role and state; only questions reach a master
           assert.match(verdict.why, /^pbx9 /, `${label}: the answer names the node`);
         }
       }
-  // 4 requests × 5 states on the master, and 4 + 2 refusals on the slave.
-  assert.equal(refused, 26);
+  // 7 requests × 5 states on the master, and 4 + 2 refusals on the slave.
+  assert.equal(refused, 41);
 });
 
 test('rule: the refusals say why', () => {
