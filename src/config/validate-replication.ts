@@ -601,7 +601,11 @@ function readStreaming(d: SectionReader, port: number | null, host: string | nul
   });
   if (host !== null && !host.startsWith('/') && d.entry('mode')?.value.trim().toLowerCase() === 'streaming') {
     // pbx-ha runs the local server's tools over its socket as its owner.
-    d.report(d.entry('host')!, 'a socket directory such as /run/postgresql in streaming mode', 'not a socket directory');
+    d.report(
+      d.entry('host')!,
+      'a socket directory such as /run/postgresql in streaming mode',
+      'not a socket directory',
+    );
     return null;
   }
   if (
@@ -623,7 +627,9 @@ function readStreaming(d: SectionReader, port: number | null, host: string | nul
     configDir,
     binDir,
     control:
-      controlKind === 'pg_ctl' ? { kind: 'pg_ctl', logFile: serverLog } : { kind: 'pg_ctlcluster', version, name },
+      controlKind === 'pg_ctl'
+        ? { kind: 'pg_ctl', logFile: serverLog }
+        : { kind: 'pg_ctlcluster', version, name },
     role,
     maxSlotWalKeepMb: keepMb,
     promoteTimeoutMs,

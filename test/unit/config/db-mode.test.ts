@@ -8,7 +8,7 @@ test('[sync.db] mode = dump is the default and is accepted when written', () => 
   assert.deepEqual(ok(BASE + '[sync.db]\nmode = Dump\n').replication.db, absent);
 });
 
-test('[sync.db] mode = streaming: Debian\'s cluster by default, or a pg_ctl layout key by key', () => {
+test("[sync.db] mode = streaming: Debian's cluster by default, or a pg_ctl layout key by key", () => {
   const db = ok(BASE + '[sync.db]\nmode = streaming\n').replication.db;
   assert.equal(db.mode, 'streaming');
   assert.deepEqual(db.streaming, {
@@ -22,11 +22,10 @@ test('[sync.db] mode = streaming: Debian\'s cluster by default, or a pg_ctl layo
     rejoinTimeoutMs: 1_800_000,
   });
   const other = ok(BASE + '[sync.db]\nmode = streaming\ncluster = 13/pbx\n').replication.db.streaming;
-  assert.deepEqual([other.dataDir, other.configDir, other.binDir], [
-    '/var/lib/postgresql/13/pbx',
-    '/etc/postgresql/13/pbx',
-    '/usr/lib/postgresql/13/bin',
-  ]);
+  assert.deepEqual(
+    [other.dataDir, other.configDir, other.binDir],
+    ['/var/lib/postgresql/13/pbx', '/etc/postgresql/13/pbx', '/usr/lib/postgresql/13/bin'],
+  );
   const bare = ok(
     BASE +
       '[sync.db]\nmode = streaming\ncontrol = pg_ctl\ndata_directory = /srv/pg/data\nconfig_directory = /srv/pg/conf\nserver_log = /srv/pg/log\n',
@@ -38,7 +37,7 @@ test('[sync.db] mode = streaming: Debian\'s cluster by default, or a pg_ctl layo
 test('[sync.db] streaming keys: a bad value is named; an unknown mode is refused', () => {
   const q = one(BASE + '[sync.db]\nmode = replica\n');
   assert.deepEqual([q.key, q.value, q.problem], ['mode', 'replica', 'unknown database copy mode']);
-  const r = one(BASE + "[sync.db]\nmode = streaming\ndata_directory = /srv/my data\n");
+  const r = one(BASE + '[sync.db]\nmode = streaming\ndata_directory = /srv/my data\n');
   assert.deepEqual([r.key, r.problem], ['data_directory', 'a space, quote or backslash in it']);
   const role = one(BASE + '[sync.db]\nmode = streaming\nreplication_role = Replica\n');
   assert.equal(role.key, 'replication_role');
