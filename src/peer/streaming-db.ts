@@ -52,9 +52,11 @@ export const SPLIT_FACT = 'db.streaming-split';
 /** How often the roles' goals are looked at again. */
 export const STREAMING_TICK_MS = 2000;
 /** A failed request to the slave is not repeated sooner than this. */
-const FOLLOW_RETRY_MS = 20_000;
+const FOLLOW_RETRY_MS = 10_000;
 /** How long a look at the peer's server through the replication protocol may take. */
 const PEER_LOOK_MS = 8000;
+/** The same, at a takeover (the peer is known to be gone; a live server answers in milliseconds). */
+const PEER_GONE_LOOK_MS = 2000;
 /** Replaced data directories kept (each a whole cluster, so few). */
 const KEEP_REPLACED = 2;
 
@@ -141,13 +143,19 @@ export class StreamingDb {
     return new PgStreamingNode(this.layout(), { timeoutMs, keepReplaced: KEEP_REPLACED });
   }
 
-  private remote(): RemotePgObserver {
-    return new RemotePgObserver(this.layout(), this.source(), PEER_LOOK_MS);
+  private remote(timeoutMs = PEER_LOOK_MS): RemotePgObserver {
+    return new RemotePgObserver(this.layout(), this.source(), timeoutMs);
   }
 
-  /** The peer's server as the drive needs it: looked at directly; stopped or started through its agent. */
-  private peerControl(): PgNodeControl {
-    const remote = this.remote();
+  /**
+   * The peer's server as the drive needs it: looked at directly; stopped or started through its
+   * agent. `gone`: the peer is known to be gone (a takeover): looked at briefly, and once it did
+   * not answer it is not asked again in this drive (a cut link would cost a timeout each time,
+   * before the services start).
+   */
+  private peerControl(gone = false): PgNodeControl {
+    const remote = this.remote(gone ? PEER_GONE_LOOK_MS : PEER_LOOK_MS);
+    let silent: PgObservation | null = null;
     const never = (what: string) => async (): Promise<never> => {
       throw new Error(`the peer's PostgreSQL is never asked to ${what} from here`);
     };
@@ -162,7 +170,9 @@ export class StreamingDb {
     return {
       // A stopped server does not answer on the network: the master asks the slave's agent then.
       observe: async () => {
+        if (silent !== null) return silent;
         const seen = await remote.observe();
+        if (gone && seen.kind === 'unknown') silent = seen;
         return seen.kind === 'unknown' && master && this.deps.link.paired() ? this.slaveState(seen) : seen;
       },
       countCommits: never('count commits'),
@@ -210,7 +220,8 @@ export class StreamingDb {
 
   private async drive(goal: PgGoal, timeoutMs: number, what: string): Promise<DriveResult> {
     const { role } = this.deps.identity();
-    const r = await drivePg(goal, this.local(timeoutMs), this.peerControl(), {
+    const gone = goal.kind === 'serve' && goal.peerGone;
+    const r = await drivePg(goal, this.local(timeoutMs), this.peerControl(gone), {
       source: this.source(),
       applicationName: `pbx_ha_${role}`,
       peerSlot: `pbx_ha_${role === 'master' ? 'slave' : 'master'}`,
@@ -239,7 +250,12 @@ export class StreamingDb {
     if ((acted || !ok) && summary !== this.lastRecorded) {
       this.lastRecorded = summary;
       this.deps.log.log(ok ? 'info' : 'warn', summary);
-      this.deps.record(summary, ok);
+      // The history line says the mode, and the lag as last measured.
+      const lag =
+        this.view.lagBytes === null
+          ? ''
+          : `; lag before it ${this.view.lagBytes} bytes${this.view.lagSeconds === null ? '' : `, ${this.view.lagSeconds} s`}`;
+      this.deps.record(`db streaming: ${summary}${lag}`, ok);
     }
     if (r.end.kind === 'split') this.flagSplit(r.end.reason);
   }
