@@ -127,7 +127,7 @@ export const CONFIG_DEFAULTS = {
         role: 'pbx_ha_replica',
         maxSlotWalKeepMb: 1024,
         promoteTimeoutMs: 60_000,
-        rejoinTimeoutMs: 1_800_000,
+        rejoinTimeoutMs: 900_000,
       },
     },
     astdb: {

@@ -19,7 +19,7 @@ test("[sync.db] mode = streaming: Debian's cluster by default, or a pg_ctl layou
     role: 'pbx_ha_replica',
     maxSlotWalKeepMb: 1024,
     promoteTimeoutMs: 60_000,
-    rejoinTimeoutMs: 1_800_000,
+    rejoinTimeoutMs: 900_000,
   });
   const other = ok(BASE + '[sync.db]\nmode = streaming\ncluster = 13/pbx\n').replication.db.streaming;
   assert.deepEqual(
