@@ -284,6 +284,11 @@ test(
         assert.deepEqual(await rows(lab, 'pbx1'), [...all, 'm4', 'm-split']);
         assert.deepEqual(await rows(lab, 'pbx2'), [...all, 'm4', 's-split']);
         assert.match((await lab.exec('pbx1', [PBX_HA, 'history'])).stdout, /two primaries/);
+        // The failback waits: the slave, whose writes are the newest, keeps serving meanwhile.
+        assert.equal((await status(lab, 'pbx2')).state, 'active');
+        assert.equal((await status(lab, 'pbx1')).state, 'standby');
+        const steps = (await lab.agentLog('pbx1')).match(/PostgreSQL \([^)]*\): \w+/g) ?? [];
+        t.diagnostic(`the master's steps: ${steps.join(' | ')}`);
       },
       LAB,
     );
