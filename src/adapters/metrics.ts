@@ -242,6 +242,51 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
 
+  new Gauge({
+    name: `${PREFIX}db_mode`,
+    help: 'The database replication mode ([sync.db] mode): 1 for the one configured, 0 for the other.',
+    labelNames: ['mode'],
+    registers,
+    collect() {
+      const db = status().db;
+      this.reset();
+      if (db) for (const mode of ['dump', 'streaming'] as const) this.set({ mode }, db.mode === mode ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}db_replication_lag_bytes`,
+    help: 'Streaming mode: WAL the standby has not replayed yet, in bytes (absent when not measured).',
+    registers,
+    collect() {
+      const db = status().db;
+      this.reset();
+      if (db?.lagBytes != null) this.set(db.lagBytes);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}db_replication_lag_seconds`,
+    help: "Streaming mode: the standby's replay lag in seconds (absent when not measured).",
+    registers,
+    collect() {
+      const db = status().db;
+      this.reset();
+      if (db?.lagSeconds != null) this.set(db.lagSeconds);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}db_timeline_split`,
+    help: 'Streaming mode: 1 while two primaries (a timeline split) are not resolved; streaming is stopped meanwhile.',
+    registers,
+    collect() {
+      const db = status().db;
+      this.reset();
+      if (db) this.set(db.split ? 1 : 0);
+    },
+  });
+
   return registry;
 }
 

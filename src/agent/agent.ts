@@ -37,6 +37,8 @@ export interface AgentDeps {
   checkScript?: (program: string) => ScriptVerdict;
   /** The trusted link's side of the peer actions; absent: no trusted link (requests fail at once). */
   peer?: PeerHooks;
+  /** Run before each services start (streaming mode's promotion): see ExecutorDeps. */
+  beforeServicesStart?: () => Promise<void>;
 }
 
 /** How many transitions `status` shows. */
@@ -117,6 +119,7 @@ export class Agent {
       onAlert: (message) =>
         this.remember({ atWallMs: deps.clock.wallMs(), kind: 'alert', summary: message, ok: false }),
       checkScript: deps.checkScript,
+      beforeServicesStart: deps.beforeServicesStart,
     });
     this.machine = new NodeMachine(this.settings([]), deps.clock.nowMs());
   }

@@ -29,6 +29,7 @@ import { identityFor, type Identity } from './identity';
 import type { StatusAnswer } from './status';
 import { PeerReceiver } from '../peer/receiver';
 import { Replication } from '../peer/replication';
+import { STREAMING_TICK_MS, StreamingDb } from '../peer/streaming-db';
 import { SshPeerLink } from '../peer/ssh-link';
 import { JobRunner } from '../jobs/runner';
 import { JobSchedule } from '../jobs/schedule';
@@ -117,6 +118,8 @@ export interface NodeParts {
   schedule: JobSchedule;
   /** The change-driven spool copy; follows whether this node sends copies (followServing). */
   spool: SpoolWatch;
+  /** The database in streaming mode (peer/streaming-db.ts): its tick runs every STREAMING_TICK_MS. */
+  streaming: StreamingDb;
   receiver: PeerReceiver;
   /** What the control socket answers (administrator, ifupdown hook, the peer's relayed requests). */
   handle: ControlHandler;
@@ -141,6 +144,17 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   const link = ports.link(config, identity);
   // eslint-disable-next-line prefer-const
   let spool: SpoolWatch;
+  const streaming = new StreamingDb({
+    config,
+    identity,
+    state: () => agent.status().state,
+    link,
+    log,
+    alert: (message) => agent.alert(message),
+    record: (summary, ok) => agent.recordJob(summary, ok),
+    facts: ports.facts,
+    nowWallMs: () => clock.wallMs(),
+  });
   const replication = new Replication({
     config,
     identity,
@@ -150,6 +164,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     link,
     spoolChanges: () => spool.takeChanges(),
     alert: (message) => agent.alert(message),
+    streamingHandback: (final, stillWanted) => streaming.handback(final, stillWanted),
   });
   agent = new Agent(config(), identityFor(config(), node), {
     clock,
@@ -170,8 +185,10 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
           final ? FAILBACK_FINAL_FETCH_TIMEOUT_MS : FAILBACK_FETCH_TIMEOUT_MS,
           "bringing the slave's astdb across",
         ),
-      releasedDataChanged: () => replication.releasedDataChanged(),
+      // Streaming mode: the final fetch always runs, since the database's switchover is in it.
+      releasedDataChanged: () => replication.releasedDataChanged() || streaming.enabled(),
     },
+    beforeServicesStart: () => streaming.beforeServicesStart(),
   });
   const runner = new JobRunner(
     replication.jobs(),
@@ -206,6 +223,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     peerSeen: () => agent.notePeerLink(),
     alert: (message) => agent.alert(message),
     received: (copy) => received.note(copy),
+    streaming,
   });
   const statusAnswer = (): StatusAnswer => ({
     ...agent.status(),
@@ -214,6 +232,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     sends: replication.sendsCopies(),
     received: received.state(),
     spool: spool.state(),
+    db: streaming.status(),
   });
   const handle = controlHandler({
     agent,
@@ -231,6 +250,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     runner,
     schedule,
     spool,
+    streaming,
     receiver,
     handle,
     statusAnswer,
@@ -318,6 +338,7 @@ export async function runDaemon(
     log,
     () => agent.servicesNow('stop'),
   );
+  const streamingTicks = systemClock.every(STREAMING_TICK_MS, () => void parts.streaming.tick());
   // Metrics are for watching the pair, not for running it: a port already taken is an alert,
   // never a reason for the agent not to serve.
   let metrics: MetricsServer | null = null;
@@ -354,6 +375,7 @@ export async function runDaemon(
       schedule.stop();
       following.cancel();
       pulling.cancel();
+      streamingTicks.cancel();
       void parts.spool.stop();
       runner.stop();
       void agent

@@ -40,6 +40,11 @@ export interface ExecutorDeps {
    * programs are fakes. A refused program is never run.
    */
   checkScript?: (program: string) => ScriptVerdict;
+  /**
+   * Runs before each services start, in the services' lane (never delaying the VIPs): streaming
+   * mode promotes the database there (peer/streaming-db.ts). Its failure is its own to alert.
+   */
+  beforeServicesStart?: () => Promise<void>;
 }
 
 /** A configured program that was not run because it failed the script checks. */
@@ -187,6 +192,10 @@ export class Executor {
   }
 
   private async runServices(command: 'start' | 'stop'): Promise<void> {
+    if (command === 'start' && this.deps.beforeServicesStart)
+      await this.deps
+        .beforeServicesStart()
+        .catch((e: Error) => this.alert(`before the services start: ${e.message}`));
     const cmd = this.deps.config().services[command];
     if (!cmd) return;
     const cancel = command === 'start' ? new AbortController() : null;

@@ -3,6 +3,7 @@
 import { AgentNotRunningError, controlRequest } from '../adapters/control-socket';
 import type { StatusAnswer } from '../ports/status';
 import { ago, copyLines } from './copy-lines';
+import { dbLines } from './db-lines';
 
 /** What the agent answers: its state, and its copies when replication runs. */
 export type { StatusAnswer };
@@ -43,6 +44,7 @@ export function formatStatus(s: StatusAnswer, nowMs = Date.now()): string {
       .map(([i, up]) => `${i} ${up ? 'up' : 'NO CARRIER'}`)
       .join(', ')}`,
     ...copyLines(s, nowMs),
+    ...dbLines(s, nowMs),
     'transitions',
     ...(s.transitions.length
       ? s.transitions.map((t) => `  ${t.at}  ${t.from} -> ${t.to}  (${t.reason})`)

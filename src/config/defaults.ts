@@ -117,6 +117,18 @@ export const CONFIG_DEFAULTS = {
       // Call logs and statistics are large, grow all day and are not needed to take over calls;
       // XiVO's replication left them out too.
       excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+      mode: 'dump',
+      // Debian's PostgreSQL 15 (bookworm) cluster `main`, as XiVO and Wazo install it.
+      streaming: {
+        dataDir: '/var/lib/postgresql/15/main',
+        configDir: '/etc/postgresql/15/main',
+        binDir: '/usr/lib/postgresql/15/bin',
+        control: { kind: 'pg_ctlcluster', version: '15', name: 'main' },
+        role: 'pbx_ha_replica',
+        maxSlotWalKeepMb: 1024,
+        promoteTimeoutMs: 60_000,
+        rejoinTimeoutMs: 900_000,
+      },
     },
     astdb: {
       // astdb holds call forwards, DND and device states, changed by phones all day: copied often.

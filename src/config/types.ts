@@ -153,6 +153,33 @@ export interface DbSyncConfig extends SyncJobConfig {
   user: string;
   /** pg_dump table patterns (`stat_*`, `public.cel`) whose data is not copied. */
   excludeTables: string[];
+  /**
+   * `dump`: the hourly pg_dump --data-only copy above. `streaming`: PostgreSQL's own physical
+   * replication of the whole cluster (the slave's server is a hot standby of the master's).
+   */
+  mode: 'dump' | 'streaming';
+  /** The local PostgreSQL cluster as streaming replication drives it (read in `streaming` mode only). */
+  streaming: DbStreamingConfig;
+}
+
+/** [sync.db] keys of the streaming mode: where the cluster is and how it is run. */
+export interface DbStreamingConfig {
+  /** PGDATA, absolute: /var/lib/postgresql/<version>/<name> on Debian. */
+  dataDir: string;
+  /** Where postgresql.conf, pg_hba.conf and conf.d are: /etc/postgresql/<version>/<name> on Debian. */
+  configDir: string;
+  /** PostgreSQL's programs: /usr/lib/postgresql/<version>/bin on Debian. */
+  binDir: string;
+  /** Debian's cluster (pg_ctlcluster <version> <name>), or pg_ctl with `serverLog`. */
+  control: { kind: 'pg_ctlcluster'; version: string; name: string } | { kind: 'pg_ctl'; logFile: string };
+  /** The replication role (LOGIN REPLICATION, nothing else): lower-case letters, digits, `_`. */
+  role: string;
+  /** WAL a slot may hold for an absent standby, in MB (max_slot_wal_keep_size). */
+  maxSlotWalKeepMb: number;
+  /** How long a promotion before the services start may take. */
+  promoteTimeoutMs: number;
+  /** How long a rejoin (rewind or a new clone) may take. */
+  rejoinTimeoutMs: number;
 }
 
 /** [sync.astdb]: Asterisk's internal database (SQLite), copied with the online backup API. */

@@ -19,7 +19,7 @@ import type { IniEntry } from './ini-scan';
 import { checkOwnDir, OWN_DIR_RULE } from './own-dirs';
 import { checkPath, isInside, type PathCheck } from './paths';
 import type { SectionReader } from './read-values';
-import type { ReplicationConfig } from './types';
+import type { DbStreamingConfig, ReplicationConfig } from './types';
 
 const D = CONFIG_DEFAULTS.replication;
 
@@ -41,7 +41,26 @@ export const REPLICATION_KEYS: Readonly<Record<ReplicationSection, readonly stri
     'keep_backups',
   ],
   'sync.files': ['schedule', 'timeout', 'paths', 'spool'],
-  'sync.db': ['schedule', 'timeout', 'database', 'host', 'port', 'user', 'exclude_tables', 'mode'],
+  'sync.db': [
+    'schedule',
+    'timeout',
+    'database',
+    'host',
+    'port',
+    'user',
+    'exclude_tables',
+    'mode',
+    'cluster',
+    'data_directory',
+    'config_directory',
+    'bin_directory',
+    'control',
+    'server_log',
+    'replication_role',
+    'max_slot_wal_keep',
+    'promote_timeout',
+    'rejoin_timeout',
+  ],
   'sync.astdb': ['schedule', 'timeout', 'path', 'debounce'],
 };
 
@@ -276,16 +295,14 @@ export function readReplication(
     (t) => TABLE_PATTERN.test(t) && !/(^|\.)\*+$/.test(t),
   );
 
-  // mode: only `dump` is offered. `streaming` (PostgreSQL's physical replication) has its planner
-  // and commands (src/domain/pg-streaming.ts, src/jobs/db/streaming-*.ts) but the agent does not
-  // drive them yet: refused by name rather than accepted and silently run as dump.
-  const dbMode = d.text('mode', 'dump', 'dump (the only mode supported)', (t) =>
-    t.toLowerCase() === 'dump'
-      ? null
-      : t.toLowerCase() === 'streaming'
-        ? 'streaming replication is not yet supported'
-        : 'unknown database copy mode',
+  // mode: `dump` (pg_dump of the data, hourly) or `streaming` (PostgreSQL's physical replication
+  // of the whole cluster, src/agent/streaming-db.ts). The streaming keys are read in either mode,
+  // so that a mistake is reported before the mode is switched.
+  const dbModeText = d.text('mode', D.db.mode, 'dump or streaming', (t) =>
+    ['dump', 'streaming'].includes(t.toLowerCase()) ? null : 'unknown database copy mode',
   );
+  const dbMode = dbModeText === null ? null : (dbModeText.toLowerCase() as 'dump' | 'streaming');
+  const streaming = readStreaming(d, dbPort, host);
 
   // [sync.astdb]
   const a = reader('sync.astdb');
@@ -452,6 +469,7 @@ export function readReplication(
     dbSchedule === null ||
     dbTimeoutMs === null ||
     dbMode === null ||
+    streaming === null ||
     database === null ||
     host === null ||
     dbPort === null ||
@@ -485,6 +503,8 @@ export function readReplication(
       port: dbPort,
       user: dbUser,
       excludeTables,
+      mode: dbMode,
+      streaming,
     },
     astdb: { schedule: astdbSchedule, timeoutMs: astdbTimeoutMs, path: astdbPath, debounceMs },
   };
@@ -512,4 +532,107 @@ function readSpool(f: SectionReader, paths: string[]): string[] | null {
   }
   if (entry === undefined) return spool.filter((dir) => paths.some((p) => p === dir || isInside(dir, p)));
   return refused || (before === 1 && spool.length === 0) ? null : spool;
+}
+
+/** Debian's cluster name as pg_ctlcluster takes it: `15/main`. */
+const PG_CLUSTER = /^(\d{1,3}(?:\.\d{1,3})?)\/([A-Za-z0-9_][A-Za-z0-9_-]{0,62})$/;
+/** The replication role: lower-case, since PostgreSQL folds an unquoted name to lower case. */
+const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * [sync.db]'s streaming keys: the cluster (Debian's `version/name`, from which the directories
+ * and pg_ctlcluster follow) or its directories one by one with `control = pg_ctl`. Paths must
+ * be plain (no space or quote: they go into PostgreSQL's connection strings). null when refused.
+ */
+function readStreaming(d: SectionReader, port: number | null, host: string | null): DbStreamingConfig | null {
+  const D = CONFIG_DEFAULTS.replication.db.streaming;
+  const cluster = d.text('cluster', '15/main', 'a Debian PostgreSQL cluster such as 15/main', (t) =>
+    PG_CLUSTER.test(t) ? null : 'not version/name',
+  );
+  const m = cluster === null ? null : PG_CLUSTER.exec(cluster);
+  const [version, name] = m === null ? ['15', 'main'] : [m[1], m[2]];
+  const plain = (t: string): PathCheck => {
+    const c = checkPath(t);
+    return c.ok && /[\s'"\\]/.test(c.path) ? { ok: false, problem: 'a space, quote or backslash in it' } : c;
+  };
+  const dataDir = d.path(
+    'data_directory',
+    `/var/lib/postgresql/${version}/${name}`,
+    'an absolute path such as /var/lib/postgresql/15/main',
+    plain,
+  );
+  const configDir = d.path(
+    'config_directory',
+    `/etc/postgresql/${version}/${name}`,
+    'an absolute path such as /etc/postgresql/15/main',
+    plain,
+  );
+  const binDir = d.path(
+    'bin_directory',
+    `/usr/lib/postgresql/${version}/bin`,
+    'an absolute path such as /usr/lib/postgresql/15/bin',
+    plain,
+  );
+  const controlKind = d.text('control', 'pg_ctlcluster', 'pg_ctlcluster or pg_ctl', (t) =>
+    t === 'pg_ctlcluster' || t === 'pg_ctl' ? null : 'unknown',
+  );
+  const serverLog = d.path(
+    'server_log',
+    `/var/log/postgresql/postgresql-${version}-${name}.log`,
+    'an absolute path such as /var/log/postgresql/postgresql-15-main.log (with control = pg_ctl)',
+    plain,
+  );
+  const role = d.text(
+    'replication_role',
+    D.role,
+    'a PostgreSQL role name in lower case: letters, digits and "_", such as pbx_ha_replica',
+    (t) => (PG_ROLE.test(t) ? null : ''),
+  );
+  const keepMb = d.integer('max_slot_wal_keep', { default: D.maxSlotWalKeepMb, min: 64, max: 1_048_576 });
+  const promoteTimeoutMs = d.duration('promote_timeout', {
+    defaultMs: D.promoteTimeoutMs,
+    minMs: 5_000,
+    maxMs: 600_000,
+  });
+  const rejoinTimeoutMs = d.duration('rejoin_timeout', {
+    defaultMs: D.rejoinTimeoutMs,
+    minMs: 30_000,
+    maxMs: 86_400_000,
+  });
+  if (host !== null && !host.startsWith('/') && d.entry('mode')?.value.trim().toLowerCase() === 'streaming') {
+    // pbx-ha runs the local server's tools over its socket as its owner.
+    d.report(
+      d.entry('host')!,
+      'a socket directory such as /run/postgresql in streaming mode',
+      'not a socket directory',
+    );
+    return null;
+  }
+  if (
+    cluster === null ||
+    dataDir === null ||
+    configDir === null ||
+    binDir === null ||
+    controlKind === null ||
+    serverLog === null ||
+    role === null ||
+    keepMb === null ||
+    promoteTimeoutMs === null ||
+    rejoinTimeoutMs === null ||
+    port === null
+  )
+    return null;
+  return {
+    dataDir,
+    configDir,
+    binDir,
+    control:
+      controlKind === 'pg_ctl'
+        ? { kind: 'pg_ctl', logFile: serverLog }
+        : { kind: 'pg_ctlcluster', version, name },
+    role,
+    maxSlotWalKeepMb: keepMb,
+    promoteTimeoutMs,
+    rejoinTimeoutMs,
+  };
 }

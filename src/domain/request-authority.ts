@@ -23,7 +23,11 @@ export type PeerRequestKind =
   | 'peer-spool-export'
   | 'peer-db-export'
   | 'peer-takeover'
-  | 'peer-release';
+  | 'peer-release'
+  | 'peer-pg-state'
+  | 'peer-pg-stop'
+  | 'peer-pg-start'
+  | 'peer-pg-follow';
 
 /** What the receiving node knows of itself when a request arrives. */
 export interface ReceiverFacts {
@@ -67,6 +71,16 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
         : HONOURED;
     case 'peer-release':
       return HONOURED;
+    case 'peer-pg-state':
+    case 'peer-pg-start':
+      return HONOURED;
+    case 'peer-pg-stop':
+    case 'peer-pg-follow':
+      // Streaming mode: a slave that serves keeps its PostgreSQL the primary; the master's
+      // switchover asks only once the slave released the VIPs, its services stopped.
+      return state === 'active'
+        ? { honoured: false, why: `${node} is active: its PostgreSQL stays the primary while it serves` }
+        : HONOURED;
   }
 }
 
@@ -81,4 +95,8 @@ const MASTER_REFUSES: Record<Exclude<PeerRequestKind, 'peer-hello' | 'peer-astdb
   'peer-db-export': "only the slave's database is fetched (by the master, before it takes the VIPs back)",
   'peer-takeover': 'only the master hands over, to its slave',
   'peer-release': 'only the master asks for the VIPs back, of its slave',
+  'peer-pg-state': "only the master's switchover asks what the slave's PostgreSQL is",
+  'peer-pg-stop': "only the master's switchover stops the slave's PostgreSQL",
+  'peer-pg-start': "only the master's switchover starts the slave's PostgreSQL again",
+  'peer-pg-follow': "only the master asks the slave's PostgreSQL to stand by for it",
 };

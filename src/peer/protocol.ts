@@ -24,6 +24,11 @@ export const PEER_REQUESTS = [
   'peer-db-export',
   'peer-takeover',
   'peer-release',
+  // Streaming replication (peer/streaming-db.ts): the master's server asks the slave's.
+  'peer-pg-state',
+  'peer-pg-stop',
+  'peer-pg-start',
+  'peer-pg-follow',
 ] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
@@ -41,7 +46,17 @@ export type PeerRequest =
   /** The master hands over (planned, or it is in fault): take the VIPs now. */
   | { request: 'peer-takeover'; from: string }
   /** The master takes the VIPs back: stop the services and release them. */
-  | { request: 'peer-release'; from: string };
+  | { request: 'peer-release'; from: string }
+  /** Streaming mode: what the slave's PostgreSQL is (running or not), for the master's switchover. */
+  | { request: 'peer-pg-state'; from: string }
+  /** Streaming mode: stop (cleanly) or start the slave's PostgreSQL (the master's switchover). */
+  | { request: 'peer-pg-stop'; from: string }
+  | { request: 'peer-pg-start'; from: string }
+  /**
+   * Streaming mode: stand by for the master's PostgreSQL (clone or rejoin); `secret` is the
+   * replication role's (base64url, 16 to 128 characters), written to the slave's passfile only.
+   */
+  | { request: 'peer-pg-follow'; from: string; secret: string };
 
 /** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
@@ -134,9 +149,18 @@ export function checkPeerRequest(value: unknown): PeerRequestCheck {
       },
     };
   }
+  if (r.request === 'peer-pg-follow') {
+    // Never quoted in the error: it is a secret.
+    if (typeof r.secret !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(r.secret))
+      return { ok: false, error: '"secret" must be 16 to 128 base64url characters' };
+    return { ok: true, request: { request: 'peer-pg-follow', from: r.from, secret: r.secret } };
+  }
   return {
     ok: true,
-    request: { request: r.request as Exclude<PeerRequestName, 'peer-install'>, from: r.from },
+    request: {
+      request: r.request as Exclude<PeerRequestName, 'peer-install' | 'peer-pg-follow'>,
+      from: r.from,
+    },
   };
 }
 

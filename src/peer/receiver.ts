@@ -26,6 +26,7 @@ import { quotedPeerText, type PeerRequest } from './protocol';
 import { INCOMING, stagingPaths } from './staging';
 import { copyStagedFile, exchangeSubdir, publishOutgoing } from '../jobs/staged-tree';
 import type { Logger } from '../ports/log';
+import type { StreamingDb } from './streaming-db';
 
 export interface ReceiverDeps {
   config: () => PbxHaConfig;
@@ -46,6 +47,8 @@ export interface ReceiverDeps {
   alert?: (message: string) => void;
   /** Told of every copy received, installed or not, for `pbx-ha status` (agent/received-copies.ts). */
   received?: (copy: { kind: CopyKind; from: string; ok: boolean; detail: string }) => void;
+  /** The streaming mode's side of the master's requests (peer/streaming-db.ts); absent: refused. */
+  streaming?: StreamingDb;
 }
 
 export class PeerReceiver {
@@ -109,6 +112,11 @@ export class PeerReceiver {
           ...(await returnInfo(config)),
         };
       }
+      case 'peer-pg-state':
+      case 'peer-pg-stop':
+      case 'peer-pg-start':
+      case 'peer-pg-follow':
+        return this.streaming(req);
       case 'peer-install': {
         try {
           const detail = await this.install(req.kind, req.from, req.digest, config, req.paths);
@@ -123,6 +131,32 @@ export class PeerReceiver {
           return { ok: false, error: message };
         }
       }
+    }
+  }
+
+  /** The streaming mode's requests: the master's server asks the slave's (peer/streaming-db.ts). */
+  private async streaming(
+    req: Extract<
+      PeerRequest,
+      { request: 'peer-pg-state' | 'peer-pg-stop' | 'peer-pg-start' | 'peer-pg-follow' }
+    >,
+  ): Promise<ControlAnswer> {
+    const db = this.deps.streaming;
+    const node = this.deps.identity().node;
+    if (!db?.enabled()) return { ok: false, error: `${node}: [sync.db] mode is not streaming here` };
+    try {
+      switch (req.request) {
+        case 'peer-pg-state':
+          return { ok: true, node, ...(await db.stateText()) };
+        case 'peer-pg-stop':
+          return { ok: true, node, detail: await db.control('stop') };
+        case 'peer-pg-start':
+          return { ok: true, node, detail: await db.control('start') };
+        case 'peer-pg-follow':
+          return { ok: true, node, ...(await db.follow(req.secret)) };
+      }
+    } catch (e) {
+      return { ok: false, error: `${node}: ${(e as Error).message}` };
     }
   }
 

@@ -49,6 +49,12 @@ export interface ReplicationDeps {
   spoolChanges?: () => SpoolChanges | null;
   /** Raises an alert (log and history): a failback found files or rows changed on both nodes. */
   alert?: (message: string) => void;
+  /**
+   * Streaming mode's database step of a failback (peer/streaming-db.ts handback), run after each
+   * fetch's astdb step: caught up while the slave serves, switched over at the final fetch (the
+   * slave's services stopped); null: not in streaming mode. Throws to hold the failback.
+   */
+  streamingHandback?: (final: boolean, stillWanted: () => boolean) => Promise<string | null>;
 }
 
 /** How long the channel of a failback's release waits for the fetch that follows it. */
@@ -151,6 +157,8 @@ export class Replication {
   async copyDatabase(signal: AbortSignal): Promise<JobOutcome> {
     const config = this.deps.config();
     const db = config.replication.db;
+    if (db.mode === 'streaming')
+      throw new JobNotApplicable('[sync.db] mode = streaming: PostgreSQL replicates the database itself');
     const control = await this.openForCopy('db');
     try {
       const dump = await dumpDatabase({
@@ -431,7 +439,17 @@ export class Replication {
       try {
         // A copy that started before (it will be refused or installed first): then the slave's file.
         await this.astdbCopy?.catch(() => undefined);
-        return await this.fetchAndMerge(final, stillWanted, stopServices, slaveServed ? 'slave' : 'master');
+        const detail = await this.fetchAndMerge(
+          final,
+          stillWanted,
+          stopServices,
+          slaveServed ? 'slave' : 'master',
+        );
+        // Streaming mode: the master's server stands by for the slave's, caught up (the fetch while
+        // the slave serves), then takes the primary role back once the slave's services are
+        // stopped (the final fetch). See peer/streaming-db.ts.
+        const db = await this.deps.streamingHandback?.(final, stillWanted);
+        return db ? `${detail}; ${db}` : detail;
       } finally {
         this.fetchingAstdb = false;
       }

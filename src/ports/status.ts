@@ -91,4 +91,22 @@ export type StatusAnswer = AgentStatus & {
   sends?: boolean;
   received?: ReceivedCopy[];
   spool?: SpoolWatchStatus;
+  db?: DbReplicationStatus;
 };
+
+/** The database's replication as `status`, `history` and the metrics show it. */
+export interface DbReplicationStatus {
+  mode: 'dump' | 'streaming';
+  /** What the local PostgreSQL was last seen to be (streaming mode): primary, standby, stopped, unknown. */
+  local: string | null;
+  /**
+   * WAL the standby has not replayed yet, in bytes, and pg_stat_replication's replay lag in
+   * seconds (null when not measured: no standby streams, or the primary has no sample yet).
+   */
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  /** The last step taken (promote, rewind, clone, switchover…), with when (ms since the epoch). */
+  lastStep: { atWallMs: number; summary: string; ok: boolean } | null;
+  /** Two primaries (a timeline split): copying stopped until it is resolved; what resolves it. */
+  split: { reason: string; resolve: string } | null;
+}

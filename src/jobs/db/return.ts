@@ -101,12 +101,16 @@ export async function nextXid(config: PbxHaConfig): Promise<string | null> {
  * here (nothing to bring back), else the next transaction id (null: unknown, then asked again).
  */
 export async function dbInfo(config: PbxHaConfig): Promise<{ installed: boolean; xid: string | null }> {
+  // Streaming mode: PostgreSQL's own replication brings the rows (peer/streaming-db.ts), no dump.
+  if (config.replication.db.mode === 'streaming') return { installed: false, xid: null };
   if ((await installedDigest(config)) === null) return { installed: false, xid: null };
   return { installed: true, xid: await nextXid(config) };
 }
 
 /** `peer-db-export` on the slave: whether its data changed since the master's last dump, and if so the dump in outgoing/. */
 export async function exportDatabaseForReturn(config: PbxHaConfig): Promise<Record<string, unknown>> {
+  if (config.replication.db.mode === 'streaming')
+    return { ok: true, changed: false, why: 'streaming mode: PostgreSQL replicates the database itself' };
   const installed = await installedDigest(config);
   if (installed === null)
     return { ok: true, changed: false, why: 'no database copy from the master was ever installed here' };
@@ -151,6 +155,8 @@ export async function returnDatabase(
   known: DbReturnState | null,
   released: { installed?: unknown; xid?: unknown } | undefined,
 ): Promise<{ detail: string; state: DbReturnState | null }> {
+  if (d.config.replication.db.mode === 'streaming')
+    return { detail: 'database: streamed by PostgreSQL (streaming mode)', state: known };
   if (released?.installed === false)
     return { detail: 'database: no copy from the master was ever installed on the slave', state: known };
   if (known && typeof released?.xid === 'string' && released.xid === known.xid)

@@ -57,8 +57,10 @@ export function serverSettings(maxSlotWalKeepMb: number): string {
     '# Written by pbx-ha: streaming replication to and from the peer.',
     'wal_level = replica',
     'wal_log_hints = on',
-    'max_wal_senders = 5',
-    'max_replication_slots = 5',
+    // PostgreSQL's defaults, written so that they are known: a hot standby refuses to start with
+    // less than its primary ran with, and a primary that was only reloaded keeps what it had.
+    'max_wal_senders = 10',
+    'max_replication_slots = 10',
     'hot_standby = on',
     `max_slot_wal_keep_size = ${maxSlotWalKeepMb}MB`,
     // pg_rewind reads the old primary's own WAL back to the last checkpoint before the fork:

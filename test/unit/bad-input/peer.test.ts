@@ -143,7 +143,9 @@ test('peer: parsePeerRequest accepts the good requests, and returns only the kno
     const line =
       request === 'peer-install'
         ? JSON.stringify({ request, from: 'pbx1', kind: 'astdb', digest: DIGEST })
-        : JSON.stringify({ request, from: 'pbx1' });
+        : request === 'peer-pg-follow'
+          ? JSON.stringify({ request, from: 'pbx1', secret: 'Zq0-test-secret-never-logged_42' })
+          : JSON.stringify({ request, from: 'pbx1' });
     const result = parsePeerRequest(line);
     assert.ok(result.ok, `${request}: ${result.ok ? '' : result.error}`);
   }
@@ -158,6 +160,24 @@ test('peer: parsePeerRequest accepts the good requests, and returns only the kno
   }
   assert.equal(({} as Record<string, unknown>).admin, undefined);
   assert.equal(({} as Record<string, unknown>).x, undefined);
+});
+
+test('peer: peer-pg-follow needs a secret pbx-ha makes, and the refusal never quotes it', () => {
+  for (const secret of [
+    undefined,
+    7,
+    '',
+    'short',
+    'a'.repeat(129),
+    "x'; DROP ROLE postgres; --xxxxxxx",
+    'ok-but with space-x',
+  ])
+    for (const line of [JSON.stringify({ request: 'peer-pg-follow', from: 'pbx1', secret })]) {
+      const r = parsePeerRequest(line);
+      assert.equal(r.ok, false, line);
+      if (!r.ok && typeof secret === 'string' && secret.length > 0)
+        assert.ok(!r.error.includes(secret), r.error);
+    }
 });
 
 test('peer: parseHello refuses malformed answers with a message, and accepts good ones', () => {

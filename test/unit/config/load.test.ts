@@ -68,6 +68,8 @@ const DEFAULTS_AFTER_BASE = {
       port: 5432,
       user: 'postgres',
       excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+      mode: 'dump' as const,
+      streaming: CONFIG_DEFAULTS.replication.db.streaming,
     },
     astdb: {
       schedule: '*/2 * * * *',
@@ -181,6 +183,8 @@ test('a full file parses to exactly the values written', () => {
         port: 5433,
         user: 'asterisk_sync',
         excludeTables: ['public.cel', '*_log', 'stat_call_on_queue'],
+        mode: 'dump',
+        streaming: CONFIG_DEFAULTS.replication.db.streaming,
       },
       astdb: {
         schedule: '*/30 * * * * *',

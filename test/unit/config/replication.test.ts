@@ -38,6 +38,8 @@ test('without the replication sections, every replication default applies', () =
       port: 5432,
       user: 'postgres',
       excludeTables: ['cel', 'queue_log', 'call_log', 'stat_*'],
+      mode: 'dump',
+      streaming: CONFIG_DEFAULTS.replication.db.streaming,
     },
     astdb: {
       schedule: '*/2 * * * *',

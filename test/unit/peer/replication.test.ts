@@ -401,7 +401,7 @@ test('an export is made by an active node too (the failback fetch comes before t
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
       error:
-        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release)',
+        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release, peer-pg-state, peer-pg-stop, peer-pg-start, peer-pg-follow)',
     });
   } finally {
     pair.close();

@@ -32,6 +32,12 @@ function expected(request: PeerRequestKind, role: Role, state: NodeState): boole
       return state !== 'fault' && state !== 'maintenance';
     case 'peer-release':
       return true;
+    case 'peer-pg-state':
+    case 'peer-pg-start':
+      return true;
+    case 'peer-pg-stop':
+    case 'peer-pg-follow':
+      return state !== 'active'; // a serving slave's PostgreSQL stays the primary
   }
 }
 
@@ -48,8 +54,8 @@ test('rule: every request in every role and state; only questions reach a master
           assert.match(verdict.why, /^pbx9 /, `${label}: the answer names the node`);
         }
       }
-  // 7 requests × 5 states on the master, and 4 + 2 refusals on the slave.
-  assert.equal(refused, 41);
+  // 11 requests × 5 states on the master, and 4 + 2 + 1 + 1 refusals on the slave.
+  assert.equal(refused, 63);
 });
 
 test('rule: the refusals say why', () => {

@@ -1,0 +1,296 @@
+/**
+ * `[sync.db] mode = streaming` in the network lab: each node runs its own PostgreSQL 15 cluster
+ * (laid out as Debian's, configuration apart from the data, driven with pg_ctl), its sshd, and the
+ * real agent; pbx-ha pairs them and sets replication up by itself (role, secret, slot, pg_hba.conf,
+ * the first clone of the master's cluster on the slave).
+ *
+ *   1. rows committed on the master reach the slave's hot standby; the master's link is cut; the
+ *      slave promotes before its services start and takes writes; the link comes back; the master
+ *      is rejoined as the slave's standby, then takes the primary role back in the failback: every
+ *      row of both periods on both, the slave a standby again, lag back to zero.
+ *   2. then a timeline split forced: the master's link cut, rows committed on both primaries; when
+ *      the link comes back pbx-ha drops nothing, stops, and says why in `status`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { runCommand } from '../../src/adapters/exec';
+import { type Lab, type PbxNode, withLab } from './harness';
+import {
+  FAST_HEALTH,
+  PBX_HA,
+  agentStatus,
+  pairNodes,
+  prepareSsh,
+  startPair,
+  waitSoleHolder,
+  waitState,
+} from './pair';
+import type { LabAgentStatus } from '../../lab/pair';
+import type { DbReplicationStatus } from '../../src/ports/status';
+
+const LAB = { prefix: 'pbxstr', dir: '/tmp/pbx-ha-lab-streaming', env: FAST_HEALTH };
+const PG_BIN = process.env.PBX_LAB_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG = '/run/lab-pg';
+
+/** Streaming mode, the cluster as each node sees it (/run is private to each node). */
+const CONFIG = `
+[replication]
+alert_after = 1
+retry_min = 1s
+[sync.files]
+paths = /var/lib/asterisk/sounds
+spool =
+[sync.db]
+mode = streaming
+control = pg_ctl
+data_directory = ${PG}/data
+config_directory = ${PG}/conf
+server_log = ${PG}/postgresql.log
+bin_directory = ${PG_BIN}
+rejoin_timeout = 2m
+`;
+
+type Status = LabAgentStatus & { db?: DbReplicationStatus };
+
+async function ids(): Promise<[number, number]> {
+  const u = Number((await runCommand(['id', '-u', 'postgres'], { timeoutMs: 5000 })).stdout.trim());
+  const g = Number((await runCommand(['id', '-g', 'postgres'], { timeoutMs: 5000 })).stdout.trim());
+  return [u, g];
+}
+
+/** A cluster of its own in the node (initdb), listening on its VOIP address and /run/postgresql. */
+async function makeCluster(lab: Lab, node: PbxNode): Promise<void> {
+  const [uid, gid] = await ids();
+  chmodSync(lab.nodeDir(node), 0o755);
+  chmodSync(lab.hostPath(node, '/run'), 0o755);
+  for (const [d, mode] of [
+    [PG, 0o755],
+    [`${PG}/conf`, 0o700],
+    [`${PG}/conf/conf.d`, 0o700],
+    [`${PG}/data`, 0o700],
+    ['/run/postgresql', 0o2775],
+  ] as const) {
+    mkdirSync(lab.hostPath(node, d), { recursive: true });
+    chmodSync(lab.hostPath(node, d), mode);
+    chownSync(lab.hostPath(node, d), uid, gid);
+  }
+  await runCommand(
+    [
+      'runuser',
+      '-u',
+      'postgres',
+      '--',
+      `${PG_BIN}/initdb`,
+      '-D',
+      lab.hostPath(node, `${PG}/data`),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '--encoding=UTF8',
+      '--locale=C.UTF-8',
+      '--no-sync',
+    ],
+    { timeoutMs: 120_000 },
+  );
+  const files: [string, string][] = [
+    [
+      'postgresql.conf',
+      [
+        `data_directory = '${PG}/data'`,
+        `hba_file = '${PG}/conf/pg_hba.conf'`,
+        `ident_file = '${PG}/conf/pg_ident.conf'`,
+        'port = 5432',
+        `listen_addresses = '${lab.voipAddress(node)}'`,
+        "unix_socket_directories = '/run/postgresql'",
+        'fsync = off',
+        'shared_buffers = 16MB',
+        "include_dir = 'conf.d'",
+        '',
+      ].join('\n'),
+    ],
+    // As Debian's: the cluster's owner over the socket; nothing else but what pbx-ha adds.
+    ['pg_hba.conf', 'local all postgres trust\n'],
+    ['pg_ident.conf', ''],
+  ];
+  for (const [f, text] of files) {
+    const file = lab.hostPath(node, `${PG}/conf/${f}`);
+    writeFileSync(file, text, { mode: 0o600 });
+    chownSync(file, uid, gid);
+  }
+  writeFileSync(lab.hostPath(node, `${PG}/postgresql.log`), '');
+  chownSync(lab.hostPath(node, `${PG}/postgresql.log`), uid, gid);
+  await lab.exec(
+    node,
+    [
+      'runuser',
+      '-u',
+      'postgres',
+      '--',
+      `${PG_BIN}/pg_ctl`,
+      '-D',
+      `${PG}/conf`,
+      '-l',
+      `${PG}/postgresql.log`,
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ],
+    { timeoutMs: 90_000 },
+  );
+  await lab.psql(node, 'CREATE DATABASE asterisk', 'postgres');
+  await lab.psql(node, 'CREATE TABLE calls (id serial PRIMARY KEY, note text NOT NULL)');
+}
+
+const rows = async (lab: Lab, node: PbxNode): Promise<string[]> =>
+  (await lab.psql(node, "SELECT coalesce(string_agg(note, ',' ORDER BY id), '') FROM calls"))
+    .split(',')
+    .filter((x) => x !== '');
+
+const inRecovery = async (lab: Lab, node: PbxNode) =>
+  (await lab.psql(node, 'SELECT pg_is_in_recovery()')).trim() === 't';
+
+async function insert(lab: Lab, node: PbxNode, ...notes: string[]): Promise<void> {
+  for (const note of notes) await lab.psql(node, `INSERT INTO calls (note) VALUES ('${note}')`);
+}
+
+async function status(lab: Lab, node: PbxNode): Promise<Status> {
+  return (await agentStatus(lab, node)) as Status;
+}
+
+async function waitRows(lab: Lab, node: PbxNode, want: string[], recovery: boolean, ms = 60_000) {
+  await lab.waitFor(
+    `${node}: rows ${want.join(',')}, ${recovery ? 'a standby' : 'the primary'}`,
+    async () =>
+      (await inRecovery(lab, node)) === recovery && (await rows(lab, node)).join(',') === want.join(','),
+    ms,
+    250,
+  );
+}
+
+test(
+  'streaming mode: failover and failback lose no row, then a timeline split is kept and stops replication',
+  { timeout: 420_000 },
+  async (t) => {
+    await withLab(
+      t,
+      async (lab) => {
+        for (const node of ['pbx1', 'pbx2'] as const) await makeCluster(lab, node);
+        // The slave's own cluster holds a row of its own: replaced by the clone, its directory kept.
+        await insert(lab, 'pbx2', 'slave-own');
+        await insert(lab, 'pbx1', 'm1', 'm2');
+        await prepareSsh(lab, CONFIG);
+        await pairNodes(lab);
+        await startPair(lab);
+
+        // pbx-ha sets replication up: the slave becomes a hot standby of the master's cluster.
+        await waitRows(lab, 'pbx2', ['m1', 'm2'], true, 90_000);
+        await insert(lab, 'pbx1', 'm3');
+        await waitRows(lab, 'pbx2', ['m1', 'm2', 'm3'], true);
+        const kept = (
+          await lab.exec('pbx2', ['sh', '-c', `ls -d ${PG}/data.replaced-*`], { allowFail: true })
+        ).stdout.trim();
+        assert.match(kept, /data\.replaced-/, "the slave's replaced data directory is kept");
+        const secret = await lab.exec('pbx1', [
+          'stat',
+          '-c',
+          '%a %U',
+          '/var/lib/pbx-ha/pg-replication.secret',
+        ]);
+        assert.equal(secret.stdout.trim(), '600 root');
+        const pass = await lab.exec('pbx2', ['stat', '-c', '%a %U', `${PG}/conf/pbx-ha-replication.pgpass`]);
+        assert.equal(pass.stdout.trim(), '600 postgres');
+        const hba = await lab.exec('pbx1', ['cat', `${PG}/conf/pg_hba.conf`]);
+        assert.match(
+          hba.stdout,
+          new RegExp(`host replication pbx_ha_replica ${lab.voipAddress('pbx2')}/32 scram-sha-256`),
+        );
+        const m = await status(lab, 'pbx1');
+        assert.equal(m.db?.mode, 'streaming');
+        assert.equal(m.db?.local, 'primary');
+
+        // The master's link is cut: the slave promotes before its services start, and serves.
+        await lab.cut('pbx1');
+        await waitState(lab, 'pbx2', 'active');
+        await lab.waitFor('pbx2 primary', async () => !(await inRecovery(lab, 'pbx2')), 30_000, 250);
+        await insert(lab, 'pbx2', 's1', 's2');
+        const slaveLog = await lab.agentLog('pbx2');
+        const promotedAt = slaveLog.search(/PostgreSQL \(promote at takeover\): promote/);
+        const startedAt = slaveLog.search(/services start: .* succeeded/);
+        assert.ok(promotedAt >= 0 && startedAt > promotedAt, 'promoted before the services started');
+
+        // The link comes back: the master stands by for the slave, catches up, takes the role back.
+        await lab.restore('pbx1');
+        await waitSoleHolder(lab, 'pbx1', 120_000);
+        await waitState(lab, 'pbx2', 'standby', 30_000);
+        const all = ['m1', 'm2', 'm3', 's1', 's2'];
+        await waitRows(lab, 'pbx1', all, false);
+        await insert(lab, 'pbx1', 'm4');
+        await waitRows(lab, 'pbx2', [...all, 'm4'], true, 90_000);
+        await lab.waitFor(
+          'lag 0 seen by the master',
+          async () => (await status(lab, 'pbx1')).db?.lagBytes === 0,
+          30_000,
+          500,
+        );
+        const masterLog = await lab.agentLog('pbx1');
+        assert.match(masterLog, /PostgreSQL \(stand by for the serving slave\): (rewind|clone|follow)/);
+        assert.match(masterLog, /database switched over: done/);
+        for (const node of ['pbx1', 'pbx2'] as const)
+          assert.doesNotMatch(
+            await lab.agentLog(node),
+            new RegExp(
+              (await lab.exec('pbx1', ['cat', '/var/lib/pbx-ha/pg-replication.secret'])).stdout.trim(),
+            ),
+            'the secret is never logged',
+          );
+
+        // A timeline split: both promoted, each commits a row of its own.
+        await lab.cut('pbx1');
+        await waitState(lab, 'pbx2', 'active');
+        await lab.waitFor('pbx2 primary again', async () => !(await inRecovery(lab, 'pbx2')), 30_000, 250);
+        await insert(lab, 'pbx1', 'm-split');
+        await insert(lab, 'pbx2', 's-split');
+        await lab.restore('pbx1');
+        await lab.waitFor(
+          "the split in the master's status",
+          async () => (await status(lab, 'pbx1')).db?.split != null,
+          90_000,
+          500,
+        );
+        const text = (await lab.exec('pbx1', [PBX_HA, 'status'])).stdout;
+        assert.match(text, /TIMELINE SPLIT: streaming stopped, both sides kept: .*committed \d+ transaction/);
+        assert.match(text, /to resolve, on the node whose writes since the split you give up: .*pg_dumpall/);
+        // Nothing of either side dropped: the master's server was stopped cleanly to count its
+        // commits and left as it was; started by hand it has its row, the slave has its own.
+        await lab.exec(
+          'pbx1',
+          [
+            'runuser',
+            '-u',
+            'postgres',
+            '--',
+            `${PG_BIN}/pg_ctl`,
+            '-D',
+            `${PG}/conf`,
+            '-l',
+            `${PG}/postgresql.log`,
+            '-w',
+            'start',
+          ],
+          { timeoutMs: 60_000, allowFail: true },
+        );
+        assert.deepEqual(await rows(lab, 'pbx1'), [...all, 'm4', 'm-split']);
+        assert.deepEqual(await rows(lab, 'pbx2'), [...all, 'm4', 's-split']);
+        assert.match((await lab.exec('pbx1', [PBX_HA, 'history'])).stdout, /two primaries/);
+        // The failback waits: the slave, whose writes are the newest, keeps serving meanwhile.
+        assert.equal((await status(lab, 'pbx2')).state, 'active');
+        assert.equal((await status(lab, 'pbx1')).state, 'standby');
+        const steps = (await lab.agentLog('pbx1')).match(/PostgreSQL \([^)]*\): \w+/g) ?? [];
+        t.diagnostic(`the master's steps: ${steps.join(' | ')}`);
+      },
+      LAB,
+    );
+  },
+);
