@@ -577,19 +577,26 @@ export class Agent {
   private async process(event: MachineEvent): Promise<void> {
     if (this.stopping) return;
     const { actions, transition } = this.machine.handle(event);
+    let history: Parameters<HistorySink['add']>[0] | null = null;
     if (transition) {
       const record = transitionRecord(this.deps.clock, transition);
       this.transitions = [record, ...this.transitions].slice(0, TRANSITIONS_KEPT);
       const summary = `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`;
       this.deps.log.log('info', summary);
-      this.remember({
+      history = {
         atWallMs: this.deps.clock.wallMs(),
         kind: 'transition',
         summary,
         ok: transition.to !== 'fault',
-      });
+      };
     }
+    // Going active, the history row (an SQLite commit, a disk sync: milliseconds) is written once
+    // the claim is made and announced, not between the decision and the first gratuitous ARP; it
+    // keeps the decision's time. Otherwise it is written first, as the actions may take long.
+    const claiming = transition?.to === 'active';
+    if (history && !claiming) this.remember(history);
     await this.executor.run(actions);
+    if (history && claiming) this.remember(history);
     this.garp.setActive(this.machine.view().state === 'active');
     this.armDeadline();
     // A new state may need fresh observations (a master back from fault asks at once whether
