@@ -106,7 +106,7 @@ export class Agent {
       log: deps.log,
       config: () => this.config,
       identity: () => this.identity,
-      state: () => this.machine.view().state,
+      state: () => this.machine.currentState(),
       failbackFetch: (id, final, slaveServed) => this.failbackFetch(id, final, slaveServed),
       finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
@@ -263,7 +263,7 @@ export class Agent {
     // nothing answered since the queue stopped moving.
     const nowMs = this.deps.clock.nowMs();
     await this.enqueueWork(() => this.process({ ...event, nowMs }));
-    return this.machine.view().state;
+    return this.machine.currentState();
   }
 
   /** The peer reached this node over the trusted link (see the `peer-link` event). */
@@ -279,6 +279,11 @@ export class Agent {
   /** Records a finished copy in the history. */
   recordJob(summary: string, ok: boolean): void {
     this.remember({ atWallMs: this.deps.clock.wallMs(), kind: 'job', summary, ok });
+  }
+
+  /** The node's state now (cheap: status() builds the whole answer to `pbx-ha status`). */
+  state(): NodeState {
+    return this.machine.currentState();
   }
 
   status(): AgentStatus {
@@ -545,8 +550,7 @@ export class Agent {
 
   /** While active, asks on each link whether another MAC answers for our VIPs (listening `timeoutMs`). */
   private conflictCheck(timeoutMs = CONFLICT_CHECK_TIMEOUT_MS): void {
-    const view = this.machine.view();
-    if (this.stopping || view.state !== 'active') return;
+    if (this.stopping || this.machine.currentState() !== 'active') return;
     for (const vip of this.config.vips) {
       this.deps.arp
         .whoHas(vip.address, vip.interface, timeoutMs)
@@ -597,7 +601,7 @@ export class Agent {
     if (history && !claiming) this.remember(history);
     await this.executor.run(actions);
     if (history && claiming) this.remember(history);
-    this.garp.setActive(this.machine.view().state === 'active');
+    this.garp.setActive(this.machine.currentState() === 'active');
     this.armDeadline();
     // A new state may need fresh observations (a master back from fault asks at once whether
     // anybody holds the VIPs) rather than waiting for the next round: one interval less of outage.

@@ -142,7 +142,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   const replication = new Replication({
     config,
     identity,
-    state: () => agent.status().state,
+    state: () => agent.state(),
     facts: ports.facts,
     log,
     link,
@@ -195,7 +195,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   const receiver = new PeerReceiver({
     config,
     identity,
-    state: () => agent.status().state,
+    state: () => agent.state(),
     reason: () => agent.status().reason,
     log,
     recordJob: (s, ok) => agent.recordJob(s, ok),
