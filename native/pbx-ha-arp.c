@@ -10,7 +10,14 @@
  *   send  ID IFNAME HEXFRAME        -> ok ID | ok ID reopened | err ID MESSAGE
  *   probe ID IFNAME IPV4 TIMEOUT_MS -> free ID | taken ID MAC[,MAC...] | err ID MESSAGE
  *   mac   ID IFNAME                 -> mac ID aa:bb:cc:dd:ee:ff | err ID MESSAGE
+ *   garp  ID IFNAME IPV4            -> ok ID MAC | ok ID MAC reopened | err ID MESSAGE
  *
+ * "garp" sends one gratuitous ARP request for IPV4 (RFC 5227 section 3 "ARP Announcement":
+ * broadcast, sender and target IP both IPV4, target MAC zero) with the MAC the interface has at
+ * that moment (SIOCGIFHWADDR, read for every frame, never cached), and answers with that MAC.
+ * One line, one frame: the frame leaves as soon as the line is read, with no round trip to the
+ * agent between reading the MAC and sending (a takeover's first frame waits for nothing the
+ * agent does after writing the line).
  * "ok ID reopened": sent, but only after reopening the socket because the interface had been
  * deleted (and maybe created again, with a new index and perhaps a new MAC).
  * ID is 1..32 characters of [A-Za-z0-9._-]; every answer repeats it, because answers to probes
@@ -313,6 +320,65 @@ static void cmd_send(const char *id, const char *ifname, const char *hex)
         answer("ok %s", id);
 }
 
+/*
+ * garp: the gratuitous ARP request announcing `ipv4` at the interface's current MAC (the same
+ * 42 bytes as src/adapters/arp-packet.ts gratuitousArpRequest builds), sent like `send`.
+ */
+static void cmd_garp(const char *id, const char *ifname, const char *ipv4)
+{
+    struct in_addr addr;
+    if (inet_pton(AF_INET, ipv4, &addr) != 1) {
+        answer("err %s bad command: not an IPv4 address (dotted quad)", id);
+        return;
+    }
+    uint8_t mac[6];
+    int err = interface_mac(ifname, mac);
+    if (err == ENOTSUP) {
+        answer("err %s %s is not an Ethernet interface", id, ifname);
+        return;
+    }
+    if (err) {
+        answer("err %s cannot read the MAC address of %s: %s", id, ifname, strerror(err));
+        return;
+    }
+    uint8_t f[42];
+    memset(f, 0, sizeof f);
+    memset(f, 0xff, 6);            /* destination: broadcast */
+    memcpy(f + 6, mac, 6);         /* source */
+    f[12] = 0x08, f[13] = 0x06;    /* ethertype ARP */
+    f[14] = 0x00, f[15] = 0x01;    /* htype Ethernet */
+    f[16] = 0x08, f[17] = 0x00;    /* ptype IPv4 */
+    f[18] = 6, f[19] = 4;          /* hlen, plen */
+    f[20] = 0x00, f[21] = 0x01;    /* oper: request */
+    memcpy(f + 22, mac, 6);        /* sender MAC */
+    memcpy(f + 28, &addr.s_addr, 4); /* sender IP */
+    memcpy(f + 38, &addr.s_addr, 4); /* target MAC f[32..37] zero; target IP */
+
+    struct send_socket *s = send_socket_for(ifname);
+    if (!s) {
+        answer("err %s cannot open a packet socket on %s: %s", id, ifname, strerror(errno));
+        return;
+    }
+    err = send_frame(s->fd, s->ifindex, f, sizeof f);
+    bool reopened = false;
+    if (err == ENXIO || err == ENODEV) {
+        reopened = true; /* deleted and created again: a new index (the MAC was read just now) */
+        drop_send_socket(s);
+        s = send_socket_for(ifname);
+        if (!s) {
+            answer("err %s cannot open a packet socket on %s: %s", id, ifname, strerror(errno));
+            return;
+        }
+        err = send_frame(s->fd, s->ifindex, f, sizeof f);
+    }
+    char text[18];
+    format_mac(mac, text);
+    if (err)
+        answer("err %s send on %s: %s", id, ifname, strerror(err));
+    else
+        answer("ok %s %s%s", id, text, reopened ? " reopened" : "");
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* mac                                                                                        */
 
@@ -532,13 +598,18 @@ static void handle_line(char *line)
             answer("err %s bad command: usage: probe ID IFNAME IPV4 TIMEOUT_MS", id);
         else
             cmd_probe(id, tok[2], tok[3], tok[4]);
+    } else if (strcmp(cmd, "garp") == 0) {
+        if (n != 4 || !valid_ifname(tok[2]))
+            answer("err %s bad command: usage: garp ID IFNAME IPV4", id);
+        else
+            cmd_garp(id, tok[2], tok[3]);
     } else if (strcmp(cmd, "mac") == 0) {
         if (n != 3 || !valid_ifname(tok[2]))
             answer("err %s bad command: usage: mac ID IFNAME", id);
         else
             cmd_mac(id, tok[2]);
     } else {
-        answer("err %s bad command: unknown command (send, probe, mac)", id);
+        answer("err %s bad command: unknown command (send, garp, probe, mac)", id);
     }
 }
 

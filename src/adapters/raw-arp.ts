@@ -8,9 +8,16 @@
 // timeout; sends and MAC look-ups are answered in the meantime):
 //
 //   send ID IFNAME HEXFRAME         -> ok ID [reopened]
+//   garp ID IFNAME IPV4             -> ok ID MAC [reopened]
 //   probe ID IFNAME IPV4 TIMEOUT_MS -> free ID | taken ID MAC[,MAC...]
 //   mac ID IFNAME                   -> mac ID MAC
 //   (any)                           -> err ID MESSAGE
+//
+// A gratuitous ARP is one `garp` line: the helper reads the interface's MAC and sends the frame
+// as soon as it reads the line. With `mac`, then `send`, the frame waited for the agent to read
+// the MAC's answer, and a takeover's agent is busy right then (routes, the services start and
+// the notify script each fork it): the first frame left 10 to 20 ms after the decision. The line
+// is written in the same turn of the event loop as announce() is called when the helper runs.
 //
 // Every request has a deadline; a helper that misses one is killed, since it is stuck. When the
 // helper dies, the requests in flight fail with its exit status and the end of its stderr, and
@@ -21,7 +28,6 @@ import { isIPv4 } from 'node:net';
 import * as path from 'node:path';
 import type { Logger } from '../ports/log';
 import type { ArpPort } from '../ports/network';
-import { gratuitousArpRequest } from './arp-packet';
 
 /** dist/native/pbx-ha-arp, seen from dist/src/adapters/. */
 export const DEFAULT_HELPER_PATH = path.resolve(__dirname, '../../native/pbx-ha-arp');
@@ -118,10 +124,10 @@ export class RawArp implements ArpPort {
    * burst (the link may come back in time for the next one); the burst then fails at its end,
    * saying how many frames were lost and why the first was.
    *
-   * Each frame carries the interface's MAC as it is when the frame is sent, asked of the helper
-   * (SIOCGIFHWADDR) every time, never cached: a bond failing over to another NIC, or a VM's NIC
-   * replaced, changes it, and an announcement with the old one points the phones at a MAC that
-   * no longer answers (one more round trip to the helper, a fraction of a millisecond).
+   * Each frame carries the interface's MAC as it is when the frame is sent, read by the helper
+   * (SIOCGIFHWADDR) for every frame, never cached: a bond failing over to another NIC, or a VM's
+   * NIC replaced, changes it, and an announcement with the old one points the phones at a MAC
+   * that no longer answers.
    */
   async announce(address: string, ifname: string, count: number, intervalMs: number): Promise<void> {
     checkIpv4(address);
@@ -136,9 +142,15 @@ export class RawArp implements ArpPort {
       if (i > 0) await this.sleep(intervalMs);
       if (this.closed) throw new Error('RawArp is closed');
       try {
-        const mac = await this.macOf(ifname);
-        const frame = gratuitousArpRequest(mac, address).toString('hex');
-        await this.request('send', [ifname, frame], `send on ${ifname}`, ['ok'], this.requestTimeoutMs);
+        const answer = await this.request(
+          'garp',
+          [ifname, address],
+          `gratuitous ARP on ${ifname}`,
+          ['ok'],
+          this.requestTimeoutMs,
+        );
+        if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(answer.rest[0] ?? ''))
+          throw new Error(`pbx-ha-arp: bad answer to garp on ${ifname}: ${answer.rest.join(' ')}`);
       } catch (e) {
         failed++;
         firstError ??= e as Error;
@@ -213,7 +225,8 @@ export class RawArp implements ArpPort {
     timeoutMs: number,
   ): Promise<Answer> {
     if (this.closed) throw new Error(`pbx-ha-arp ${what}: RawArp is closed`);
-    const h = await this.running();
+    // A running helper gets the line now, in this turn of the event loop (no await before it).
+    const h = this.helper?.alive ? this.helper : await this.running();
     const id = String(++this.nextId);
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -42,11 +42,14 @@ export class StateStore {
     `);
   }
 
+  /** One transaction (one commit, one sync of the log to disk) for the row and the pruning. */
   add(event: HistoryEvent): void {
-    this.db
-      .prepare('INSERT INTO history (at_wall_ms, kind, summary, ok) VALUES (?, ?, ?, ?)')
-      .run(event.atWallMs, event.kind, event.summary, event.ok ? 1 : 0);
-    this.db.prepare('DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?').run(KEEP_ROWS);
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO history (at_wall_ms, kind, summary, ok) VALUES (?, ?, ?, ?)')
+        .run(event.atWallMs, event.kind, event.summary, event.ok ? 1 : 0);
+      this.db.prepare('DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?').run(KEEP_ROWS);
+    })();
   }
 
   recent(limit: number): HistoryEvent[] {

@@ -108,7 +108,7 @@ export class Agent {
       log: deps.log,
       config: () => this.config,
       identity: () => this.identity,
-      state: () => this.machine.view().state,
+      state: () => this.machine.currentState(),
       failbackFetch: (id, final, slaveServed) => this.failbackFetch(id, final, slaveServed),
       finalSync: () => (deps.peer ? deps.peer.finalSync() : Promise.resolve('no replication')),
       peerRequest: (request) => this.askPeer(request),
@@ -266,7 +266,7 @@ export class Agent {
     // nothing answered since the queue stopped moving.
     const nowMs = this.deps.clock.nowMs();
     await this.enqueueWork(() => this.process({ ...event, nowMs }));
-    return this.machine.view().state;
+    return this.machine.currentState();
   }
 
   /** The peer reached this node over the trusted link (see the `peer-link` event). */
@@ -282,6 +282,11 @@ export class Agent {
   /** Records a finished copy in the history. */
   recordJob(summary: string, ok: boolean): void {
     this.remember({ atWallMs: this.deps.clock.wallMs(), kind: 'job', summary, ok });
+  }
+
+  /** The node's state now (cheap: status() builds the whole answer to `pbx-ha status`). */
+  state(): NodeState {
+    return this.machine.currentState();
   }
 
   status(): AgentStatus {
@@ -548,8 +553,7 @@ export class Agent {
 
   /** While active, asks on each link whether another MAC answers for our VIPs (listening `timeoutMs`). */
   private conflictCheck(timeoutMs = CONFLICT_CHECK_TIMEOUT_MS): void {
-    const view = this.machine.view();
-    if (this.stopping || view.state !== 'active') return;
+    if (this.stopping || this.machine.currentState() !== 'active') return;
     for (const vip of this.config.vips) {
       this.deps.arp
         .whoHas(vip.address, vip.interface, timeoutMs)
@@ -580,20 +584,27 @@ export class Agent {
   private async process(event: MachineEvent): Promise<void> {
     if (this.stopping) return;
     const { actions, transition } = this.machine.handle(event);
+    let history: Parameters<HistorySink['add']>[0] | null = null;
     if (transition) {
       const record = transitionRecord(this.deps.clock, transition);
       this.transitions = [record, ...this.transitions].slice(0, TRANSITIONS_KEPT);
       const summary = `${this.identity.node}: ${transition.from} -> ${transition.to} (${transition.reason})`;
       this.deps.log.log('info', summary);
-      this.remember({
+      history = {
         atWallMs: this.deps.clock.wallMs(),
         kind: 'transition',
         summary,
         ok: transition.to !== 'fault',
-      });
+      };
     }
+    // Going active, the history row (an SQLite commit, a disk sync: milliseconds) is written once
+    // the claim is made and announced, not between the decision and the first gratuitous ARP; it
+    // keeps the decision's time. Otherwise it is written first, as the actions may take long.
+    const claiming = transition?.to === 'active';
+    if (history && !claiming) this.remember(history);
     await this.executor.run(actions);
-    this.garp.setActive(this.machine.view().state === 'active');
+    if (history && claiming) this.remember(history);
+    this.garp.setActive(this.machine.currentState() === 'active');
     this.armDeadline();
     // A new state may need fresh observations (a master back from fault asks at once whether
     // anybody holds the VIPs) rather than waiting for the next round: one interval less of outage.

@@ -158,7 +158,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   const replication = new Replication({
     config,
     identity,
-    state: () => agent.status().state,
+    state: () => agent.state(),
     facts: ports.facts,
     log,
     link,
@@ -215,7 +215,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
   const receiver = new PeerReceiver({
     config,
     identity,
-    state: () => agent.status().state,
+    state: () => agent.state(),
     reason: () => agent.status().reason,
     log,
     recordJob: (s, ok) => agent.recordJob(s, ok),

@@ -1,6 +1,8 @@
 // Carries out the domain's actions with the adapters, in the order given. Network changes
 // are awaited (they take milliseconds); gratuitous ARP, notify and a service start run on
-// their own so that nothing slow sits between the decision and the takeover.
+// their own so that nothing slow sits between the decision and the takeover. One exception to
+// the order: a claim's announcement leaves once the addresses are in, before the routes (see
+// claimThenAnnounce).
 
 import type { ScriptVerdict } from '../adapters/script-security';
 import type { PbxHaConfig, Role } from '../config/types';
@@ -83,18 +85,19 @@ export class Executor {
   constructor(private deps: ExecutorDeps) {}
 
   async run(actions: Action[]): Promise<void> {
-    for (const action of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i];
       switch (action.kind) {
-        case 'net':
-          try {
-            await this.deps.net.apply(action.changes);
-            this.deps.log.log('info', `${action.reason}: ${describe(action.changes)}`);
-          } catch (e) {
-            this.alert(
-              `could not apply ${action.reason} (${describe(action.changes)}): ${(e as Error).message}`,
-            );
-          }
+        case 'net': {
+          const next = actions[i + 1];
+          if (
+            next?.kind === 'garp' &&
+            (await this.claimThenAnnounce(action.changes, action.reason, next.vips))
+          )
+            i++;
+          else await this.applyNet(action.changes, action.reason);
           break;
+        }
         case 'garp':
           this.deps.garp.announce(action.vips);
           break;
@@ -131,6 +134,33 @@ export class Executor {
           assertNever(action);
       }
     }
+  }
+
+  private async applyNet(changes: NetChange[], reason: string): Promise<void> {
+    try {
+      await this.deps.net.apply(changes);
+      this.deps.log.log('info', `${reason}: ${describe(changes)}`);
+    } catch (e) {
+      this.alert(`could not apply ${reason} (${describe(changes)}): ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * A claim (addresses, then their routes) followed by its gratuitous ARP: the addresses first,
+   * then the announcement, then the routes. The phones and the switch learn the new holder as
+   * soon as it answers on the VIPs, not after every route (each VIP's routes take a round trip
+   * to iproute2; the routes only choose the source address of connections this node opens).
+   * Returns false, having done nothing, when the action is not such a claim.
+   */
+  private async claimThenAnnounce(changes: NetChange[], reason: string, vips: string[]): Promise<boolean> {
+    const addresses = changes.filter((c) => c.kind === 'add-address');
+    const rest = changes.filter((c) => c.kind !== 'add-address');
+    if (addresses.length === 0 || rest.length === 0 || !rest.every((c) => c.kind === 'add-route'))
+      return false;
+    await this.applyNet(addresses, reason);
+    this.deps.garp.announce(vips);
+    await this.applyNet(rest, reason);
+    return true;
   }
 
   /** Runs one services command now, waiting for it (used before replacing the astdb). */

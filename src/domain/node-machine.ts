@@ -234,6 +234,14 @@ export class NodeMachine {
     return this.state === 'fault' && [...this.checks.values()].some((c) => c.status === 'down');
   }
 
+  /**
+   * The state alone: what the agent asks after every event and the replication every half
+   * second. view() copies the whole machine (maps, arrays) for `status`.
+   */
+  currentState(): NodeState {
+    return this.state;
+  }
+
   view(): MachineView {
     return {
       state: this.state,

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { gratuitousArpRequest } from '../../../src/adapters/arp-packet';
 import { RawArp } from '../../../src/adapters/raw-arp';
 import type { Logger } from '../../../src/ports/log';
 import { prerequisite } from '../../fakes/prerequisites';
@@ -206,6 +207,62 @@ describe('RawArp with the real helper in network namespaces', () => {
     }
   });
 
+  test(
+    'the frame is the RFC 5227 announcement of arp-packet.ts, with the MAC the interface has when it is sent',
+    needs.options,
+    async () => {
+      const tcpdump = spawn(
+        'ip',
+        ['netns', 'exec', NS_B, 'tcpdump', '--immediate-mode', '-n', '-xx', '-l', '-i', 'veth-b', 'arp'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise((resolve) => tcpdump.once('close', resolve));
+      let out = '';
+      let err = '';
+      tcpdump.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      tcpdump.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      // Each packet: a summary line, then lines of `0x0000:  ffff ffff ...` hex.
+      const frames = () =>
+        out
+          .split(/\n(?=\S)/)
+          .map((p) =>
+            p
+              .split('\n')
+              .slice(1)
+              .map((l) => l.replace(/^\s*0x[0-9a-f]+:\s*/, '').replace(/\s+/g, ''))
+              .join(''),
+          )
+          .filter((hex) => hex.length >= 84)
+          .map((hex) => hex.slice(0, 84));
+      const waitFor = async (what: string, cond: () => boolean, ms: number) => {
+        const end = performance.now() + ms;
+        while (!cond()) {
+          if (performance.now() > end)
+            throw new Error(`timed out waiting for ${what}; tcpdump stdout: ${out} stderr: ${err}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      const changed = '02:00:5e:00:53:42';
+      try {
+        await waitFor('tcpdump to listen', () => err.includes('listening on'), 5000);
+        await arp.announce(IP_A, 'veth-a', 1, 0);
+        await waitFor('the first frame', () => frames().length >= 1, 3000);
+        // The interface gets another MAC (a bond failing over): the next frame carries it.
+        run(['ip', '-n', NS_A, 'link', 'set', 'veth-a', 'address', changed]);
+        await arp.announce(IP_A, 'veth-a', 1, 0);
+        await waitFor('the second frame', () => frames().length >= 2, 3000);
+        assert.deepEqual(frames().slice(0, 2), [
+          gratuitousArpRequest(macA, IP_A).toString('hex'),
+          gratuitousArpRequest(changed, IP_A).toString('hex'),
+        ]);
+      } finally {
+        run(['ip', '-n', NS_A, 'link', 'set', 'veth-a', 'address', macA], true);
+        tcpdump.kill('SIGTERM');
+        await exited;
+      }
+    },
+  );
+
   test('first frame latency: announce() call to the helper answering ok', needs.options, async (t) => {
     await arp.macOf('veth-a'); // the helper runs, as it does after the first burst
     const samples: number[] = [];
@@ -228,7 +285,7 @@ describe('RawArp with the real helper in network namespaces', () => {
     async () => {
       await assert.rejects(
         arp.announce(IP_A, 'nosuch0', 2, 1),
-        /gratuitous ARP for 198\.51\.100\.1 on nosuch0: 2 of 2 frames not sent: pbx-ha-arp mac of nosuch0: cannot read the MAC address of nosuch0: No such device/,
+        /gratuitous ARP for 198\.51\.100\.1 on nosuch0: 2 of 2 frames not sent: pbx-ha-arp gratuitous ARP on nosuch0: cannot read the MAC address of nosuch0: No such device/,
       );
       await assert.rejects(
         arp.whoHas(IP_B, 'lo', 100),
@@ -345,45 +402,39 @@ describe('RawArp with stand-in helpers', () => {
     }
   });
 
-  test('every frame of a burst carries the MAC the interface has when it is sent (a MAC change is followed at once)', async () => {
-    // A stand-in whose interface changes its MAC at each `mac` request, and that answers each
-    // `send` with the frame's source MAC (bytes 6..11).
+  test('announce sends one garp line per frame and checks the MAC its answer names', async () => {
+    // A stand-in that records the lines it reads, answers the first garp with a MAC and the
+    // second with something else.
     const script = `
       const rl = require('readline').createInterface({ input: process.stdin });
       let n = 0;
       rl.on('line', (line) => {
-        const [cmd, id, , arg] = line.split(' ');
-        if (cmd === 'mac') return console.log('mac ' + id + ' 02:00:00:00:02:1' + (n++ % 10));
-        if (cmd === 'send') return console.log('ok ' + id + ' ' + arg.slice(12, 24));
+        process.stderr.write(line + '\\n');
+        const [cmd, id] = line.split(' ');
+        if (cmd === 'garp') return console.log('ok ' + id + (n++ === 0 ? ' 02:00:00:00:02:10' : ' nonsense'));
+        console.log('err ' + id + ' unexpected');
       });`;
     const arp = new RawArp({ command: node(script), sleep: async () => undefined });
-    const sent: string[] = [];
-    const request = (
-      arp as unknown as { request: (...a: unknown[]) => Promise<{ rest: string[] }> }
-    ).request.bind(arp);
-    (arp as unknown as { request: typeof request }).request = async (...a: unknown[]) => {
-      const answer = await request(...a);
-      if (a[0] === 'send') sent.push(answer.rest[0]);
-      return answer;
-    };
     try {
-      await arp.announce('192.0.2.10', 'eth0', 3, 0);
       await arp.announce('192.0.2.10', 'eth0', 1, 0);
-      assert.deepEqual(sent, ['020000000210', '020000000211', '020000000212', '020000000213']);
+      await assert.rejects(
+        arp.announce('192.0.2.10', 'eth0', 1, 0),
+        /1 of 1 frames not sent: pbx-ha-arp: bad answer to garp on eth0: nonsense/,
+      );
     } finally {
       await arp.close();
     }
   });
 
   test('announce paces its frames with the injected sleep, answers are matched by id, err answers reject', async () => {
-    // A stand-in that answers `mac` and `send` at once, and `probe` 100 ms later.
+    // A stand-in that answers `mac` and `garp` at once, and `probe` 100 ms later.
     const script = `
       const rl = require('readline').createInterface({ input: process.stdin });
       rl.on('line', (line) => {
         const [cmd, id, ifname, arg] = line.split(' ');
         if (cmd === 'mac') return console.log('mac ' + id + ' 02:00:00:00:00:01');
-        if (cmd === 'send' && ifname === 'bad0') return console.log('err ' + id + ' send on bad0: Network is down');
-        if (cmd === 'send') return console.log('ok ' + id + ' ' + arg.length);
+        if (cmd === 'garp' && ifname === 'bad0') return console.log('err ' + id + ' send on bad0: Network is down');
+        if (cmd === 'garp') return console.log('ok ' + id + ' 02:00:00:00:00:01');
         if (cmd === 'probe') setTimeout(() => console.log('taken ' + id + ' 02:00:00:00:00:02,02:00:00:00:00:03'), 100);
       });`;
     const sleeps: number[] = [];
@@ -398,7 +449,7 @@ describe('RawArp with stand-in helpers', () => {
       assert.deepEqual(await probe, ['02:00:00:00:00:02', '02:00:00:00:00:03']);
       await assert.rejects(
         arp.announce('192.0.2.10', 'bad0', 2, 10),
-        /2 of 2 frames not sent: pbx-ha-arp send on bad0: send on bad0: Network is down/,
+        /2 of 2 frames not sent: pbx-ha-arp gratuitous ARP on bad0: send on bad0: Network is down/,
       );
     } finally {
       await arp.close();

@@ -56,13 +56,53 @@ test('a slow services start does not delay the actions after it', async () => {
   const [start] = runner.callsOf([SERVICES, 'start']);
   assert.equal(start.endedMs, null, 'the start is still running');
   assert.equal(runner.callsOf(NOTIFY).length, 1, 'notify ran at once');
-  assert.equal(net.applied.length, 1);
+  assert.equal(net.applied.length, 2, 'the address, then the routes');
   assert.equal(net.applied[0].atMs, 0);
   assert.ok(net.holds('192.0.2.10'));
   assert.deepEqual(arp.announced(), ['192.0.2.10']);
   await clock.advance(30_000);
   assert.equal(start.endedMs, 30_000);
   assert.equal(start.timeoutMs, config.services.start!.timeoutMs);
+});
+
+test('a claim announces its VIPs as soon as their addresses are in, before the routes', async () => {
+  const config = pairConfig();
+  const events: string[] = [];
+  const executor = new Executor({
+    net: {
+      read: () => Promise.reject(new Error('not read here')),
+      apply: async (changes) => {
+        await Promise.resolve();
+        events.push(changes.map((c) => `${c.kind} ${c.vip}`).join(', '));
+      },
+    },
+    garp: {
+      announce: (vips: string[]) => void events.push(`garp ${vips.join(', ')}`),
+    } as unknown as GarpScheduler,
+    run: new RecordingRunner(new FakeClock(0)).run,
+    log: new RecordingLogger(),
+    config: () => config,
+    identity: () => ({ node: 'pbx2', role: 'slave' }),
+    state: () => 'active',
+  });
+  const vips = config.vips;
+  await executor.run([
+    { kind: 'net', changes: vips.flatMap(claimChanges), reason: 'standby -> active' },
+    { kind: 'garp', vips: vips.map((v) => v.name) },
+    { kind: 'services', command: 'start', wait: false },
+  ]);
+  assert.deepEqual(events, [
+    'add-address voip, add-address data',
+    'garp voip, data',
+    'add-route voip, add-route data',
+  ]);
+  // A release (or anything but a claim) keeps its one batch, and the garp after it runs as given.
+  events.length = 0;
+  await executor.run([
+    { kind: 'net', changes: releaseChanges(vipOf(config, 'voip')), reason: 'test' },
+    { kind: 'garp', vips: ['data'] },
+  ]);
+  assert.deepEqual(events, ['delete-route voip, delete-address voip', 'garp data']);
 });
 
 test('a services stop with wait=true is awaited before the next net action', async () => {
