@@ -168,6 +168,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
           "bringing the slave's astdb across",
         ),
       releasedDataChanged: () => replication.releasedDataChanged(),
+      lastQuiesce: () => replication.lastQuiesce(),
     },
   });
   const runner = new JobRunner(
@@ -200,6 +201,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     log,
     recordJob: (s, ok) => agent.recordJob(s, ok),
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
+    handback: () => agent.handback(),
     peerSeen: () => agent.notePeerLink(),
     alert: (message) => agent.alert(message),
     received: (copy) => received.note(copy),

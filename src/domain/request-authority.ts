@@ -15,7 +15,14 @@ import type { NodeState } from './states';
 
 /** The requests of the trusted link (the same names as peer/protocol.ts's PEER_REQUESTS). */
 export type PeerRequestKind =
-  'peer-hello' | 'peer-install' | 'peer-astdb-info' | 'peer-astdb-export' | 'peer-takeover' | 'peer-release';
+  | 'peer-hello'
+  | 'peer-install'
+  | 'peer-astdb-info'
+  | 'peer-astdb-export'
+  | 'peer-takeover'
+  | 'peer-release'
+  | 'peer-quiesce'
+  | 'peer-resume';
 
 /** What the receiving node knows of itself when a request arrives. */
 export interface ReceiverFacts {
@@ -36,6 +43,10 @@ const HONOURED: RequestVerdict = { honoured: true };
  * role and state; the rest are refused by a master, and by a slave whose state does not fit:
  * copies only in standby, a takeover only when it can serve (not in fault or maintenance). A release is honoured by a slave in any state:
  * it stops serving if it served, and elsewhere the request is only the master's proof of life.
+ * So are the two-phase failback's quiesce (a serving slave stops its services and keeps the
+ * VIPs until the release; elsewhere it answers that it does not serve) and resume (a quiesced
+ * slave starts its services again; elsewhere nothing). The node machine adds the rule this
+ * module cannot check: a release or a quiesce only from a master whose heartbeat answered.
  */
 export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts): RequestVerdict {
   const { node, role, state } = facts;
@@ -55,6 +66,8 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
         ? { honoured: false, why: `${node} did not take over: it is ${state} (${facts.reason})` }
         : HONOURED;
     case 'peer-release':
+    case 'peer-quiesce':
+    case 'peer-resume':
       return HONOURED;
   }
 }
@@ -65,4 +78,6 @@ const MASTER_REFUSES: Record<Exclude<PeerRequestKind, 'peer-hello' | 'peer-astdb
   'peer-astdb-export': "only the slave's astdb is fetched (by the master, before it takes the VIPs back)",
   'peer-takeover': 'only the master hands over, to its slave',
   'peer-release': 'only the master asks for the VIPs back, of its slave',
+  'peer-quiesce': 'only the master asks its slave to stop its services before a failback',
+  'peer-resume': 'only the master asks its slave to serve again after a failback it gave up',
 };

@@ -20,6 +20,8 @@ export const PEER_REQUESTS = [
   'peer-astdb-export',
   'peer-takeover',
   'peer-release',
+  'peer-quiesce',
+  'peer-resume',
 ] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
@@ -33,7 +35,14 @@ export type PeerRequest =
   /** The master hands over (planned, or it is in fault): take the VIPs now. */
   | { request: 'peer-takeover'; from: string }
   /** The master takes the VIPs back: stop the services and release them. */
-  | { request: 'peer-release'; from: string };
+  | { request: 'peer-release'; from: string }
+  /**
+   * Two-phase failback, first phase: stop the services, keep the VIPs until the release, and
+   * answer with the digests of the data, now final (see QuiesceAnswer).
+   */
+  | { request: 'peer-quiesce'; from: string }
+  /** The master gave up a failback after a quiesce: start the services again and serve on. */
+  | { request: 'peer-resume'; from: string };
 
 /** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
@@ -159,4 +168,53 @@ export function parseHello(answer: Record<string, unknown>): PeerHello {
   if (typeof state !== 'string' || !HELLO_STATES.includes(state))
     throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
   return { node, role, state };
+}
+
+/** The slave's answer to `peer-quiesce`, checked field by field (see parseQuiesceAnswer). */
+export interface QuiesceAnswer {
+  node: string;
+  state: string;
+  /** The slave stopped its services and keeps the VIPs until the release (false: it does not serve). */
+  quiesced: boolean;
+  /**
+   * The digest of each kind of data the slave reported, now final (null: it has none readable).
+   * Kind-agnostic: `{ astdb: "…" }` today; another kind adds its own key.
+   */
+  digests: Record<string, string | null>;
+}
+
+/** More kinds of data than pbx-ha has: a longer list is not an answer pbx-ha makes. */
+const MAX_DATA_KINDS = 16;
+const DATA_KIND = /^[a-z][a-z0-9-]{0,31}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks the slave's answer to `peer-quiesce`: `{ ok: true, node, state, quiesced, data: { <kind>:
+ * { digest: <SHA-256 hex> | null, … }, … } }`. Throws, naming the field, on anything else.
+ */
+export function parseQuiesceAnswer(answer: Record<string, unknown>): QuiesceAnswer {
+  const malformed = (why: string) =>
+    new Error(
+      `the peer's answer to peer-quiesce is malformed (${why}): ${(JSON.stringify(answer) ?? String(answer)).slice(0, 200)}`,
+    );
+  const { node, state, quiesced, data } = answer;
+  if (typeof node !== 'string' || !NODE_NAME.test(node)) throw malformed('"node" is not a node name');
+  if (typeof state !== 'string' || !HELLO_STATES.includes(state))
+    throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
+  if (typeof quiesced !== 'boolean') throw malformed('"quiesced" is not true or false');
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw malformed('"data" is not an object');
+  const kinds = Object.entries(data as Record<string, unknown>);
+  if (kinds.length > MAX_DATA_KINDS) throw malformed(`"data" has more than ${MAX_DATA_KINDS} kinds`);
+  const digests: Record<string, string | null> = {};
+  for (const [kind, value] of kinds) {
+    if (!DATA_KIND.test(kind)) throw malformed(`"data" names a kind ${shown(kind)}`);
+    const digest: unknown =
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? (value as Record<string, unknown>).digest
+        : undefined;
+    if (digest !== null && (typeof digest !== 'string' || !SHA256_HEX.test(digest)))
+      throw malformed(`"data.${kind}.digest" is neither a SHA-256 in hex nor null`);
+    digests[kind] = digest;
+  }
+  return { node, state, quiesced, digests };
 }

@@ -33,8 +33,13 @@ export interface ReceiverDeps {
   reason: () => string;
   log: Logger;
   recordJob: (summary: string, ok: boolean) => void;
-  /** Hands the peer's takeover or release request to the node machine; resolves with the new state. */
-  peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
+  /** Hands the peer's takeover, release, quiesce or resume request to the node machine; resolves with the new state. */
+  peerAsks: (request: 'takeover' | 'release' | 'quiesce' | 'resume') => Promise<NodeState>;
+  /**
+   * The node machine's two-phase failback state: quiesced now; the last release honoured found
+   * it quiesced. Absent: never quiesced.
+   */
+  handback?: () => { quiesced: boolean; releasedQuiesced: boolean };
   /** Told of every request from the configured peer: it can reach this node (it may ask for the VIPs back). */
   peerSeen?: () => void;
   /**
@@ -86,9 +91,27 @@ export class PeerReceiver {
         this.deps.log.log('info', `took over at ${req.from}'s request`);
         return { ok: true, node, state: now };
       }
+      case 'peer-quiesce': {
+        // Two-phase failback: the services are stopped (the machine waits for it) and the VIPs
+        // kept; the digests of the data, final now, go with the answer, so that the master
+        // fetches only what changed since its first fetch, while this node still holds the VIPs.
+        const now = await this.deps.peerAsks('quiesce');
+        const quiesced = this.deps.handback?.().quiesced ?? false;
+        if (now === 'active' && !quiesced)
+          return { ok: false, error: `${node} did not stop its services: ${this.deps.reason()}` };
+        return { ok: true, node, state: now, quiesced, data: await dataDigests(config) };
+      }
+      case 'peer-resume': {
+        const now = await this.deps.peerAsks('resume');
+        return { ok: true, node, state: now };
+      }
       case 'peer-release': {
         const now = await this.deps.peerAsks('release');
         if (now === 'active') return { ok: false, error: `${node} is still active` };
+        // Quiesced until now: the data is as the quiesce answer said, and the master fetched
+        // what it needed then. Answered at once: the VIPs are without a holder until the
+        // master reads this answer, so nothing is read or computed in between.
+        if (this.deps.handback?.().releasedQuiesced) return { ok: true, node, state: now, quiesced: true };
         // The services are stopped and the VIPs released: the astdb is final. Its digest goes
         // with the answer, so that the master, which claims the VIPs as soon as it reads it,
         // knows at once whether it must fetch the file (no second request in the outage).
@@ -198,6 +221,14 @@ async function privateFile(config: PbxHaConfig, name: string): Promise<string> {
   const dir = path.join(config.agent.stateDir, 'work');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return path.join(dir, name);
+}
+
+/**
+ * The digest of each kind of data a failback brings back, for the quiesce answer
+ * (protocol.ts's QuiesceAnswer): `{ astdb: { digest, … } }`; another kind adds its own key.
+ */
+async function dataDigests(config: PbxHaConfig): Promise<Record<string, Record<string, unknown>>> {
+  return { astdb: await astdbInfo(config.replication.astdb.path) };
 }
 
 /** What the master needs to decide whether to fetch this node's astdb (see Replication.fetchForFailback). */

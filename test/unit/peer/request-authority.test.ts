@@ -28,6 +28,8 @@ function expected(request: PeerRequestKind, role: Role, state: NodeState): boole
     case 'peer-takeover':
       return state !== 'fault' && state !== 'maintenance';
     case 'peer-release':
+    case 'peer-quiesce':
+    case 'peer-resume':
       return true;
   }
 }
@@ -45,8 +47,8 @@ test('rule: every request in every role and state; only questions reach a master
           assert.match(verdict.why, /^pbx9 /, `${label}: the answer names the node`);
         }
       }
-  // 4 requests × 5 states on the master, and 4 + 2 refusals on the slave.
-  assert.equal(refused, 26);
+  // 6 requests × 5 states on the master, and 4 + 2 refusals on the slave.
+  assert.equal(refused, 36);
 });
 
 test('rule: the refusals say why', () => {

@@ -23,7 +23,7 @@ export interface End {
   replication: Replication;
   receiver: PeerReceiver;
   /** The takeover and release requests this node's agent was handed. */
-  asked: ('takeover' | 'release')[];
+  asked: ('takeover' | 'release' | 'quiesce' | 'resume')[];
 }
 
 /** The test pair's configuration with every replication path and the state directory under `dir`. */
@@ -90,7 +90,9 @@ export class TwoEnds {
         recordJob: (summary, ok) => end.jobs.push({ summary, ok }),
         peerAsks: async (request) => {
           end.asked.push(request);
-          end.state = request === 'takeover' ? 'active' : 'standby';
+          // A quiesce keeps the VIPs (the state stays); a resume changes nothing here.
+          if (request === 'takeover' || request === 'release')
+            end.state = request === 'takeover' ? 'active' : 'standby';
           return end.state;
         },
       });
