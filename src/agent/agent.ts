@@ -254,9 +254,7 @@ export class Agent {
    * event; resolves once its actions ran, with the state it led to.
    */
   async command(
-    event:
-      | { kind: 'admin'; command: 'failover' | 'failback' }
-      | { kind: 'peer-asks'; request: PeerAsk },
+    event: { kind: 'admin'; command: 'failover' | 'failback' } | { kind: 'peer-asks'; request: PeerAsk },
   ): Promise<NodeState> {
     // Stamped when it arrives, like every other event: events wait in the queue in the order of
     // their times (behind a slow services stop, say), and a stamp taken when its turn comes would
@@ -492,7 +490,8 @@ export class Agent {
           this.peerFailures.delete(request);
         }
         const handback = request === 'peer-release' || request === 'peer-quiesce';
-        const slaveDataChanged = ok && handback ? (this.deps.peer?.releasedDataChanged() ?? false) : undefined;
+        const slaveDataChanged =
+          ok && handback ? (this.deps.peer?.releasedDataChanged() ?? false) : undefined;
         const quiesce = request === 'peer-quiesce' ? (this.deps.peer?.lastQuiesce?.() ?? null) : null;
         this.enqueue({
           kind: 'peer-answered',

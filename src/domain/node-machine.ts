@@ -261,6 +261,8 @@ export class NodeMachine {
   private quiescedUntilMs: number | null = null;
   /** Slave: the last release honoured found the services stopped by a quiesce (nothing written since). */
   private releasedQuiesced = false;
+  /** Slave: when it last resumed serving after a quiesce the master did not follow (the handback grace counts afresh). */
+  private resumedAtMs: number | null = null;
   /** Master: the slave answered a quiesce and keeps its services stopped until the release (or a resume). */
   private slaveQuiesced = false;
   /** Master: the slave refused `peer-quiesce` as unknown (an older version): one-phase failbacks. */
@@ -433,7 +435,7 @@ export class NodeMachine {
           // holds the VIPs, so it serves again. Honoured without the heartbeat rule: it only
           // starts the services of a node that holds the VIPs.
           if (this.quiescedUntilMs !== null && this.state === 'active')
-            actions.push(...this.resumeServing(`${this.settings.peerName} asked to resume`));
+            actions.push(...this.resumeServing(`${this.settings.peerName} asked to resume`, now));
         } else {
           // Honoured only from a master whose heartbeat answered within `fall × interval`: a
           // holder of pbx-ha's key could otherwise make the slave let the VIPs go, and keep it
@@ -469,7 +471,8 @@ export class NodeMachine {
             // again (a retry), the hold is counted afresh. A node that does not serve has nothing
             // to stop: its answer says so (not quiesced).
             if (this.state === 'active') {
-              if (this.quiescedUntilMs === null) actions.push({ kind: 'services', command: 'stop', wait: true });
+              if (this.quiescedUntilMs === null)
+                actions.push({ kind: 'services', command: 'stop', wait: true });
               this.quiescedUntilMs = now + QUIESCE_HOLD_MS;
             }
             break;
@@ -609,17 +612,20 @@ export class NodeMachine {
     if (this.peer.status === 'down')
       return this.resumeServing(
         `master ${this.settings.peerName} silent for ${this.settings.timing.downAfterMs} ms`,
+        now,
       );
     if (now >= this.quiescedUntilMs)
       return this.resumeServing(
         `master ${this.settings.peerName} did not ask for the VIPs within ${QUIESCE_HOLD_MS / 1000} s of the services' stop`,
+        now,
       );
     return [];
   }
 
   /** Slave: ends a quiesce without a release: its services start again, it keeps serving. */
-  private resumeServing(why: string): Action[] {
+  private resumeServing(why: string, now: number): Action[] {
     this.quiescedUntilMs = null;
+    this.resumedAtMs = now;
     // Services started afresh: their checks too (as on entering `active`).
     for (const c of this.settings.checks) this.checks.set(c.name, NEW_CHECK);
     return [
@@ -893,7 +899,8 @@ export class NodeMachine {
     if (s.failback !== 'auto' || s.failbackDelayMs > 0 || this.peerUpSinceMs === null) return null;
     // Counted from the master's last request too: a master fetching this node's astdb before
     // it asks for the VIPs is about to ask.
-    return Math.max(this.peerUpSinceMs, this.masterLinkAtMs ?? 0) + HANDBACK_GRACE_MS;
+    // And from a resume after a quiesce not followed: not released right after serving again.
+    return Math.max(this.peerUpSinceMs, this.masterLinkAtMs ?? 0, this.resumedAtMs ?? 0) + HANDBACK_GRACE_MS;
   }
 
   /**

@@ -202,7 +202,8 @@ export function parseQuiesceAnswer(answer: Record<string, unknown>): QuiesceAnsw
   if (typeof state !== 'string' || !HELLO_STATES.includes(state))
     throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
   if (typeof quiesced !== 'boolean') throw malformed('"quiesced" is not true or false');
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw malformed('"data" is not an object');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw malformed('"data" is not an object');
   const kinds = Object.entries(data as Record<string, unknown>);
   if (kinds.length > MAX_DATA_KINDS) throw malformed(`"data" has more than ${MAX_DATA_KINDS} kinds`);
   const digests: Record<string, string | null> = {};

@@ -357,7 +357,11 @@ export class Replication {
         expiry: setTimeout(() => this.dropHandback(), RELEASED_CHANNEL_KEEP_MS).unref(),
       };
       // The final fetch borrows the channel: its end must not close it before the release.
-      const borrowed: PeerChannel = { request: control.request.bind(control), ask: control.ask.bind(control), close: () => {} };
+      const borrowed: PeerChannel = {
+        request: control.request.bind(control),
+        ask: control.ask.bind(control),
+        close: () => {},
+      };
       this.released = {
         control: borrowed,
         slaveDigest: 'astdb' in answer.digests ? answer.digests.astdb : undefined,

@@ -106,11 +106,13 @@ test('pbx-ha failback: the astdb the slave changed is fetched and merged while i
   await until(w, () => w.soleHolder() === 'pbx1', 30_000);
   assert.equal(w.state('pbx2'), 'standby');
   assert.deepEqual(w.violations, []);
-  // The slave's data first, while it still serves; then the release.
-  assert.deepEqual(master.link!.sent.slice(0, 4), [
+  // The slave's data first, while it still serves; then the slave stops its services (it
+  // wrote nothing since: no final fetch), then the release.
+  assert.deepEqual(master.link!.sent.slice(0, 5), [
     'peer-hello',
     'peer-astdb-info',
     'peer-astdb-export',
+    'peer-quiesce',
     'peer-release',
   ]);
   assert.equal(
