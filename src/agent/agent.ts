@@ -524,7 +524,7 @@ export class Agent {
         const took = Math.round(this.deps.clock.nowMs() - started);
         this.deps.log.log(
           ok ? 'info' : 'warn',
-          `failback data${final ? ' (the VIPs free)' : ''}: ${ok ? '' : 'FAILED: '}${detail} (${took} ms)`,
+          `failback data${final ? " (the slave's services stopped)" : ''}: ${ok ? '' : 'FAILED: '}${detail} (${took} ms)`,
         );
         this.enqueue({ kind: 'failback-data', nowMs: this.deps.clock.nowMs(), id, ok, detail });
       });

@@ -99,6 +99,11 @@ export class PeerReceiver {
         const quiesced = this.deps.handback?.().quiesced ?? false;
         if (now === 'active' && !quiesced)
           return { ok: false, error: `${node} did not stop its services: ${this.deps.reason()}` };
+        if (quiesced)
+          this.deps.log.log(
+            'info',
+            `quiesced at ${req.from}'s request (failback): services stopped, the VIPs kept until its release`,
+          );
         return { ok: true, node, state: now, quiesced, data: await dataDigests(config) };
       }
       case 'peer-resume': {
