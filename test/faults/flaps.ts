@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { type CaseSpec, type PbxNode, PARAMS, VOIP_VIP, faultCase } from './lib';
+import { describeGaps, failbackGaps } from '../../lab/failback-gaps';
 
 /** Both nodes holding a VIP for longer than one detection interval (600 ms) plus sampling slack. */
 const DOUBLE_HOLDING_BOUND_MS = 1500;
@@ -53,6 +54,11 @@ export async function linkFlaps(t: TestContext, spec: CaseSpec, node: PbxNode): 
       );
     } else {
       assert.ok(holders.everHeld.includes('pbx2'), 'the slave served while the master was cut');
+      // Each failback: how long the VIPs had no holder, from both agents' logs (the slave's
+      // Asterisk writes its astdb all the time it serves, so each brings changes back).
+      f.detail(
+        `failbacks: ${describeGaps(failbackGaps(await f.lab.agentLog('pbx1'), await f.lab.agentLog('pbx2')))}`,
+      );
     }
 
     await f.checkInvariants();
