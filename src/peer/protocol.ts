@@ -197,6 +197,9 @@ export function parseQuiesceAnswer(answer: Record<string, unknown>): QuiesceAnsw
     new Error(
       `the peer's answer to peer-quiesce is malformed (${why}): ${(JSON.stringify(answer) ?? String(answer)).slice(0, 200)}`,
     );
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
+    throw malformed('not a JSON object');
+  if (answer.ok !== true) throw malformed('not an acceptance ("ok" is not true)');
   const { node, state, quiesced, data } = answer;
   if (typeof node !== 'string' || !NODE_NAME.test(node)) throw malformed('"node" is not a node name');
   if (typeof state !== 'string' || !HELLO_STATES.includes(state))
