@@ -10,8 +10,6 @@
 
 import type { Role, VipConfig } from '../config/types';
 import type { Action, PeerRequestName } from './actions';
-
-export type { PeerRequestName };
 import type { ActualNet } from './reconcile';
 import { claimChanges, heldVips, releaseChanges, repairs } from './reconcile';
 import type { Detector, DetectorTiming } from './detector';
@@ -30,6 +28,8 @@ import { assertNever, holdsVips } from './states';
 import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
 import { changedMacs, peerCouldHaveTakenOver } from './field-rules';
 import { planStop, type StopPlan } from './stop-plan';
+
+export type { PeerRequestName };
 
 export interface MachineSettings {
   nodeName: string;
