@@ -69,6 +69,14 @@ const PING_INTERVAL_MS = 10;
 const NEVER = '0 0 1 1 *';
 /** What the lab's file copies may touch: the nodes' private /var/lib/asterisk only. */
 const FILE_PATHS = '/var/lib/asterisk/sounds';
+/**
+ * The PBX services of the outage runs: the fault suite's stand-in for Asterisk, which writes the
+ * astdb (a key every 20 ms) while the services run and stops when they stop. A slave that serves
+ * changes its astdb (registrations), so the failback brings its last changes back: measured
+ * without that, the failback figure would be the easy case. The master's writer is switched off
+ * (`no-writer`): its own writes would not change what a failback does, only load the machine.
+ */
+const PBX_SERVICE = path.join(REPO_ROOT, 'test', 'faults', 'fixtures', 'pbx-service');
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -213,6 +221,7 @@ function pbxHaConfigFrom(base: string) {
         'sync.files': { schedule: NEVER, paths: FILE_PATHS },
         'sync.db': { schedule: NEVER },
         'sync.astdb': { schedule: NEVER, debounce: '0' },
+        services: { start: `${PBX_SERVICE} start`, stop: `${PBX_SERVICE} stop` },
       },
       // astdb loss window: the astdb job as shipped (every 2 min, and 2 s after a change).
       astdb: { 'sync.files': { schedule: NEVER, paths: FILE_PATHS }, 'sync.db': { schedule: NEVER } },
@@ -364,6 +373,9 @@ async function main(): Promise<void> {
     await setUpTrustedLink(lab);
     // A PBX always has an astdb: the master's has 1000 keys (a planned handover copies it last).
     await lab.exec('pbx1', [process.execPath, WRITER, '--fill', '1000']);
+    // Only the slave's services write the astdb (see PBX_SERVICE).
+    mkdirSync(lab.hostPath('pbx1', '/run/fake-pbx'), { recursive: true });
+    writeFileSync(lab.hostPath('pbx1', '/run/fake-pbx/no-writer'), '');
 
     const ping = await calibratePing(lab, PING_INTERVAL_MS);
     results.pingArgMs = ping.argMs;

@@ -393,7 +393,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   );
   L.push(
     "- Events: **cut link** — the master's cables pulled at the switch (its interfaces lose carrier); **host dies** — every process in the master's namespace killed (SIGKILL) and its cables pulled; " +
-      "**planned handover** — `pbx-ha failover` on the master (keepalived: its master daemon stopped with SIGTERM, which sends priority 0); **failback** — the master's cables plugged back after the cut-link run.",
+      "**planned handover** — `pbx-ha failover` on the master (keepalived: its master daemon stopped with SIGTERM, which sends priority 0); **failback** — the master's cables plugged back after the cut-link run (pbx-ha: the slave's stand-in for Asterisk wrote an astdb key every 20 ms while it served, so the failback brings its changes back).",
   );
   L.push('- Timings: ' + TIMINGS.map(timingText).join('; ') + '.');
   L.push(

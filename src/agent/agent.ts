@@ -3,8 +3,9 @@
 // injected so that the whole loop can run against fakes.
 
 import type { PbxHaConfig, TrackCheckConfig } from '../config/types';
-import type { MachineEvent, MachineSettings, ProbeTarget } from '../domain/node-machine';
+import type { MachineEvent, MachineSettings, PeerAsk, ProbeTarget } from '../domain/node-machine';
 import type { NodeState } from '../domain/states';
+import type { PeerRequestName } from '../domain/actions';
 import { NodeMachine } from '../domain/node-machine';
 import { releaseChanges } from '../domain/reconcile';
 import type { Clock, Timer } from '../ports/clock';
@@ -70,7 +71,7 @@ export class Agent {
    */
   private netEpoch = 0;
   /** Peer requests that failed in a row, per request. */
-  private peerFailures = new Map<'peer-takeover' | 'peer-release', number>();
+  private peerFailures = new Map<PeerRequestName, number>();
   private transitions: TransitionRecord[] = [];
   private executor: Executor;
   private garp: GarpScheduler;
@@ -256,9 +257,7 @@ export class Agent {
    * event; resolves once its actions ran, with the state it led to.
    */
   async command(
-    event:
-      | { kind: 'admin'; command: 'failover' | 'failback' }
-      | { kind: 'peer-asks'; request: 'takeover' | 'release' },
+    event: { kind: 'admin'; command: 'failover' | 'failback' } | { kind: 'peer-asks'; request: PeerAsk },
   ): Promise<NodeState> {
     // Stamped when it arrives, like every other event: events wait in the queue in the order of
     // their times (behind a slow services stop, say), and a stamp taken when its turn comes would
@@ -267,6 +266,15 @@ export class Agent {
     const nowMs = this.deps.clock.nowMs();
     await this.enqueueWork(() => this.process({ ...event, nowMs }));
     return this.machine.currentState();
+  }
+
+  /**
+   * Slave, two-phase failback: whether it is quiesced now, and whether the last release it
+   * honoured found it quiesced (its data unchanged since its quiesce answer).
+   */
+  handback(): { quiesced: boolean; releasedQuiesced: boolean } {
+    const v = this.machine.view();
+    return { quiesced: v.quiesced, releasedQuiesced: v.releasedQuiesced };
   }
 
   /** The peer reached this node over the trusted link (see the `peer-link` event). */
@@ -458,7 +466,7 @@ export class Agent {
   }
 
   /** Sends a request to the peer; its answer comes back as an event. */
-  private askPeer(request: 'peer-takeover' | 'peer-release'): void {
+  private askPeer(request: PeerRequestName): void {
     const send = this.deps.peer?.request;
     if (!send) {
       this.deps.log.log('warn', `no trusted link to ${this.identity.peer}: cannot send ${request}`);
@@ -474,7 +482,8 @@ export class Agent {
         const failures = (this.peerFailures.get(request) ?? 0) + 1;
         this.peerFailures.set(request, failures);
         const message = `${request} to ${this.identity.peer} failed: ${e.message}`;
-        const alertAfter = request === 'peer-takeover' ? 1 : RELEASE_FAILURES_ALERTED;
+        const alertAfter =
+          request === 'peer-takeover' || request === 'peer-resume' ? 1 : RELEASE_FAILURES_ALERTED;
         if (failures >= alertAfter)
           this.alertOnce(
             `peer-${request}`,
@@ -488,14 +497,17 @@ export class Agent {
           this.alerted.delete(`peer-${request}`);
           this.peerFailures.delete(request);
         }
+        const handback = request === 'peer-release' || request === 'peer-quiesce';
         const slaveDataChanged =
-          ok && request === 'peer-release' ? (this.deps.peer?.releasedDataChanged() ?? false) : undefined;
+          ok && handback ? (this.deps.peer?.releasedDataChanged() ?? false) : undefined;
+        const quiesce = request === 'peer-quiesce' ? (this.deps.peer?.lastQuiesce?.() ?? null) : null;
         this.enqueue({
           kind: 'peer-answered',
           nowMs: this.deps.clock.nowMs(),
           request,
           ok,
           slaveDataChanged,
+          ...(quiesce ? { quiesced: ok && quiesce.quiesced, unsupported: quiesce.unsupported } : {}),
         });
       });
   }
@@ -520,7 +532,7 @@ export class Agent {
         const took = Math.round(this.deps.clock.nowMs() - started);
         this.deps.log.log(
           ok ? 'info' : 'warn',
-          `failback data${final ? ' (the VIPs free)' : ''}: ${ok ? '' : 'FAILED: '}${detail} (${took} ms)`,
+          `failback data${final ? " (the slave's services stopped)" : ''}: ${ok ? '' : 'FAILED: '}${detail} (${took} ms)`,
         );
         this.enqueue({ kind: 'failback-data', nowMs: this.deps.clock.nowMs(), id, ok, detail });
       });

@@ -185,8 +185,8 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
           final ? FAILBACK_FINAL_FETCH_TIMEOUT_MS : FAILBACK_FETCH_TIMEOUT_MS,
           "bringing the slave's astdb across",
         ),
-      // Streaming mode: the final fetch always runs, since the database's switchover is in it.
-      releasedDataChanged: () => replication.releasedDataChanged() || streaming.enabled(),
+      releasedDataChanged: () => replication.releasedDataChanged(),
+      lastQuiesce: () => replication.lastQuiesce(),
     },
     beforeServicesStart: () => streaming.beforeServicesStart(),
   });
@@ -220,6 +220,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     log,
     recordJob: (s, ok) => agent.recordJob(s, ok),
     peerAsks: (request) => agent.command({ kind: 'peer-asks', request }),
+    handback: () => agent.handback(),
     peerSeen: () => agent.notePeerLink(),
     alert: (message) => agent.alert(message),
     received: (copy) => received.note(copy),

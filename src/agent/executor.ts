@@ -6,7 +6,7 @@
 
 import type { ScriptVerdict } from '../adapters/script-security';
 import type { PbxHaConfig, Role } from '../config/types';
-import type { Action, NetChange } from '../domain/actions';
+import type { Action, NetChange, PeerRequestName } from '../domain/actions';
 import type { NodeState } from '../domain/states';
 import { assertNever } from '../domain/states';
 import type { CommandRunner } from '../ports/commands';
@@ -32,7 +32,7 @@ export interface ExecutorDeps {
   /** The last astdb copy of a planned handover (services already stopped). */
   finalSync?: () => Promise<string>;
   /** Sends a request to the peer's agent; its answer comes back as an event. */
-  peerRequest?: (request: 'peer-takeover' | 'peer-release') => void;
+  peerRequest?: (request: PeerRequestName) => void;
   /** Looks for another holder of the VIPs now; a finding comes back as a `conflict` event. */
   conflictCheck?: () => void;
   /** Told of every alert, to keep it in the history. */

@@ -24,6 +24,9 @@ export type NetChange =
       source: string;
     };
 
+/** The requests a node's machine makes of its peer (the master of its slave, but for a takeover). */
+export type PeerRequestName = 'peer-takeover' | 'peer-release' | 'peer-quiesce' | 'peer-resume';
+
 export type Action =
   /** Apply address and route changes in one go, in the order given. */
   | { kind: 'net'; changes: NetChange[]; reason: string }
@@ -59,8 +62,11 @@ export type Action =
    * is final) and before the addresses go.
    */
   | { kind: 'final-sync' }
-  /** Ask the peer's agent over the trusted link: take over now, or release the VIPs. */
-  | { kind: 'peer-request'; request: 'peer-takeover' | 'peer-release' }
+  /**
+   * Ask the peer's agent over the trusted link: take over now, release the VIPs, or (two-phase
+   * failback) quiesce — stop its services and keep the VIPs until the release — or resume.
+   */
+  | { kind: 'peer-request'; request: PeerRequestName }
   /** Run the notify script, never waited for. */
   | { kind: 'notify'; event: string; state: NodeState }
   /** Something an administrator must see (logged and sent to the notify script). */

@@ -9,7 +9,7 @@
 //   fault holds nothing and never takes over.
 
 import type { Role, VipConfig } from '../config/types';
-import type { Action } from './actions';
+import type { Action, PeerRequestName } from './actions';
 import type { ActualNet } from './reconcile';
 import { claimChanges, heldVips, releaseChanges, repairs } from './reconcile';
 import type { Detector, DetectorTiming } from './detector';
@@ -28,6 +28,8 @@ import { assertNever, holdsVips } from './states';
 import { type CheckState, NEW_CHECK, recordCheck } from './check-status';
 import { changedMacs, peerCouldHaveTakenOver } from './field-rules';
 import { planStop, type StopPlan } from './stop-plan';
+
+export type { PeerRequestName };
 
 export interface MachineSettings {
   nodeName: string;
@@ -56,6 +58,9 @@ export interface MachineSettings {
   trustedLink: boolean;
 }
 
+/** What the peer may ask of this node's machine over the trusted link. */
+export type PeerAsk = 'takeover' | 'release' | 'quiesce' | 'resume';
+
 export type ProbeTarget =
   | { kind: 'peer' }
   | { kind: 'track'; address: string }
@@ -82,18 +87,27 @@ export type MachineEvent =
   | { kind: 'check-result'; nowMs: number; name: string; ok: boolean; problem: string | null }
   /** An administrator's command on this node (`pbx-ha failover`, `pbx-ha failback`). */
   | { kind: 'admin'; nowMs: number; command: 'failover' | 'failback' }
-  /** The peer asks over the trusted link: take over now (it hands over), or release (failback). */
-  | { kind: 'peer-asks'; nowMs: number; request: 'takeover' | 'release' }
   /**
-   * The answer to our own peer request. `slaveDataChanged` (release only): the slave's astdb
-   * changed since the failback fetch brought it across (between that fetch and the release).
+   * The peer asks over the trusted link: take over now (it hands over), release (failback), or,
+   * for a two-phase failback, quiesce (stop the services, keep the VIPs, until the release) and
+   * resume (start them again: the master gave up the handback).
+   */
+  | { kind: 'peer-asks'; nowMs: number; request: PeerAsk }
+  /**
+   * The answer to our own peer request. `slaveDataChanged` (release and quiesce): the slave's
+   * data changed since the failback fetch brought it across. `quiesced` (quiesce only): the
+   * slave stopped its services and keeps the VIPs until the release; false: it does not serve
+   * (its data is not the phones' now). `unsupported` (quiesce only): the slave does not know the
+   * request (an older version): the failback falls back to the one-phase order.
    */
   | {
       kind: 'peer-answered';
       nowMs: number;
-      request: 'peer-takeover' | 'peer-release';
+      request: PeerRequestName;
       ok: boolean;
       slaveDataChanged?: boolean;
+      quiesced?: boolean;
+      unsupported?: boolean;
     }
   /** A `failback-fetch` job ended: the slave's data is merged here (ok), or not (`detail` says why). */
   | { kind: 'failback-data'; nowMs: number; id: number; ok: boolean; detail: string }
@@ -138,16 +152,38 @@ export const FAILBACK_FETCH_RETRY_MS = 30_000;
 export const FAILBACK_FETCH_FAILURES_ALERTED = 2;
 
 /**
- * Master: where the slave's data stands for the failback under way.
+ * Slave, two-phase failback: how long it keeps its services stopped after the master's
+ * `peer-quiesce`, still holding the VIPs, waiting for the release. The master's final fetch
+ * has 15 s (FAILBACK_FINAL_FETCH_TIMEOUT_MS in agent/daemon.ts) and the release is one request
+ * on the same channel: a master that has not followed by then is stuck or gone, and the slave
+ * starts its services again and keeps serving (with an alert). A master whose heartbeat stops
+ * (it died, the link was cut) is not waited for that long: the slave resumes as soon as its
+ * detector declares the master down (`fall × interval`).
+ */
+export const QUIESCE_HOLD_MS = 30_000;
+
+/**
+ * Master: where the slave's data stands for the failback under way. The failback is a
+ * two-phase handback (docs/replication.md): the slave's data is fetched while it serves; then
+ * the slave is asked to *quiesce* (stop its services, keep the VIPs) and answers with the
+ * digests of its data, now final; what changed since the first fetch is fetched (the final
+ * fetch, the VIPs still held by the slave); then the release, and the claim on its answer, with
+ * nothing in between.
  * - idle: not fetched (or abandoned, or the slave changed it since);
- * - fetching: a `failback-fetch` job with this id runs (`final`: the slave already released);
- * - ready: merged here; the VIPs may be asked for. They may be claimed only once nothing can
- *   have changed since (`final`): the fetch was made with the slave's services stopped, or the
- *   slave's release answer said its data had not changed since the fetch. A slave that let the
- *   VIPs go otherwise (by itself, in a fault, an answer lost) gets a final fetch first.
+ * - fetching: a `failback-fetch` job with this id runs (`final`: the slave's services are
+ *   stopped, quiesced or released, so its data no longer changes);
+ * - quiescing: `peer-quiesce` asked, not answered yet;
+ * - ready: merged here. `final`: nothing can have changed since — the fetch was made with the
+ *   slave's services stopped, or the slave's quiesce (or release) answer said its data had not
+ *   changed since the fetch — and the VIPs may be asked for and claimed at once; otherwise the
+ *   slave is asked to quiesce first. A slave that let the VIPs go otherwise (by itself, in a
+ *   fault, an answer lost) gets a final fetch first.
  */
 type FailbackData =
-  { phase: 'idle' } | { phase: 'fetching'; id: number; final: boolean } | { phase: 'ready'; final: boolean };
+  | { phase: 'idle' }
+  | { phase: 'fetching'; id: number; final: boolean }
+  | { phase: 'quiescing' }
+  | { phase: 'ready'; final: boolean };
 const DATA_IDLE: FailbackData = { phase: 'idle' };
 
 interface VipProbe {
@@ -167,6 +203,10 @@ export interface MachineView {
   lastReason: string;
   checks: Record<string, CheckState>;
   handedOver: boolean;
+  /** Slave: quiesced by the master (services stopped, VIPs held) until its release. */
+  quiesced: boolean;
+  /** Slave: the last release honoured found the services stopped by a quiesce: its data is as the quiesce answer said. */
+  releasedQuiesced: boolean;
 }
 
 export class NodeMachine {
@@ -210,8 +250,23 @@ export class NodeMachine {
   /** Master: failback fetches that failed in a row, and when the next may start. */
   private failbackFetchFailures = 0;
   private failbackFetchRetryAtMs = 0;
+  /** Master: the slave answered this failback's quiesce as not serving: released the one-phase way. */
+  private quiesceDeclined = false;
   /** Slave: when the master last reached this node over the trusted link (a fetch, a question). */
   private masterLinkAtMs: number | null = null;
+  /**
+   * Slave: quiesced by the master (two-phase failback): services stopped, VIPs still held, until
+   * the release or this instant (QUIESCE_HOLD_MS). Null: not quiesced.
+   */
+  private quiescedUntilMs: number | null = null;
+  /** Slave: the last release honoured found the services stopped by a quiesce (nothing written since). */
+  private releasedQuiesced = false;
+  /** Slave: when it last resumed serving after a quiesce the master did not follow (the handback grace counts afresh). */
+  private resumedAtMs: number | null = null;
+  /** Master: the slave answered a quiesce and keeps its services stopped until the release (or a resume). */
+  private slaveQuiesced = false;
+  /** Master: the slave refused `peer-quiesce` as unknown (an older version): one-phase failbacks. */
+  private quiesceUnsupported = false;
 
   constructor(
     private settings: MachineSettings,
@@ -230,7 +285,8 @@ export class NodeMachine {
    * recover). A slave in standby has its services stopped: its checks would only fail.
    */
   checksRunning(): boolean {
-    if (this.state === 'active') return true;
+    // Quiesced (two-phase failback), the services are stopped on purpose: their checks would fail.
+    if (this.state === 'active') return this.quiescedUntilMs === null;
     return this.state === 'fault' && [...this.checks.values()].some((c) => c.status === 'down');
   }
 
@@ -255,6 +311,8 @@ export class NodeMachine {
       lastReason: this.lastReason,
       checks: Object.fromEntries(this.checks),
       handedOver: this.handedOver,
+      quiesced: this.quiescedUntilMs !== null,
+      releasedQuiesced: this.releasedQuiesced,
     };
   }
 
@@ -285,6 +343,7 @@ export class NodeMachine {
     }
     const handback = this.handbackWaitUntilMs();
     if (handback !== null) deadlines.push(handback);
+    if (this.quiescedUntilMs !== null) deadlines.push(this.quiescedUntilMs);
     const pending = deadlines.filter((d): d is number => d !== null);
     return pending.length ? Math.min(...pending) : null;
   }
@@ -356,6 +415,8 @@ export class NodeMachine {
         }
         break;
       case 'check-result': {
+        // A check that ran while quiesced saw the services stopped on purpose.
+        if (this.quiescedUntilMs !== null) break;
         const c = this.settings.checks.find((x) => x.name === event.name);
         const st = this.checks.get(event.name);
         if (c && st) this.checks.set(event.name, recordCheck(st, event.ok, c.rise, c.fall, event.problem));
@@ -377,16 +438,23 @@ export class NodeMachine {
         if (event.request === 'takeover') {
           // A node that cannot serve does not promise to: the master hears the refusal.
           if (this.settings.role === 'slave' && this.faultReason() === null) this.handedOver = true;
+        } else if (event.request === 'resume') {
+          // The master gave up the handback (its final fetch failed, it went to fault): this node
+          // holds the VIPs, so it serves again. Honoured without the heartbeat rule: it only
+          // starts the services of a node that holds the VIPs.
+          if (this.quiescedUntilMs !== null && this.state === 'active')
+            actions.push(...this.resumeServing(`${this.settings.peerName} asked to resume`, now));
         } else {
           // Honoured only from a master whose heartbeat answered within `fall × interval`: a
           // holder of pbx-ha's key could otherwise make the slave let the VIPs go, and keep it
           // from serving, while the master is dead (docs/security.md). A master that really asks
           // is up, and answers.
+          // The same for a quiesce: it would stop the services of the node that serves.
           const heardMs = this.lastPeerAnswerMs === null ? null : now - this.lastPeerAnswerMs;
           if (heardMs === null || heardMs >= this.settings.timing.downAfterMs) {
             actions.push({
               kind: 'alert',
-              message: `a release request from ${this.settings.peerName} is ignored: its heartbeat has ${heardMs === null ? 'not answered since this agent started' : `not answered for ${heardMs} ms`}`,
+              message: `a ${event.request} request from ${this.settings.peerName} is ignored: its heartbeat has ${heardMs === null ? 'not answered since this agent started' : `not answered for ${heardMs} ms`}`,
             });
             break;
           }
@@ -404,6 +472,21 @@ export class NodeMachine {
             this.peerUpSinceMs ??= now;
             this.peerSilent = false;
           }
+          if (event.request === 'quiesce') {
+            // Two-phase failback, first phase: the services stop (waited for, so that the answer's
+            // digests are final) and the VIPs stay here, so that nobody else may claim them and no
+            // ARP moves; the master brings the last changes across, then asks the release. Asked
+            // again (a retry), the hold is counted afresh. A node that does not serve has nothing
+            // to stop: its answer says so (not quiesced).
+            if (this.state === 'active') {
+              if (this.quiescedUntilMs === null)
+                actions.push({ kind: 'services', command: 'stop', wait: true });
+              this.quiescedUntilMs = now + QUIESCE_HOLD_MS;
+            }
+            break;
+          }
+          // Second phase: the services are already stopped, the release is only the VIPs'.
+          this.releasedQuiesced = this.state === 'active' && this.quiescedUntilMs !== null;
           if (this.state === 'active')
             return this.planned('standby', now, `released on ${this.settings.peerName}'s request`);
         }
@@ -418,8 +501,10 @@ export class NodeMachine {
         actions.push(...this.failbackDataArrived(event.id, event.ok, event.detail, now));
         break;
       case 'peer-answered':
+        if (event.request === 'peer-quiesce') actions.push(...this.quiesceAnswered(event, now));
         if (event.request === 'peer-release') {
           this.releaseAsked = false;
+          if (event.ok) this.slaveQuiesced = false;
           // An unreachable or refusing slave is asked again later, not in a tight loop.
           if (!event.ok) {
             this.releaseFailures++;
@@ -443,10 +528,17 @@ export class NodeMachine {
     this.evaluateDetectors(now);
     // Declared down by this event, at a deadline or by a probe's timeout alike.
     if (!peerWasDown && this.peer.status === 'down') this.peerSilent = true;
+    actions.push(...this.quiesceExpired(now));
 
     const transition = this.maybeTransition(now);
     if (transition)
       actions.push(...this.transitionActions(transition.from, transition.to, transition.reason));
+    // The master leaves a handback half done (a fault, a claim after the slave fell silent):
+    // a slave still quiesced is told to serve again rather than wait for its hold to end.
+    if (transition && this.slaveQuiesced) {
+      this.slaveQuiesced = false;
+      if (transition.to !== 'active') actions.push({ kind: 'peer-request', request: 'peer-resume' });
+    }
     if (!transition && this.state === 'active')
       actions.push(...this.followTheHolder(peerMayHaveServed, newMacs));
 
@@ -461,10 +553,16 @@ export class NodeMachine {
       }
     }
     if (this.settings.trustedLink && this.failbackPending() && !this.releaseAsked && this.failbackDue(now)) {
-      // The slave keeps serving until its data is here: fetched and merged first, released after.
+      // The slave keeps serving until its data is here: fetched and merged first; then it is
+      // quiesced (services stopped, VIPs kept) and its last changes fetched; released last.
       if (this.failbackData.phase === 'ready') {
-        this.releaseAsked = true;
-        actions.push({ kind: 'peer-request', request: 'peer-release' });
+        if (this.failbackData.final || this.quiesceUnsupported || this.quiesceDeclined) {
+          this.releaseAsked = true;
+          actions.push({ kind: 'peer-request', request: 'peer-release' });
+        } else {
+          this.failbackData = { phase: 'quiescing' };
+          actions.push({ kind: 'peer-request', request: 'peer-quiesce' });
+        }
       } else if (this.failbackData.phase === 'idle' && now >= this.failbackFetchRetryAtMs) {
         actions.push(this.startFailbackFetch(false));
       }
@@ -474,6 +572,77 @@ export class NodeMachine {
     if (this.dataBeforeClaim() && this.failbackData.phase !== 'fetching' && this.vipsKnownFree())
       actions.push(this.startFailbackFetch(true));
     return { actions, transition };
+  }
+
+  /**
+   * Master: the slave answered `peer-quiesce`. Quiesced with nothing new: the release follows in
+   * this same turn; with changes: they are fetched first (final), the slave holding the VIPs
+   * meanwhile. A slave that does not serve (quiesced false) is released the one-phase way, its
+   * release answer saying whether anything changed; one that does not know the request (an older
+   * version) too, from then on. A failed request is asked again as a failed release is.
+   */
+  private quiesceAnswered(
+    e: { ok: boolean; quiesced?: boolean; unsupported?: boolean; slaveDataChanged?: boolean },
+    now: number,
+  ): Action[] {
+    if (this.failbackData.phase !== 'quiescing') {
+      // The failback was abandoned meanwhile (a transition): the slave must not wait for a
+      // release that will not come.
+      return e.ok && e.quiesced ? [{ kind: 'peer-request', request: 'peer-resume' }] : [];
+    }
+    this.failbackData = { phase: 'ready', final: false };
+    if (!e.ok) {
+      if (e.unsupported) {
+        this.quiesceUnsupported = true;
+        return [];
+      }
+      this.releaseFailures++;
+      this.releaseRetryAtMs = now + (this.releaseFailures === 1 ? RELEASE_RETRY_FIRST_MS : RELEASE_RETRY_MS);
+      return [];
+    }
+    this.releaseFailures = 0;
+    if (!e.quiesced) {
+      this.quiesceDeclined = true;
+      return [];
+    }
+    this.slaveQuiesced = true;
+    if (e.slaveDataChanged !== false) return [this.startFailbackFetch(true)];
+    this.failbackData = { phase: 'ready', final: true };
+    return [];
+  }
+
+  /**
+   * Slave, quiesced: the master's heartbeat stopped (it died, the link is cut), or it did not
+   * follow with the release within QUIESCE_HOLD_MS: the handback is over, this node serves on.
+   */
+  private quiesceExpired(now: number): Action[] {
+    if (this.quiescedUntilMs === null || this.state !== 'active') return [];
+    if (this.peer.status === 'down')
+      return this.resumeServing(
+        `master ${this.settings.peerName} silent for ${this.settings.timing.downAfterMs} ms`,
+        now,
+      );
+    if (now >= this.quiescedUntilMs)
+      return this.resumeServing(
+        `master ${this.settings.peerName} did not ask for the VIPs within ${QUIESCE_HOLD_MS / 1000} s of the services' stop`,
+        now,
+      );
+    return [];
+  }
+
+  /** Slave: ends a quiesce without a release: its services start again, it keeps serving. */
+  private resumeServing(why: string, now: number): Action[] {
+    this.quiescedUntilMs = null;
+    this.resumedAtMs = now;
+    // Services started afresh: their checks too (as on entering `active`).
+    for (const c of this.settings.checks) this.checks.set(c.name, NEW_CHECK);
+    return [
+      { kind: 'services', command: 'start', wait: false },
+      {
+        kind: 'alert',
+        message: `failback handback abandoned (${why}): the services start again and ${this.settings.nodeName} keeps serving`,
+      },
+    ];
   }
 
   private startFailbackFetch(final: boolean): Action {
@@ -497,6 +666,24 @@ export class NodeMachine {
       this.failbackData = { phase: 'ready', final: d.final };
       this.failbackFetchFailures = 0;
       return [];
+    }
+    if (d.final && this.slaveQuiesced && !this.vipsKnownFree()) {
+      // The slave still holds the VIPs, its services stopped: it serves again (asked now, or by
+      // itself at the end of its hold) rather than this node claiming without its last changes,
+      // and the failback is tried again later, from the start. Nothing is lost by waiting.
+      this.slaveQuiesced = false;
+      this.failbackFetchFailures++;
+      const waitMs =
+        this.failbackFetchFailures === 1 ? FAILBACK_FETCH_RETRY_FIRST_MS : FAILBACK_FETCH_RETRY_MS;
+      this.failbackFetchRetryAtMs = now + waitMs;
+      this.failbackData = DATA_IDLE;
+      return [
+        { kind: 'peer-request', request: 'peer-resume' },
+        {
+          kind: 'alert',
+          message: `failback waits: the slave's last changes could not be brought across with its services stopped (${detail}); ${this.settings.peerName} is asked to serve again, tried again in ${waitMs / 1000} s`,
+        },
+      ];
     }
     if (d.final) {
       // Nobody serves the phones now: claiming cannot wait. The slave's file stays on the slave
@@ -612,6 +799,7 @@ export class NodeMachine {
     this.failbackData = DATA_IDLE;
     this.failbackFetchFailures = 0;
     this.failbackFetchRetryAtMs = 0;
+    this.quiesceDeclined = false;
     // Whether somebody answers on the VIPs is asked afresh in every state that does not hold
     // them: an answer heard before (say, "free", just before this node went to maintenance
     // and the slave took over) must never be the reason for a claim now.
@@ -714,10 +902,13 @@ export class NodeMachine {
   private handbackWaitUntilMs(): number | null {
     const s = this.settings;
     if (s.role !== 'slave' || this.state !== 'active' || this.handedOver || !this.masterLinkSeen) return null;
+    // Quiesced, the master is handing back: the quiesce's own hold applies (QUIESCE_HOLD_MS).
+    if (this.quiescedUntilMs !== null) return null;
     if (s.failback !== 'auto' || s.failbackDelayMs > 0 || this.peerUpSinceMs === null) return null;
     // Counted from the master's last request too: a master fetching this node's astdb before
     // it asks for the VIPs is about to ask.
-    return Math.max(this.peerUpSinceMs, this.masterLinkAtMs ?? 0) + HANDBACK_GRACE_MS;
+    // And from a resume after a quiesce not followed: not released right after serving again.
+    return Math.max(this.peerUpSinceMs, this.masterLinkAtMs ?? 0, this.resumedAtMs ?? 0) + HANDBACK_GRACE_MS;
   }
 
   /**
@@ -725,11 +916,19 @@ export class NodeMachine {
    * SSH connection may have taken long: a takeover asked by a master in fault, delivered after
    * the master recovered, would move the VIPs twice).
    */
-  stillWants(request: 'peer-takeover' | 'peer-release'): boolean {
+  stillWants(request: PeerRequestName): boolean {
     if (this.settings.role !== 'master') return false;
-    return request === 'peer-takeover'
-      ? this.state === 'fault' || this.state === 'maintenance'
-      : this.state === 'standby' && this.releaseAsked;
+    switch (request) {
+      case 'peer-takeover':
+        return this.state === 'fault' || this.state === 'maintenance';
+      case 'peer-release':
+        return this.state === 'standby' && this.releaseAsked;
+      case 'peer-quiesce':
+        return this.state === 'standby' && this.failbackData.phase === 'quiescing';
+      case 'peer-resume':
+        // Telling a quiesced slave to serve again is never wrong.
+        return true;
+    }
   }
 
   private wanted(now: number): { state: NodeState; reason: string } {
@@ -769,7 +968,8 @@ export class NodeMachine {
           const waitsToBeAsked =
             this.settings.trustedLink &&
             (this.settings.failback === 'manual' || this.settings.failbackDelayMs > 0);
-          if (this.state === 'active' && waitsToBeAsked) return stay;
+          // Quiesced, it waits for the release (or resumes at the end of its hold).
+          if (this.state === 'active' && (waitsToBeAsked || this.quiescedUntilMs !== null)) return stay;
           const until = this.handbackWaitUntilMs();
           if (until !== null) {
             if (now < until) return stay;
@@ -811,6 +1011,10 @@ export class NodeMachine {
    */
   private transitionActions(from: NodeState, to: NodeState, reason: string): Action[] {
     const vips = this.settings.vips;
+    // A quiesced slave's services are stopped already: its release is the VIPs' alone, and any
+    // transition ends the quiesce (in fault the services stay as they are: stopped).
+    const quiesced = this.quiescedUntilMs !== null;
+    this.quiescedUntilMs = null;
     const notify: Action = { kind: 'notify', event: 'transition', state: to };
     if (to === 'active') {
       // A master taking VIPs back from a slave that served has its data already (see
@@ -826,7 +1030,8 @@ export class NodeMachine {
     const actions: Action[] = [notify];
     // The slave's PBX services run only while it serves; the master's keep running in
     // standby (as in the original XiVO design). Maintenance stops them on either node.
-    const stopServices = to === 'maintenance' || (to === 'standby' && this.settings.role === 'slave');
+    const stopServices =
+      to === 'maintenance' || (to === 'standby' && this.settings.role === 'slave' && !quiesced);
     if (stopServices) actions.push({ kind: 'services', command: 'stop', wait: true });
     // A planned handover sends the last astdb changes once the services are stopped.
     if (to === 'maintenance' && from === 'active' && this.settings.trustedLink)

@@ -27,7 +27,9 @@ export type PeerRequestKind =
   | 'peer-pg-state'
   | 'peer-pg-stop'
   | 'peer-pg-start'
-  | 'peer-pg-follow';
+  | 'peer-pg-follow'
+  | 'peer-quiesce'
+  | 'peer-resume';
 
 /** What the receiving node knows of itself when a request arrives. */
 export interface ReceiverFacts {
@@ -36,6 +38,8 @@ export interface ReceiverFacts {
   state: NodeState;
   /** Why it is in that state (for the refusal of a takeover by a node that cannot serve). */
   reason: string;
+  /** A serving slave whose services the two-phase failback stopped (it keeps the VIPs until the release). */
+  quiesced?: boolean;
 }
 
 export type RequestVerdict = { honoured: true } | { honoured: false; why: string };
@@ -48,6 +52,10 @@ const HONOURED: RequestVerdict = { honoured: true };
  * role and state; the rest are refused by a master, and by a slave whose state does not fit:
  * copies only in standby, a takeover only when it can serve (not in fault or maintenance). A release is honoured by a slave in any state:
  * it stops serving if it served, and elsewhere the request is only the master's proof of life.
+ * So are the two-phase failback's quiesce (a serving slave stops its services and keeps the
+ * VIPs until the release; elsewhere it answers that it does not serve) and resume (a quiesced
+ * slave starts its services again; elsewhere nothing). The node machine adds the rule this
+ * module cannot check: a release or a quiesce only from a master whose heartbeat answered.
  */
 export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts): RequestVerdict {
   const { node, role, state } = facts;
@@ -70,6 +78,8 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
         ? { honoured: false, why: `${node} did not take over: it is ${state} (${facts.reason})` }
         : HONOURED;
     case 'peer-release':
+    case 'peer-quiesce':
+    case 'peer-resume':
       return HONOURED;
     case 'peer-pg-state':
     case 'peer-pg-start':
@@ -77,8 +87,9 @@ export function judgePeerRequest(request: PeerRequestKind, facts: ReceiverFacts)
     case 'peer-pg-stop':
     case 'peer-pg-follow':
       // Streaming mode: a slave that serves keeps its PostgreSQL the primary; the master's
-      // switchover asks only once the slave released the VIPs, its services stopped.
-      return state === 'active'
+      // switchover asks only once the slave's services are stopped: quiesced by the two-phase
+      // failback (still holding the VIPs), or released.
+      return state === 'active' && facts.quiesced !== true
         ? { honoured: false, why: `${node} is active: its PostgreSQL stays the primary while it serves` }
         : HONOURED;
   }
@@ -99,4 +110,6 @@ const MASTER_REFUSES: Record<Exclude<PeerRequestKind, 'peer-hello' | 'peer-astdb
   'peer-pg-stop': "only the master's switchover stops the slave's PostgreSQL",
   'peer-pg-start': "only the master's switchover starts the slave's PostgreSQL again",
   'peer-pg-follow': "only the master asks the slave's PostgreSQL to stand by for it",
+  'peer-quiesce': 'only the master asks its slave to stop its services before a failback',
+  'peer-resume': 'only the master asks its slave to serve again after a failback it gave up',
 };

@@ -29,6 +29,8 @@ export const PEER_REQUESTS = [
   'peer-pg-stop',
   'peer-pg-start',
   'peer-pg-follow',
+  'peer-quiesce',
+  'peer-resume',
 ] as const;
 export type PeerRequestName = (typeof PEER_REQUESTS)[number];
 
@@ -56,7 +58,14 @@ export type PeerRequest =
    * Streaming mode: stand by for the master's PostgreSQL (clone or rejoin); `secret` is the
    * replication role's (base64url, 16 to 128 characters), written to the slave's passfile only.
    */
-  | { request: 'peer-pg-follow'; from: string; secret: string };
+  | { request: 'peer-pg-follow'; from: string; secret: string }
+  /**
+   * Two-phase failback, first phase: stop the services, keep the VIPs until the release, and
+   * answer with the digests of the data, now final (see QuiesceAnswer).
+   */
+  | { request: 'peer-quiesce'; from: string }
+  /** The master gave up a failback after a quiesce: start the services again and serve on. */
+  | { request: 'peer-resume'; from: string };
 
 /** A node name as the peer sends it (`from`, a hello's `node`): a host name label or FQDN. */
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
@@ -191,4 +200,68 @@ export function parseHello(answer: Record<string, unknown>): PeerHello {
   if (typeof state !== 'string' || !HELLO_STATES.includes(state))
     throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
   return { node, role, state };
+}
+
+/** The slave's answer to `peer-quiesce`, checked field by field (see parseQuiesceAnswer). */
+export interface QuiesceAnswer {
+  node: string;
+  state: string;
+  /** The slave stopped its services and keeps the VIPs until the release (false: it does not serve). */
+  quiesced: boolean;
+  /**
+   * The digest of each kind of data the slave reported, now final (null: it has none readable).
+   * Kind-agnostic: `{ astdb: "…" }` today; another kind adds its own key.
+   */
+  digests: Record<string, string | null>;
+  /**
+   * Each kind's object as the slave sent it (`{ spool: { digest }, db: { installed, xid } }`):
+   * its other fields are untrusted, checked by the code that reads them (a database's
+   * transaction id is only compared with one known here, never used otherwise).
+   */
+  data: Record<string, Record<string, unknown>>;
+}
+
+/** More kinds of data than pbx-ha has: a longer list is not an answer pbx-ha makes. */
+const MAX_DATA_KINDS = 16;
+const DATA_KIND = /^[a-z][a-z0-9-]{0,31}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks the slave's answer to `peer-quiesce`: `{ ok: true, node, state, quiesced, data: { <kind>:
+ * { digest: <SHA-256 hex> | null, … }, … } }` (each kind an object with its digest, a SHA-256
+ * or null; the database's may give `{ installed, xid }` instead). Throws, naming the field, on
+ * anything else.
+ */
+export function parseQuiesceAnswer(answer: Record<string, unknown>): QuiesceAnswer {
+  const malformed = (why: string) =>
+    new Error(
+      `the peer's answer to peer-quiesce is malformed (${why}): ${(JSON.stringify(answer) ?? String(answer)).slice(0, 200)}`,
+    );
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
+    throw malformed('not a JSON object');
+  if (answer.ok !== true) throw malformed('not an acceptance ("ok" is not true)');
+  const { node, state, quiesced, data } = answer;
+  if (typeof node !== 'string' || !NODE_NAME.test(node)) throw malformed('"node" is not a node name');
+  if (typeof state !== 'string' || !HELLO_STATES.includes(state))
+    throw malformed(`"state" is not one of ${HELLO_STATES.join(', ')}`);
+  if (typeof quiesced !== 'boolean') throw malformed('"quiesced" is not true or false');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw malformed('"data" is not an object');
+  const kinds = Object.entries(data as Record<string, unknown>);
+  if (kinds.length > MAX_DATA_KINDS) throw malformed(`"data" has more than ${MAX_DATA_KINDS} kinds`);
+  const digests: Record<string, string | null> = {};
+  const objects: Record<string, Record<string, unknown>> = {};
+  for (const [kind, value] of kinds) {
+    if (!DATA_KIND.test(kind)) throw malformed(`"data" names a kind ${shown(kind)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw malformed(`"data.${kind}" is not an object`);
+    objects[kind] = value as Record<string, unknown>;
+    // The database reports its state by a transaction id, not a digest (jobs/db/return.ts).
+    if (kind === 'db' && !('digest' in value)) continue;
+    const digest: unknown = (value as Record<string, unknown>).digest;
+    if (digest !== null && (typeof digest !== 'string' || !SHA256_HEX.test(digest)))
+      throw malformed(`"data.${kind}.digest" is neither a SHA-256 in hex nor null`);
+    digests[kind] = digest;
+  }
+  return { node, state, quiesced, digests, data: objects };
 }

@@ -36,8 +36,13 @@ export interface ReceiverDeps {
   reason: () => string;
   log: Logger;
   recordJob: (summary: string, ok: boolean) => void;
-  /** Hands the peer's takeover or release request to the node machine; resolves with the new state. */
-  peerAsks: (request: 'takeover' | 'release') => Promise<NodeState>;
+  /** Hands the peer's takeover, release, quiesce or resume request to the node machine; resolves with the new state. */
+  peerAsks: (request: 'takeover' | 'release' | 'quiesce' | 'resume') => Promise<NodeState>;
+  /**
+   * The node machine's two-phase failback state: quiesced now; the last release honoured found
+   * it quiesced. Absent: never quiesced.
+   */
+  handback?: () => { quiesced: boolean; releasedQuiesced: boolean };
   /** Told of every request from the configured peer: it can reach this node (it may ask for the VIPs back). */
   peerSeen?: () => void;
   /**
@@ -64,7 +69,13 @@ export class PeerReceiver {
     if (req.from !== peer) return this.refuse(req, `${node} takes requests only from its peer ${peer}`, true);
     this.deps.peerSeen?.();
     const state = this.deps.state();
-    const verdict = judgePeerRequest(req.request, { node, role, state, reason: this.deps.reason() });
+    const verdict = judgePeerRequest(req.request, {
+      node,
+      role,
+      state,
+      reason: this.deps.reason(),
+      quiesced: this.deps.handback?.().quiesced ?? false,
+    });
     if (!verdict.honoured) return this.refuse(req, verdict.why, role === 'master');
     const staging = stagingPaths(config);
     switch (req.request) {
@@ -98,9 +109,32 @@ export class PeerReceiver {
         this.deps.log.log('info', `took over at ${req.from}'s request`);
         return { ok: true, node, state: now };
       }
+      case 'peer-quiesce': {
+        // Two-phase failback: the services are stopped (the machine waits for it) and the VIPs
+        // kept; the digests of the data, final now, go with the answer, so that the master
+        // fetches only what changed since its first fetch, while this node still holds the VIPs.
+        const now = await this.deps.peerAsks('quiesce');
+        const quiesced = this.deps.handback?.().quiesced ?? false;
+        if (now === 'active' && !quiesced)
+          return { ok: false, error: `${node} did not stop its services: ${this.deps.reason()}` };
+        if (quiesced)
+          this.deps.log.log(
+            'info',
+            `quiesced at ${req.from}'s request (failback): services stopped, the VIPs kept until its release`,
+          );
+        return { ok: true, node, state: now, quiesced, data: await dataDigests(config) };
+      }
+      case 'peer-resume': {
+        const now = await this.deps.peerAsks('resume');
+        return { ok: true, node, state: now };
+      }
       case 'peer-release': {
         const now = await this.deps.peerAsks('release');
         if (now === 'active') return { ok: false, error: `${node} is still active` };
+        // Quiesced until now: the data is as the quiesce answer said, and the master fetched
+        // what it needed then. Answered at once: the VIPs are without a holder until the
+        // master reads this answer, so nothing is read or computed in between.
+        if (this.deps.handback?.().releasedQuiesced) return { ok: true, node, state: now, quiesced: true };
         // The services are stopped and the VIPs released: the astdb is final. Its digest goes
         // with the answer, so that the master, which claims the VIPs as soon as it reads it,
         // knows at once whether it must fetch the file (no second request in the outage).
@@ -259,6 +293,17 @@ async function returnInfo(config: PbxHaConfig): Promise<Record<string, unknown>>
   const spool = await spoolInfo(config).catch(() => ({ digest: null }));
   const db = await dbInfo(config).catch(() => ({ installed: true, xid: null }));
   return { spool, db };
+}
+
+/**
+ * The digest of each kind of data a failback brings back, for the quiesce answer
+ * (protocol.ts's QuiesceAnswer): `{ astdb: { digest, … }, spool: { digest }, db: { installed, xid } }`.
+ */
+async function dataDigests(config: PbxHaConfig): Promise<Record<string, Record<string, unknown>>> {
+  return {
+    astdb: await astdbInfo(config.replication.astdb.path),
+    ...((await returnInfo(config)) as Record<string, Record<string, unknown>>),
+  };
 }
 
 /** What the master needs to decide whether to fetch this node's astdb (see Replication.fetchForFailback). */

@@ -22,7 +22,7 @@ import {
 import { dumpDatabase } from '../jobs/db/copy';
 import { dbWorkFile, POSTGRES_OS_USER } from '../jobs/db-settings';
 import { JobNotApplicable, type JobDefinition, type JobOutcome } from '../jobs/runner';
-import { parseHello, type PeerHello } from './protocol';
+import { parseHello, parseQuiesceAnswer, type PeerHello } from './protocol';
 import { outbox, REMOTE } from './staging';
 import type { Logger } from '../ports/log';
 import type { PeerChannel, PeerLink } from '../ports/peer-link';
@@ -30,6 +30,8 @@ import type { SpoolChanges } from '../jobs/spool-watch';
 import { listRoots, recordSpoolBase } from '../jobs/spool-manifest';
 import { emptyListingDigest, returnSpool } from '../jobs/spool-return';
 import { dumpContentDigest, LAST_COMMON_DB, returnDatabase, type DbReturnState } from '../jobs/db/return';
+import type { PeerRequestName } from '../domain/actions';
+import type { QuiesceOutcome } from '../ports/peer-requests';
 /**
  * The store's key for the digest of the last astdb the two nodes had in common: the last copy
  * the master sent, or the slave's file the master merged at a failback (see docs/replication.md).
@@ -261,12 +263,10 @@ export class Replication {
    * `stillWanted` said no once connected (the SSH handshake to a peer just back can take
    * seconds: a request decided before must not be delivered when it no longer holds).
    */
-  async askPeer(
-    request: 'peer-takeover' | 'peer-release',
-    stillWanted: () => boolean = () => true,
-  ): Promise<boolean> {
+  async askPeer(request: PeerRequestName, stillWanted: () => boolean = () => true): Promise<boolean> {
     const req = { request, from: this.deps.identity().node };
     if (request === 'peer-release') return this.askRelease(req, stillWanted);
+    if (request === 'peer-quiesce') return this.askQuiesce(req, stillWanted);
     const spare = this.takeSpare();
     let control = spare;
     let answer: Record<string, unknown>;
@@ -294,14 +294,31 @@ export class Replication {
    */
   private async askRelease(req: Record<string, unknown>, stillWanted: () => boolean): Promise<boolean> {
     this.dropReleased();
-    const control = await this.deps.link.open();
+    // After a quiesce, the channel it was asked on (kept through the final fetch): no SSH
+    // handshake between the slave's services stop and the claim.
+    const control = this.takeHandback() ?? (await this.deps.link.open());
     try {
       if (!stillWanted()) {
         control.close();
         return this.notSent('peer-release');
       }
       const answer = await control.ask(req, 60_000);
-      this.deps.log.log('info', `peer-release: ${String(answer.node)} is now ${String(answer.state)}`);
+      this.deps.log.log(
+        'info',
+        `peer-release: ${String(answer.node)} is now ${String(answer.state)}${answer.quiesced === true ? ' (its services stopped since the quiesce)' : ''}`,
+      );
+      if (answer.quiesced === true) {
+        // Its services stayed stopped since the quiesce answer this node's final fetch worked
+        // from: nothing changed, nothing to ask (the slave answers without reading its data, so
+        // the VIPs are without a holder for one request, not for a digest's computation too).
+        this.released = {
+          control,
+          slaveDigest: undefined,
+          quiescedSinceFetch: true,
+          expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS).unref(),
+        };
+        return true;
+      }
       const astdb = answer.astdb;
       const digest =
         typeof astdb === 'object' && astdb !== null && 'digest' in astdb
@@ -312,6 +329,7 @@ export class Replication {
         // Only a well-formed answer counts; anything else is asked again (peer-astdb-info).
         slaveDigest: typeof digest === 'string' || digest === null ? digest : undefined,
         answer,
+        quiescedSinceFetch: false,
         // Not taken (the master did not go on to claim): closed, not left open.
         expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS).unref(),
       };
@@ -325,9 +343,91 @@ export class Replication {
   private released: {
     control: PeerChannel;
     slaveDigest: string | null | undefined;
+    /** The release or quiesce answer's per-kind fields (spool, db), for the final fetch's other kinds. */
     answer?: Record<string, unknown>;
+    /** The release answer said the slave's services stayed stopped since its quiesce answer. */
+    quiescedSinceFetch: boolean;
     expiry: NodeJS.Timeout;
   } | null = null;
+
+  /**
+   * Two-phase failback, first phase (the node machine's `peer-quiesce`): the slave stops its
+   * services, keeps the VIPs, and answers with the digest of each kind of its data, now final.
+   * Its astdb digest is kept as a release answer's is (`released`, read by releasedDataChanged
+   * and by the final fetch, fetchForFailback(final = true), which borrows the channel); the
+   * channel itself is kept for the release (`handback`). The outcome (quiesced, or an older slave
+   * that does not know the request) is read with lastQuiesce().
+   */
+  private async askQuiesce(req: Record<string, unknown>, stillWanted: () => boolean): Promise<boolean> {
+    this.dropReleased();
+    this.dropHandback();
+    this.quiesceOutcome = null;
+    const control = await this.deps.link.open();
+    try {
+      if (!stillWanted()) {
+        control.close();
+        return this.notSent('peer-quiesce');
+      }
+      const raw = await control.request(req, 60_000);
+      if (raw.ok !== true) {
+        const why = typeof raw.error === 'string' ? raw.error.slice(0, 500) : 'no reason given';
+        // An older slave's forced command knows no such request: the one-phase failback then.
+        this.quiesceOutcome = { quiesced: false, unsupported: /is not one the peer may make/.test(why) };
+        throw new Error(`the peer refused "peer-quiesce": ${why}`);
+      }
+      const answer = parseQuiesceAnswer(raw);
+      this.quiesceOutcome = { quiesced: answer.quiesced, unsupported: false };
+      this.deps.log.log(
+        'info',
+        `peer-quiesce: ${answer.node} is ${answer.state}, ${answer.quiesced ? 'its services stopped, the VIPs kept until the release' : 'not serving'}`,
+      );
+      // Not taken (the master did not go on to release): closed, not left open.
+      this.handback = {
+        control,
+        expiry: setTimeout(() => this.dropHandback(), RELEASED_CHANNEL_KEEP_MS).unref(),
+      };
+      // The final fetch borrows the channel: its end must not close it before the release.
+      const borrowed: PeerChannel = {
+        request: control.request.bind(control),
+        ask: control.ask.bind(control),
+        close: () => {},
+      };
+      this.released = {
+        control: borrowed,
+        slaveDigest: 'astdb' in answer.digests ? answer.digests.astdb : undefined,
+        // The other kinds' final state (spool listing digest, database transaction id), read as
+        // a release answer's: what changed since the early fetch is fetched, nothing else.
+        answer: { spool: answer.data.spool, db: answer.data.db },
+        quiescedSinceFetch: false,
+        expiry: setTimeout(() => this.dropReleased(), RELEASED_CHANNEL_KEEP_MS).unref(),
+      };
+      return true;
+    } catch (e) {
+      if (this.handback?.control !== control) control.close();
+      throw e;
+    }
+  }
+
+  private quiesceOutcome: QuiesceOutcome | null = null;
+
+  /** What the slave answered to the last `peer-quiesce` (null: none answered yet). */
+  lastQuiesce(): QuiesceOutcome | null {
+    return this.quiesceOutcome;
+  }
+
+  /** The channel a quiesce was asked on, kept for the release that follows it. */
+  private handback: { control: PeerChannel; expiry: NodeJS.Timeout } | null = null;
+
+  private takeHandback(): PeerChannel | null {
+    const h = this.handback;
+    if (h) clearTimeout(h.expiry);
+    this.handback = null;
+    return h?.control ?? null;
+  }
+
+  private dropHandback(): void {
+    this.takeHandback()?.close();
+  }
 
   private takeReleased(): {
     control: PeerChannel;
@@ -405,6 +505,9 @@ export class Replication {
    * claim. True when the answer gave no digest (unknown: fetched rather than lost).
    */
   releasedDataChanged(): boolean {
+    if (this.released?.quiescedSinceFetch) return false;
+    // Streaming mode: the database's switchover is in the final fetch, which always runs.
+    if (this.deps.config().replication.db.mode === 'streaming') return true;
     if (this.releasedOtherDataChanged()) return true;
     const d = this.released?.slaveDigest;
     if (d === null) return false; // the slave has no readable astdb: nothing more to bring

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { type CaseSpec, type PbxNode, PARAMS, VOIP_VIP, faultCase } from './lib';
+import { describeGaps, failbackGaps } from '../../lab/failback-gaps';
 
 /** Both nodes holding a VIP for longer than one detection interval (600 ms) plus sampling slack. */
 const DOUBLE_HOLDING_BOUND_MS = 1500;
@@ -56,5 +57,13 @@ export async function linkFlaps(t: TestContext, spec: CaseSpec, node: PbxNode): 
     }
 
     await f.checkInvariants();
+    if (node === 'pbx1') {
+      // Each failback (most are cut short by the next flap; the last one ends the case): how
+      // long the VIPs had no holder, from both agents' logs. The slave's Asterisk writes its
+      // astdb all the time it serves, so each brings changes back.
+      f.detail(
+        `failbacks: ${describeGaps(failbackGaps(await f.lab.agentLog('pbx1'), await f.lab.agentLog('pbx2')))}`,
+      );
+    }
   });
 }

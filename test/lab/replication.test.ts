@@ -18,6 +18,7 @@ import {
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Lab, REPO_ROOT, withLab } from './harness';
+import { failbackGaps } from '../../lab/failback-gaps';
 import {
   FAST_HEALTH,
   PBX_HA,
@@ -33,6 +34,8 @@ const LAB = { prefix: 'pbxrep', dir: '/tmp/pbx-ha-lab-replication', env: FAST_HE
 const TIMEOUT = { timeout: 300_000 };
 const WRITER = path.join(REPO_ROOT, 'test', 'fixtures', 'bin', 'astdb-writer.js');
 const ASTDB = '/var/lib/asterisk/astdb.sqlite3';
+/** The fault suite's PBX services: `start` runs an astdb writer (as Asterisk), `stop` ends it. */
+const PBX_SERVICE = path.join(REPO_ROOT, 'test', 'faults', 'fixtures', 'pbx-service');
 
 /** Replication settings for the lab: only the nodes' private directories are copied. */
 const REPLICATION_CONFIG = `
@@ -299,6 +302,14 @@ test(
       t,
       async (lab) => {
         await prepare(lab);
+        // The slave's services run a stand-in for Asterisk that writes its astdb all the time it
+        // serves (the failback included, until its services stop); the master's run none.
+        for (const node of ['pbx1', 'pbx2'] as const) {
+          const text = await lab.readConfig(node);
+          await lab.writeConfig(node, text.replace(/\/\S*\/scripts\/lab-fake-service\b/g, PBX_SERVICE));
+        }
+        mkdirSync(lab.hostPath('pbx1', '/run/fake-pbx'), { recursive: true });
+        writeFileSync(lab.hostPath('pbx1', '/run/fake-pbx/no-writer'), '');
         await pair(lab);
         const seed = lab.spawnIn('pbx1', [process.execPath, WRITER, '--count', '200', '--every', '1ms']);
         await new Promise((resolve) => seed.on('close', resolve));
@@ -344,18 +355,45 @@ test(
           assert.equal(master.get(k), v, `the slave's key ${k} is on the master`);
         for (const [k, v] of masterBefore)
           assert.equal(master.get(k), v, `the master's key ${k} (written before its cut) is still there`);
+        assert.ok(Number(slaveRows.get('/pbx2/last')) > 0, "the slave's Asterisk wrote while it served");
         const log = await lab.agentLog('pbx1');
-        // Brought across while the slave still served, then the release.
+        const slaveLog = await lab.agentLog('pbx2');
+        // Brought across while the slave still served; then, its services stopped (quiesced) and
+        // the VIPs still held, what its Asterisk wrote since; then the release, answered at once.
         assert.match(
           log,
           /failback data: astdb merged with the slave's: \d+ keys from the slave, \d+ kept from the master/,
         );
-        const fetchedAt = log.search(/failback data: astdb merged/);
-        const releasedAt = log.search(/peer-release: pbx2 is now standby/);
-        assert.ok(
-          fetchedAt >= 0 && releasedAt > fetchedAt,
-          'the data came across before the slave released the VIPs',
+        const fetchedAt = log.search(/failback data: astdb merged with the slave's: /);
+        const quiescedAt = log.search(/peer-quiesce: pbx2 is active, its services stopped/);
+        const lastAt = log.search(
+          /failback data \(the slave's services stopped\): astdb merged with the slave's \(its last changes\)/,
         );
+        const releasedAt = log.search(
+          /peer-release: pbx2 is now standby \(its services stopped since the quiesce\)/,
+        );
+        assert.ok(
+          fetchedAt >= 0 && quiescedAt > fetchedAt && lastAt > quiescedAt && releasedAt > lastAt,
+          `the data came across before the slave released the VIPs (first fetch at ${fetchedAt}, quiesce at ${quiescedAt}, last changes at ${lastAt}, release at ${releasedAt})`,
+        );
+        // The slave stopped its services before it let the VIPs go, and not again at the release.
+        const slaveQuiesced = slaveLog.search(/quiesced at pbx1's request \(failback\): services stopped/);
+        const slaveReleased = slaveLog.search(/pbx2: active -> standby \(released on pbx1's request\)/);
+        assert.ok(
+          slaveQuiesced >= 0 && slaveReleased > slaveQuiesced,
+          "the slave's services stopped before it released the VIPs",
+        );
+        assert.doesNotMatch(
+          slaveLog.slice(slaveQuiesced),
+          /services stop: .* succeeded[\s\S]*active -> standby \(released/,
+          'the release stops no services (they were stopped at the quiesce)',
+        );
+        // Without a holder for one request: no fetch between the release and the claim.
+        const gaps = failbackGaps(log, slaveLog);
+        t.diagnostic(`VIPs without a holder at the failback: ${gaps.map((g) => `${g.gapMs} ms`).join(', ')}`);
+        assert.equal(gaps.length, 1, 'one failback');
+        assert.equal(gaps[0].fetchedInGap, false, 'nothing fetched while the VIPs had no holder');
+        assert.ok(gaps[0].gapMs < 1000, `the VIPs had no holder for ${gaps[0].gapMs} ms`);
         // The master's replaced astdb is kept.
         const backups = readdirSync(lab.hostPath('pbx1', '/var/lib/pbx-ha/backup/astdb')).filter((f) =>
           f.endsWith('.sqlite3'),

@@ -360,7 +360,7 @@ test('a reading of the addresses taken before a release and answered after it is
   await w.shutdown();
 });
 
-test('failback: a failing release request is a warning and is asked again; it is alerted when it keeps failing', async () => {
+test('failback: a failing handback request (the quiesce that comes first) is a warning and is asked again; it is alerted when it keeps failing', async () => {
   const w = new PairWorld(pairConfig({ failover: { failback: 'auto', failback_delay: '1s' } }));
   await w.boot('pbx1');
   await w.boot('pbx2');
@@ -383,13 +383,13 @@ test('failback: a failing release request is a warning and is asked again; it is
   assert.ok(w.clock.nowMs() - firstAskAt <= 1100, 'asked again about 1 s after the first failure');
   await w.run(10);
   assert.equal(
-    master.log.matching(/peer-release to pbx2 failed: connect EHOSTUNREACH .*; asked again/, 'warn').length,
+    master.log.matching(/peer-quiesce to pbx2 failed: connect EHOSTUNREACH .*; asked again/, 'warn').length,
     2,
   );
   assert.equal(master.log.matching(/ALERT/).length, 0, 'two failures are not alerted');
   await w.runUntil(() => asked === 3, 10_000);
   await w.run(100);
-  assert.equal(master.log.matching(/ALERT: peer-release to pbx2 failed: .* \(3 times in a row\)/).length, 1);
+  assert.equal(master.log.matching(/ALERT: peer-quiesce to pbx2 failed: .* \(3 times in a row\)/).length, 1);
   assert.equal(w.soleHolder(), 'pbx2', 'the slave keeps serving meanwhile');
   await w.shutdown();
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { ControlServer, controlRequest, type ControlRequest } from '../../../src/adapters/control-socket';
 import { SshControl } from '../../../src/adapters/ssh-control';
 import { parsePublicKey, restrictedLine } from '../../../src/link/authorized-keys';
-import { parseHello, parsePeerRequest, PEER_REQUESTS } from '../../../src/peer/protocol';
+import { parseHello, parsePeerRequest, parseQuiesceAnswer, PEER_REQUESTS } from '../../../src/peer/protocol';
 import { MAX_REQUEST_LINE_BYTES } from '../../../src/peer/request-lines';
 import { RecordingLogger } from '../../fakes';
 import { Prng } from './prng';
@@ -545,4 +545,78 @@ test('peer: the control socket runs at most one request per connection', async (
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('peer: parseQuiesceAnswer refuses malformed answers with a message naming the field, and accepts good ones', () => {
+  const good = {
+    ok: true,
+    node: 'pbx2',
+    state: 'active',
+    quiesced: true,
+    data: { astdb: { digest: DIGEST, keys: 3 } },
+  };
+  const bad: [string, unknown][] = [
+    ['null', null],
+    ['an array', [good]],
+    ['a refusal', { ok: false, error: 'no' }],
+    ['node missing', { ...good, node: undefined }],
+    ['node with a newline', { ...good, node: 'pbx2\nALERT' }],
+    ['state unknown', { ...good, state: 'on fire' }],
+    ['quiesced a string', { ...good, quiesced: 'yes' }],
+    ['quiesced missing', { ...good, quiesced: undefined }],
+    ['data missing', { ...good, data: undefined }],
+    ['data an array', { ...good, data: [{ digest: DIGEST }] }],
+    ['kind with a slash', { ...good, data: { '../astdb': { digest: DIGEST } } }],
+    ['kind __proto__', { ...good, data: JSON.parse(`{"__proto__":{"digest":"${DIGEST}"}}`) }],
+    [
+      'too many kinds',
+      {
+        ...good,
+        data: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, { digest: null }])),
+      },
+    ],
+    ['digest not hex', { ...good, data: { astdb: { digest: 'z'.repeat(64) } } }],
+    ['digest short', { ...good, data: { astdb: { digest: 'a'.repeat(63) } } }],
+    ['digest huge', { ...good, data: { astdb: { digest: 'a'.repeat(1_000_000) } } }],
+    ['digest missing', { ...good, data: { astdb: {} } }],
+    ['kind a string', { ...good, data: { astdb: DIGEST } }],
+  ];
+  const failures: string[] = [];
+  for (const [name, answer] of bad) {
+    try {
+      const parsed = parseQuiesceAnswer(answer as Record<string, unknown>);
+      failures.push(`${name}: accepted as ${JSON.stringify(parsed).slice(0, 200)}`);
+    } catch (e) {
+      const message = (e as Error).message;
+      if (!/peer-quiesce/.test(message)) failures.push(`${name}: unclear message ${message.slice(0, 200)}`);
+      else if (message.length > 500) failures.push(`${name}: a ${message.length}-character message`);
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.deepEqual(parseQuiesceAnswer(good), {
+    node: 'pbx2',
+    state: 'active',
+    quiesced: true,
+    digests: { astdb: DIGEST },
+    data: { astdb: { digest: DIGEST, keys: 3 } },
+  });
+  // The database gives its transaction id instead of a digest: passed on as it came, for the
+  // code that compares it (jobs/db/return.ts); any other kind without a digest is refused.
+  assert.deepEqual(
+    parseQuiesceAnswer({ ...good, data: { ...good.data, db: { installed: true, xid: '812' } } }).data.db,
+    { installed: true, xid: '812' },
+  );
+  assert.throws(
+    () => parseQuiesceAnswer({ ...good, data: { ...good.data, spool: { xid: '812' } } }),
+    /"data\.spool\.digest" is neither/,
+  );
+  // Kind-agnostic: another kind's digest comes through; a slave without a readable astdb says null.
+  assert.deepEqual(
+    parseQuiesceAnswer({
+      ...good,
+      quiesced: false,
+      data: { astdb: { digest: null, problem: 'missing' }, spool: { digest: DIGEST } },
+    }).digests,
+    { astdb: null, spool: DIGEST },
+  );
 });

@@ -8,6 +8,7 @@ import {
   FAILBACK_FETCH_RETRY_MS,
   HANDBACK_GRACE_MS,
   NodeMachine,
+  QUIESCE_HOLD_MS,
   RELEASE_RETRY_FIRST_MS,
   RELEASE_RETRY_MS,
 } from '../../../src/domain/node-machine';
@@ -103,6 +104,21 @@ class Driver {
       id,
       ok,
       detail: ok ? 'merged' : 'connection refused',
+    });
+  }
+
+  /**
+   * The slave answers the master's quiesce: its services stopped, the VIPs kept until the
+   * release; `changed`: its data changed since the failback fetch.
+   */
+  quiesces(nowMs: number, changed = false): Action[] {
+    return this.handle({
+      kind: 'peer-answered',
+      nowMs,
+      request: 'peer-quiesce',
+      ok: true,
+      quiesced: true,
+      slaveDataChanged: changed,
     });
   }
 
@@ -381,7 +397,10 @@ test('master: init -> standby when any VIP answers; its services keep running', 
   // failback = auto without delay: the master brings the slave's data across at once, while
   // the slave serves, and asks for the VIPs once it is here.
   assert.deepEqual(shape(actions), ['notify transition standby', 'fetch']);
-  assert.deepEqual(shape(d.dataArrives(500)), ['ask peer-release']);
+  // Then the slave is quiesced (services stopped, VIPs kept); nothing changed since the fetch:
+  // the release follows at once.
+  assert.deepEqual(shape(d.dataArrives(500)), ['ask peer-quiesce']);
+  assert.deepEqual(shape(d.quiesces(600)), ['ask peer-release']);
   // Standby: still asking, and takes the VIPs when both are free.
   assert.equal(d.m.probeTargets().filter((t) => t.kind === 'vip').length, 2);
   // The slave's answer says it released them with nothing written since the fetch: the claim
@@ -534,15 +553,19 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   assert.deepEqual(shape(fb), ['notify transition standby']);
   m.probe({ kind: 'vip', name: 'voip' }, 7000, 7001, true);
   assert.deepEqual(shape(m.all.at(-1)!.actions), ['fetch'], "the slave's data first");
-  m.dataArrives(7010);
-  assert.ok(
-    m.all.at(-1)!.actions.some((a) => a.kind === 'peer-request' && a.request === 'peer-release'),
-    'the master asks the slave to release',
-  );
+  assert.deepEqual(shape(m.dataArrives(7010)), ['ask peer-quiesce'], 'then the slave is quiesced');
+  // The slave stops its services and keeps the VIPs: nobody else may claim them, no ARP moves.
+  const quiesced = s.handle({ kind: 'peer-asks', nowMs: 7050, request: 'quiesce' });
+  assert.deepEqual(shape(quiesced), ['services stop wait']);
+  assert.equal(s.state, 'active');
+  assert.equal(s.m.view().quiesced, true);
+  assert.deepEqual(shape(m.quiesces(7060)), ['ask peer-release'], 'nothing new: the release at once');
   assert.equal(m.state, 'standby');
   const released = s.handle({ kind: 'peer-asks', nowMs: 7100, request: 'release' });
   assert.equal(s.state, 'standby');
-  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
+  // Its services are stopped already: the release is the VIPs' alone.
+  assert.deepEqual(shape(released), ['notify transition standby', RELEASE_BOTH]);
+  assert.equal(s.m.view().releasedQuiesced, true);
   m.handle({ kind: 'peer-answered', nowMs: 7150, request: 'peer-release', ok: true });
   assert.equal(m.state, 'active');
 });
@@ -666,6 +689,7 @@ test('failback: a release request that failed is asked again after 1 s, then eve
   d.probe({ kind: 'vip', name: 'voip' }, 0, 2, true);
   assert.equal(d.state, 'standby');
   d.dataArrives(50);
+  d.quiesces(60);
   const asks = () => d.flat().filter((a) => a.kind === 'peer-request' && a.request === 'peer-release').length;
   assert.equal(asks(), 1);
   d.handle({ kind: 'peer-answered', nowMs: 100, request: 'peer-release', ok: false });
@@ -726,6 +750,7 @@ test('failback_delay: the master asks for the VIPs back only once healthy in sta
   d.tick(standbyAt + DELAY);
   assert.equal(asks(), 0, "the slave's data first");
   d.dataArrives(standbyAt + DELAY + 1);
+  d.quiesces(standbyAt + DELAY + 1);
   assert.equal(asks(), 1, 'one release request at standby-start + delay, once the data is here');
   d.probe({ kind: 'vip', name: 'voip' }, standbyAt + DELAY, standbyAt + DELAY + 2, true);
   d.tick(standbyAt + DELAY + 500);
@@ -832,6 +857,7 @@ test('failback preempted by a carrier loss during the fetch: fault at once, noth
   d.dataArrives(2100, true, id);
   assert.equal(releaseAsks(d), 0, 'a stale result does not release the slave');
   d.dataArrives(2200, true, again);
+  d.quiesces(2250);
   assert.equal(releaseAsks(d), 1);
 });
 
@@ -893,6 +919,7 @@ test('failback: a failed (or timed-out) fetch while the slave serves waits and r
   d.tick(6500 + FAILBACK_FETCH_RETRY_MS);
   assert.equal(d.flat().filter((a) => a.kind === 'failback-fetch').length, 3, 'tried again after 30 s');
   d.dataArrives(6500 + FAILBACK_FETCH_RETRY_MS + 100);
+  d.quiesces(6500 + FAILBACK_FETCH_RETRY_MS + 150);
   assert.equal(releaseAsks(d), 1, 'asked for the VIPs once the data is here');
   assert.ok(!d.states.includes('active'));
 });
@@ -900,6 +927,9 @@ test('failback: a failed (or timed-out) fetch while the slave serves waits and r
 test('failback: the slave wrote more between the fetch and its release: the rest is fetched before the claim', () => {
   const d = masterFetching();
   d.dataArrives(500);
+  // The slave said nothing changed when quiesced, but answers the release as a slave that
+  // served in between (it resumed at the end of its hold, say): the rest is fetched first.
+  d.quiesces(550);
   assert.equal(releaseAsks(d), 1);
   const answered = d.handle({
     kind: 'peer-answered',
@@ -920,6 +950,7 @@ test('failback: the slave wrote more between the fetch and its release: the rest
 test('failback: the release answer with nothing new claims at once; a slave that died during the fetch is not waited for', () => {
   const d = masterFetching();
   d.dataArrives(500);
+  d.quiesces(550);
   const claim = d.handle({
     kind: 'peer-answered',
     nowMs: 600,
@@ -957,4 +988,202 @@ test('slave: a master fetching its astdb before asking for the VIPs extends the 
   assert.equal(d.state, 'active', 'until the grace counted from the fetch');
   d.tick(16_002 + HANDBACK_GRACE_MS);
   assert.equal(d.state, 'standby', 'then, never asked, it releases by itself');
+});
+
+// --- two-phase failback: the slave quiesces (services stopped, VIPs kept), then releases ---
+
+/** A serving slave whose master answers again (10 s on), quiesced at 12 100. */
+function slaveQuiesced(): { d: Driver; quiesce: Action[] } {
+  const d = slaveServing(true);
+  for (const t of [10_000, 11_000, 12_000]) d.peerAnswers(t);
+  const quiesce = d.handle({ kind: 'peer-asks', nowMs: 12_100, request: 'quiesce' });
+  return { d, quiesce };
+}
+
+test('slave quiesced: services stopped, VIPs kept, no check run, no release by itself; the release is then the VIPs alone', () => {
+  const { d, quiesce } = slaveQuiesced();
+  assert.deepEqual(shape(quiesce), ['services stop wait'], 'the services stop, no address changes');
+  assert.equal(d.state, 'active');
+  assert.equal(d.m.view().quiesced, true);
+  assert.equal(d.m.checksRunning(), false, 'its checks would see the services stopped on purpose');
+  assert.deepEqual(
+    shape(d.handle({ kind: 'peer-asks', nowMs: 12_200, request: 'quiesce' })),
+    [],
+    'asked again: nothing more to stop',
+  );
+  // The handback grace (5 s from the master's answers) does not apply while quiesced: the
+  // master is handing back, and a release by itself would put the final fetch in the gap.
+  for (let t = 13_000; t <= 20_000; t += 1000) d.peerAnswers(t);
+  d.tick(20_100);
+  assert.equal(d.state, 'active', 'still holding the VIPs for the release');
+  const released = d.handle({ kind: 'peer-asks', nowMs: 20_200, request: 'release' });
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(released), ['notify transition standby', RELEASE_BOTH], 'no second services stop');
+  assert.equal(d.m.view().releasedQuiesced, true, 'the release answer can say its data is as quiesced');
+  assert.equal(d.m.view().quiesced, false);
+});
+
+test('slave quiesced: the master does not follow with the release within QUIESCE_HOLD_MS: services start again, with an alert', () => {
+  const { d } = slaveQuiesced();
+  for (let t = 13_000; t < 12_100 + QUIESCE_HOLD_MS; t += 1000) d.peerAnswers(t);
+  assert.equal(d.m.nextDeadlineMs(), 12_100 + QUIESCE_HOLD_MS, 'the hold is a deadline');
+  assert.deepEqual(shape(d.tick(12_100 + QUIESCE_HOLD_MS - 1)), []);
+  const { actions } = d.tickAtDeadline();
+  assert.deepEqual(shape(actions), ['services start nowait', 'alert']);
+  const alert = actions[1];
+  assert.ok(
+    alert.kind === 'alert' && /did not ask for the VIPs within 30 s.*keeps serving/.test(alert.message),
+    JSON.stringify(alert),
+  );
+  assert.equal(d.state, 'active', 'serving on');
+  assert.equal(d.m.view().quiesced, false);
+  assert.equal(d.m.checksRunning(), true);
+  // Not released by itself the moment after (the handback grace counts from the resume).
+  d.peerAnswers(12_100 + QUIESCE_HOLD_MS + 500);
+  d.tick(12_100 + QUIESCE_HOLD_MS + HANDBACK_GRACE_MS - 1);
+  assert.equal(d.state, 'active');
+});
+
+test("slave quiesced: the master's heartbeat stops (it died, the link is cut): services start again once it is declared down", () => {
+  const { d } = slaveQuiesced();
+  d.peerMisses(13_000);
+  d.peerMisses(14_000);
+  // The quiesce request was the master's last proof of life: down fall × interval after it.
+  assert.equal(d.m.nextDeadlineMs(), 12_100 + DOWN_AFTER);
+  const { actions } = d.tickAtDeadline();
+  assert.deepEqual(shape(actions), ['services start nowait', 'alert']);
+  assert.ok(actions[1].kind === 'alert' && /silent for 3000 ms/.test(actions[1].message));
+  assert.equal(d.state, 'active');
+  assert.equal(d.m.view().quiesced, false);
+});
+
+test('slave quiesced: a resume starts the services again; a fault leaves them stopped and releases the VIPs', () => {
+  const { d } = slaveQuiesced();
+  const resumed = d.handle({ kind: 'peer-asks', nowMs: 12_500, request: 'resume' });
+  assert.deepEqual(shape(resumed), ['services start nowait', 'alert']);
+  assert.equal(d.m.view().quiesced, false);
+  assert.deepEqual(
+    shape(d.handle({ kind: 'peer-asks', nowMs: 12_600, request: 'resume' })),
+    [],
+    'nothing to resume',
+  );
+
+  const { d: e } = slaveQuiesced();
+  const fault = e.read(12_500, ['voip', 'data'], { eth0: false, eth1: true });
+  assert.equal(e.state, 'fault');
+  assert.deepEqual(
+    shape(fault),
+    ['notify transition fault', RELEASE_BOTH],
+    'services left as they are: stopped',
+  );
+  assert.equal(e.m.view().quiesced, false);
+});
+
+test('slave: a quiesce from a master whose heartbeat did not answer within fall × interval is ignored, with an alert', () => {
+  const d = slaveServing(true);
+  // The master's last answer: 2002; taken over since. A key holder asks at 9000.
+  const q = d.handle({ kind: 'peer-asks', nowMs: 9000, request: 'quiesce' });
+  assert.deepEqual(shape(q), ['alert']);
+  assert.ok(q[0].kind === 'alert' && /a quiesce request from pbx1 is ignored/.test(q[0].message));
+  assert.equal(d.m.view().quiesced, false);
+  assert.equal(d.m.checksRunning(), true, 'still serving');
+  // A slave in standby has nothing to stop: not quiesced.
+  const s = standbySlave();
+  assert.deepEqual(shape(s.handle({ kind: 'peer-asks', nowMs: 2100, request: 'quiesce' })), []);
+  assert.equal(s.m.view().quiesced, false);
+});
+
+test('two-phase failback, master: the slave wrote after the first fetch: the rest is fetched while it still holds the VIPs, then released, then claimed at once', () => {
+  const d = masterFetching();
+  assert.deepEqual(shape(d.dataArrives(500)), ['ask peer-quiesce']);
+  assert.equal(d.m.stillWants('peer-quiesce'), true);
+  assert.deepEqual(
+    shape(d.quiesces(600, true)),
+    ['fetch final'],
+    'the last changes, the slave holding the VIPs',
+  );
+  assert.equal(d.m.failbackFetchWanted(d.lastFetchId()), true);
+  d.probe({ kind: 'vip', name: 'voip' }, 600, 602, true);
+  assert.equal(d.state, 'standby');
+  assert.deepEqual(shape(d.dataArrives(700)), ['ask peer-release']);
+  const claim = d.handle({
+    kind: 'peer-answered',
+    nowMs: 710,
+    request: 'peer-release',
+    ok: true,
+    slaveDataChanged: false,
+  });
+  assert.equal(d.state, 'active');
+  assert.equal(shape(claim)[0], CLAIM_BOTH, 'claimed on the answer, nothing fetched in between');
+  assert.ok(!claim.some((a) => a.kind === 'failback-fetch'));
+});
+
+test('two-phase failback, master: the final fetch fails with the slave quiesced: it is asked to serve again, the failback is retried later, nothing claimed', () => {
+  const d = masterFetching();
+  d.dataArrives(500);
+  d.quiesces(600, true);
+  const failed = d.dataArrives(15_600, false);
+  assert.deepEqual(shape(failed), ['ask peer-resume', 'alert']);
+  assert.ok(
+    failed[1].kind === 'alert' &&
+      /failback waits: .*asked to serve again, tried again in 5 s/.test(failed[1].message),
+  );
+  assert.equal(d.state, 'standby');
+  assert.equal(releaseAsks(d), 0, 'never released without its last changes');
+  for (const t of [16_000, 17_000, 18_000, 19_000, 20_000]) {
+    d.peerAnswers(t);
+    d.probe({ kind: 'vip', name: 'voip' }, t, t + 2, true);
+  }
+  d.tick(15_600 + FAILBACK_FETCH_RETRY_FIRST_MS);
+  assert.equal(shape(d.all.at(-1)!.actions).join(), 'fetch', 'the failback starts again, the slave serving');
+});
+
+test('two-phase failback, master: a slave that does not know the quiesce (older) or does not serve is released the one-phase way', () => {
+  const d = masterFetching();
+  d.dataArrives(500);
+  const old = d.handle({
+    kind: 'peer-answered',
+    nowMs: 600,
+    request: 'peer-quiesce',
+    ok: false,
+    quiesced: false,
+    unsupported: true,
+  });
+  assert.deepEqual(shape(old), ['ask peer-release'], 'the release at once, its answer with the digest');
+  const e = masterFetching();
+  e.dataArrives(500);
+  const idle = e.handle({
+    kind: 'peer-answered',
+    nowMs: 600,
+    request: 'peer-quiesce',
+    ok: true,
+    quiesced: false,
+  });
+  assert.deepEqual(shape(idle), ['ask peer-release']);
+});
+
+test('two-phase failback, master: a failed quiesce is asked again after 1 s; a fault with the slave quiesced tells it to serve again', () => {
+  const d = masterFetching();
+  d.dataArrives(500);
+  const failed = d.handle({ kind: 'peer-answered', nowMs: 600, request: 'peer-quiesce', ok: false });
+  assert.deepEqual(shape(failed), []);
+  assert.equal(d.m.nextDeadlineMs(), 600 + RELEASE_RETRY_FIRST_MS);
+  d.peerAnswers(1000);
+  d.probe({ kind: 'vip', name: 'voip' }, 1000, 1002, true);
+  assert.deepEqual(shape(d.tick(600 + RELEASE_RETRY_FIRST_MS)), ['ask peer-quiesce']);
+
+  const e = masterFetching();
+  e.dataArrives(500);
+  e.quiesces(600, true);
+  const fault = e.read(700, [], { eth0: true, eth1: false });
+  assert.equal(e.state, 'fault');
+  assert.ok(shape(fault).includes('ask peer-resume'), shape(fault).join(' '));
+  assert.equal(e.m.failbackFetchWanted(e.lastFetchId()), false, 'the final fetch is abandoned');
+
+  // A quiesce answered after the failback was abandoned: the slave is told to serve again.
+  const f = masterFetching();
+  f.dataArrives(500);
+  f.read(550, [], { eth0: true, eth1: false });
+  assert.equal(f.state, 'fault');
+  assert.deepEqual(shape(f.quiesces(600)), ['ask peer-resume']);
 });

@@ -108,14 +108,16 @@ test('pbx-ha failback: the astdb the slave changed is fetched and merged while i
   await until(w, () => w.soleHolder() === 'pbx1', 30_000);
   assert.equal(w.state('pbx2'), 'standby');
   assert.deepEqual(w.violations, []);
-  // The slave's data first, while it still serves; then the release.
-  // (The spool and the database first: the slave has no spool file and was never sent a dump.)
-  assert.deepEqual(master.link!.sent.slice(0, 6), [
+  // The slave's data first, while it still serves (the spool and the database first: the slave
+  // has no spool file and was never sent a dump); then the slave stops its services (it wrote
+  // nothing since: no final fetch), then the release.
+  assert.deepEqual(master.link!.sent.slice(0, 7), [
     'peer-hello',
     'peer-spool-list',
     'peer-db-export',
     'peer-astdb-info',
     'peer-astdb-export',
+    'peer-quiesce',
     'peer-release',
   ]);
   assert.equal(

@@ -401,7 +401,7 @@ test('an export is made by an active node too (the failback fetch comes before t
     assert.deepEqual(await channel.request({ request: 'peer-format-disk', from: 'pbx1' }, 1000), {
       ok: false,
       error:
-        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release, peer-pg-state, peer-pg-stop, peer-pg-start, peer-pg-follow)',
+        'request "peer-format-disk" is not one the peer may make (allowed: peer-hello, peer-install, peer-astdb-info, peer-astdb-export, peer-spool-list, peer-spool-export, peer-db-export, peer-takeover, peer-release, peer-pg-state, peer-pg-stop, peer-pg-start, peer-pg-follow, peer-quiesce, peer-resume)',
     });
   } finally {
     pair.close();
@@ -435,6 +435,75 @@ test('manual failback: the master in standby pulls the serving slave’s astdb; 
     assert.match(String(pulled), /^astdb merged with the slave's: 1 keys from the slave/);
     assert.equal(rowsOf(master.config.replication.astdb.path).get('/on-slave/1'), 's1');
     assert.match(String(await master.replication.pullFromServingSlave(false, stop)), /^astdb kept: /);
+  } finally {
+    pair.close();
+  }
+});
+
+test("two-phase failback: the quiesce answer carries the slave's final digests; what changed since the first fetch comes over the quiesce's channel, the release too, answered at once", async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    const masterDb = master.config.replication.astdb.path;
+    const slaveDb = slave.config.replication.astdb.path;
+    makeAstdb(masterDb, rowsTagged(20, 'm'));
+    await master.replication.copyAstdb(signal());
+    master.state = 'standby';
+    slave.state = 'active';
+    writeRows(slaveDb, [['/on-slave/1', 's1']]);
+    const stop = async () => undefined;
+    assert.match(await master.replication.fetchForFailback(false, () => true, stop), /1 keys from the slave/);
+
+    // Nothing written since the first fetch: the quiesce answer says so, nothing more to fetch.
+    assert.equal(await master.replication.askPeer('peer-quiesce'), true);
+    assert.deepEqual(slave.asked, ['quiesce']);
+    assert.deepEqual(master.replication.lastQuiesce(), { quiesced: true, unsupported: false });
+    assert.equal(master.replication.releasedDataChanged(), false);
+    await master.replication.askPeer('peer-resume');
+    assert.deepEqual(slave.asked, ['quiesce', 'resume']);
+
+    // Written between the first fetch and the quiesce: the final fetch brings it, over the
+    // quiesce's channel, and the release goes over that channel too.
+    writeRows(slaveDb, [['/on-slave/2', 's2']]);
+    master.link.sent.length = 0;
+    assert.equal(await master.replication.askPeer('peer-quiesce'), true);
+    assert.equal(master.replication.releasedDataChanged(), true, 'the digest differs from the fetched one');
+    const opened = master.link.opened;
+    const last = await master.replication.fetchForFailback(true, () => true, stop);
+    assert.match(last, /its last changes\): 1 keys from the slave/);
+    assert.equal(rowsOf(masterDb).get('/on-slave/2'), 's2', 'the last change is here before the release');
+    assert.equal(await master.replication.askPeer('peer-release'), true);
+    assert.equal(master.link.opened, opened, 'one channel for the quiesce, the final fetch and the release');
+    assert.deepEqual(master.link.sent, ['peer-quiesce', 'peer-astdb-export', 'peer-release']);
+    assert.equal(slave.releasedQuiesced, true);
+    assert.equal(
+      master.replication.releasedDataChanged(),
+      false,
+      'quiesced since: the release answer needs no digest, and nothing is fetched after it',
+    );
+    assert.equal(
+      master.log.matching(/^peer-release: pbx2 is now standby \(its services stopped since the quiesce\)/)
+        .length,
+      1,
+    );
+  } finally {
+    pair.close();
+  }
+});
+
+test('two-phase failback: a slave that does not serve answers the quiesce as not quiesced; its release answer carries its digest', async () => {
+  const pair = new TwoEnds();
+  try {
+    const { master, slave } = pair;
+    makeAstdb(master.config.replication.astdb.path, rowsTagged(5, 'm'));
+    await master.replication.copyAstdb(signal());
+    master.state = 'standby';
+    slave.state = 'standby';
+    assert.equal(await master.replication.askPeer('peer-quiesce'), true);
+    assert.deepEqual(master.replication.lastQuiesce(), { quiesced: false, unsupported: false });
+    assert.equal(await master.replication.askPeer('peer-release'), true);
+    assert.equal(slave.releasedQuiesced, false);
+    assert.equal(master.replication.releasedDataChanged(), false, 'its digest is the last copy exchanged');
   } finally {
     pair.close();
   }

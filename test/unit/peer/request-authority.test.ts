@@ -31,6 +31,8 @@ function expected(request: PeerRequestKind, role: Role, state: NodeState): boole
     case 'peer-takeover':
       return state !== 'fault' && state !== 'maintenance';
     case 'peer-release':
+    case 'peer-quiesce':
+    case 'peer-resume':
       return true;
     case 'peer-pg-state':
     case 'peer-pg-start':
@@ -54,8 +56,25 @@ test('rule: every request in every role and state; only questions reach a master
           assert.match(verdict.why, /^pbx9 /, `${label}: the answer names the node`);
         }
       }
-  // 11 requests × 5 states on the master, and 4 + 2 + 1 + 1 refusals on the slave.
-  assert.equal(refused, 63);
+  // 13 requests × 5 states on the master, and 4 + 2 + 1 + 1 refusals on the slave.
+  assert.equal(refused, 73);
+});
+
+test('rule: a serving slave quiesced by the two-phase failback lets the streaming switchover stop its PostgreSQL', () => {
+  const facts = { node: 'pbx9', role: 'slave' as const, state: 'active' as const, reason: 'serving' };
+  for (const request of ['peer-pg-stop', 'peer-pg-follow'] as const) {
+    assert.equal(judgePeerRequest(request, facts).honoured, false, `${request}: serving`);
+    assert.equal(
+      judgePeerRequest(request, { ...facts, quiesced: true }).honoured,
+      true,
+      `${request}: quiesced`,
+    );
+    assert.equal(
+      judgePeerRequest(request, { ...facts, role: 'master', quiesced: true }).honoured,
+      false,
+      `${request}: never of a master`,
+    );
+  }
 });
 
 test('rule: the refusals say why', () => {

@@ -23,7 +23,11 @@ export interface End {
   replication: Replication;
   receiver: PeerReceiver;
   /** The takeover and release requests this node's agent was handed. */
-  asked: ('takeover' | 'release')[];
+  asked: ('takeover' | 'release' | 'quiesce' | 'resume')[];
+  /** Quiesced by the master (an active slave's services stopped, the VIPs kept), as the node machine would be. */
+  quiesced: boolean;
+  /** The last release found it quiesced. */
+  releasedQuiesced: boolean;
 }
 
 /** The test pair's configuration with every replication path and the state directory under `dir`. */
@@ -71,6 +75,8 @@ export class TwoEnds {
         facts,
         link,
         asked: [],
+        quiesced: false,
+        releasedQuiesced: false,
       } as unknown as End;
       const peerAddress = config.nodes.find((n) => n.name === peer)!.address;
       end.replication = new Replication({
@@ -90,9 +96,15 @@ export class TwoEnds {
         recordJob: (summary, ok) => end.jobs.push({ summary, ok }),
         peerAsks: async (request) => {
           end.asked.push(request);
-          end.state = request === 'takeover' ? 'active' : 'standby';
+          // A quiesce keeps the VIPs (the state stays); a release or a resume ends it.
+          if (request === 'quiesce') end.quiesced = end.state === 'active';
+          if (request === 'release') end.releasedQuiesced = end.quiesced;
+          if (request === 'release' || request === 'resume') end.quiesced = false;
+          if (request === 'takeover' || request === 'release')
+            end.state = request === 'takeover' ? 'active' : 'standby';
           return end.state;
         },
+        handback: () => ({ quiesced: end.quiesced, releasedQuiesced: end.releasedQuiesced }),
       });
       this.ends.set(name, end);
     }
