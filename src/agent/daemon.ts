@@ -176,8 +176,18 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     run: ports.run,
     checkScript: ports.checkScript,
     peer: {
-      request: (request, stillWanted) => replication.askPeer(request, stillWanted),
-      finalSync: () => replication.finalAstdb(),
+      // Streaming mode: a master handing over (planned, or in fault) first stops its PostgreSQL
+      // cleanly, so that the slave finds no primary and promotes with every record.
+      request: async (request, stillWanted) => {
+        if (request === 'peer-takeover' && stillWanted()) await streaming.beforeHandover();
+        return replication.askPeer(request, stillWanted);
+      },
+      // The last astdb copy, then (streaming mode) the clean stop that lets the slave promote.
+      finalSync: async () => {
+        const astdb = await replication.finalAstdb();
+        const db = await streaming.beforeHandover();
+        return db === null ? astdb : `${astdb}; ${db}`;
+      },
       failbackFetch: (final, stillWanted, slaveServed) =>
         withTimeout(
           clock,

@@ -547,6 +547,31 @@ export class StreamingDb {
     });
   }
 
+  /**
+   * A handover, on the master: planned (`pbx-ha failover`: its services stopped and its last astdb
+   * copy sent), or in fault, before it asks the slave to take over. Its server is stopped cleanly, so that its WAL senders hand the standby every record
+   * (a clean shutdown waits for them) and the slave, finding no primary, promotes before its
+   * services start. The slave cannot ask for this itself: the trusted link goes from the master to
+   * the slave only. Back in standby, this node's server rejoins as the slave's standby (tick).
+   * Never throws: the handover goes on; a server that did not stop leaves the slave serving with a
+   * read-only standby and the alert of its start hook. Null when not in streaming mode.
+   */
+  async beforeHandover(): Promise<string | null> {
+    if (!this.enabled() || this.deps.identity().role !== 'master') return null;
+    return this.inLane(async () => {
+      try {
+        const pg = this.local(120_000);
+        if (!(await pg.isRunning())) return 'database: PostgreSQL was not running';
+        await pg.stop();
+        await this.look().catch(() => undefined);
+        return "database: PostgreSQL stopped cleanly (its standby holds every record and is promoted at the slave's takeover)";
+      } catch (e) {
+        this.deps.alert(`handover: this node's PostgreSQL could not be stopped: ${(e as Error).message}`);
+        return `database NOT stopped: ${(e as Error).message}`;
+      }
+    });
+  }
+
   // --- the slave's side of the master's requests ----------------------------------------------
 
   /** peer-pg-follow: stand by for the master's server (clone or rejoin as needed). */
