@@ -143,9 +143,16 @@ export class StreamingDb {
     return new PgStreamingNode(this.layout(), { timeoutMs, keepReplaced: KEEP_REPLACED });
   }
 
-  private remote(timeoutMs = PEER_LOOK_MS): RemotePgObserver {
-    return new RemotePgObserver(this.layout(), this.source(), timeoutMs);
+  private remote(timeoutMs = PEER_LOOK_MS, signal?: AbortSignal): RemotePgObserver {
+    return new RemotePgObserver(this.layout(), this.source(), timeoutMs, signal);
   }
+
+  /**
+   * The periodic look's question to the peer's server, while it runs: a takeover aborts it rather
+   * than wait in the lane behind it (a peer whose link is cut answers only at the timeout, and
+   * the services start after the promotion).
+   */
+  private looking: AbortController | null = null;
 
   /**
    * The peer's server as the drive needs it: looked at directly; stopped or started through its
@@ -347,7 +354,15 @@ export class StreamingDb {
         this.view.lagSeconds = s.replayLagSeconds ?? (bytes === 0n ? 0 : null);
       }
     } else if (local.kind === 'standby') {
-      const bytes = lagBytes(await this.remote().observe(), local);
+      const asking = new AbortController();
+      this.looking = asking;
+      let peer: PgObservation;
+      try {
+        peer = await this.remote(PEER_LOOK_MS, asking.signal).observe();
+      } finally {
+        if (this.looking === asking) this.looking = null;
+      }
+      const bytes = lagBytes(peer, local);
       if (bytes !== null) {
         this.view.lagBytes = Number(bytes);
         this.view.lagSeconds = bytes === 0n ? 0 : null;
@@ -477,6 +492,7 @@ export class StreamingDb {
    */
   async beforeServicesStart(): Promise<void> {
     if (!this.enabled()) return;
+    this.looking?.abort();
     await this.inLane(async () => {
       const s = this.deps.config().replication.db.streaming;
       let why: string | null = null;

@@ -174,7 +174,12 @@ export class PairWorld {
     n.parts?.runner.stop();
     let stopped = false;
     void n.agent.stop(false).then(() => (stopped = true));
-    await flushPromises();
+    // "At once" on the fake clock: nothing it waits for may need simulated time. Real file work
+    // already under way (a copy's base being recorded) may end first, in real time (2 s at most).
+    for (let waited = 0; !stopped && waited < 2000; waited += 20) {
+      await flushPromises();
+      if (!stopped) await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    }
     if (!stopped) throw new Error(`the agent of ${name} did not stop at once`);
     this.nodes.delete(name);
   }

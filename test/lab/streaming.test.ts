@@ -215,6 +215,13 @@ test(
         await waitState(lab, 'pbx2', 'active');
         await lab.waitFor('pbx2 primary', async () => !(await inRecovery(lab, 'pbx2')), 30_000, 250);
         await insert(lab, 'pbx2', 's1', 's2');
+        // Read once the services started (logged when their start ended, after the promotion).
+        await lab.waitFor(
+          "pbx2's services started",
+          async () => /services start: .* succeeded/.test(await lab.agentLog('pbx2')),
+          30_000,
+          250,
+        );
         const slaveLog = await lab.agentLog('pbx2');
         const promotedAt = slaveLog.search(/PostgreSQL \(promote at takeover\): promote/);
         const startedAt = slaveLog.search(/services start: .* succeeded/);

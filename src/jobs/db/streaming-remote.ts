@@ -74,12 +74,15 @@ export class RemotePgObserver {
     private readonly layout: PgClusterLayout,
     private readonly source: ReplicationSource,
     private readonly timeoutMs: number,
+    /** Ends the question early (the peer then counts as not answering). */
+    private readonly signal?: AbortSignal,
   ) {}
 
   private async ask(command: Parameters<typeof replicationCommand>[2]): Promise<string> {
     const r = await runCommand(replicationCommand(this.layout, this.source, command), {
       timeoutMs: this.timeoutMs,
       env: toolEnvironment(),
+      signal: this.signal,
     });
     return r.stdout;
   }
