@@ -476,11 +476,11 @@ export class NodeMachine {
             // Two-phase failback, first phase: the services stop (waited for, so that the answer's
             // digests are final) and the VIPs stay here, so that nobody else may claim them and no
             // ARP moves; the master brings the last changes across, then asks the release. Asked
-            // again (a retry), the hold is counted afresh. A node that does not serve has nothing
+            // again (a retry), the first hold's end stays: the services are stopped for at most
+            // QUIESCE_HOLD_MS, whoever repeats the request. A node that does not serve has nothing
             // to stop: its answer says so (not quiesced).
-            if (this.state === 'active') {
-              if (this.quiescedUntilMs === null)
-                actions.push({ kind: 'services', command: 'stop', wait: true });
+            if (this.state === 'active' && this.quiescedUntilMs === null) {
+              actions.push({ kind: 'services', command: 'stop', wait: true });
               this.quiescedUntilMs = now + QUIESCE_HOLD_MS;
             }
             break;

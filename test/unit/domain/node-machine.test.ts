@@ -1044,6 +1044,19 @@ test('slave quiesced: the master does not follow with the release within QUIESCE
   assert.equal(d.state, 'active');
 });
 
+test('slave quiesced: a quiesce asked again does not extend the hold: the services are stopped for at most QUIESCE_HOLD_MS', () => {
+  const { d } = slaveQuiesced();
+  // A holder of pbx-ha's key repeating the request while the master's heartbeat answers.
+  for (let t = 13_000; t < 12_100 + QUIESCE_HOLD_MS; t += 1000) {
+    d.peerAnswers(t);
+    if (t % 5000 === 0) d.handle({ kind: 'peer-asks', nowMs: t + 10, request: 'quiesce' });
+  }
+  assert.equal(d.m.nextDeadlineMs(), 12_100 + QUIESCE_HOLD_MS, 'the first hold stays the deadline');
+  const { actions } = d.tickAtDeadline();
+  assert.deepEqual(shape(actions), ['services start nowait', 'alert']);
+  assert.equal(d.m.view().quiesced, false);
+});
+
 test("slave quiesced: the master's heartbeat stops (it died, the link is cut): services start again once it is declared down", () => {
   const { d } = slaveQuiesced();
   d.peerMisses(13_000);
