@@ -14,7 +14,7 @@
 // under backup/spool-return/files-<stamp>/ (the `keep_backups` newest kept).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, existsSync, promises as fs } from 'node:fs';
+import { constants, existsSync, promises as fs, realpathSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { PbxHaConfig } from '../config/types';
@@ -24,6 +24,7 @@ import { pruneFilesBackups } from './files';
 import {
   isSafeRelativePath,
   listRoots,
+  MAX_LISTING_BYTES,
   listingDigest,
   listingJson,
   parseListing,
@@ -40,6 +41,22 @@ export const SPOOL_WANTED = 'spool/wanted.json';
 const NAMED_MAX = 20;
 /** Files asked for in one export. */
 const MAX_WANTED = 100_000;
+/**
+ * Bytes of the list of wanted files (the slave's side) and of the index of exported files (the
+ * master's side): read whole and parsed, so bounded before they are read (100 000 entries of
+ * ordinary voicemail paths take a few MiB).
+ */
+export const MAX_WANTED_BYTES = 16 * 1024 * 1024;
+const MAX_INDEX_BYTES = 32 * 1024 * 1024;
+/** Slack over the largest file listed, for a file the slave still wrote to after its listing. */
+const GROWTH_SLACK_BYTES = 16 * 1024 * 1024;
+
+/** The text of an opened file of the peer's, refused unread when larger than `max` bytes. */
+async function readBounded(fh: FileHandle, max: number, what: string): Promise<string> {
+  const { size } = await fh.stat();
+  if (size > max) throw new Error(`${what} is ${size} bytes, more than the ${max} pbx-ha reads: refused`);
+  return fh.readFile('utf8');
+}
 
 // ---------------------------------------------------------------- the slave's side
 
@@ -84,8 +101,20 @@ export async function publishSpoolListing(config: PbxHaConfig): Promise<Record<s
 export async function publishSpoolFiles(config: PbxHaConfig): Promise<Record<string, unknown>> {
   const ex = config.replication.exchangeDir;
   const wantedCopy = path.join(await privateDir(config, 'spool'), 'wanted.json');
-  await copyStagedFile(exchangeSubdir(ex, 'incoming'), SPOOL_WANTED, wantedCopy);
-  const wanted = parseWanted(await fs.readFile(wantedCopy, 'utf8'), config.replication.files.spool);
+  const incoming = exchangeSubdir(ex, 'incoming');
+  // Checked before it is copied or read: a file the size of the disk is refused unread.
+  const staged = await openStaged(incoming, SPOOL_WANTED, 'file');
+  const stagedBytes = (await staged.stat().finally(() => staged.close())).size;
+  if (stagedBytes > MAX_WANTED_BYTES)
+    throw new Error(
+      `the list of wanted spool files is ${stagedBytes} bytes, more than the ${MAX_WANTED_BYTES} pbx-ha reads: refused`,
+    );
+  await copyStagedFile(incoming, SPOOL_WANTED, wantedCopy);
+  const copy = await fs.open(wantedCopy, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const wanted = parseWanted(
+    await readBounded(copy, MAX_WANTED_BYTES, 'the list of wanted spool files').finally(() => copy.close()),
+    config.replication.files.spool,
+  );
   const outgoing = exchangeSubdir(ex, 'outgoing');
   await fs.rm(path.join(outgoing, SPOOL_FILES_DIR), { recursive: true, force: true });
   await fs.mkdir(path.join(outgoing, SPOOL_FILES_DIR), { mode: 0o700 });
@@ -153,13 +182,18 @@ function parseWanted(text: string, roots: readonly string[]): Array<{ root: stri
   }
   if (!Array.isArray(value) || value.length > MAX_WANTED)
     throw new Error(`the list of wanted spool files must be a list of at most ${MAX_WANTED} entries`);
-  return value.map((w) => {
+  // Each file once: a list naming one recording a thousand times would fill this node's disk.
+  const seen = new Set<string>();
+  return value.flatMap((w) => {
     const { root, path: p } = (w ?? {}) as { root?: unknown; path?: unknown };
     if (typeof root !== 'string' || !roots.includes(root) || typeof p !== 'string' || !isSafeRelativePath(p))
       throw new Error(
         `a wanted spool file is not a relative path under one of this node's spool roots: ${JSON.stringify(w).slice(0, 200)}`,
       );
-    return { root, path: p };
+    const key = `${root}\0${p}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return [{ root, path: p }];
   });
 }
 
@@ -247,46 +281,75 @@ export async function returnSpool(
   await fs.rm(work, { recursive: true, force: true });
   await fs.mkdir(work, { recursive: true, mode: 0o700 });
   const timeout = config.replication.files.timeoutMs;
-  await d.link.fetch(`outgoing/${SPOOL_LISTING}`, path.join(work, SPOOL_LISTING), timeout);
+  await d.link.fetch(`outgoing/${SPOOL_LISTING}`, path.join(work, SPOOL_LISTING), timeout, {
+    maxFileBytes: MAX_LISTING_BYTES,
+  });
   const listingFh = await openStaged(work, SPOOL_LISTING, 'file');
   const slave = parseListing(
-    await listingFh.readFile('utf8').finally(() => listingFh.close()),
+    await readBounded(listingFh, MAX_LISTING_BYTES, "the slave's spool listing").finally(() =>
+      listingFh.close(),
+    ),
     roots,
     "the slave's spool listing",
   );
   const slaveDigest = listingDigest(new Map(roots.map((r) => [r, slave.get(r) ?? new Map()])));
   if (slaveDigest === knownDigest) return { detail: 'spool: unchanged since the early fetch', slaveDigest };
   // An empty spool is what a slave whose disk was replaced, or whose spool is mounted elsewhere,
-  // shows: taken as deletions, it would remove every voicemail here.
+  // shows: taken as deletions, it would remove every voicemail here. So, root by root: an empty
+  // root on the slave brings nothing back and removes nothing.
   if ([...slave.values()].every((l) => l.size === 0))
     return {
       detail: "spool: the slave's spool is empty: nothing brought back, nothing removed",
       slaveDigest,
     };
+  const emptyThere = roots.filter((r) => (slave.get(r)?.size ?? 0) === 0);
   const base = await readSpoolBase(config.agent.stateDir, roots);
   const mine = await listRoots(roots);
-  const actions: SpoolAction[] = roots.flatMap((r) =>
-    planRootReturn(r, base.get(r) ?? null, slave.get(r) ?? new Map(), mine.get(r) ?? new Map()),
-  );
+  const actions: SpoolAction[] = roots
+    .filter((r) => !emptyThere.includes(r))
+    .flatMap((r) =>
+      planRootReturn(r, base.get(r) ?? null, slave.get(r) ?? new Map(), mine.get(r) ?? new Map()),
+    );
+  const leftAlone = emptyThere.length
+    ? `; ${emptyThere.join(', ')} empty on the slave: left as here (nothing brought back, nothing removed)`
+    : '';
   if (actions.length === 0) {
     await recordSpoolBase(config.agent.stateDir, roots, slaveListingOf(slave, roots), true);
-    return { detail: 'spool: nothing the slave changed is missing here', slaveDigest };
+    return { detail: `spool: nothing the slave changed is missing here${leftAlone}`, slaveDigest };
   }
   const installs = actions.filter((a) => a.kind === 'install');
   const fetched = new Map<string, { file: string; entry: SpoolEntry; sha256: string }>();
   if (installs.length > 0) {
     const wantedFile = path.join(work, 'wanted.json');
-    await fs.writeFile(wantedFile, JSON.stringify(installs.map((a) => ({ root: a.root, path: a.path }))), {
-      mode: 0o600,
-    });
+    const wantedText = JSON.stringify(installs.map((a) => ({ root: a.root, path: a.path })));
+    if (Buffer.byteLength(wantedText) > MAX_WANTED_BYTES || installs.length > MAX_WANTED)
+      throw new Error(
+        `${installs.length} spool files to bring back: more than one failback asks for (${MAX_WANTED} files, ${MAX_WANTED_BYTES} bytes of names); the slave keeps them, the next full copy keeps them in its backup`,
+      );
+    await fs.writeFile(wantedFile, wantedText, { mode: 0o600 });
     await d.link.send(wantedFile, 'incoming/spool', timeout, new AbortController().signal);
     const exported = await d.control.request({ request: 'peer-spool-export', from: node }, 15 * 60_000);
     if (exported.ok !== true) throw new Error(`spool export: ${String(exported.error)}`);
     const filesDir = path.join(work, SPOOL_FILES_DIR);
     await fs.mkdir(filesDir, { mode: 0o700 });
-    await d.link.fetch(`outgoing/${SPOOL_FILES_DIR}/`, `${filesDir}/`, timeout);
+    // Only the entries asked for (the index and one file per wanted file), none larger than the
+    // largest listed (plus slack for one still written to): the slave cannot fill this disk.
+    const names = path.join(work, 'fetch-names');
+    await fs.writeFile(names, ['index.json', ...installs.map((_, n) => String(n))].join('\n') + '\n', {
+      mode: 0o600,
+    });
+    const largest = installs.reduce((m, a) => Math.max(m, a.slave.size), 0);
+    await d.link.fetch(`outgoing/${SPOOL_FILES_DIR}/`, `${filesDir}/`, timeout, {
+      filesFrom: names,
+      maxFileBytes: Math.max(largest + GROWTH_SLACK_BYTES, MAX_INDEX_BYTES),
+    });
     const indexFh = await openStaged(filesDir, 'index.json', 'file');
-    const index = parseIndex(await indexFh.readFile('utf8').finally(() => indexFh.close()), installs.length);
+    const index = parseIndex(
+      await readBounded(indexFh, MAX_INDEX_BYTES, "the slave's index of spool files").finally(() =>
+        indexFh.close(),
+      ),
+      installs.length,
+    );
     for (const [n, a] of installs.entries()) {
       const e = index.get(n);
       if (!e || e.root !== a.root || e.path !== a.path) continue; // gone on the slave meanwhile
@@ -315,7 +378,8 @@ export async function returnSpool(
       (applied.skipped.size
         ? `, ${applied.skipped.size} not brought across (${named([...applied.skipped].map((k) => k.replace('\0', '/')))})`
         : '') +
-      (applied.backupDir ? `; the master's replaced files kept in ${applied.backupDir}` : ''),
+      (applied.backupDir ? `; the master's replaced files kept in ${applied.backupDir}` : '') +
+      leftAlone,
     slaveDigest: applied.skipped.size ? null : slaveDigest,
   };
 }
@@ -388,29 +452,42 @@ function parseIndex(text: string, max: number): Map<number, IndexEntry> {
 }
 
 /**
- * The directory `rel` (relative, checked) under `root`, made where missing like its parent
- * (owner and mode), every part checked with lstat: a link or another file on the way refuses it.
+ * Opens the directory `rel` (relative, checked) under `root`, made where missing like its parent
+ * (owner and mode). Every step is taken from the directory opened before it, through
+ * /proc/self/fd, without following a link: whoever can write the spool (Asterisk's user) cannot
+ * swap a directory on the way for a link and have root create, change the owner of or write a
+ * file in another place. A link or a file on the way refuses it.
  */
-async function ensureDir(root: string, rel: string): Promise<string> {
+export async function openDir(root: string, rel: string): Promise<FileHandle> {
+  const DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
   // A configured root absent here (no recording made on this node yet): made like its parent.
-  if (!(await fs.lstat(root).catch(() => null))) await ensureDir(path.dirname(root), path.basename(root));
-  const top = await fs.lstat(root);
-  if (!top.isDirectory()) throw new Error(`${root} is not a directory`);
-  let current = root;
-  let parent = top;
-  for (const part of rel === '' ? [] : rel.split('/')) {
-    current = path.join(current, part);
-    const st = await fs.lstat(current).catch(() => null);
-    if (st === null) {
-      await fs.mkdir(current, { mode: parent.mode & 0o777 });
-      await fs.chown(current, parent.uid, parent.gid);
-      await fs.chmod(current, parent.mode & 0o777);
-      parent = await fs.lstat(current);
-    } else if (!st.isDirectory() || st.isSymbolicLink()) {
-      throw new Error(`${current} is not a directory (a link or a file is in its place): refused`);
-    } else parent = st;
+  if (!(await fs.lstat(root).catch(() => null)))
+    await (await openDir(path.dirname(root), path.basename(root))).close();
+  let current = await fs.open(realpathSync(root), DIR);
+  try {
+    for (const part of rel === '' ? [] : rel.split('/')) {
+      const at = `/proc/self/fd/${current.fd}/${part}`;
+      let next = await fs.open(at, DIR).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw new Error(
+          `${path.join(root, rel)}: ${part} is not a directory (a link or a file is in its place): refused`,
+        );
+      });
+      if (next === null) {
+        const parent = await current.stat();
+        await fs.mkdir(at, { mode: parent.mode & 0o777 });
+        next = await fs.open(at, DIR);
+        await next.chown(parent.uid, parent.gid);
+        await next.chmod(parent.mode & 0o777);
+      }
+      await current.close();
+      current = next;
+    }
+    return current;
+  } catch (e) {
+    await current.close();
+    throw e;
   }
-  return current;
 }
 
 async function keepCopy(target: string, backup: string): Promise<void> {
@@ -446,60 +523,71 @@ async function applyActions(
     const target = path.join(a.root, a.path);
     const key = `${a.root}\0${a.path}`;
     const backup = path.join(backupDir, a.root, a.path);
-    const current = await fs.lstat(target).catch(() => null);
-    if (a.kind === 'remove' && !current) continue;
     // A link or a file where a directory goes (the master's own tree): that file is left out, reported.
-    const dir = await ensureDir(a.root, path.dirname(a.path) === '.' ? '' : path.dirname(a.path)).catch(
+    const dir = await openDir(a.root, path.dirname(a.path) === '.' ? '' : path.dirname(a.path)).catch(
       () => null,
     );
-    if (dir === null || (current && !current.isFile())) {
-      skipped.add(key); // a link or a directory here: never replaced by a file from the slave
-      continue;
-    }
-    if (a.kind === 'remove') {
-      if (current) {
-        await keepCopy(target, backup);
-        await fs.unlink(target);
-        removed++;
-        if (a.conflict) conflicts.push(`${target} (deleted on the slave)`);
-      }
-      continue;
-    }
-    const got = fetched.get(key);
-    if (!got) {
+    if (dir === null) {
       skipped.add(key);
       continue;
     }
-    const source = await openStaged(filesDir, path.basename(got.file), 'file');
-    const tmp = path.join(dir, `.pbx-ha-return-${randomBytes(6).toString('hex')}`);
+    // Everything below goes through the opened directory: its entry, never a path to it.
+    const at = (name: string) => `/proc/self/fd/${dir.fd}/${name}`;
+    const name = path.basename(a.path);
     try {
-      const out = await fs.open(
-        tmp,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o600,
-      );
-      let sha256: string;
-      try {
-        sha256 = await copyHashing(source, out);
-        const top = await fs.lstat(a.root);
-        await out.chown(top.uid, top.gid);
-        await out.chmod((current?.mode ?? 0o660) & 0o777);
-        await out.utimes(new Date(), new Date(got.entry.mtime * 1000));
-      } finally {
-        await out.close();
+      const current = await fs.lstat(at(name)).catch(() => null);
+      if (a.kind === 'remove' && !current) continue;
+      if (current && !current.isFile()) {
+        skipped.add(key); // a link or a directory here: never replaced by a file from the slave
+        continue;
       }
-      if (sha256 !== got.sha256)
-        throw new Error(`${target}: the file fetched is not the one the slave exported`);
-      const same = current ? (await fileSha256(target)) === sha256 : false;
-      if (current) await keepCopy(target, backup);
-      await fs.rename(tmp, target);
-      installed++;
-      if (a.conflict && !same) conflicts.push(target);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
+      if (a.kind === 'remove') {
+        if (current) {
+          await keepCopy(at(name), backup);
+          await fs.unlink(at(name));
+          removed++;
+          if (a.conflict) conflicts.push(`${target} (deleted on the slave)`);
+        }
+        continue;
+      }
+      const got = fetched.get(key);
+      if (!got) {
+        skipped.add(key);
+        continue;
+      }
+      const source = await openStaged(filesDir, path.basename(got.file), 'file');
+      const tmp = `.pbx-ha-return-${randomBytes(6).toString('hex')}`;
+      try {
+        const out = await fs.open(
+          at(tmp),
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
+        let sha256: string;
+        try {
+          sha256 = await copyHashing(source, out);
+          const top = await fs.lstat(a.root);
+          await out.chown(top.uid, top.gid);
+          await out.chmod((current?.mode ?? 0o660) & 0o777);
+          await out.utimes(new Date(), new Date(got.entry.mtime * 1000));
+        } finally {
+          await out.close();
+        }
+        if (sha256 !== got.sha256)
+          throw new Error(`${target}: the file fetched is not the one the slave exported`);
+        const same = current ? (await fileSha256(at(name))) === sha256 : false;
+        if (current) await keepCopy(at(name), backup);
+        await fs.rename(at(tmp), at(name));
+        installed++;
+        if (a.conflict && !same) conflicts.push(target);
+      } catch (e) {
+        await fs.rm(at(tmp), { force: true });
+        throw e;
+      } finally {
+        await source.close();
+      }
     } finally {
-      await source.close();
+      await dir.close();
     }
   }
   const kept = existsSync(backupDir);

@@ -8,7 +8,7 @@ import { SshControl } from '../adapters/ssh-control';
 import type { PbxHaConfig } from '../config/types';
 import { pushFiles } from '../jobs/files';
 import { peerTarget, rsyncRemoteShell, type SshTarget } from '../link/target';
-import type { PeerChannel, PeerLink, PushResult } from '../ports/peer-link';
+import type { PeerChannel, PeerLink, PushResult, FetchLimits } from '../ports/peer-link';
 
 const RSYNC = '/usr/bin/rsync';
 
@@ -53,10 +53,19 @@ export class SshPeerLink implements PeerLink {
     return pushFiles(this.target(), paths, remoteDir, timeoutMs, signal);
   }
 
-  async fetch(remoteFile: string, file: string, timeoutMs: number): Promise<void> {
+  async fetch(remoteFile: string, file: string, timeoutMs: number, limits: FetchLimits = {}): Promise<void> {
     const target = this.target();
     await runCommand(
-      [RSYNC, '-a', '-e', rsyncRemoteShell(target), `${target.user}@${target.host}:${remoteFile}`, file],
+      [
+        RSYNC,
+        '-a',
+        ...(limits.maxFileBytes !== undefined ? [`--max-size=${Math.floor(limits.maxFileBytes)}`] : []),
+        ...(limits.filesFrom !== undefined ? [`--files-from=${limits.filesFrom}`] : []),
+        '-e',
+        rsyncRemoteShell(target),
+        `${target.user}@${target.host}:${remoteFile}`,
+        file,
+      ],
       { timeoutMs },
     );
   }

@@ -22,6 +22,14 @@ export interface PushResult {
   missing: string[];
 }
 
+/** What a fetch may bring, at most (the peer's files are untrusted). */
+export interface FetchLimits {
+  /** Bytes of one file; larger ones are left out. */
+  maxFileBytes?: number;
+  /** A local file naming, one per line, the only entries of the remote directory to copy. */
+  filesFrom?: string;
+}
+
 export interface PeerLink {
   /** Opens a control channel to the peer's agent (an SSH handshake); rejects saying why. */
   open(): Promise<PeerChannel>;
@@ -29,8 +37,12 @@ export interface PeerLink {
   send(file: string, remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<void>;
   /** Copies absolute paths, kept as such, under `remoteDir`; removals reach the peer too. */
   sendTree(paths: string[], remoteDir: string, timeoutMs: number, signal: AbortSignal): Promise<PushResult>;
-  /** Copies `remoteFile` (relative to the peer's exchange directory) to the local `file`. */
-  fetch(remoteFile: string, file: string, timeoutMs: number): Promise<void>;
+  /**
+   * Copies `remoteFile` (relative to the peer's exchange directory) to the local `file`; `limits`
+   * bound what the peer can make this node store (a file larger than `maxFileBytes` is not
+   * copied; with `filesFrom`, a local file of names, only those entries of the remote directory).
+   */
+  fetch(remoteFile: string, file: string, timeoutMs: number, limits?: FetchLimits): Promise<void>;
   /** Whether pairing was done here (pbx-ha's key and the peer's host key exist). */
   paired(): boolean;
 }

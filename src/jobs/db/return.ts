@@ -15,7 +15,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { runCommand } from '../../adapters/exec';
 import type { PbxHaConfig } from '../../config/types';
 import type { PeerChannel, PeerLink } from '../../ports/peer-link';
@@ -28,14 +27,44 @@ export const DB_EXPORT = 'db.sql';
 /** The store's key for the content digest of the last dump both nodes held (sent, or brought back). */
 export const LAST_COMMON_DB = 'db.last-common-digest';
 
-/** SHA-256 (hex) of a data dump's content: its lines but comments, blank lines and \restrict keys. */
+/**
+ * Longest line of a dump read for its digest. The dump may come from the peer: a file without a
+ * newline must not be gathered into one string until the process runs out of memory.
+ */
+export const MAX_DUMP_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * SHA-256 (hex) of a data dump's content: its lines but comments, blank lines and \restrict
+ * keys. Throws on a line longer than MAX_DUMP_LINE_BYTES (not a dump pbx-ha reads).
+ */
 export async function dumpContentDigest(file: string): Promise<string> {
   const hash = createHash('sha256');
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line === '' || line.startsWith('--') || /^\\(un)?restrict /.test(line)) continue;
+  const take = (line: Buffer): void => {
+    if (line.length === 0) return;
+    const head = line.subarray(0, 12).toString('latin1');
+    if (head.startsWith('--') || /^\\(un)?restrict /.test(head)) return;
     hash.update(line).update('\n');
+  };
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    const buf = chunk as Buffer;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+      const part = buf.subarray(start, nl);
+      take(pending.length ? Buffer.concat([...pending, part]) : part);
+      pending = [];
+      pendingBytes = 0;
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      pending.push(buf.subarray(start));
+      pendingBytes += buf.length - start;
+      if (pendingBytes > MAX_DUMP_LINE_BYTES)
+        throw new Error(`${file}: a line longer than ${MAX_DUMP_LINE_BYTES} bytes: not a dump pbx-ha reads`);
+    }
   }
+  if (pending.length) take(Buffer.concat(pending));
   return hash.digest('hex');
 }
 
@@ -108,13 +137,26 @@ export async function dbInfo(config: PbxHaConfig): Promise<{ installed: boolean;
 }
 
 /** `peer-db-export` on the slave: whether its data changed since the master's last dump, and if so the dump in outgoing/. */
-export async function exportDatabaseForReturn(config: PbxHaConfig): Promise<Record<string, unknown>> {
+export function exportDatabaseForReturn(config: PbxHaConfig): Promise<Record<string, unknown>> {
+  // One pg_dump at a time, whoever asks (a holder of pbx-ha's key could otherwise load a serving
+  // PBX's database with as many as it likes), and none while no write ran since the last one.
+  const run = exportLane.then(() => exportOnce(config));
+  exportLane = run.catch(() => undefined);
+  return run;
+}
+
+let exportLane: Promise<unknown> = Promise.resolve();
+/** The last export's answer and the transaction id it was made at: unchanged, it is answered again. */
+let lastExport: { xid: string; installed: string; answer: Record<string, unknown> } | null = null;
+
+async function exportOnce(config: PbxHaConfig): Promise<Record<string, unknown>> {
   if (config.replication.db.mode === 'streaming')
     return { ok: true, changed: false, why: 'streaming mode: PostgreSQL replicates the database itself' };
   const installed = await installedDigest(config);
   if (installed === null)
     return { ok: true, changed: false, why: 'no database copy from the master was ever installed here' };
   const xid = await nextXid(config);
+  if (xid !== null && lastExport?.xid === xid && lastExport.installed === installed) return lastExport.answer;
   const db = config.replication.db;
   const dump = await dumpDatabase({
     ...db,
@@ -122,9 +164,13 @@ export async function exportDatabaseForReturn(config: PbxHaConfig): Promise<Reco
     file: dbWorkFile(config, 'return.sql'),
   });
   const digest = await dumpContentDigest(dump.file);
-  if (digest === installed) return { ok: true, changed: false, digest, xid };
-  await publishOutgoing(config.replication.exchangeDir, dump.file, DB_EXPORT);
-  return { ok: true, changed: true, digest, xid, tables: dump.tables.length, bytes: dump.bytes };
+  const answer: Record<string, unknown> =
+    digest === installed
+      ? { ok: true, changed: false, digest, xid }
+      : { ok: true, changed: true, digest, xid, tables: dump.tables.length, bytes: dump.bytes };
+  if (answer.changed === true) await publishOutgoing(config.replication.exchangeDir, dump.file, DB_EXPORT);
+  if (xid !== null) lastExport = { xid, installed, answer };
+  return answer;
 }
 
 export interface DbReturnDeps {
