@@ -41,8 +41,8 @@ WORK="${PBX_PKG_WORK:-/tmp/pbx-ha-pkg-test}"
 LAB="$REPO/scripts/lab"
 export PBX_LAB_PREFIX=pbxpkg PBX_LAB_DIR=/tmp/pbx-ha-lab-pkg
 LAB_LOG="$PBX_LAB_DIR/pbx1/agent.log"
-# The agent's process as the launcher starts it: node /usr/lib/pbx-ha/bin/../dist/src/cli/main.js agent
-AGENT_RE='^node /usr/lib/pbx-ha/(bin/\.\./)?dist/src/cli/main\.js agent'
+# The agent's process as the launcher starts it: node --no-memory-reducer /usr/lib/pbx-ha/bin/../dist/src/cli/main.js agent
+AGENT_RE='^node (--no-memory-reducer )?/usr/lib/pbx-ha/(bin/\.\./)?dist/src/cli/main\.js agent'
 # LAB_VOIP_VIP, LAB_DATA_VIP and the rest of the lab's layout.
 # shellcheck source=../../lab/layout.env
 source "$REPO/lab/layout.env"
