@@ -184,9 +184,11 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
       },
       // The last astdb copy, then (streaming mode) the clean stop that lets the slave promote.
       finalSync: async () => {
-        const astdb = await replication.finalAstdb();
-        const db = await streaming.beforeHandover();
-        return db === null ? astdb : `${astdb}; ${db}`;
+        try {
+          return await replication.finalAstdb();
+        } finally {
+          await streaming.beforeHandover();
+        }
       },
       failbackFetch: (final, stillWanted, slaveServed) =>
         withTimeout(

@@ -580,7 +580,10 @@ export class StreamingDb {
         if (!(await pg.isRunning())) return 'database: PostgreSQL was not running';
         await pg.stop();
         await this.look().catch(() => undefined);
-        return "database: PostgreSQL stopped cleanly (its standby holds every record and is promoted at the slave's takeover)";
+        const line =
+          "PostgreSQL stopped cleanly before the handover: its standby holds every record and is promoted at the slave's takeover";
+        this.deps.log.log('info', line);
+        return `database: ${line}`;
       } catch (e) {
         this.deps.alert(`handover: this node's PostgreSQL could not be stopped: ${(e as Error).message}`);
         return `database NOT stopped: ${(e as Error).message}`;
