@@ -110,6 +110,20 @@ export async function dbRun(
     await sleep(2000);
     const t0 = Date.now();
     const n0 = (await queryNumber(lab, 'pbx1', `SELECT count(*) FROM ${TABLE}`)) ?? 0;
+    if (mode === 'streaming') {
+      // The slave must be a hot standby that receives the writer's rows before the cut: a slave
+      // that never streamed would give a "loss window" that is only the time since the schema
+      // was made, not a measurement of streaming.
+      const since = Date.now() - 1000;
+      await pollUntil(
+        "the slave's PostgreSQL streaming the writer's rows",
+        async () =>
+          (await lab.psql('pbx2', 'SELECT pg_is_in_recovery()').catch(() => '')).trim() === 't' &&
+          ((await queryNumber(lab, 'pbx2', newestSql()).catch(() => null)) ?? 0) >= since,
+        60_000,
+        500,
+      );
+    }
     // Long enough for two dumps in dump mode (every 15 s), a random phase of the schedule.
     await sleep(20_000 + Math.random() * 15_000);
     if (writer.exitCode !== null) throw new Error(`the row writer stopped: ${writerError.trim()}`);
