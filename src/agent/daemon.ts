@@ -176,12 +176,7 @@ export function buildNode(config: () => PbxHaConfig, node: NodeConfig, ports: No
     run: ports.run,
     checkScript: ports.checkScript,
     peer: {
-      // Streaming mode: a master handing over (planned, or in fault) first stops its PostgreSQL
-      // cleanly, so that the slave finds no primary and promotes with every record.
-      request: async (request, stillWanted) => {
-        if (request === 'peer-takeover' && stillWanted()) await streaming.beforeHandover();
-        return replication.askPeer(request, stillWanted);
-      },
+      request: (request, stillWanted) => replication.askPeer(request, stillWanted),
       // The last astdb copy, then (streaming mode) the clean stop that lets the slave promote.
       finalSync: async () => {
         try {

@@ -564,8 +564,8 @@ export class StreamingDb {
   }
 
   /**
-   * A handover, on the master: planned (`pbx-ha failover`: its services stopped and its last astdb
-   * copy sent), or in fault, before it asks the slave to take over. Its server is stopped cleanly, so that its WAL senders hand the standby every record
+   * A planned handover (`pbx-ha failover`), on the master, its services stopped and its last astdb
+   * copy sent: its server is stopped cleanly, so that its WAL senders hand the standby every record
    * (a clean shutdown waits for them) and the slave, finding no primary, promotes before its
    * services start. The slave cannot ask for this itself: the trusted link goes from the master to
    * the slave only. Back in standby, this node's server rejoins as the slave's standby (tick).

@@ -257,7 +257,8 @@ test(
         // services are stopped, so the slave finds no primary, promotes with every row, and serves;
         // pbx-ha failback brings the primary role back the same way as after a failure.
         await insert(lab, 'pbx1', 'm5');
-        await lab.exec('pbx1', [PBX_HA, 'failover'], { timeoutMs: 60_000 });
+        // --force: this lab has no astdb, so its astdb copy fails and would refuse a plain handover.
+        await lab.exec('pbx1', [PBX_HA, 'failover', '--force'], { timeoutMs: 60_000 });
         await waitState(lab, 'pbx2', 'active');
         await lab.waitFor(
           'pbx2 primary after the handover',
@@ -274,6 +275,12 @@ test(
         all.push('m4', 'm5', 's3');
         await waitRows(lab, 'pbx1', all, false);
         await waitRows(lab, 'pbx2', all, true, 90_000);
+        await lab.waitFor(
+          'lag 0 seen by the master after the second failback',
+          async () => (await status(lab, 'pbx1')).db?.lagBytes === 0,
+          60_000,
+          500,
+        );
 
         // A timeline split: both promoted, each commits a row of its own.
         await lab.cut('pbx1');
