@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { Lab, labAvailability } from '../lab/lab';
 import { PBX_HA, PBX_NODES, REPO_ROOT, WRITER } from '../lab/layout';
 import { setUpTrustedLink } from '../lab/pair';
+import { STREAMING_DB_SETTINGS } from '../lab/pg-cluster';
 import { renderChart } from './bench-lib/chart';
 import { SPOOL_DIR } from './bench-lib/spool';
 import { DUMP_SCHEDULE } from './bench-lib/db-loss';
@@ -242,10 +243,10 @@ function pbxHaConfigFrom(base: string) {
         'sync.db': { mode: 'dump', schedule: DUMP_SCHEDULE },
         'sync.astdb': { schedule: NEVER, debounce: '0' },
       },
-      // Database loss window, streaming mode (refused by check-config where it is not supported).
+      // Database loss window, streaming mode, on the lab's pg_ctl clusters (lab/pg-cluster.ts).
       'db-streaming': {
         'sync.files': { schedule: NEVER, paths: FILE_PATHS },
-        'sync.db': { mode: 'streaming', schedule: NEVER },
+        'sync.db': { mode: 'streaming', schedule: NEVER, ...STREAMING_DB_SETTINGS },
         'sync.astdb': { schedule: NEVER, debounce: '0' },
       },
       // Failback with data: spool copied on change, no scheduled copy; the astdb as shipped.

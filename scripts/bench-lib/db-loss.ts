@@ -11,6 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Lab } from '../../lab/lab';
 import { PBX_HA, type PbxNode } from '../../lab/layout';
 import { holdsAll } from '../../lab/pair';
+import { makeStreamingCluster, removeStreamingCluster, stopLabPostgres } from '../../lab/pg-cluster';
 import { pollUntil, sleep } from '../../lab/run';
 import type { BenchContext } from './scenarios';
 import { median } from './stats';
@@ -67,10 +68,23 @@ function newestSql(beforeMs?: number): string {
   return `SELECT (extract(epoch FROM max(at)) * 1000)::bigint FROM ${TABLE}${where}`;
 }
 
-/** The table, fresh, on the master (and on the slave in dump mode: the schema is not copied). */
+/**
+ * The table, fresh, on the master (and on the slave in dump mode: the schema is not copied). Dump
+ * mode uses the lab's own PostgreSQL; streaming mode a new cluster on each node for each round,
+ * which pbx-ha then sets up (the slave's is replaced by a clone of the master's).
+ */
 async function freshTable(lab: Lab, mode: DbMode): Promise<void> {
   const sql = `DROP TABLE IF EXISTS ${TABLE}; CREATE TABLE ${TABLE} (n bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`;
-  for (const node of mode === 'dump' ? (['pbx1', 'pbx2'] as const) : (['pbx1'] as const)) {
+  if (mode === 'streaming') {
+    for (const node of ['pbx1', 'pbx2'] as const) {
+      await stopLabPostgres(lab, node);
+      await removeStreamingCluster(lab, node);
+      await makeStreamingCluster(lab, node);
+    }
+    await lab.psql('pbx1', sql);
+    return;
+  }
+  for (const node of ['pbx1', 'pbx2'] as const) {
     await lab.startPostgres(node);
     await lab.psql(node, sql);
   }
@@ -146,6 +160,12 @@ export async function dbRun(
         `SELECT count(*) FROM ${TABLE} WHERE at < to_timestamp(${(cutAt / 1000).toFixed(3)})`,
       )) ?? 0;
     const lastOnSlave = await queryNumber(lab, 'pbx2', newestSql());
+    const onSlaveBeforeCut =
+      (await queryNumber(
+        lab,
+        'pbx2',
+        `SELECT count(*) FROM ${TABLE} WHERE at < to_timestamp(${(cutAt / 1000).toFixed(3)})`,
+      )) ?? 0;
     if (lastOnMaster === null) throw new Error('the writer committed no row on pbx1');
     if (lastOnSlave === null) throw new Error('no row of the writer had reached the slave');
     const everyMs = n1 > n0 ? Math.round(((cutAt - t0) / (n1 - n0)) * 10) / 10 : undefined;
@@ -157,6 +177,7 @@ export async function dbRun(
       lastOnMaster: new Date(lastOnMaster).toISOString(),
       lastOnSlave: new Date(lastOnSlave).toISOString(),
       rowsOnMaster: n1,
+      rowsMissing: Math.max(0, n1 - onSlaveBeforeCut),
       everyMs,
       ...(mode === 'dump' ? { dumpSchedule: DUMP_SCHEDULE } : {}),
     };
@@ -165,11 +186,24 @@ export async function dbRun(
   } finally {
     writer?.kill('SIGKILL');
     await finish(ctx);
+    // The next round (and the parts after this one) start from the lab's own PostgreSQL.
+    if (mode === 'streaming')
+      for (const node of ['pbx1', 'pbx2'] as const)
+        await removeStreamingCluster(lab, node).catch((e: Error) => ctx.say(`  ${node}: ${e.message}`));
   }
 }
 
 function lossesOf(runs: readonly DbRun[] | undefined, mode: DbMode): number[] {
   return (runs ?? []).filter((r) => r.mode === mode && r.lossS !== null).map((r) => r.lossS!);
+}
+
+/** ", rows committed before the cut and missing on the slave: median M, worst W" (when recorded). */
+function missingText(runs: readonly DbRun[], mode: DbMode): string {
+  const missing = runs
+    .filter((r) => r.mode === mode && r.rowsMissing !== undefined)
+    .map((r) => r.rowsMissing!);
+  if (!missing.length) return '';
+  return `, rows committed before the cut and missing on the slave: median ${median(missing)}, worst ${Math.max(...missing)}`;
 }
 
 /** The report's paragraph on the database loss windows (empty when the part did not run). */
@@ -185,6 +219,7 @@ export function dbReportLines(runs: readonly DbRun[] | undefined): string[] {
         : 'streaming mode';
     return (
       `${how}: median ${loss.length ? median(loss)!.toFixed(2) : '–'} s, worst ${loss.length ? Math.max(...loss).toFixed(2) : '–'} s (${loss.length} runs)` +
+      missingText(runs, mode) +
       (failed.length
         ? `; ${failed.length} run(s) FAILED: ${[...new Set(failed.map((r) => r.error))].join('; ')}`
         : '')

@@ -135,6 +135,8 @@ export interface DbRun {
   lastOnSlave?: string;
   /** Rows the master had committed before the cut, and the writer's measured period (ms per row). */
   rowsOnMaster?: number;
+  /** Of those rows, how many the slave did not have once it held the VIPs (rows are a prefix). */
+  rowsMissing?: number;
   everyMs?: number;
   /** Dump mode: the `[sync.db] schedule` used. */
   dumpSchedule?: string;

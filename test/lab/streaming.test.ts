@@ -13,8 +13,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
-import { runCommand } from '../../src/adapters/exec';
 import { type Lab, type PbxNode, withLab } from './harness';
 import {
   FAST_HEALTH,
@@ -27,11 +25,16 @@ import {
   waitState,
 } from './pair';
 import type { LabAgentStatus } from '../../lab/pair';
+import { WRITER } from '../../lab/layout';
+import {
+  STREAMING_DB_SETTINGS,
+  STREAMING_PG as PG,
+  STREAMING_PG_BIN as PG_BIN,
+  makeStreamingCluster,
+} from '../../lab/pg-cluster';
 import type { DbReplicationStatus } from '../../src/ports/status';
 
 const LAB = { prefix: 'pbxstr', dir: '/tmp/pbx-ha-lab-streaming', env: FAST_HEALTH };
-const PG_BIN = process.env.PBX_LAB_PG_BIN ?? '/usr/lib/postgresql/15/bin';
-const PG = '/run/lab-pg';
 
 /** Streaming mode, the cluster as each node sees it (/run is private to each node). */
 const CONFIG = `
@@ -43,104 +46,19 @@ paths = /var/lib/asterisk/sounds
 spool =
 [sync.db]
 mode = streaming
-control = pg_ctl
-data_directory = ${PG}/data
-config_directory = ${PG}/conf
-server_log = ${PG}/postgresql.log
-bin_directory = ${PG_BIN}
+${Object.entries(STREAMING_DB_SETTINGS)
+  .map(([k, v]) => `${k} = ${v}`)
+  .join('\n')}
 rejoin_timeout = 2m
 `;
 
 type Status = LabAgentStatus & { db?: DbReplicationStatus };
 
-async function ids(): Promise<[number, number]> {
-  const u = Number((await runCommand(['id', '-u', 'postgres'], { timeoutMs: 5000 })).stdout.trim());
-  const g = Number((await runCommand(['id', '-g', 'postgres'], { timeoutMs: 5000 })).stdout.trim());
-  return [u, g];
-}
-
-/** A cluster of its own in the node (initdb), listening on its VOIP address and /run/postgresql. */
-async function makeCluster(lab: Lab, node: PbxNode): Promise<void> {
-  const [uid, gid] = await ids();
-  chmodSync(lab.nodeDir(node), 0o755);
-  chmodSync(lab.hostPath(node, '/run'), 0o755);
-  for (const [d, mode] of [
-    [PG, 0o755],
-    [`${PG}/conf`, 0o700],
-    [`${PG}/conf/conf.d`, 0o700],
-    [`${PG}/data`, 0o700],
-    ['/run/postgresql', 0o2775],
-  ] as const) {
-    mkdirSync(lab.hostPath(node, d), { recursive: true });
-    chmodSync(lab.hostPath(node, d), mode);
-    chownSync(lab.hostPath(node, d), uid, gid);
-  }
-  await runCommand(
-    [
-      'runuser',
-      '-u',
-      'postgres',
-      '--',
-      `${PG_BIN}/initdb`,
-      '-D',
-      lab.hostPath(node, `${PG}/data`),
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '--encoding=UTF8',
-      '--locale=C.UTF-8',
-      '--no-sync',
-    ],
-    { timeoutMs: 120_000 },
-  );
-  const files: [string, string][] = [
-    [
-      'postgresql.conf',
-      [
-        `data_directory = '${PG}/data'`,
-        `hba_file = '${PG}/conf/pg_hba.conf'`,
-        `ident_file = '${PG}/conf/pg_ident.conf'`,
-        'port = 5432',
-        `listen_addresses = '${lab.voipAddress(node)}'`,
-        "unix_socket_directories = '/run/postgresql'",
-        'fsync = off',
-        'shared_buffers = 16MB',
-        "include_dir = 'conf.d'",
-        '',
-      ].join('\n'),
-    ],
-    // As Debian's: the cluster's owner over the socket; nothing else but what pbx-ha adds.
-    ['pg_hba.conf', 'local all postgres trust\n'],
-    ['pg_ident.conf', ''],
-  ];
-  for (const [f, text] of files) {
-    const file = lab.hostPath(node, `${PG}/conf/${f}`);
-    writeFileSync(file, text, { mode: 0o600 });
-    chownSync(file, uid, gid);
-  }
-  writeFileSync(lab.hostPath(node, `${PG}/postgresql.log`), '');
-  chownSync(lab.hostPath(node, `${PG}/postgresql.log`), uid, gid);
-  await lab.exec(
-    node,
-    [
-      'runuser',
-      '-u',
-      'postgres',
-      '--',
-      `${PG_BIN}/pg_ctl`,
-      '-D',
-      `${PG}/conf`,
-      '-l',
-      `${PG}/postgresql.log`,
-      '-w',
-      '-t',
-      '60',
-      'start',
-    ],
-    { timeoutMs: 90_000 },
-  );
-  await lab.psql(node, 'CREATE DATABASE asterisk', 'postgres');
+/** A cluster of its own in the node, with a table, and an astdb as Asterisk keeps one. */
+async function makeNode(lab: Lab, node: PbxNode): Promise<void> {
+  await makeStreamingCluster(lab, node);
   await lab.psql(node, 'CREATE TABLE calls (id serial PRIMARY KEY, note text NOT NULL)');
+  await lab.exec(node, [process.execPath, WRITER, '--prefix', node, '--fill', '1']);
 }
 
 const rows = async (lab: Lab, node: PbxNode): Promise<string[]> =>
@@ -176,7 +94,7 @@ test(
     await withLab(
       t,
       async (lab) => {
-        for (const node of ['pbx1', 'pbx2'] as const) await makeCluster(lab, node);
+        for (const node of ['pbx1', 'pbx2'] as const) await makeNode(lab, node);
         // The slave's own cluster holds a row of its own: replaced by the clone, its directory kept.
         await insert(lab, 'pbx2', 'slave-own');
         await insert(lab, 'pbx1', 'm1', 'm2');
@@ -257,8 +175,7 @@ test(
         // services are stopped, so the slave finds no primary, promotes with every row, and serves;
         // pbx-ha failback brings the primary role back the same way as after a failure.
         await insert(lab, 'pbx1', 'm5');
-        // --force: this lab has no astdb, so its astdb copy fails and would refuse a plain handover.
-        await lab.exec('pbx1', [PBX_HA, 'failover', '--force'], { timeoutMs: 60_000 });
+        await lab.exec('pbx1', [PBX_HA, 'failover'], { timeoutMs: 60_000 });
         await waitState(lab, 'pbx2', 'active');
         await lab.waitFor(
           'pbx2 primary after the handover',
