@@ -180,7 +180,11 @@ function writeReport(results: BenchResults, resultsFile: string): string {
   const relResults = path.relative(path.dirname(reportFile), resultsFile);
   writeFileSync(
     reportFile,
-    renderReport(results, { chart: path.basename(chartFile), resultsFile: relResults }),
+    renderReport(results, {
+      chart: path.basename(chartFile),
+      resultsFile: relResults,
+      performanceDoc: path.relative(path.dirname(reportFile), path.join(REPO_ROOT, 'docs', 'performance.md')),
+    }),
   );
   return reportFile;
 }

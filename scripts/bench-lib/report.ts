@@ -125,9 +125,27 @@ function statusCell(t: Target): string {
   }
 }
 
+/** pbx-ha's takeover latencies (decision to first gratuitous ARP) at one timing, cut and dead host. */
+function takeoverLatencies(results: BenchResults, timing: TimingName): number[] {
+  return results.outages
+    .filter(
+      (r) =>
+        r.agent === 'pbx-ha' &&
+        r.timing === timing &&
+        (r.scenario === 'cut-link' || r.scenario === 'dead-host') &&
+        typeof r.takeoverLatencyMs === 'number',
+    )
+    .map((r) => r.takeoverLatencyMs!);
+}
+
+/**
+ * The targets, as issue 15 and the data-continuity work set them: verdicts on the median unless
+ * the target names the worst run. Only the figures a run measured are judged.
+ */
 export function targets(results: BenchResults): Target[] {
   const out: Target[] = [];
   const timings = TIMINGS.filter((t) => results.options.timings.includes(t.name));
+  // Cut link and dead host: ≤ 0.85 × keepalived's outage, and nothing on top of the detection.
   for (const scenario of ['cut-link', 'dead-host'] as const) {
     for (const t of timings) {
       const p = valid(results, scenario, t.name, 'pbx-ha');
@@ -135,46 +153,79 @@ export function targets(results: BenchResults): Target[] {
       const pm = median(p);
       const km = median(k);
       out.push({
-        target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha median ≤ 0.9 × keepalived's`,
+        target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha median ≤ 0.85 × keepalived's`,
         measured:
           pm !== null && km !== null
             ? `${fmtMs(pm)} vs ${fmtMs(km)} = ${(pm / km).toFixed(2)} ×${fewRuns(Math.min(p.length, k.length))}`
             : 'no data',
-        status: verdict(pm !== null && km !== null ? pm <= 0.9 * km : null),
+        status: verdict(pm !== null && km !== null ? pm <= 0.85 * km : null),
       });
     }
   }
   for (const scenario of ['cut-link', 'dead-host'] as const) {
     for (const t of timings) {
       const p = valid(results, scenario, t.name, 'pbx-ha');
-      const pm = median(p);
+      const w = worst(p);
       const d = detectionMs(t);
       out.push({
-        target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha outage − detection (${t.fall} × ${t.pbxHaInterval} = ${fmtMs(d)}) ≤ 20 ms`,
+        target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha outage − detection (${t.fall} × ${t.pbxHaInterval} = ${fmtMs(d)}) ≤ 5 ms, worst run`,
         measured:
-          pm !== null
-            ? `median ${fmtMs(pm)} − ${fmtMs(d)} = ${fmtMs(pm - d)}; worst ${fmtMs(worst(p)! - d)}${fewRuns(p.length)}`
+          w !== null
+            ? `worst ${fmtMs(w)} − ${fmtMs(d)} = ${fmtMs(w - d)}; median ${fmtMs(median(p)! - d)}${fewRuns(p.length)}`
             : 'no data',
-        status: verdict(pm !== null ? pm - d <= 20 : null),
+        status: verdict(w !== null ? w - d <= 5 : null),
       });
     }
   }
-  for (const [scenario, limit] of [
-    ['planned', 100],
-    ['failback', 200],
-  ] as const) {
-    for (const t of timings) {
-      const p = valid(results, scenario, t.name, 'pbx-ha');
-      const pm = median(p);
-      const why = unavailable(results, scenario, t.name, 'pbx-ha');
-      out.push({
-        target: `${SCENARIO_TITLES[scenario]}, ${t.name}: pbx-ha ≤ ${limit} ms`,
-        measured:
-          why ??
-          (pm !== null ? `median ${fmtMs(pm)}, worst ${fmtMs(worst(p))}${fewRuns(p.length)}` : 'no data'),
-        status: why ? 'not available' : verdict(pm !== null ? pm <= limit : null),
-      });
-    }
+  for (const t of timings) {
+    const v = takeoverLatencies(results, t.name);
+    const m = median(v);
+    out.push({
+      target: `takeover latency, ${t.name}: decision → first gratuitous ARP ≤ 2 ms median`,
+      measured:
+        m !== null
+          ? `median ${m.toFixed(1)} ms, worst ${worst(v)!.toFixed(1)} ms${fewRuns(v.length)}`
+          : 'no data',
+      status: verdict(m !== null ? m <= 2 : null),
+    });
+  }
+  for (const t of timings) {
+    const p = valid(results, 'planned', t.name, 'pbx-ha');
+    const pm = median(p);
+    const why = unavailable(results, 'planned', t.name, 'pbx-ha');
+    out.push({
+      target: `${SCENARIO_TITLES.planned}, ${t.name}: pbx-ha ≤ 15 ms`,
+      measured:
+        why ??
+        (pm !== null ? `median ${fmtMs(pm)}, worst ${fmtMs(worst(p))}${fewRuns(p.length)}` : 'no data'),
+      status: why ? 'not available' : verdict(pm !== null ? pm <= 15 : null),
+    });
+  }
+  // Failback, the slave having written astdb keys while it served: at most keepalived's median,
+  // worst run ≤ 20 ms, and never two holders longer than one probe interval.
+  for (const t of timings) {
+    const p = valid(results, 'failback', t.name, 'pbx-ha');
+    const k = valid(results, 'failback', t.name, 'keepalived');
+    const pm = median(p);
+    const km = median(k);
+    const pw = worst(p);
+    out.push({
+      target: `${SCENARIO_TITLES.failback}, ${t.name}: pbx-ha median ≤ keepalived's, worst ≤ 20 ms`,
+      measured:
+        pm !== null && km !== null
+          ? `median ${fmtMs(pm)} vs ${fmtMs(km)}, worst ${fmtMs(pw)}${fewRuns(Math.min(p.length, k.length))}`
+          : 'no data',
+      status: verdict(pm !== null && km !== null && pw !== null ? pm <= km && pw <= 20 : null),
+    });
+    const doubles = runsOf(results, 'failback', t.name, 'pbx-ha')
+      .filter((r) => !r.error && typeof r.twoHoldersMs === 'number')
+      .map((r) => r.twoHoldersMs!);
+    const dw = worst(doubles);
+    out.push({
+      target: `${SCENARIO_TITLES.failback}, ${t.name}: never two holders longer than one probe interval (${t.pbxHaInterval})`,
+      measured: dw !== null ? `longest ${fmtMs(dw)} with two holders${fewRuns(doubles.length)}` : 'no data',
+      status: verdict(dw !== null ? dw <= t.intervalMs : null),
+    });
   }
   const loss = results.astdb.filter((r) => r.lossS !== null).map((r) => r.lossS!);
   const lm = median(loss);
@@ -204,13 +255,22 @@ export function targets(results: BenchResults): Target[] {
     status: verdict(soak && !soak.error ? soak.takeovers === 0 : null),
   });
   const idle = results.idle.find((i) => i.timing === '100ms')?.use['pbx-ha'];
-  const cpu = idle ? Math.max(idle.pbx1?.cpuPercent ?? 0, idle.pbx2?.cpuPercent ?? 0) : null;
+  const nodes = idle ? [idle.pbx1, idle.pbx2].filter((u) => u !== undefined) : [];
+  const cpu = nodes.length ? Math.max(...nodes.map((u) => u.cpuPercent)) : null;
+  const rss = nodes.length ? Math.max(...nodes.map((u) => u.rssKbMean / 1024)) : null;
   out.push({
-    target: 'idle CPU < 1 % of one core at 100 ms probes',
+    target: 'idle CPU at 100 ms probes ≤ 0.4 % of one core (the agent and its helpers)',
     measured: idle
       ? `master ${idle.pbx1?.cpuPercent.toFixed(2)} %, slave ${idle.pbx2?.cpuPercent.toFixed(2)} %`
       : 'no data',
-    status: verdict(cpu !== null ? cpu < 1 : null),
+    status: verdict(cpu !== null ? cpu <= 0.4 : null),
+  });
+  out.push({
+    target: 'idle memory at 100 ms probes ≤ 55 MiB RSS (the agent and its helpers, mean)',
+    measured: idle
+      ? `master ${((idle.pbx1?.rssKbMean ?? 0) / 1024).toFixed(1)} MiB, slave ${((idle.pbx2?.rssKbMean ?? 0) / 1024).toFixed(1)} MiB`
+      : 'no data',
+    status: verdict(rss !== null ? rss <= 55 : null),
   });
   return out;
 }
@@ -251,7 +311,10 @@ function timingText(t: Timing): string {
   return `${t.name}: pbx-ha \`interval = ${t.pbxHaInterval}\`, \`fall = ${t.fall}\`, \`rise = ${t.rise}\`; keepalived VRRPv${t.vrrpVersion} \`advert_int ${t.advertInt}\``;
 }
 
-export function renderReport(results: BenchResults, files: { chart: string; resultsFile: string }): string {
+export function renderReport(
+  results: BenchResults,
+  files: { chart: string; resultsFile: string; performanceDoc: string },
+): string {
   const L: string[] = [];
   const m = results.machine;
   const full = isFullRun(results);
@@ -296,7 +359,8 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
   L.push('## Targets');
   L.push('');
   L.push(
-    'Verdicts use the median of the runs; the worst run is shown beside it. No test asserts these times.',
+    'Verdicts use the median of the runs unless the target names the worst run; the other is shown beside it. No test asserts these times. ' +
+      `For each target missed, [docs/performance.md](${files.performanceDoc}) gives the measured reason and what would close it.`,
   );
   L.push('');
   L.push('| target | measured | |');
@@ -306,18 +370,7 @@ export function renderReport(results: BenchResults, files: { chart: string; resu
 
   L.push('## pbx-ha alone');
   L.push('');
-  const lat = TIMINGS.map((t) => {
-    const v = results.outages
-      .filter(
-        (r) =>
-          r.agent === 'pbx-ha' &&
-          r.timing === t.name &&
-          (r.scenario === 'cut-link' || r.scenario === 'dead-host') &&
-          typeof r.takeoverLatencyMs === 'number',
-      )
-      .map((r) => r.takeoverLatencyMs!);
-    return { t, v };
-  }).filter((x) => x.v.length);
+  const lat = TIMINGS.map((t) => ({ t, v: takeoverLatencies(results, t.name) })).filter((x) => x.v.length);
   if (lat.length) {
     L.push(
       "**Takeover latency** (from the decision line `pbx2: standby -> active (…)` in the slave's log to the first gratuitous ARP for the VIP " +

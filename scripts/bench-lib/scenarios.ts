@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Lab } from '../../lab/lab';
 import { ASTDB, type PbxNode, VOIP_VIP, WRITER } from '../../lab/layout';
-import { agentStatus, holdsAll, soleHolder } from '../../lab/pair';
+import { agentStatus, holdsAll, soleHolder, startHolderSampler } from '../../lab/pair';
 import { outageAround, startLivePinger } from '../../lab/pinger';
 import { pollUntil, sleep } from '../../lab/run';
 import { type PairDriver, cleanNodes, logSize, readFrom } from './drivers';
@@ -216,12 +216,20 @@ export async function cutAndFailback(
         agent === 'pbx-ha' ? { takeoverLatencyMs: latency } : {},
       ),
     );
-    const back = await measureEvent(ctx, timing, {
-      event: () => lab.restore('pbx1'),
-      done: () => soleHolder(lab, 'pbx1'),
-      desc: 'pbx1 alone holding the VIPs after the cable is back',
-    });
-    runs.push(outageRun('failback', timing, agent, round, back));
+    // The one-holder rule at the failback: sampled for both agents alike (same load on both).
+    const sampler = startHolderSampler(lab);
+    let back: Measured;
+    let twoHoldersMs: number | null = null;
+    try {
+      back = await measureEvent(ctx, timing, {
+        event: () => lab.restore('pbx1'),
+        done: () => soleHolder(lab, 'pbx1'),
+        desc: 'pbx1 alone holding the VIPs after the cable is back',
+      });
+    } finally {
+      twoHoldersMs = (await sampler.stop().catch(() => null))?.longestDoubleMs ?? null;
+    }
+    runs.push(outageRun('failback', timing, agent, round, back, { twoHoldersMs }));
   } catch (e) {
     for (const s of ['cut-link', 'failback'] as const) {
       if (!runs.some((r) => r.scenario === s))

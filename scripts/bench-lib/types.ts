@@ -86,6 +86,11 @@ export interface OutageRun {
   unavailable?: string;
   /** Set when the run failed; the run counts for nothing. */
   error?: string;
+  /**
+   * Failback runs: the longest stretch during which both nodes held one VIP, as the lab's holder
+   * sampler saw it (`ip -n` on both nodes, a round every 20 ms or so); 0 when never.
+   */
+  twoHoldersMs?: number | null;
   /** pbx-ha only: from the decision line in the log to the first gratuitous ARP on the wire. */
   takeoverLatencyMs?: number | null;
   /** Replies and requests of the phone's pinger during the run. */

@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { whatRan } from '../../../scripts/bench-lib/report';
+import { targets, whatRan } from '../../../scripts/bench-lib/report';
 import { dbReportLines, dbTarget } from '../../../scripts/bench-lib/db-loss';
 import { failbackDataTarget } from '../../../scripts/bench-lib/failback-data';
-import type { BenchResults, DbRun, FailbackDataRun, FailbackKind } from '../../../scripts/bench-lib/types';
+import type {
+  BenchResults,
+  DbRun,
+  FailbackDataRun,
+  FailbackKind,
+  OutageRun,
+} from '../../../scripts/bench-lib/types';
 
 function withOptions(options: BenchResults['options']): BenchResults {
   return { options } as BenchResults;
@@ -99,4 +105,56 @@ test('bench report: a failback that left an item on the slave is a missed target
   );
   assert.equal(dbTarget([{ mode: 'streaming', round: 1, at: '', lossS: 0.4 }]).ok, true);
   assert.equal(dbTarget([{ mode: 'streaming', round: 1, at: '', lossS: 1.4 }]).ok, false);
+});
+
+test("bench report: the failback target needs keepalived's median, a worst run ≤ 20 ms and no long double holding; idle memory is judged apart from CPU", () => {
+  const outage = (agent: 'pbx-ha' | 'keepalived', outageMs: number, twoHoldersMs?: number): OutageRun => ({
+    scenario: 'failback',
+    timing: '100ms',
+    agent,
+    round: 1,
+    at: '',
+    outageMs,
+    ...(twoHoldersMs === undefined ? {} : { twoHoldersMs }),
+  });
+  const results = (outages: OutageRun[], rssKbMean = 50 * 1024): BenchResults =>
+    ({
+      options: { runs: 1, soakMinutes: 0, idleSeconds: 60, only: [], timings: ['100ms'] },
+      outages,
+      astdb: [],
+      idle: [
+        {
+          timing: '100ms',
+          use: {
+            'pbx-ha': {
+              pbx1: { processes: [], cpuPercent: 0.3, rssKbMean, rssKbMax: rssKbMean, windowS: 60 },
+              pbx2: { processes: [], cpuPercent: 0.2, rssKbMean, rssKbMax: rssKbMean, windowS: 60 },
+            },
+          },
+        },
+      ],
+      soak: null,
+      errors: [],
+    }) as unknown as BenchResults;
+  const find = (r: BenchResults, re: RegExp) => targets(r).find((t) => re.test(t.target))!;
+  const fast = results([outage('pbx-ha', 8, 0), outage('keepalived', 9)]);
+  assert.equal(find(fast, /failback.*worst ≤ 20 ms/).status, 'met');
+  assert.equal(find(fast, /failback.*two holders/).status, 'met');
+  assert.equal(find(fast, /idle CPU/).status, 'met');
+  assert.equal(find(fast, /idle memory/).status, 'met');
+
+  const slow = results([outage('pbx-ha', 12, 150), outage('keepalived', 9)], 80 * 1024);
+  assert.equal(find(slow, /failback.*worst ≤ 20 ms/).status, 'missed', "above keepalived's median");
+  assert.equal(
+    find(slow, /failback.*two holders/).status,
+    'missed',
+    'two holders for 150 ms at 100 ms probes',
+  );
+  assert.equal(find(slow, /idle memory/).status, 'missed');
+  assert.equal(find(slow, /idle CPU/).status, 'met', 'memory is judged apart from CPU');
+  // A run from before the sampler: no double-holding figure, no verdict.
+  assert.equal(
+    find(results([outage('pbx-ha', 8), outage('keepalived', 9)]), /two holders/).status,
+    'not measured',
+  );
 });
