@@ -1027,7 +1027,9 @@ export class NodeMachine {
         notify,
       ];
     }
-    const actions: Action[] = [notify];
+    // The notify script runs last: starting a process costs milliseconds, which a release (the
+    // other node claims once this one says the VIPs are free) must not add to the phones' outage.
+    const actions: Action[] = [];
     // The slave's PBX services run only while it serves; the master's keep running in
     // standby (as in the original XiVO design). Maintenance stops them on either node.
     const stopServices =
@@ -1057,6 +1059,7 @@ export class NodeMachine {
     ) {
       actions.push({ kind: 'peer-request', request: 'peer-takeover' });
     }
+    actions.push(notify);
     return actions;
   }
 }
