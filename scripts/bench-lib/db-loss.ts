@@ -35,6 +35,23 @@ const WRITER_SQL = `DO $$ BEGIN
   END LOOP;
 END $$;`;
 
+/** The writer's application_name, by which its server session is ended (stopWriterSessions). */
+const WRITER_APP = 'pbx-ha-bench-writer';
+
+/**
+ * Ends the writer's server sessions on a node. Killing psql is not enough: PostgreSQL notices a
+ * client that went away only when it next talks to it, which a DO block never does, so the
+ * backend went on inserting, and each dump round added one more writer.
+ */
+async function stopWriterSessions(lab: Lab, node: PbxNode): Promise<void> {
+  await lab
+    .psql(
+      node,
+      `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${WRITER_APP}'`,
+    )
+    .catch(() => '');
+}
+
 const psqlArgv = (sql: string) => [
   'psql',
   '-X',
@@ -117,7 +134,8 @@ export async function dbRun(
     await requireConfigAccepted(lab, mode, config);
     await freshTable(lab, mode);
     await start(ctx);
-    writer = lab.spawnIn('pbx1', psqlArgv(WRITER_SQL));
+    await stopWriterSessions(lab, 'pbx1');
+    writer = lab.spawnIn('pbx1', psqlArgv(WRITER_SQL), { PGAPPNAME: WRITER_APP });
     let writerError = '';
     writer.stderr!.on('data', (b: Buffer) => (writerError += b.toString()));
     const exited = new Promise<void>((resolve) => writer!.once('close', () => resolve()));
@@ -185,6 +203,7 @@ export async function dbRun(
     return { mode, round, at, lossS: null, error: (e as Error).message.split('\n').slice(0, 3).join(' | ') };
   } finally {
     writer?.kill('SIGKILL');
+    await stopWriterSessions(lab, 'pbx1');
     await finish(ctx);
     // The next round (and the parts after this one) start from the lab's own PostgreSQL.
     if (mode === 'streaming')
