@@ -472,6 +472,12 @@ export function renderReport(
       .filter((x) => x.error)
       .map((r) => `failback-data ${r.kind} round ${r.round}: ${r.error}`),
   ];
+  if (results.notes?.length) {
+    L.push('## Notes on this run');
+    L.push('');
+    for (const note of results.notes) L.push(`- ${note}`);
+    L.push('');
+  }
   if (failed.length || results.errors.length || otherFailed.length) {
     L.push('## Failed runs (not counted)');
     L.push('');

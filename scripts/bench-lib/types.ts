@@ -246,4 +246,9 @@ export interface BenchResults {
   soak: SoakResult | null;
   /** Anything that went wrong outside a run (set-up, a phase). */
   errors: string[];
+  /**
+   * Said of the run after it ended, by whoever read it (a defect of the benchmark found in its
+   * data, say); printed in the report as they are. Never changes a figure.
+   */
+  notes?: string[];
 }

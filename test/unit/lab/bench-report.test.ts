@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { targets, whatRan } from '../../../scripts/bench-lib/report';
+import { renderReport, targets, whatRan } from '../../../scripts/bench-lib/report';
 import { dbReportLines, dbTarget } from '../../../scripts/bench-lib/db-loss';
 import { failbackDataTarget } from '../../../scripts/bench-lib/failback-data';
 import type {
@@ -157,4 +157,28 @@ test("bench report: the failback target needs keepalived's median, a worst run â
     find(results([outage('pbx-ha', 8), outage('keepalived', 9)]), /two holders/).status,
     'not measured',
   );
+});
+
+test('bench report: notes said of a run after it ended are printed as they are, figures unchanged', () => {
+  const base = {
+    startedAt: '2026-11-30T14:58:00.000Z',
+    durationS: 60,
+    command: 'scripts/bench',
+    machine: { cpus: 2, cpuModel: 'x', kernel: 'k', node: 'v20', keepalived: 'K', commit: 'c' },
+    options: { runs: 1, soakMinutes: 0, idleSeconds: 0, only: ['db'], timings: ['1s'] },
+    configs: {},
+    pingIntervalMs: 10,
+    outages: [],
+    astdb: [],
+    db: [{ mode: 'streaming', round: 1, at: '', lossS: 0.25 }],
+    idle: [],
+    soak: null,
+    errors: [],
+  } as unknown as BenchResults;
+  const files = { chart: 'c.svg', resultsFile: 'r.json', performanceDoc: '../docs/performance.md' };
+  const plain = renderReport(base, files);
+  assert.doesNotMatch(plain, /Notes on this run/);
+  const noted = renderReport({ ...base, notes: ['the dump rounds ran with extra writers'] }, files);
+  assert.match(noted, /## Notes on this run\n\n- the dump rounds ran with extra writers\n/);
+  assert.equal(noted.replace(/## Notes on this run\n\n- [^\n]*\n\n/, ''), plain);
 });
