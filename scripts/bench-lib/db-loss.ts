@@ -205,7 +205,7 @@ export async function dbRun(
     writer?.kill('SIGKILL');
     await stopWriterSessions(lab, 'pbx1');
     await finish(ctx);
-    // The next round (and the parts after this one) start from the lab's own PostgreSQL.
+    // The next round and the parts after this one start the lab's own PostgreSQL again.
     if (mode === 'streaming')
       for (const node of ['pbx1', 'pbx2'] as const)
         await removeStreamingCluster(lab, node).catch((e: Error) => ctx.say(`  ${node}: ${e.message}`));

@@ -181,7 +181,7 @@ test('slave: init until `rise` answers, then standby, stopping its services and 
   assert.equal(d.state, 'init', 'two answers are not enough');
   const actions = d.peerAnswers(2000);
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(actions), ['services stop wait', 'notify transition standby']);
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait']);
 });
 
 test('slave: standby -> active exactly fall × interval after the last answer, in the order addresses, routes, garp, services, notify', () => {
@@ -219,7 +219,7 @@ test('slave: the takeover time does not depend on the probe timeout (no count of
   assert.equal(d.all.at(-1)!.atMs, 5002);
 });
 
-test('slave: active -> standby after `rise` answers: services stop (waited for), routes then addresses, notify last', () => {
+test('slave: active -> standby after `rise` answers: notify, services stop (waited for), routes then addresses', () => {
   const d = standbySlave();
   d.tickAtDeadline();
   assert.equal(d.state, 'active');
@@ -228,7 +228,7 @@ test('slave: active -> standby after `rise` answers: services stop (waited for),
   assert.equal(d.state, 'active', 'two answers are not enough to give the VIPs back');
   const actions = d.peerAnswers(11_000);
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(actions), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
   assert.deepEqual(d.m.view().held, []);
 });
 
@@ -331,7 +331,7 @@ test('a tracked target silent for fall × interval -> fault; the VIPs of an acti
   assert.equal(m.state, 'active');
   const actions = m.tick(2 + DOWN_AFTER);
   assert.equal(m.state, 'fault');
-  assert.deepEqual(shape(actions), [RELEASE_BOTH, 'ask peer-takeover', 'notify transition fault']);
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH, 'ask peer-takeover']);
 });
 
 test('an active master that loses a carrier releases the VIPs and asks the slave to take over', () => {
@@ -340,7 +340,7 @@ test('an active master that loses a carrier releases the VIPs and asks the slave
   assert.equal(m.state, 'active');
   const actions = m.read(1000, ['voip', 'data'], { eth0: true, eth1: false });
   assert.equal(m.state, 'fault');
-  assert.deepEqual(shape(actions), [RELEASE_BOTH, 'ask peer-takeover', 'notify transition fault']);
+  assert.deepEqual(shape(actions), ['notify transition fault', RELEASE_BOTH, 'ask peer-takeover']);
 });
 
 test('slave: a master silent from the start is taken over fall × interval after the start', () => {
@@ -499,7 +499,7 @@ test('init touches nothing: a stale VIP seen by a slave in init is left until it
   d.peerAnswers(2000);
   const actions = d.peerAnswers(3000);
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(actions), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
 });
 
 test('conflict: the master alerts and re-announces; an active slave alerts and releases (one holder)', () => {
@@ -516,7 +516,7 @@ test('conflict: the master alerts and re-announces; an active slave alerts and r
   s.tickAtDeadline();
   assert.equal(s.state, 'active');
   const sa = s.handle({ kind: 'conflict', nowMs: 6000, vip: 'data', macs: ['02:00:00:00:00:01'] });
-  assert.deepEqual(shape(sa), ['alert', 'services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(sa), ['alert', 'notify transition standby', 'services stop wait', RELEASE_BOTH]);
   assert.equal(s.state, 'standby');
 });
 
@@ -529,11 +529,11 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   // Services stop first, so the last astdb copy holds every change; then the addresses go,
   // then the slave is told to take over.
   assert.deepEqual(shape(fo), [
+    'notify transition maintenance',
     'services stop wait',
     'final-sync',
     RELEASE_BOTH,
     'ask peer-takeover',
-    'notify transition maintenance',
   ]);
 
   const s = standbySlave();
@@ -564,7 +564,7 @@ test('planned handover: failover on the master, takeover on the slave, failback'
   const released = s.handle({ kind: 'peer-asks', nowMs: 7100, request: 'release' });
   assert.equal(s.state, 'standby');
   // Its services are stopped already: the release is the VIPs' alone.
-  assert.deepEqual(shape(released), [RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(released), ['notify transition standby', RELEASE_BOTH]);
   assert.equal(s.m.view().releasedQuiesced, true);
   m.handle({ kind: 'peer-answered', nowMs: 7150, request: 'peer-release', ok: true });
   assert.equal(m.state, 'active');
@@ -607,7 +607,7 @@ test('failback = auto, master able to reach the slave: the slave waits for its r
   assert.equal(d.state, 'active', 'the master answers: the slave waits to be asked');
   const released = d.handle({ kind: 'peer-asks', nowMs: 13_500, request: 'release' });
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(released), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
 });
 
 test('failback = auto, master able to reach the slave: not asked within the grace, the slave releases by itself', () => {
@@ -620,7 +620,7 @@ test('failback = auto, master able to reach the slave: not asked within the grac
   assert.equal(d.state, 'active');
   const { actions } = d.tickAtDeadline();
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(actions), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(actions), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
   assert.match(d.m.view().lastReason, /did not ask for the VIPs within 5000 ms/);
 });
 
@@ -632,7 +632,7 @@ test('failback asked before rise answers: the slave releases and does not take t
   d.peerAnswers(10_000); // one answer of the three `rise` needs
   const released = d.handle({ kind: 'peer-asks', nowMs: 10_300, request: 'release' });
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(released), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+  assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
   const from = d.states.length;
   d.tick(10_301);
   d.peerMisses(10_200); // a probe in flight while the master was still starting
@@ -783,7 +783,7 @@ test('failback_delay: a slave serving does not hand the VIPs back by itself, how
     );
     const released = d.handle({ kind: 'peer-asks', nowMs: 200_600, request: 'release' });
     assert.equal(d.state, 'standby');
-    assert.deepEqual(shape(released), ['services stop wait', RELEASE_BOTH, 'notify transition standby']);
+    assert.deepEqual(shape(released), ['notify transition standby', 'services stop wait', RELEASE_BOTH]);
   }
 });
 
@@ -1018,7 +1018,7 @@ test('slave quiesced: services stopped, VIPs kept, no check run, no release by i
   assert.equal(d.state, 'active', 'still holding the VIPs for the release');
   const released = d.handle({ kind: 'peer-asks', nowMs: 20_200, request: 'release' });
   assert.equal(d.state, 'standby');
-  assert.deepEqual(shape(released), [RELEASE_BOTH, 'notify transition standby'], 'no second services stop');
+  assert.deepEqual(shape(released), ['notify transition standby', RELEASE_BOTH], 'no second services stop');
   assert.equal(d.m.view().releasedQuiesced, true, 'the release answer can say its data is as quiesced');
   assert.equal(d.m.view().quiesced, false);
 });
@@ -1086,7 +1086,7 @@ test('slave quiesced: a resume starts the services again; a fault leaves them st
   assert.equal(e.state, 'fault');
   assert.deepEqual(
     shape(fault),
-    [RELEASE_BOTH, 'notify transition fault'],
+    ['notify transition fault', RELEASE_BOTH],
     'services left as they are: stopped',
   );
   assert.equal(e.m.view().quiesced, false);

@@ -152,6 +152,17 @@ test("bench report: the failback target needs keepalived's median, a worst run â
   );
   assert.equal(find(slow, /idle memory/).status, 'missed');
   assert.equal(find(slow, /idle CPU/).status, 'met', 'memory is judged apart from CPU');
+  // The median alone is not enough: a worst run over 20 ms misses too; so does 0.5 % of a core.
+  const slowWorst = results([
+    outage('pbx-ha', 8, 0),
+    outage('pbx-ha', 8, 0),
+    outage('pbx-ha', 25, 0),
+    outage('keepalived', 9),
+  ]);
+  assert.equal(find(slowWorst, /failback.*worst â‰¤ 20 ms/).status, 'missed', 'worst run 25 ms');
+  const busy = results([outage('pbx-ha', 8, 0), outage('keepalived', 9)]);
+  busy.idle[0].use['pbx-ha']!.pbx1!.cpuPercent = 0.5;
+  assert.equal(find(busy, /idle CPU/).status, 'missed', '0.5 % of a core is over 0.4 %');
   // A run from before the sampler: no double-holding figure, no verdict.
   assert.equal(
     find(results([outage('pbx-ha', 8), outage('keepalived', 9)]), /two holders/).status,
