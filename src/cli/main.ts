@@ -69,6 +69,8 @@ function exitAfterOutput(code: number): void {
     if (--pending === 0) process.exit(code);
   };
   setTimeout(() => process.exit(code), 10_000).unref();
+  // A reader gone (EPIPE): what is queued will never leave; exit with the command's own code.
+  for (const stream of [process.stdout, process.stderr]) stream.once('error', () => process.exit(code));
   process.stdout.write('', done);
   process.stderr.write('', done);
 }
